@@ -1,0 +1,113 @@
+"""Admin routes: create and run challenges, read their delivery log (`admin` group)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib.api.routing import ApiRequest, endpoint
+from chalicelib.api.schemas import (
+    AdminChallengeList,
+    AdminChallengeOut,
+    ChallengeCreate,
+    ChallengePatch,
+    ListQuery,
+    NotificationList,
+    NotificationOut,
+)
+from chalicelib.domain.model import Visibility
+from chalicelib.services.challenges import ChallengeDraft
+from chalicelib.services.ports import ChallengeChanges
+
+admin = Blueprint(__name__)
+
+_DOMAIN_CONVERTED = ("target", "sponsor", "beneficiary")
+
+
+def _changes(patch: ChallengePatch) -> ChallengeChanges:
+    fields: dict[str, object] = {}
+    for name in patch.model_fields_set:
+        value = getattr(patch, name)
+        if name in _DOMAIN_CONVERTED:
+            value = value.to_domain()
+        elif name == "visibility":
+            value = Visibility(value)
+        fields[name] = value
+    return ChallengeChanges(fields)
+
+
+@endpoint(admin, "/admin/challenges", "POST", summary="Create a challenge", auth="admin",
+          response=AdminChallengeOut, status=201, body=ChallengeCreate, cors=False, tag="admin")
+def create_challenge(request: ApiRequest[ChallengeCreate, Any]) -> AdminChallengeOut:
+    body = request.body
+    challenge = request.container.challenges.create(
+        ChallengeDraft(
+            title=body.title,
+            action=body.action,
+            description=body.description,
+            target=body.target.to_domain(),
+            sponsor=body.sponsor.to_domain(),
+            beneficiary=body.beneficiary.to_domain(),
+            reward=body.reward,
+            starts_at=body.starts_at,
+            ends_at=body.ends_at,
+            campaign_id=body.campaign_id,
+            organization_id=body.organization_id,
+            visibility=Visibility(body.visibility),
+            report_cap=body.report_cap,
+            publish=body.publish,
+        )
+    )
+    return AdminChallengeOut.from_challenge(challenge)
+
+
+@endpoint(admin, "/admin/challenges", "GET", summary="List all challenges, drafts included",
+          auth="admin", response=AdminChallengeList, query=ListQuery, cors=False, tag="admin")
+def list_challenges(request: ApiRequest[Any, ListQuery]) -> AdminChallengeList:
+    page = request.container.challenges.list_for_admin(
+        limit=request.query.limit, cursor=request.query.cursor
+    )
+    return AdminChallengeList(
+        items=[AdminChallengeOut.from_challenge(c) for c in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@endpoint(admin, "/admin/challenges/{challenge_id}", "GET", summary="Get a challenge with contacts",
+          auth="admin", response=AdminChallengeOut, errors=(404,), cors=False, tag="admin")
+def get_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
+    return AdminChallengeOut.from_challenge(request.container.challenges.get_for_admin(challenge_id))
+
+
+@endpoint(admin, "/admin/challenges/{challenge_id}", "PATCH", summary="Change a challenge",
+          auth="admin", response=AdminChallengeOut, body=ChallengePatch, errors=(404, 409),
+          cors=False, tag="admin")
+def update_challenge(
+    request: ApiRequest[ChallengePatch, Any], challenge_id: str
+) -> AdminChallengeOut:
+    challenge = request.container.challenges.update(challenge_id, _changes(request.body))
+    return AdminChallengeOut.from_challenge(challenge)
+
+
+@endpoint(admin, "/admin/challenges/{challenge_id}/publish", "POST",
+          summary="Publish a draft challenge (draft → live)", auth="admin",
+          response=AdminChallengeOut, errors=(404, 409), cors=False, tag="admin")
+def publish_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
+    return AdminChallengeOut.from_challenge(request.container.challenges.publish(challenge_id))
+
+
+@endpoint(admin, "/admin/challenges/{challenge_id}/close", "POST",
+          summary="Close a live challenge (live → closed)", auth="admin",
+          response=AdminChallengeOut, errors=(404, 409), cors=False, tag="admin")
+def close_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
+    return AdminChallengeOut.from_challenge(request.container.challenges.close(challenge_id))
+
+
+@endpoint(admin, "/admin/challenges/{challenge_id}/notifications", "GET",
+          summary="The challenge's notification delivery log", auth="admin",
+          response=NotificationList, errors=(404,), cors=False, tag="admin")
+def notifications(request: ApiRequest[Any, Any], challenge_id: str) -> NotificationList:
+    challenge = request.container.challenges.get_for_admin(challenge_id)
+    log = request.container.notifications.log(challenge.id)
+    return NotificationList(items=[NotificationOut.from_delivery(d) for d in log])

@@ -1,0 +1,72 @@
+"""Participant routes: pledge, withdraw and list one's own pledges (any valid token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.api.routing import ApiRequest, endpoint
+from chalicelib.api.schemas import (
+    ChallengeOut,
+    LatLon,
+    ListQuery,
+    PledgeIn,
+    PledgeList,
+    PledgeOut,
+    PledgeResult,
+)
+from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
+from chalicelib.services.pledges import PledgeRequest
+
+participant = Blueprint(__name__)
+
+
+def _area(body: PledgeIn) -> str | None:
+    location = body.location
+    if location is None:
+        return None
+    if isinstance(location, LatLon):
+        return area_from_coordinates(location.lat, location.lon)
+    return area_from_postal_code(location.postal_code, location.country)
+
+
+@endpoint(participant, "/challenges/{challenge_id}/pledges", "POST",
+          summary="Pledge to a challenge (201 the first time, 200 when already pledged)",
+          auth="participant", response=PledgeResult, status=201, body=PledgeIn,
+          also=(200,), errors=(404, 409), tag="participant")
+def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
+    body = request.body
+    outcome = request.container.pledges.pledge(
+        request.caller,
+        challenge_id,
+        # Only the coarse area is kept: the coordinates or postal code go no further.
+        PledgeRequest(display_name=body.display_name, area=_area(body), notify=body.notify),
+    )
+    result = PledgeResult(
+        pledge=PledgeOut.from_pledge(outcome.pledge),
+        challenge=ChallengeOut.from_challenge(outcome.challenge),
+    )
+    return Response(
+        body=result.model_dump_json(),
+        status_code=201 if outcome.created else 200,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+@endpoint(participant, "/challenges/{challenge_id}/pledges/me", "DELETE",
+          summary="Withdraw my pledge", auth="participant", response=None, status=204,
+          errors=(404, 409), tag="participant")
+def withdraw(request: ApiRequest[Any, Any], challenge_id: str) -> None:
+    request.container.pledges.withdraw(request.caller, challenge_id)
+
+
+@endpoint(participant, "/me/pledges", "GET", summary="List my pledges", auth="participant",
+          response=PledgeList, query=ListQuery, tag="participant")
+def my_pledges(request: ApiRequest[Any, ListQuery]) -> PledgeList:
+    page = request.container.pledges.list_mine(
+        request.caller, limit=request.query.limit, cursor=request.query.cursor
+    )
+    return PledgeList(
+        items=[PledgeOut.from_pledge(p) for p in page.items], next_cursor=page.next_cursor
+    )

@@ -1,0 +1,53 @@
+"""Public routes: health, the OpenAPI document and challenge reads (token optional)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.api.openapi import openapi_document
+from chalicelib.api.routing import ApiRequest, endpoint
+from chalicelib.api.schemas import (
+    ChallengeList,
+    ChallengeListQuery,
+    ChallengeOut,
+    Health,
+)
+from chalicelib.domain.model import ChallengeStatus
+
+public = Blueprint(__name__)
+
+
+@endpoint(public, "/health", "GET", summary="Liveness check", auth="none", response=Health)
+def health(request: ApiRequest[Any, Any]) -> Health:
+    return Health()
+
+
+@endpoint(public, "/openapi.json", "GET", summary="This API's OpenAPI 3 document", auth="none",
+          response=None)
+def openapi(request: ApiRequest[Any, Any]) -> Response:
+    return Response(body=openapi_document(), headers={"Content-Type": "application/json"})
+
+
+@endpoint(public, "/challenges", "GET", summary="List live and ended challenges", auth="optional",
+          response=ChallengeList, query=ChallengeListQuery)
+def list_challenges(request: ApiRequest[Any, ChallengeListQuery]) -> ChallengeList:
+    query = request.query
+    page = request.container.challenges.list_visible(
+        request.principal,
+        status=ChallengeStatus(query.status) if query.status else None,
+        campaign_id=query.campaign_id,
+        limit=query.limit,
+        cursor=query.cursor,
+    )
+    return ChallengeList(
+        items=[ChallengeOut.from_challenge(c) for c in page.items], next_cursor=page.next_cursor
+    )
+
+
+@endpoint(public, "/challenges/{challenge_id}", "GET", summary="Get a challenge",
+          auth="optional", response=ChallengeOut, errors=(404,))
+def get_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> ChallengeOut:
+    challenge = request.container.challenges.get_visible(challenge_id, request.principal)
+    return ChallengeOut.from_challenge(challenge)

@@ -1,0 +1,180 @@
+"""The `endpoint` decorator: authenticate, parse and validate, call the view, map errors.
+
+Every route is declared through it, so each one gets the same treatment and is recorded in
+`OPERATIONS`, from which `/openapi.json` is generated.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from chalice.app import Blueprint, Request, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.api.problems import response_for_error
+from chalicelib.domain.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    PayloadTooLargeError,
+)
+from chalicelib.domain.model import Principal
+from chalicelib.wiring import Container, get_container
+
+Auth = Literal["none", "optional", "participant", "admin"]
+BodyT = TypeVar("BodyT", bound=BaseModel)
+QueryT = TypeVar("QueryT", bound=BaseModel)
+
+_ERROR_STATUSES: dict[Auth, tuple[int, ...]] = {
+    "none": (),
+    "optional": (401,),
+    "participant": (401,),
+    "admin": (401, 403),
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What /openapi.json says about one route."""
+
+    path: str
+    method: str
+    summary: str
+    auth: Auth
+    status: int
+    also: tuple[int, ...]
+    response: type[BaseModel] | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    errors: tuple[int, ...]
+    tag: str
+
+
+OPERATIONS: list[Operation] = []
+
+
+@dataclass
+class ApiRequest(Generic[BodyT, QueryT]):
+    """What a view needs from the HTTP request, already checked."""
+
+    container: Container
+    principal: Principal | None
+    body: BodyT
+    query: QueryT
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def caller(self) -> Principal:
+        if self.principal is None:  # the endpoint's auth level guarantees one
+            raise AuthenticationError("missing bearer token")
+        return self.principal
+
+
+class _Empty(BaseModel):
+    pass
+
+
+def _validation_errors(error: ValidationError, where: str) -> list[dict[str, object]]:
+    return [
+        {"loc": [where, *error_item["loc"]], "msg": error_item["msg"]}
+        for error_item in error.errors(include_url=False, include_input=False)
+    ]
+
+
+def parse_body(request: Request, model: type[BodyT], max_bytes: int) -> BodyT:
+    raw: bytes = request.raw_body or b""
+    if len(raw) > max_bytes:
+        raise PayloadTooLargeError(max_bytes)
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(
+            "the body is not valid JSON", [{"loc": ["body"], "msg": "malformed JSON"}]
+        ) from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequestError(
+            "the body does not match the expected schema", _validation_errors(exc, "body")
+        ) from exc
+
+
+def parse_query(request: Request, model: type[QueryT]) -> QueryT:
+    params = dict(request.query_params or {})
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise InvalidRequestError(
+            "the query parameters are not valid", _validation_errors(exc, "query")
+        ) from exc
+
+
+def _authenticate(container: Container, request: Request, auth: Auth) -> Principal | None:
+    if auth == "none":
+        return None
+    header = request.headers.get("authorization")
+    principal = container.authenticator.authenticate(header, required=auth != "optional")
+    if auth == "admin" and principal is not None:
+        container.authenticator.require_admin(principal)
+    return principal
+
+
+def _to_response(result: BaseModel | Response | None, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(body="", status_code=status)
+    return Response(
+        body=result.model_dump_json(),
+        status_code=status,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def endpoint(
+    blueprint: Blueprint,
+    path: str,
+    method: str,
+    *,
+    summary: str,
+    auth: Auth,
+    response: type[BaseModel] | None,
+    status: int = 200,
+    also: tuple[int, ...] = (),
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    errors: tuple[int, ...] = (),
+    cors: bool = True,
+    tag: str = "public",
+) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    def decorator(view: Callable[..., Any]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def handler(**path_params: str) -> Response:
+            request = blueprint.current_request
+            try:
+                container = get_container()
+                api_request: ApiRequest[Any, Any] = ApiRequest(
+                    container=container,
+                    principal=_authenticate(container, request, auth),
+                    body=parse_body(request, body, container.settings.max_body_bytes)
+                    if body else _Empty(),
+                    query=parse_query(request, query) if query else _Empty(),
+                    headers=dict(request.headers),
+                )
+                return _to_response(view(api_request, **path_params), status)
+            except Exception as error:  # noqa: BLE001 - mapped to problem+json in one place
+                return response_for_error(error)
+
+        blueprint.route(path, methods=[method], cors=cors)(handler)
+        implied = {*_ERROR_STATUSES[auth], *((400,) if body or query else ()),
+                   *((413,) if body else ())}
+        OPERATIONS.append(
+            Operation(path, method.lower(), summary, auth, status, also, response, body, query,
+                      tuple(sorted({*implied, *errors})), tag)
+        )
+        return handler
+
+    return decorator

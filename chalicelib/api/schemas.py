@@ -1,0 +1,373 @@
+"""pydantic models for every request and response body of the v1 contract."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from chalicelib.domain.model import (
+    Challenge,
+    Delivery,
+    Party,
+    Pledge,
+    Target,
+)
+
+
+def _utc_iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(_utc_iso, return_type=str, when_used="json")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Unit = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9%°/._ -]{1,16}$")]
+Number = Annotated[int | float, Field(gt=0, le=1_000_000_000)]
+
+
+class _Body(BaseModel):
+    """Request bodies reject unknown fields, so a typo is a 400 rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+class TargetIn(_Body):
+    metric: Literal["participants", "quantity"]
+    value: Number
+    unit: Unit | None = None
+
+    @model_validator(mode="after")
+    def _check_metric(self) -> TargetIn:
+        if self.metric == "participants" and not float(self.value).is_integer():
+            raise ValueError("a participants target is a whole number")
+        if self.metric == "quantity" and self.unit is None:
+            raise ValueError("a quantity target needs a unit, e.g. km or kg")
+        return self
+
+    def to_domain(self) -> Target:
+        from chalicelib.domain.model import Metric
+
+        value = int(self.value) if float(self.value).is_integer() else self.value
+        return Target(metric=Metric(self.metric), value=value, unit=self.unit)
+
+
+class SponsorIn(_Body):
+    name: Annotated[Text, StringConstraints(max_length=120)]
+    email: EmailStr
+    webhook_url: AnyHttpUrl | None = None
+
+    def to_domain(self) -> Party:
+        url = str(self.webhook_url) if self.webhook_url else None
+        return Party(name=self.name, email=str(self.email), webhook_url=url)
+
+
+class BeneficiaryIn(_Body):
+    name: Annotated[Text, StringConstraints(max_length=120)]
+    email: EmailStr
+
+    def to_domain(self) -> Party:
+        return Party(name=self.name, email=str(self.email))
+
+
+class _ChallengeFields(_Body):
+    title: Annotated[Text, StringConstraints(max_length=140)]
+    action: Annotated[Text, StringConstraints(max_length=280)]
+    description: Annotated[str, StringConstraints(max_length=5000)] = ""
+    target: TargetIn
+    sponsor: SponsorIn
+    beneficiary: BeneficiaryIn
+    reward: Annotated[Text, StringConstraints(max_length=500)]
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    campaign_id: Identifier | None = None
+    organization_id: Identifier | None = None
+    visibility: Literal["public", "organization"] = "public"
+    report_cap: Number | None = None
+
+
+class ChallengeCreate(_ChallengeFields):
+    publish: bool = False
+
+    @model_validator(mode="after")
+    def _check_visibility(self) -> ChallengeCreate:
+        if self.visibility == "organization" and self.organization_id is None:
+            raise ValueError("an employee-only challenge needs an organization_id")
+        return self
+
+
+_REQUIRED_ON_PATCH = ("title", "action", "target", "sponsor", "beneficiary", "reward", "visibility")
+
+
+class ChallengePatch(_Body):
+    """Any subset of the creation fields; `null` clears an optional one."""
+
+    title: Annotated[Text, StringConstraints(max_length=140)] | None = None
+    action: Annotated[Text, StringConstraints(max_length=280)] | None = None
+    description: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    target: TargetIn | None = None
+    sponsor: SponsorIn | None = None
+    beneficiary: BeneficiaryIn | None = None
+    reward: Annotated[Text, StringConstraints(max_length=500)] | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    campaign_id: Identifier | None = None
+    organization_id: Identifier | None = None
+    visibility: Literal["public", "organization"] | None = None
+    report_cap: Number | None = None
+
+    @model_validator(mode="after")
+    def _check_fields(self) -> ChallengePatch:
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        for name in _REQUIRED_ON_PATCH:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class LatLon(_Body):
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+
+    @field_validator("lat", "lon")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class PostalLocation(_Body):
+    postal_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{1,9}$")]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
+
+
+class PledgeIn(_Body):
+    display_name: Annotated[Text, StringConstraints(max_length=80)] | None = None
+    location: LatLon | PostalLocation | None = None
+    notify: bool = True
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+
+
+class ChallengeListQuery(ListQuery):
+    status: Literal["live", "ended"] | None = None
+    campaign_id: Identifier | None = None
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class TargetOut(BaseModel):
+    metric: Literal["participants", "quantity"]
+    value: int | float
+    unit: str | None
+
+
+class ProgressOut(BaseModel):
+    participants: int
+    quantity: int | float
+    percent: float
+    reached: bool
+    reached_at: Timestamp | None
+
+
+class PartyName(BaseModel):
+    name: str
+
+
+class ChallengeOut(BaseModel):
+    """A challenge as participants and the public see it: no contacts, no secrets."""
+
+    id: str
+    title: str
+    action: str
+    description: str
+    organization_id: str | None
+    campaign_id: str | None
+    target: TargetOut
+    progress: ProgressOut
+    sponsor: PartyName
+    beneficiary: PartyName
+    reward: str
+    status: Literal["draft", "live", "ended", "closed"]
+    visibility: Literal["public", "organization"]
+    report_cap: int | float | None
+    starts_at: Timestamp | None
+    ends_at: Timestamp | None
+    created_at: Timestamp
+
+    @classmethod
+    def fields_from(cls, challenge: Challenge) -> dict[str, Any]:
+        return {
+            "id": challenge.id,
+            "title": challenge.title,
+            "action": challenge.action,
+            "description": challenge.description,
+            "organization_id": challenge.organization_id,
+            "campaign_id": challenge.campaign_id,
+            "target": TargetOut(
+                metric=challenge.target.metric.value,
+                value=challenge.target.value,
+                unit=challenge.target.unit,
+            ),
+            "progress": ProgressOut(
+                participants=challenge.totals.participants,
+                quantity=challenge.totals.quantity,
+                percent=challenge.percent(),
+                reached=challenge.reached,
+                reached_at=challenge.reached_at,
+            ),
+            "sponsor": PartyName(name=challenge.sponsor.name),
+            "beneficiary": PartyName(name=challenge.beneficiary.name),
+            "reward": challenge.reward,
+            "status": challenge.status.value,
+            "visibility": challenge.visibility.value,
+            "report_cap": challenge.report_cap,
+            "starts_at": challenge.starts_at,
+            "ends_at": challenge.ends_at,
+            "created_at": challenge.created_at,
+        }
+
+    @classmethod
+    def from_challenge(cls, challenge: Challenge) -> ChallengeOut:
+        return cls(**cls.fields_from(challenge))
+
+
+class SponsorOut(BaseModel):
+    name: str
+    email: str
+    webhook_url: str | None
+
+
+class BeneficiaryOut(BaseModel):
+    name: str
+    email: str
+
+
+class AdminChallengeOut(ChallengeOut):
+    """A challenge for admins: with the sponsor's and beneficiary's contacts."""
+
+    sponsor: SponsorOut  # type: ignore[assignment]
+    beneficiary: BeneficiaryOut  # type: ignore[assignment]
+    updated_at: Timestamp | None
+
+    @classmethod
+    def from_challenge(cls, challenge: Challenge) -> AdminChallengeOut:
+        fields = cls.fields_from(challenge)
+        fields["sponsor"] = SponsorOut(
+            name=challenge.sponsor.name,
+            email=challenge.sponsor.email,
+            webhook_url=challenge.sponsor.webhook_url,
+        )
+        fields["beneficiary"] = BeneficiaryOut(
+            name=challenge.beneficiary.name, email=challenge.beneficiary.email
+        )
+        fields["updated_at"] = challenge.updated_at
+        return cls(**fields)
+
+
+class ChallengeList(BaseModel):
+    items: list[ChallengeOut]
+    next_cursor: str | None
+
+
+class AdminChallengeList(BaseModel):
+    items: list[AdminChallengeOut]
+    next_cursor: str | None
+
+
+class PledgeOut(BaseModel):
+    challenge_id: str
+    participant_id: str
+    display_name: str | None
+    area: str | None
+    notify: bool
+    quantity_reported: int | float
+    created_at: Timestamp
+
+    @classmethod
+    def from_pledge(cls, pledge: Pledge) -> PledgeOut:
+        return cls(
+            challenge_id=pledge.challenge_id,
+            participant_id=pledge.participant_id,
+            display_name=pledge.display_name,
+            area=pledge.area,
+            notify=pledge.notify,
+            quantity_reported=pledge.quantity_reported,
+            created_at=pledge.created_at,
+        )
+
+
+class PledgeResult(BaseModel):
+    pledge: PledgeOut
+    challenge: ChallengeOut
+
+
+class PledgeList(BaseModel):
+    items: list[PledgeOut]
+    next_cursor: str | None
+
+
+class NotificationOut(BaseModel):
+    id: str
+    event: Literal["challenge.reached", "challenge.ended"]
+    recipient_role: Literal["sponsor", "beneficiary", "participant"]
+    channel: Literal["email", "webhook"]
+    to: str
+    status: Literal["pending", "sent", "failed"]
+    attempts: int
+    created_at: Timestamp | None
+    sent_at: Timestamp | None
+
+    @classmethod
+    def from_delivery(cls, delivery: Delivery) -> NotificationOut:
+        return cls(
+            id=delivery.id,
+            event=delivery.event.value,
+            recipient_role=delivery.recipient_role.value,
+            channel=delivery.channel.value,
+            to=delivery.to,
+            status=delivery.status.value,
+            attempts=delivery.attempts,
+            created_at=delivery.created_at,
+            sent_at=delivery.sent_at,
+        )
+
+
+class NotificationList(BaseModel):
+    items: list[NotificationOut]

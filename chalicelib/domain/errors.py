@@ -1,0 +1,67 @@
+"""Domain errors: what went wrong in crowdact's words, with no HTTP knowledge."""
+
+from __future__ import annotations
+
+
+class CrowdactError(Exception):
+    """Base class of every error the application raises on purpose."""
+
+
+class NotFoundError(CrowdactError):
+    """The thing asked for does not exist (or must look as if it did not)."""
+
+
+class ChallengeNotFoundError(NotFoundError):
+    def __init__(self, challenge_id: str) -> None:
+        super().__init__(f"challenge {challenge_id!r} does not exist")
+
+
+class PledgeNotFoundError(NotFoundError):
+    def __init__(self, challenge_id: str) -> None:
+        super().__init__(f"you have no pledge on challenge {challenge_id!r}")
+
+
+class ConflictError(CrowdactError):
+    """The request is valid but the current state does not allow it."""
+
+
+class ChallengeNotOpenError(ConflictError):
+    """Pledges and withdrawals need a live challenge within its dates."""
+
+
+class InvalidTransitionError(ConflictError):
+    """A status change that the challenge's life cycle does not allow."""
+
+
+class TargetFrozenError(ConflictError):
+    """The target of a reached, ended or closed challenge cannot change."""
+
+
+class ChallengeFrozenError(ConflictError):
+    """An ended or closed challenge keeps its final figures and fields."""
+
+
+class ContentionError(CrowdactError):
+    """Storage kept refusing a write because of concurrent writers; the client may retry."""
+
+
+class InvalidRequestError(CrowdactError):
+    """The request is malformed; `errors` lists each problem with its location."""
+
+    def __init__(self, detail: str, errors: list[dict[str, object]] | None = None) -> None:
+        super().__init__(detail)
+        self.errors = errors or []
+
+
+class PayloadTooLargeError(CrowdactError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is larger than {limit} bytes")
+        self.limit = limit
+
+
+class AuthenticationError(CrowdactError):
+    """No token, or a token that is malformed, expired or badly signed."""
+
+
+class PermissionDeniedError(CrowdactError):
+    """A valid token without the role or organisation the operation needs."""

@@ -1,0 +1,205 @@
+"""crowdact's domain objects: challenges, pledges, progress, milestones and notifications."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+
+class ChallengeStatus(StrEnum):
+    DRAFT = "draft"
+    LIVE = "live"
+    ENDED = "ended"
+    CLOSED = "closed"
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    ORGANIZATION = "organization"
+
+
+class Metric(StrEnum):
+    PARTICIPANTS = "participants"
+    QUANTITY = "quantity"
+
+
+class EventType(StrEnum):
+    REACHED = "challenge.reached"
+    ENDED = "challenge.ended"
+
+
+class RecipientRole(StrEnum):
+    SPONSOR = "sponsor"
+    BENEFICIARY = "beneficiary"
+    PARTICIPANT = "participant"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+ADMIN_GROUP = "admin"
+ORG_ADMIN_GROUP = "org-admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as told by a verified token."""
+
+    sub: str
+    email: str | None = None
+    name: str | None = None
+    groups: frozenset[str] = frozenset()
+    org_id: str | None = None
+    email_verified: bool = False
+    locale: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_GROUP in self.groups
+
+
+@dataclass(frozen=True)
+class Target:
+    metric: Metric
+    value: int | float
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Party:
+    """A sponsor or a beneficiary: public name, private contact."""
+
+    name: str
+    email: str
+    webhook_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A challenge's counted figures; `version` grows with every counted change."""
+
+    participants: int = 0
+    quantity: int | float = 0
+    version: int = 0
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(
+            participants=self.participants + other.participants,
+            quantity=self.quantity + other.quantity,
+            version=self.version + other.version,
+        )
+
+
+@dataclass(frozen=True)
+class Challenge:
+    id: str
+    title: str
+    action: str
+    description: str
+    target: Target
+    sponsor: Party
+    beneficiary: Party
+    reward: str
+    status: ChallengeStatus
+    visibility: Visibility
+    created_at: datetime
+    organization_id: str | None = None
+    campaign_id: str | None = None
+    report_cap: int | float | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    updated_at: datetime | None = None
+    totals: Totals = field(default_factory=Totals)
+    reached_at: datetime | None = None
+    counter_shards: int = 1
+
+    @property
+    def reached(self) -> bool:
+        return self.reached_at is not None
+
+    def counted_value(self, totals: Totals | None = None) -> int | float:
+        totals = totals or self.totals
+        if self.target.metric is Metric.QUANTITY:
+            return totals.quantity
+        return totals.participants
+
+    def percent(self) -> float:
+        return round(100.0 * float(self.counted_value()) / float(self.target.value), 1)
+
+    def is_target_met(self, totals: Totals) -> bool:
+        return self.counted_value(totals) >= self.target.value
+
+    def accepts_pledges_at(self, now: datetime) -> bool:
+        if self.status is not ChallengeStatus.LIVE:
+            return False
+        if self.starts_at is not None and now < self.starts_at:
+            return False
+        return self.ends_at is None or now < self.ends_at
+
+    def with_changes(self, **changes: object) -> Challenge:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Pledge:
+    challenge_id: str
+    participant_id: str
+    created_at: datetime
+    display_name: str | None = None
+    area: str | None = None
+    notify: bool = True
+    quantity_reported: int | float = 0
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """A once-only event in a challenge's life, written to the outbox that drives notifications."""
+
+    challenge_id: str
+    event: EventType
+    occurred_at: datetime
+    totals: Totals
+    reached: bool
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to one recipient for one event: the delivery log's unit."""
+
+    challenge_id: str
+    event: EventType
+    recipient_role: RecipientRole
+    channel: Channel
+    recipient_key: str
+    to: str
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.event}#{self.recipient_role}#{self.channel}#{self.recipient_key}"
+
+    @property
+    def id(self) -> str:
+        # Deterministic, so a redelivered event maps onto the same log entry and webhook id.
+        digest = hashlib.sha256(f"{self.challenge_id}#{self.key}".encode()).hexdigest()
+        return f"ntf_{digest[:24]}"
+
+
+def counter_shard_for(participant_id: str, shards: int) -> int:
+    """The counter shard a participant's pledges always land on (a calculated suffix)."""
+    digest = hashlib.blake2b(participant_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards

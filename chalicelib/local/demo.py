@@ -1,0 +1,143 @@
+"""Demo data from the product brief: real Koom campaigns, with generated pledges in real towns."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.domain.areas import area_from_coordinates
+from chalicelib.domain.model import Metric, Party, Principal, Target, Visibility
+from chalicelib.services.challenges import ChallengeDraft
+from chalicelib.services.pledges import PledgeRequest
+from chalicelib.wiring import Container
+
+HUMANIS_ORG = "org_humanis"
+HUMANIS_CAMPAIGN = "cmp_humanis_mobility_week"
+
+# Town centres (lat, lon) that pledges are scattered around, a few km at most.
+TOWNS = {
+    "Clichy": (48.9045, 2.3057),
+    "Levallois-Perret": (48.8950, 2.2870),
+    "Saint-Ouen": (48.9116, 2.3338),
+    "Asnières-sur-Seine": (48.9145, 2.2853),
+    "Paris 17e": (48.8835, 2.3220),
+    "Bourg-la-Reine": (48.7797, 2.3163),
+    "Lyon": (45.7640, 4.8357),
+}
+FIRST_NAMES = ("Léa", "Hugo", "Chloé", "Lucas", "Manon", "Nathan", "Inès", "Yanis", "Camille",
+               "Sofiane", "Emma", "Karim", "Jade", "Louis", "Zoé", "Mehdi")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoChallenge:
+    key: str
+    draft: ChallengeDraft
+    pledges: int
+    towns: tuple[str, ...]
+
+
+def _party(name: str, email: str) -> Party:
+    return Party(name=name, email=email)
+
+
+def _commute(mode: str, action: str) -> ChallengeDraft:
+    return ChallengeDraft(
+        title=f"Humanis mobility week: {mode}",
+        action=action,
+        description="One of five commuting challenges of Humanis' sustainable mobility week; "
+        "188 employees committed and reported 80,360 km.",
+        target=Target(Metric.PARTICIPANTS, 40, "km"),
+        sponsor=_party("Humanis", "rse@humanis.example"),
+        beneficiary=_party("Wimoov", "contact@wimoov.example"),
+        reward="€1,000 to Wimoov for mobility coaching of job seekers",
+        visibility=Visibility.ORGANIZATION,
+        organization_id=HUMANIS_ORG,
+        campaign_id=HUMANIS_CAMPAIGN,
+        publish=True,
+    )
+
+
+DEMO_CHALLENGES: tuple[DemoChallenge, ...] = (
+    DemoChallenge("clichy", ChallengeDraft(
+        title="Clichy à vélo",
+        action="I cycle when I can, instead of driving",
+        description="The City of Clichy's pilot: if 200 residents commit to cycle, the city funds "
+        "bike-repair lessons for 500 pupils.",
+        target=Target(Metric.PARTICIPANTS, 200, "km"),
+        sponsor=_party("Ville de Clichy", "mobilite@ville-clichy.example"),
+        beneficiary=_party("Solicycle", "contact@solicycle.example"),
+        reward="€5,000 to Solicycle to teach 500 pupils bike repair",
+        publish=True,
+    ), pledges=57, towns=("Clichy", "Levallois-Perret", "Saint-Ouen", "Asnières-sur-Seine",
+                          "Paris 17e")),
+    DemoChallenge("estatements", ChallengeDraft(
+        title="Switch to e-statements",
+        action="I switch my bank statements to paperless",
+        target=Target(Metric.PARTICIPANTS, 1000),
+        sponsor=_party("Banque Populaire Rives de Paris", "rse@bp-rivesparis.example"),
+        beneficiary=_party("Crésus", "contact@cresus.example"),
+        reward="€1,000 to Crésus for budget-education workshops",
+        publish=True,
+    ), pledges=12, towns=("Paris 17e", "Levallois-Perret")),
+    DemoChallenge("local-food", ChallengeDraft(
+        title="Local fruit and vegetables",
+        action="I buy local fruit and vegetables",
+        target=Target(Metric.PARTICIPANTS, 3000),
+        sponsor=_party("Les Mousquetaires", "rse@mousquetaires.example"),
+        beneficiary=_party("Jardins de Cocagne", "contact@cocagne.example"),
+        reward="€3,000: 50 families in difficulty helped for a year",
+        publish=True,
+    ), pledges=8, towns=("Lyon",)),
+    DemoChallenge("coffee", ChallengeDraft(
+        title="Coffee grounds for the gardens",
+        action="I bring my coffee grounds to the collection points",
+        description="Bourg-la-Reine and Colibris: collect 500 kg of coffee grounds for compost.",
+        target=Target(Metric.QUANTITY, 500, "kg"),
+        sponsor=_party("Ville de Bourg-la-Reine", "environnement@bourg-la-reine.example"),
+        beneficiary=_party("Colibris Bourg-la-Reine", "contact@colibris-blr.example"),
+        reward="Compost bins for every school garden in town",
+        publish=True,
+    ), pledges=6, towns=("Bourg-la-Reine",)),
+    DemoChallenge("humanis-transit", _commute("public transport",
+                                              "I commute by public transport"), 9, ("Paris 17e",)),
+    DemoChallenge("humanis-carpool", _commute("car-pooling", "I car-pool to work"), 5,
+                  ("Levallois-Perret",)),
+    DemoChallenge("humanis-cycling", _commute("cycling", "I cycle to work"), 7, ("Clichy",)),
+    DemoChallenge("humanis-walking", _commute("walking", "I walk to work"), 4, ("Paris 17e",)),
+    DemoChallenge("humanis-scooter", _commute("scooter", "I ride a kick scooter to work"), 3,
+                  ("Saint-Ouen",)),
+)  # fmt: skip
+
+
+def _near(rng: random.Random, town: str) -> str:
+    lat, lon = TOWNS[town]
+    return area_from_coordinates(lat + rng.uniform(-0.02, 0.02), lon + rng.uniform(-0.03, 0.03))
+
+
+def load_demo(container: Container, *, seed: int = 2013) -> dict[str, str]:
+    """Create the demo challenges and their pledges through the real services.
+
+    Returns the challenge ids by demo key.
+    """
+    rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not security
+    ids: dict[str, str] = {}
+    for demo in DEMO_CHALLENGES:
+        draft = demo.draft
+        if demo.key.startswith("humanis"):
+            # A one-week campaign, running now.
+            draft = replace(draft, ends_at=datetime.now(UTC) + timedelta(days=5))
+        challenge = container.challenges.create(draft)
+        ids[demo.key] = challenge.id
+        for number in range(demo.pledges):
+            org = HUMANIS_ORG if challenge.organization_id == HUMANIS_ORG else None
+            participant = Principal(sub=f"demo-{demo.key}-{number:04d}", org_id=org)
+            container.pledges.pledge(
+                participant,
+                challenge.id,
+                PledgeRequest(
+                    display_name=rng.choice(FIRST_NAMES),
+                    area=_near(rng, rng.choice(demo.towns)),
+                ),
+            )
+    return ids

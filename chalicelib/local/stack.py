@@ -1,0 +1,178 @@
+"""The local stack: embedded AWS (moto), the real Chalice app over HTTP, and the stream poller."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import parseaddr
+from types import FrameType, ModuleType
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from chalice.config import Config as ChaliceConfig
+from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGatewayException
+
+from chalicelib.local.embedded_aws import EmbeddedAws
+from chalicelib.local.stream_poller import StreamBinding, StreamPoller
+from chalicelib.local.tokens import mint_local_token
+from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, Settings
+from chalicelib.storage.tables import ChallengeEventItem, CounterShardItem, create_tables, stream_arn
+from chalicelib.wiring import Container, build_container, set_container
+
+logger = logging.getLogger("crowdact.local")
+
+LOCAL_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts any credentials; nothing leaves the machine
+    "AWS_DEFAULT_REGION": "eu-west-3",
+    "AWS_REGION": "eu-west-3",
+    "CROWDACT_STAGE": "local",
+}
+STREAM_POLL_INTERVAL = 0.1
+
+
+def prepare_aws(settings: Settings) -> None:
+    """Create the tables and verify the sender, as the infrastructure does in AWS."""
+    create_tables()
+    ses = boto3.client("ses", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    ses.verify_email_identity(EmailAddress=parseaddr(settings.mail_from)[1])
+
+
+def streams_client(settings: Settings) -> Any:
+    return boto3.client(
+        "dynamodbstreams",
+        region_name=settings.region,
+        endpoint_url=settings.aws_endpoint_url,
+        # botocore would otherwise route stream calls to an account endpoint moto ignores.
+        config=BotoConfig(account_id_endpoint_mode="disabled"),
+    )
+
+
+def stream_bindings(app_module: ModuleType) -> list[StreamBinding]:
+    """The same handler functions Lambda calls, on the same streams, with the same batch sizes."""
+    return [
+        StreamBinding("aggregate_progress", stream_arn(CounterShardItem),
+                      app_module.aggregate_progress, batch_size=100),
+        StreamBinding("notify_milestones", stream_arn(ChallengeEventItem),
+                      app_module.notify_milestones, batch_size=10),
+    ]  # fmt: skip
+
+
+class LocalRequestHandler(ChaliceRequestHandler):
+    """Like API Gateway with crowdact's gateway responses: unknown routes are 404 problem+json."""
+
+    def _send_error_response(self, error: LocalGatewayException) -> None:
+        if error.CODE == 403:
+            body = json.dumps({
+                "type": "https://crowdact.org/problems/not-found",
+                "title": "Not found",
+                "status": 404,
+                "detail": f"no route matches {self.command} {self.path.split('?')[0]}",
+            })  # fmt: skip
+            self._send_http_response(404, {"Content-Type": "application/problem+json"}, body)
+            return
+        super()._send_error_response(error)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        logger.info("%s %s", self.address_string(), format % args)
+
+
+@dataclass
+class LocalStack:
+    aws: EmbeddedAws
+    container: Container
+    server: LocalDevServer
+    poller: StreamPoller
+    stop_event: threading.Event
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.server.shutdown()
+        self.server.server.server_close()
+        self.aws.stop()
+
+
+def start_stack(port: int, aws_port: int, *, demo: bool, host: str = "127.0.0.1") -> LocalStack:
+    for name, value in LOCAL_ENV.items():
+        os.environ.setdefault(name, value)
+    aws = EmbeddedAws(port=aws_port)
+    aws.start()
+    os.environ["CROWDACT_AWS_ENDPOINT_URL"] = aws.endpoint_url
+    settings = Settings.from_env()
+    container = build_container(settings)
+    set_container(container)
+    prepare_aws(settings)
+    if demo:
+        from chalicelib.local.demo import load_demo
+
+        load_demo(container)
+    import app as app_module
+
+    poller = StreamPoller(streams_client(settings), stream_bindings(app_module))
+    stop_event = threading.Event()
+    threading.Thread(
+        target=poller.run, args=(stop_event, STREAM_POLL_INTERVAL), name="stream-poller",
+        daemon=True,
+    ).start()
+    config = ChaliceConfig.create(chalice_stage="local", app_name="crowdact", lambda_timeout=30)
+    server = LocalDevServer(app_module.app, config, host, port, handler_cls=LocalRequestHandler)
+    return LocalStack(aws, container, server, poller, stop_event)
+
+
+def _banner(stack: LocalStack, port: int) -> str:
+    secret = stack.container.settings.jwt.hs256_secret or LOCAL_JWT_SECRET_DEFAULT
+    admin = mint_local_token(secret, "local-admin", groups=["admin"], name="Local admin")
+    participant = mint_local_token(secret, "local-participant", name="Léa")
+    employee = mint_local_token(secret, "humanis-employee", org_id="org_humanis", name="Sam")
+    api = f"http://127.0.0.1:{port}"
+    return "\n".join([
+        "",
+        "crowdact local stack",
+        f"  API:               {api}   (try: curl {api}/challenges)",
+        f"  embedded AWS:      {stack.aws.endpoint_url}   (aws --endpoint-url "
+        f"{stack.aws.endpoint_url} dynamodb list-tables)",
+        f"  admin token:       {admin}",
+        f"  participant token: {participant}",
+        f"  Humanis employee:  {employee}",
+        "  Ctrl-C stops everything.",
+        "",
+    ])  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.local", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--aws-port", type=int, default=int(os.environ.get("AWS_PORT", "0")),
+                        help="port of the embedded AWS endpoint (0: any free port)")
+    parser.add_argument("--no-demo", action="store_true", help="start with empty tables")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    for noisy in ("botocore", "werkzeug", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    stack = start_stack(args.port, args.aws_port, demo=not args.no_demo)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        # shutdown() waits for serve_forever to return, so it must run on another thread.
+        threading.Thread(target=stack.stop, daemon=True).start()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print(_banner(stack, args.port), flush=True)
+    print(f"ready: http://127.0.0.1:{args.port}", flush=True)
+    stack.server.server.serve_forever()
+    stack.stop_event.set()
+    print("crowdact local stack stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""E-mail: render notifications from Jinja2 templates and send them through SES."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from chalicelib.domain.model import Challenge, Delivery, Metric, Milestone, RecipientRole
+from chalicelib.services.ports import EmailMessage, MailerError
+
+TEMPLATES = Path(__file__).parent / "templates"
+LOCALES = ("fr", "en")
+_ROLE_LABELS = {
+    "fr": {"sponsor": "parrain", "beneficiary": "bénéficiaire", "participant": "participant"},
+    "en": {"sponsor": "sponsor", "beneficiary": "beneficiary", "participant": "participant"},
+}
+
+
+def _number(value: int | float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+# "participants" is spelt the same in French and English.
+def _figure(challenge: Challenge, milestone: Milestone) -> str:
+    if challenge.target.metric is Metric.QUANTITY:
+        return f"{_number(milestone.totals.quantity)} {challenge.target.unit or ''}".strip()
+    return f"{_number(milestone.totals.participants)} participants"
+
+
+def _target(challenge: Challenge) -> str:
+    unit = challenge.target.unit if challenge.target.metric is Metric.QUANTITY else "participants"
+    return f"{_number(challenge.target.value)} {unit or ''}".strip()
+
+
+class JinjaEmailRenderer:
+    def __init__(self, default_locale: str = "fr") -> None:
+        self._default_locale = default_locale if default_locale in LOCALES else "fr"
+        self._env = Environment(
+            loader=FileSystemLoader(str(TEMPLATES)),
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+            undefined=StrictUndefined,
+            keep_trailing_newline=False,
+        )
+
+    def render(
+        self, milestone: Milestone, challenge: Challenge, delivery: Delivery, locale: str | None = None
+    ) -> EmailMessage:
+        locale = locale if locale in LOCALES else self._default_locale
+        role = delivery.recipient_role.value
+        recipient = (
+            challenge.sponsor if delivery.recipient_role is RecipientRole.SPONSOR
+            else challenge.beneficiary
+        )
+        context: dict[str, Any] = {
+            "challenge": challenge,
+            "role": role,
+            "role_label": _ROLE_LABELS[locale].get(role, role),
+            "recipient_name": recipient.name,
+            "figure": _figure(challenge, milestone),
+            "target": _target(challenge),
+            "occurred_on": milestone.occurred_at.strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        base = f"{locale}/{milestone.event.value}"
+        return EmailMessage(
+            to=delivery.to,
+            subject=self._env.get_template(f"{base}.subject.j2").render(context).strip(),
+            text=self._env.get_template(f"{base}.txt.j2").render(context),
+            html=self._env.get_template(f"{base}.html.j2").render(context),
+        )
+
+
+class SesMailer:
+    """Sends through SES (moto's SES locally); the sender must be a verified identity."""
+
+    def __init__(self, client: Any, sender: str, configuration_set: str | None = None) -> None:
+        self._client = client
+        self._sender = sender
+        self._configuration_set = configuration_set
+
+    def send(self, message: EmailMessage) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        kwargs: dict[str, Any] = {
+            "Source": self._sender,
+            "Destination": {"ToAddresses": [message.to]},
+            "Message": {
+                "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                "Body": {
+                    "Text": {"Data": message.text, "Charset": "UTF-8"},
+                    "Html": {"Data": message.html, "Charset": "UTF-8"},
+                },
+            },
+        }
+        if self._configuration_set:
+            kwargs["ConfigurationSetName"] = self._configuration_set
+        try:
+            response = self._client.send_email(**kwargs)
+        except (ClientError, BotoCoreError) as error:
+            raise MailerError(f"SES refused the message: {error}") from error
+        return str(response["MessageId"])

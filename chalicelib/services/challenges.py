@@ -1,0 +1,194 @@
+"""Challenge life cycle for admins, and the public's view of challenges."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.domain.access import can_view
+from chalicelib.domain.errors import (
+    ChallengeFrozenError,
+    ChallengeNotFoundError,
+    ConflictError,
+    InvalidRequestError,
+    InvalidTransitionError,
+    TargetFrozenError,
+)
+from chalicelib.domain.model import (
+    Challenge,
+    ChallengeStatus,
+    Party,
+    Principal,
+    Target,
+    Totals,
+    Visibility,
+)
+from chalicelib.services.ports import ChallengeChanges, ChallengeRepository, Clock, Page
+from chalicelib.services.progress import ProgressService
+
+PUBLIC_STATUSES = (ChallengeStatus.LIVE, ChallengeStatus.ENDED)
+ADMIN_STATUSES = (
+    ChallengeStatus.DRAFT,
+    ChallengeStatus.LIVE,
+    ChallengeStatus.ENDED,
+    ChallengeStatus.CLOSED,
+)
+EDITABLE_STATUSES = (ChallengeStatus.DRAFT, ChallengeStatus.LIVE)
+LIST_READS_PER_PAGE = 5
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True)
+class ChallengeDraft:
+    title: str
+    action: str
+    target: Target
+    sponsor: Party
+    beneficiary: Party
+    reward: str
+    description: str = ""
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    campaign_id: str | None = None
+    organization_id: str | None = None
+    visibility: Visibility = Visibility.PUBLIC
+    report_cap: int | float | None = None
+    publish: bool = False
+
+
+def _check_dates(starts_at: object, ends_at: object) -> None:
+    if isinstance(starts_at, datetime) and isinstance(ends_at, datetime) and ends_at <= starts_at:
+        raise InvalidRequestError(
+            "ends_at must be after starts_at",
+            [{"loc": ["body", "ends_at"], "msg": "must be after starts_at"}],
+        )
+
+
+class ChallengeService:
+    def __init__(
+        self,
+        challenges: ChallengeRepository,
+        progress: ProgressService,
+        clock: Clock,
+        *,
+        counter_shards: int,
+        id_factory: Callable[[str], str] = new_id,
+    ) -> None:
+        self._challenges = challenges
+        self._progress = progress
+        self._clock = clock
+        self._counter_shards = counter_shards
+        self._new_id = id_factory
+
+    # --- admin ---------------------------------------------------------------------------------
+
+    def create(self, draft: ChallengeDraft) -> Challenge:
+        _check_dates(draft.starts_at, draft.ends_at)
+        now = self._clock.now()
+        challenge = Challenge(
+            id=self._new_id("ch"),
+            title=draft.title,
+            action=draft.action,
+            description=draft.description,
+            target=draft.target,
+            sponsor=draft.sponsor,
+            beneficiary=draft.beneficiary,
+            reward=draft.reward,
+            status=ChallengeStatus.LIVE if draft.publish else ChallengeStatus.DRAFT,
+            visibility=draft.visibility,
+            created_at=now,
+            organization_id=draft.organization_id,
+            campaign_id=draft.campaign_id,
+            report_cap=draft.report_cap,
+            starts_at=draft.starts_at,
+            ends_at=draft.ends_at,
+            updated_at=now,
+            totals=Totals(),
+            counter_shards=self._counter_shards,
+        )
+        self._challenges.add(challenge)
+        return challenge
+
+    def get_for_admin(self, challenge_id: str) -> Challenge:
+        challenge = self._challenges.get(challenge_id)
+        if challenge is None:
+            raise ChallengeNotFoundError(challenge_id)
+        return challenge
+
+    def list_for_admin(self, *, limit: int, cursor: str | None) -> Page[Challenge]:
+        return self._challenges.list(ADMIN_STATUSES, limit=limit, cursor=cursor)
+
+    def update(self, challenge_id: str, changes: ChallengeChanges) -> Challenge:
+        challenge = self.get_for_admin(challenge_id)
+        if challenge.status not in EDITABLE_STATUSES:
+            raise ChallengeFrozenError(f"a {challenge.status} challenge cannot be changed")
+        if changes.changes_target and challenge.reached:
+            raise TargetFrozenError("the target of a reached challenge cannot change")
+        _check_dates(
+            changes.fields.get("starts_at", challenge.starts_at),
+            changes.fields.get("ends_at", challenge.ends_at),
+        )
+        updated = self._challenges.update(
+            challenge, changes, allowed_statuses=EDITABLE_STATUSES, now=self._clock.now()
+        )
+        if updated is None:
+            # The challenge was reached, closed or ended between our read and our write.
+            raise ConflictError("the challenge changed while it was being updated; try again")
+        if changes.changes_target and updated.status is ChallengeStatus.LIVE:
+            # Lowering the target to the current count reaches the challenge at once.
+            return self._progress.refresh(updated.id) or updated
+        return updated
+
+    def publish(self, challenge_id: str) -> Challenge:
+        return self._transition(challenge_id, ChallengeStatus.DRAFT, ChallengeStatus.LIVE)
+
+    def close(self, challenge_id: str) -> Challenge:
+        return self._transition(challenge_id, ChallengeStatus.LIVE, ChallengeStatus.CLOSED)
+
+    def _transition(
+        self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus
+    ) -> Challenge:
+        challenge = self.get_for_admin(challenge_id)
+        updated = self._challenges.transition(challenge.id, source, target, self._clock.now())
+        if updated is None:
+            current = self._challenges.get(challenge_id) or challenge
+            raise InvalidTransitionError(
+                f"only a {source} challenge can become {target}; this one is {current.status}"
+            )
+        return updated
+
+    # --- public --------------------------------------------------------------------------------
+
+    def get_visible(self, challenge_id: str, principal: Principal | None) -> Challenge:
+        challenge = self._challenges.get(challenge_id)
+        if challenge is None or not can_view(challenge, principal):
+            raise ChallengeNotFoundError(challenge_id)
+        return challenge
+
+    def list_visible(
+        self,
+        principal: Principal | None,
+        *,
+        status: ChallengeStatus | None,
+        campaign_id: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Challenge]:
+        statuses = (status,) if status is not None else PUBLIC_STATUSES
+        items: list[Challenge] = []
+        # Challenges the caller may not see are dropped after the query, so read on (a few
+        # pages at most) to fill the page; the cursor always points just past what was read.
+        for _ in range(LIST_READS_PER_PAGE):
+            page = self._challenges.list(
+                statuses, limit=limit - len(items), cursor=cursor, campaign_id=campaign_id
+            )
+            items.extend(c for c in page.items if can_view(c, principal))
+            cursor = page.next_cursor
+            if cursor is None or len(items) >= limit:
+                break
+        return Page(items, cursor)

@@ -1,0 +1,94 @@
+"""Per-stage configuration, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+LOCAL_JWT_SECRET_DEFAULT = "crowdact-local-development-only-secret"  # noqa: S105 - documented local default
+
+JwtMode = Literal["hs256", "rs256"]
+
+
+class ConfigurationError(Exception):
+    """The environment describes a stage that cannot run safely."""
+
+
+@dataclass(frozen=True)
+class JwtSettings:
+    mode: JwtMode
+    hs256_secret: str | None = None
+    jwks_url: str | None = None
+    issuer: str | None = None
+    audience: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_prefix: str
+    jwt: JwtSettings
+    mail_from: str
+    aws_endpoint_url: str | None = None
+    counter_shards: int = 32
+    notification_max_attempts: int = 5
+    max_body_bytes: int = 64 * 1024
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def table_name(self, name: str) -> str:
+        return f"{self.table_prefix}{name}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        stage = env.get("CROWDACT_STAGE", "local")
+        return cls(
+            stage=stage,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-3",
+            table_prefix=env.get("CROWDACT_TABLE_PREFIX", f"crowdact-{stage}-"),
+            jwt=_jwt_settings(stage, env),
+            mail_from=env.get("CROWDACT_MAIL_FROM", "crowdact <notifications@crowdact.local>"),
+            aws_endpoint_url=env.get("CROWDACT_AWS_ENDPOINT_URL") or None,
+            counter_shards=_positive_int(env, "CROWDACT_COUNTER_SHARDS", 32),
+            notification_max_attempts=_positive_int(env, "CROWDACT_NOTIFICATION_MAX_ATTEMPTS", 5),
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < 1:
+        raise ConfigurationError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _jwt_settings(stage: str, env: Mapping[str, str]) -> JwtSettings:
+    mode = env.get("CROWDACT_JWT_MODE", "hs256" if stage == "local" else "rs256")
+    if mode == "hs256":
+        if stage != "local":
+            # A shared secret would let anyone who reads the config mint admin tokens.
+            raise ConfigurationError("HS256 tokens are only accepted in the local stage")
+        return JwtSettings(
+            mode="hs256",
+            hs256_secret=env.get("CROWDACT_LOCAL_JWT_SECRET") or LOCAL_JWT_SECRET_DEFAULT,
+        )
+    if mode == "rs256":
+        jwks_url = env.get("CROWDACT_JWKS_URL")
+        issuer = env.get("CROWDACT_JWT_ISSUER")
+        if not jwks_url or not issuer:
+            raise ConfigurationError("RS256 needs CROWDACT_JWKS_URL and CROWDACT_JWT_ISSUER")
+        return JwtSettings(
+            mode="rs256",
+            jwks_url=jwks_url,
+            issuer=issuer,
+            audience=env.get("CROWDACT_JWT_AUDIENCE") or None,
+        )
+    raise ConfigurationError(f"unknown CROWDACT_JWT_MODE {mode!r}")

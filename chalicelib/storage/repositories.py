@@ -1,0 +1,547 @@
+"""DynamoDB repositories: the only code that reads or writes the tables."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.errors import ContentionError, InvalidRequestError
+from chalicelib.domain.model import (
+    Challenge,
+    ChallengeStatus,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    EventType,
+    Metric,
+    Milestone,
+    Party,
+    Pledge,
+    RecipientRole,
+    Target,
+    Totals,
+    Visibility,
+    counter_shard_for,
+)
+from chalicelib.services.ports import ChallengeChanges, Page
+from chalicelib.settings import Settings
+from chalicelib.storage.cursors import decode_cursor, encode_cursor
+from chalicelib.storage.tables import (
+    ChallengeEventItem,
+    ChallengeItem,
+    CounterShardItem,
+    DeliveryItem,
+    PartyAttribute,
+    PledgeItem,
+    TargetAttribute,
+)
+
+CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailed"
+CONDITIONAL_CHECK_FAILED_EXCEPTION = "ConditionalCheckFailedException"
+PLEDGE_INDEX_BUCKETS = 16
+TRANSACTION_ATTEMPTS = 6
+
+R = TypeVar("R")
+
+
+def _cancellation_codes(error: TransactWriteError) -> list[str | None]:
+    return [reason.code if reason else None for reason in error.cancellation_reasons]
+
+
+def _is_condition_failure(error: Exception) -> bool:
+    cause = getattr(error, "cause_response_code", None)
+    return cause == CONDITIONAL_CHECK_FAILED_EXCEPTION
+
+
+def with_transaction_retries(operation: Callable[[], R], *, attempts: int = TRANSACTION_ATTEMPTS) -> R:
+    """Retry a transaction that lost a race with another one on the same item.
+
+    DynamoDB cancels a transaction with `TransactionConflict` while another transaction
+    holds one of its items; the write had no effect, so trying again is safe.
+    """
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except TransactWriteError as error:
+            if "TransactionConflict" not in _cancellation_codes(error) or attempt == attempts - 1:
+                raise
+            # Full jitter keeps colliding writers from retrying in lock step.
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not crypto
+    raise ContentionError("the write kept conflicting with concurrent writes")  # pragma: no cover
+
+
+def _start_key(state: dict[str, Any] | None, field: str = "k") -> dict[str, Any] | None:
+    """Validate a start key taken from a client cursor: every value a string key."""
+    if state is None or state.get(field) is None:
+        return None
+    key = state[field]
+    if not isinstance(key, dict) or not key or not all(
+        isinstance(name, str) and isinstance(value, dict) and set(value) == {"S"}
+        and isinstance(value["S"], str)
+        for name, value in key.items()
+    ):
+        raise InvalidRequestError(
+            "the cursor is not one this API returned",
+            [{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
+        )
+    return key
+
+
+def _connection(settings: Settings) -> Connection:
+    # One per repository: a Connection builds its botocore client once, and that is costly.
+    return Connection(region=settings.region, host=settings.aws_endpoint_url)
+
+
+# --- challenges -------------------------------------------------------------------------------
+
+
+def _party_to_item(party: Party) -> PartyAttribute:
+    return PartyAttribute(name=party.name, email=party.email, webhook_url=party.webhook_url)
+
+
+def _party_from_item(item: PartyAttribute) -> Party:
+    return Party(name=str(item.name), email=str(item.email), webhook_url=item.webhook_url)
+
+
+def _challenge_to_item(challenge: Challenge) -> ChallengeItem:
+    return ChallengeItem(
+        id=challenge.id,
+        created_key=f"{challenge.created_at.isoformat()}#{challenge.id}",
+        title=challenge.title,
+        action=challenge.action,
+        description=challenge.description,
+        organization_id=challenge.organization_id,
+        campaign_id=challenge.campaign_id,
+        target=TargetAttribute(
+            metric=challenge.target.metric.value,
+            value=challenge.target.value,
+            unit=challenge.target.unit,
+        ),
+        target_value=challenge.target.value,
+        sponsor=_party_to_item(challenge.sponsor),
+        beneficiary=_party_to_item(challenge.beneficiary),
+        reward=challenge.reward,
+        status=challenge.status.value,
+        visibility=challenge.visibility.value,
+        report_cap=challenge.report_cap,
+        starts_at=challenge.starts_at,
+        ends_at=challenge.ends_at,
+        created_at=challenge.created_at,
+        updated_at=challenge.updated_at,
+        counter_shards=challenge.counter_shards,
+        progress_participants=challenge.totals.participants,
+        progress_quantity=challenge.totals.quantity,
+        progress_version=challenge.totals.version,
+        reached_at=challenge.reached_at,
+    )
+
+
+def _challenge_from_item(item: ChallengeItem) -> Challenge:
+    return Challenge(
+        id=item.id,
+        title=item.title,
+        action=item.action,
+        description=item.description,
+        organization_id=item.organization_id,
+        campaign_id=item.campaign_id,
+        target=Target(
+            metric=Metric(item.target.metric),
+            value=item.target.value,
+            unit=item.target.unit,
+        ),
+        sponsor=_party_from_item(item.sponsor),
+        beneficiary=_party_from_item(item.beneficiary),
+        reward=item.reward,
+        status=ChallengeStatus(item.status),
+        visibility=Visibility(item.visibility),
+        report_cap=item.report_cap,
+        starts_at=item.starts_at,
+        ends_at=item.ends_at,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        counter_shards=int(item.counter_shards),
+        totals=Totals(
+            participants=int(item.progress_participants),
+            quantity=item.progress_quantity,
+            version=int(item.progress_version),
+        ),
+        reached_at=item.reached_at,
+    )
+
+
+_UPDATABLE_FIELDS = {
+    "title", "action", "description", "reward", "organization_id", "campaign_id",
+    "visibility", "report_cap", "starts_at", "ends_at",
+}  # fmt: skip
+
+
+def _update_actions(changes: ChallengeChanges, now: datetime) -> list[Any]:
+    actions: list[Any] = [ChallengeItem.updated_at.set(now)]
+    for name, value in changes.fields.items():
+        if name in _UPDATABLE_FIELDS:
+            attribute = getattr(ChallengeItem, name)
+            stored = value.value if isinstance(value, Visibility) else value
+            actions.append(attribute.remove() if stored is None else attribute.set(stored))
+        elif name == "target" and isinstance(value, Target):
+            actions.append(ChallengeItem.target.set(
+                TargetAttribute(metric=value.metric.value, value=value.value, unit=value.unit)
+            ))
+            actions.append(ChallengeItem.target_value.set(value.value))
+        elif name in ("sponsor", "beneficiary") and isinstance(value, Party):
+            actions.append(getattr(ChallengeItem, name).set(_party_to_item(value)))
+        else:
+            raise ValueError(f"unexpected change {name}={value!r}")
+    return actions
+
+
+class DynamoChallengeRepository:
+    def __init__(self, settings: Settings) -> None:
+        self._connection = _connection(settings)
+
+    def add(self, challenge: Challenge) -> None:
+        _challenge_to_item(challenge).save(condition=ChallengeItem.id.does_not_exist())
+
+    def get(self, challenge_id: str) -> Challenge | None:
+        try:
+            return _challenge_from_item(ChallengeItem.get(challenge_id))
+        except ChallengeItem.DoesNotExist:
+            return None
+
+    def list(
+        self,
+        statuses: Sequence[ChallengeStatus],
+        *,
+        limit: int,
+        cursor: str | None,
+        campaign_id: str | None = None,
+    ) -> Page[Challenge]:
+        state = decode_cursor(cursor) or {"s": 0}
+        if campaign_id is not None:
+            return self._list_campaign(campaign_id, statuses, limit, state)
+        position = state.get("s", 0)
+        if not isinstance(position, int) or not 0 <= position < len(statuses):
+            raise InvalidRequestError("the cursor is not one this API returned")
+        start_key = _start_key(state)
+        items: list[Challenge] = []
+        # Walk the status partitions in order (live before ended, …), newest first in each.
+        while position < len(statuses) and len(items) < limit:
+            result = ChallengeItem.by_status.query(
+                statuses[position].value,
+                scan_index_forward=False,
+                limit=limit - len(items),
+                last_evaluated_key=start_key,
+            )
+            items.extend(_challenge_from_item(item) for item in result)
+            start_key = result.last_evaluated_key
+            if start_key is None:
+                position += 1
+        more = position < len(statuses)
+        return Page(items, encode_cursor({"s": position, "k": start_key}) if more else None)
+
+    def _list_campaign(
+        self,
+        campaign_id: str,
+        statuses: Sequence[ChallengeStatus],
+        limit: int,
+        state: dict[str, Any],
+    ) -> Page[Challenge]:
+        wanted = [status.value for status in statuses]
+        result = ChallengeItem.by_campaign.query(
+            campaign_id,
+            filter_condition=ChallengeItem.status.is_in(*wanted),
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=_start_key(state),
+        )
+        items = [_challenge_from_item(item) for item in result]
+        next_key = result.last_evaluated_key
+        return Page(items, encode_cursor({"k": next_key}) if next_key else None)
+
+    def update(
+        self,
+        challenge: Challenge,
+        changes: ChallengeChanges,
+        *,
+        allowed_statuses: Sequence[ChallengeStatus],
+        now: datetime,
+    ) -> Challenge | None:
+        condition = ChallengeItem.status.is_in(*[status.value for status in allowed_statuses])
+        if changes.changes_target:
+            condition &= ChallengeItem.reached_at.does_not_exist()
+        item = ChallengeItem(id=challenge.id)
+        try:
+            item.update(actions=_update_actions(changes, now), condition=condition)
+        except UpdateError as error:
+            if _is_condition_failure(error):
+                return None
+            raise
+        return _challenge_from_item(item)
+
+    def transition(
+        self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus, now: datetime
+    ) -> Challenge | None:
+        item = ChallengeItem(id=challenge_id)
+        try:
+            item.update(
+                actions=[ChallengeItem.status.set(target.value), ChallengeItem.updated_at.set(now)],
+                condition=ChallengeItem.status == source.value,
+            )
+        except UpdateError as error:
+            if _is_condition_failure(error):
+                return None
+            raise
+        return _challenge_from_item(item)
+
+    def save_totals(self, challenge_id: str, totals: Totals) -> bool:
+        item = ChallengeItem(id=challenge_id)
+        try:
+            item.update(
+                actions=[
+                    ChallengeItem.progress_participants.set(totals.participants),
+                    ChallengeItem.progress_quantity.set(totals.quantity),
+                    ChallengeItem.progress_version.set(totals.version),
+                ],
+                # Two aggregators may race; the higher version is the more recent sum.
+                condition=ChallengeItem.id.exists()
+                & (ChallengeItem.progress_version < totals.version),
+            )
+        except UpdateError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def record_milestone(self, challenge: Challenge, milestone: Milestone) -> bool:
+        event_item = ChallengeEventItem(
+            challenge_id=milestone.challenge_id,
+            event=milestone.event.value,
+            occurred_at=milestone.occurred_at,
+            participants=milestone.totals.participants,
+            quantity=milestone.totals.quantity,
+            reached=milestone.reached,
+        )
+
+        def write() -> None:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.save(event_item, condition=ChallengeEventItem.event.does_not_exist())
+                if milestone.event is EventType.REACHED:
+                    transaction.update(
+                        ChallengeItem(id=challenge.id),
+                        actions=[ChallengeItem.reached_at.set(milestone.occurred_at)],
+                        condition=ChallengeItem.reached_at.does_not_exist()
+                        & (ChallengeItem.target_value <= challenge.counted_value(milestone.totals)),
+                    )
+
+        try:
+            with_transaction_retries(write)
+        except TransactWriteError as error:
+            if CONDITIONAL_CHECK_FAILED in _cancellation_codes(error):
+                return False
+            raise
+        return True
+
+
+# --- pledges and counters ---------------------------------------------------------------------
+
+
+def _pledge_to_item(pledge: Pledge) -> PledgeItem:
+    bucket = hash_bucket(pledge.participant_id)
+    return PledgeItem(
+        participant_id=pledge.participant_id,
+        challenge_id=pledge.challenge_id,
+        challenge_bucket=f"{pledge.challenge_id}#{bucket}",
+        display_name=pledge.display_name,
+        area=pledge.area,
+        notify=pledge.notify,
+        quantity_reported=pledge.quantity_reported,
+        created_at=pledge.created_at,
+    )
+
+
+def _pledge_from_item(item: PledgeItem) -> Pledge:
+    return Pledge(
+        challenge_id=item.challenge_id,
+        participant_id=item.participant_id,
+        display_name=item.display_name,
+        area=item.area,
+        notify=bool(item.notify),
+        quantity_reported=item.quantity_reported,
+        created_at=item.created_at,
+    )
+
+
+def hash_bucket(participant_id: str) -> int:
+    return counter_shard_for(participant_id, PLEDGE_INDEX_BUCKETS)
+
+
+def counter_key(challenge_id: str, shard: int) -> str:
+    return f"{challenge_id}#{shard}"
+
+
+def challenge_id_from_counter_key(key: str) -> str:
+    return key.rsplit("#", 1)[0]
+
+
+class DynamoPledgeRepository:
+    def __init__(self, settings: Settings) -> None:
+        self._connection = _connection(settings)
+
+    def _count(self, transaction: TransactWrite, challenge_id: str, shard: int, delta: int) -> None:
+        transaction.update(
+            CounterShardItem(id=counter_key(challenge_id, shard)),
+            actions=[CounterShardItem.participants.add(delta), CounterShardItem.version.add(1)],
+        )
+
+    def add(self, pledge: Pledge, shard: int) -> bool:
+        def write() -> None:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.save(
+                    _pledge_to_item(pledge), condition=PledgeItem.challenge_id.does_not_exist()
+                )
+                self._count(transaction, pledge.challenge_id, shard, +1)
+
+        try:
+            with_transaction_retries(write)
+        except TransactWriteError as error:
+            if _cancellation_codes(error)[0] == CONDITIONAL_CHECK_FAILED:
+                return False
+            raise
+        return True
+
+    def get(self, challenge_id: str, participant_id: str) -> Pledge | None:
+        try:
+            return _pledge_from_item(
+                PledgeItem.get(participant_id, challenge_id, consistent_read=True)
+            )
+        except PledgeItem.DoesNotExist:
+            return None
+
+    def remove(self, challenge_id: str, participant_id: str, shard: int) -> bool:
+        def write() -> None:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.delete(
+                    PledgeItem(participant_id=participant_id, challenge_id=challenge_id),
+                    condition=PledgeItem.challenge_id.exists(),
+                )
+                self._count(transaction, challenge_id, shard, -1)
+
+        try:
+            with_transaction_retries(write)
+        except TransactWriteError as error:
+            if _cancellation_codes(error)[0] == CONDITIONAL_CHECK_FAILED:
+                return False
+            raise
+        return True
+
+    def list_for_participant(
+        self, participant_id: str, *, limit: int, cursor: str | None
+    ) -> Page[Pledge]:
+        result = PledgeItem.query(
+            participant_id,
+            limit=limit,
+            last_evaluated_key=_start_key(decode_cursor(cursor)),
+        )
+        items = [_pledge_from_item(item) for item in result]
+        next_key = result.last_evaluated_key
+        return Page(items, encode_cursor({"k": next_key}) if next_key else None)
+
+
+class DynamoCounterRepository:
+    def totals(self, challenge_id: str, shards: int) -> Totals:
+        keys = [counter_key(challenge_id, shard) for shard in range(shards)]
+        total = Totals()
+        for item in CounterShardItem.batch_get(keys, consistent_read=True):
+            total += Totals(int(item.participants), item.quantity, int(item.version))
+        return total
+
+
+# --- delivery log -----------------------------------------------------------------------------
+
+
+def _delivery_from_item(item: DeliveryItem) -> Delivery:
+    return Delivery(
+        challenge_id=item.challenge_id,
+        event=EventType(item.event),
+        recipient_role=RecipientRole(item.recipient_role),
+        channel=Channel(item.channel),
+        recipient_key=item.recipient_key,
+        to=item.to,
+        status=DeliveryStatus(item.status),
+        attempts=int(item.attempts),
+        created_at=item.created_at,
+        sent_at=item.sent_at,
+        last_error=item.last_error,
+    )
+
+
+class DynamoDeliveryRepository:
+    def claim(self, delivery: Delivery, *, now: datetime, lease: timedelta) -> Delivery | None:
+        item = DeliveryItem(challenge_id=delivery.challenge_id, key=delivery.key)
+        claimable = DeliveryItem.key.does_not_exist() | (
+            (DeliveryItem.status == DeliveryStatus.PENDING.value)
+            & (DeliveryItem.lease_until.does_not_exist() | (DeliveryItem.lease_until < now))
+        )
+        try:
+            item.update(
+                actions=[
+                    DeliveryItem.id.set(delivery.id),
+                    DeliveryItem.event.set(delivery.event.value),
+                    DeliveryItem.recipient_role.set(delivery.recipient_role.value),
+                    DeliveryItem.channel.set(delivery.channel.value),
+                    DeliveryItem.recipient_key.set(delivery.recipient_key),
+                    DeliveryItem.to.set(delivery.to),
+                    DeliveryItem.status.set(DeliveryStatus.PENDING.value),
+                    DeliveryItem.attempts.add(1),
+                    DeliveryItem.created_at.set(DeliveryItem.created_at | now),
+                    DeliveryItem.lease_until.set(now + lease),
+                ],
+                condition=claimable,
+            )
+        except UpdateError as error:
+            if _is_condition_failure(error):
+                return None
+            raise
+        return _delivery_from_item(item)
+
+    def mark_sent(self, delivery: Delivery, *, now: datetime) -> None:
+        DeliveryItem(challenge_id=delivery.challenge_id, key=delivery.key).update(
+            actions=[
+                DeliveryItem.status.set(DeliveryStatus.SENT.value),
+                DeliveryItem.sent_at.set(now),
+                DeliveryItem.lease_until.remove(),
+                DeliveryItem.last_error.remove(),
+            ]
+        )
+
+    def mark_failed(self, delivery: Delivery, *, error: str, final: bool) -> None:
+        status = DeliveryStatus.FAILED if final else DeliveryStatus.PENDING
+        DeliveryItem(challenge_id=delivery.challenge_id, key=delivery.key).update(
+            actions=[
+                DeliveryItem.status.set(status.value),
+                DeliveryItem.last_error.set(error[:500]),
+                # Release the lease so the stream's retry can try again at once.
+                DeliveryItem.lease_until.remove(),
+            ]
+        )
+
+    def list_for_challenge(self, challenge_id: str) -> list[Delivery]:
+        return [_delivery_from_item(item) for item in DeliveryItem.query(challenge_id)]
+
+
+def milestone_from_stream_image(image: dict[str, Any]) -> Milestone:
+    """Read an outbox item from its stream image (DynamoDB JSON, as the stream delivers it)."""
+    item = ChallengeEventItem.from_raw_data(image)
+    return Milestone(
+        challenge_id=item.challenge_id,
+        event=EventType(item.event),
+        occurred_at=item.occurred_at,
+        totals=Totals(participants=int(item.participants), quantity=item.quantity),
+        reached=bool(item.reached),
+    )

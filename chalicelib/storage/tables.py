@@ -1,0 +1,220 @@
+"""PynamoDB models: the DynamoDB tables, their keys and indexes (see docs/architecture.md)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.settings import Settings
+
+
+class _BaseMeta:
+    region = "eu-west-3"
+    host: str | None = None
+    billing_mode = "PAY_PER_REQUEST"
+    # Fail fast inside a Lambda instead of burning its timeout on one call.
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 5
+    max_retry_attempts = 3
+
+
+class PartyAttribute(MapAttribute[str, object]):
+    name = UnicodeAttribute()
+    email = UnicodeAttribute()
+    webhook_url = UnicodeAttribute(null=True)
+
+
+class TargetAttribute(MapAttribute[str, object]):
+    metric = UnicodeAttribute()
+    value = NumberAttribute()
+    unit = UnicodeAttribute(null=True)
+
+
+class ChallengesByStatus(GlobalSecondaryIndex["ChallengeItem"]):
+    """Public and admin lists: one partition per status, newest first."""
+
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ChallengesByCampaign(GlobalSecondaryIndex["ChallengeItem"]):
+    """A campaign's challenges (sparse: only challenges that belong to a campaign)."""
+
+    class Meta:
+        index_name = "by_campaign"
+        projection = AllProjection()
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ChallengesByOrganization(GlobalSecondaryIndex["ChallengeItem"]):
+    """An organisation's challenges, for organisation admins (sparse)."""
+
+    class Meta:
+        index_name = "by_organization"
+        projection = AllProjection()
+
+    organization_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ChallengeItem(Model):
+    """One item per challenge; `progress_*` are materialised from the counter shards."""
+
+    class Meta(_BaseMeta):
+        table_name = "challenges"
+
+    id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute()  # created_at#id: a stable, sortable index key
+    title = UnicodeAttribute()
+    action = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    organization_id = UnicodeAttribute(null=True)
+    campaign_id = UnicodeAttribute(null=True)
+    target = TargetAttribute()
+    # Copied out of `target` so condition expressions can compare against it.
+    target_value = NumberAttribute()
+    sponsor = PartyAttribute()
+    beneficiary = PartyAttribute()
+    reward = UnicodeAttribute()
+    status = UnicodeAttribute()
+    visibility = UnicodeAttribute(default="public")
+    report_cap = NumberAttribute(null=True)
+    starts_at = UTCDateTimeAttribute(null=True)
+    ends_at = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute(null=True)
+    counter_shards = NumberAttribute(default=1)
+    progress_participants = NumberAttribute(default=0)
+    progress_quantity = NumberAttribute(default=0)
+    progress_version = NumberAttribute(default=0)
+    reached_at = UTCDateTimeAttribute(null=True)
+
+    by_status = ChallengesByStatus()
+    by_campaign = ChallengesByCampaign()
+    by_organization = ChallengesByOrganization()
+
+
+class PledgesByChallenge(GlobalSecondaryIndex["PledgeItem"]):
+    """A challenge's pledgers, spread over buckets so no index key gets hot."""
+
+    class Meta:
+        index_name = "by_challenge"
+        projection = AllProjection()
+
+    challenge_bucket = UnicodeAttribute(hash_key=True)  # <challenge_id>#<bucket>
+    participant_id = UnicodeAttribute(range_key=True)
+
+
+class PledgeItem(Model):
+    """One item per participant and challenge: its existence *is* the pledge."""
+
+    class Meta(_BaseMeta):
+        table_name = "pledges"
+        stream_view_type = "NEW_AND_OLD_IMAGES"
+
+    participant_id = UnicodeAttribute(hash_key=True)
+    challenge_id = UnicodeAttribute(range_key=True)
+    challenge_bucket = UnicodeAttribute()
+    display_name = UnicodeAttribute(null=True)
+    area = UnicodeAttribute(null=True)
+    notify = BooleanAttribute(default=True)
+    quantity_reported = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+
+    by_challenge = PledgesByChallenge()
+
+
+class CounterShardItem(Model):
+    """One of a challenge's N counter shards, updated in the same transaction as a pledge."""
+
+    class Meta(_BaseMeta):
+        table_name = "counters"
+        stream_view_type = "KEYS_ONLY"
+
+    id = UnicodeAttribute(hash_key=True)  # <challenge_id>#<shard>
+    participants = NumberAttribute(default=0)
+    quantity = NumberAttribute(default=0)
+    version = NumberAttribute(default=0)
+
+
+class ChallengeEventItem(Model):
+    """The outbox: a milestone item is inserted once per challenge and event."""
+
+    class Meta(_BaseMeta):
+        table_name = "challenge_events"
+        stream_view_type = "NEW_IMAGE"
+
+    challenge_id = UnicodeAttribute(hash_key=True)
+    event = UnicodeAttribute(range_key=True)
+    occurred_at = UTCDateTimeAttribute()
+    participants = NumberAttribute()
+    quantity = NumberAttribute()
+    reached = BooleanAttribute()
+
+
+class DeliveryItem(Model):
+    """The delivery log: one item per challenge, event, recipient and channel."""
+
+    class Meta(_BaseMeta):
+        table_name = "deliveries"
+
+    challenge_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)  # <event>#<role>#<channel>#<recipient>
+    id = UnicodeAttribute()
+    event = UnicodeAttribute()
+    recipient_role = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    recipient_key = UnicodeAttribute()
+    to = UnicodeAttribute()
+    status = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    sent_at = UTCDateTimeAttribute(null=True)
+    lease_until = UTCDateTimeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+
+
+ALL_TABLES: tuple[type[Model], ...] = (
+    ChallengeItem,
+    PledgeItem,
+    CounterShardItem,
+    ChallengeEventItem,
+    DeliveryItem,
+)
+_BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
+
+
+def configure_tables(settings: Settings) -> None:
+    """Point every model at this stage's tables and endpoint (once per container)."""
+    for model, base_name in _BASE_NAMES.items():
+        model.Meta.table_name = settings.table_name(base_name)
+        model.Meta.region = settings.region
+        model.Meta.host = settings.aws_endpoint_url
+        # PynamoDB caches the connection per class; drop it so the new endpoint is used.
+        model._connection = None
+
+
+def create_tables(wait: bool = True) -> None:
+    """Create the tables that do not exist yet (local stack and tests; CDK does it in AWS)."""
+    for model in ALL_TABLES:
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=wait)
+
+
+def stream_arn(model: type[Model]) -> str:
+    description = model.describe_table()
+    arn: str = description["LatestStreamArn"]
+    return arn

@@ -1,0 +1,66 @@
+"""DynamoDB stream handlers: one record at a time, partial batch failures reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+
+from chalicelib.storage.repositories import (
+    challenge_id_from_counter_key,
+    milestone_from_stream_image,
+)
+from chalicelib.wiring import Container
+
+
+def aggregate_progress(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
+    """Counter shards changed: refresh each touched challenge's totals once per batch.
+
+    Every record in the batch was written before the batch was read, so one strongly
+    consistent sum per challenge covers them all; a failed refresh fails only that
+    challenge's records, and the redelivery refreshes it again.
+    """
+    refreshed: set[str] = set()
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        keys = record.dynamodb.keys if record.dynamodb else None
+        if not keys:
+            return
+        challenge_id = challenge_id_from_counter_key(str(keys["id"]))
+        if challenge_id in refreshed:
+            return
+        container.progress.refresh(challenge_id)
+        refreshed.add(challenge_id)
+
+    return process_partial_response(
+        event=event,
+        record_handler=record_handler,
+        processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
+        context=context,
+    )
+
+
+def notify_milestones(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
+    """A milestone was inserted in the outbox: send what each recipient is owed, once."""
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        if record.event_name is not DynamoDBRecordEventName.INSERT:
+            return
+        image = record.raw_event.get("dynamodb", {}).get("NewImage")
+        if image:
+            container.notifications.notify(milestone_from_stream_image(image))
+
+    return process_partial_response(
+        event=event,
+        record_handler=record_handler,
+        processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
+        context=context,
+    )

@@ -1,0 +1,105 @@
+"""Builds the services once per Lambda container (or local process) and hands them out."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.auth import Authenticator, build_verifier
+from chalicelib.notify.email import JinjaEmailRenderer, SesMailer
+from chalicelib.services.challenges import ChallengeService
+from chalicelib.services.notifications import NotificationService
+from chalicelib.services.pledges import PledgeService
+from chalicelib.services.ports import Clock, Mailer, SystemClock
+from chalicelib.services.progress import ProgressService
+from chalicelib.settings import Settings
+from chalicelib.storage.repositories import (
+    DynamoChallengeRepository,
+    DynamoCounterRepository,
+    DynamoDeliveryRepository,
+    DynamoPledgeRepository,
+)
+from chalicelib.storage.tables import configure_tables
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: Settings
+    authenticator: Authenticator
+    challenges: ChallengeService
+    pledges: PledgeService
+    progress: ProgressService
+    notifications: NotificationService
+
+
+class LazySesClient:
+    """Creates the SES client on first use: only the notifier ever sends e-mail."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Any = None
+
+    def send_email(self, **kwargs: Any) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client(
+                "ses",
+                region_name=self._settings.region,
+                endpoint_url=self._settings.aws_endpoint_url,
+            )
+        return self._client.send_email(**kwargs)
+
+
+def build_container(
+    settings: Settings,
+    *,
+    mailer: Mailer | None = None,
+    clock: Clock | None = None,
+) -> Container:
+    configure_tables(settings)
+    clock = clock or SystemClock()
+    challenge_repository = DynamoChallengeRepository(settings)
+    progress = ProgressService(challenge_repository, DynamoCounterRepository(), clock)
+    challenges = ChallengeService(
+        challenge_repository, progress, clock, counter_shards=settings.counter_shards
+    )
+    notifications = NotificationService(
+        challenge_repository,
+        DynamoDeliveryRepository(),
+        mailer or SesMailer(LazySesClient(settings), settings.mail_from),
+        JinjaEmailRenderer(),
+        clock,
+        max_attempts=settings.notification_max_attempts,
+    )
+    return Container(
+        settings=settings,
+        authenticator=Authenticator(build_verifier(settings.jwt)),
+        challenges=challenges,
+        pledges=PledgeService(challenges, DynamoPledgeRepository(settings), clock),
+        progress=progress,
+        notifications=notifications,
+    )
+
+
+_container: Container | None = None
+_lock = threading.Lock()
+_factory: Callable[[], Container] = lambda: build_container(Settings.from_env())  # noqa: E731
+
+
+def get_container() -> Container:
+    global _container
+    if _container is None:
+        with _lock:
+            if _container is None:
+                _container = _factory()
+    return _container
+
+
+def set_container(container: Container | None) -> None:
+    """Install a container (tests, the local stack) or drop it to rebuild from the environment."""
+    global _container
+    with _lock:
+        _container = container
