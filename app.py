@@ -31,7 +31,9 @@ EVENTS_STREAM_ARN = os.environ.get(
 
 
 @app.on_dynamodb_record(
-    stream_arn=COUNTERS_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",
+    stream_arn=COUNTERS_STREAM_ARN,
+    batch_size=100,
+    starting_position="TRIM_HORIZON",
     maximum_batching_window_in_seconds=0,
 )
 def aggregate_progress(event: DynamoDBEvent) -> dict[str, Any]:
@@ -41,7 +43,9 @@ def aggregate_progress(event: DynamoDBEvent) -> dict[str, Any]:
 
 
 @app.on_dynamodb_record(
-    stream_arn=EVENTS_STREAM_ARN, batch_size=10, starting_position="TRIM_HORIZON",
+    stream_arn=EVENTS_STREAM_ARN,
+    batch_size=10,
+    starting_position="TRIM_HORIZON",
 )
 def notify_milestones(event: DynamoDBEvent) -> dict[str, Any]:
     from chalicelib.streams import notify_milestones as handle

@@ -21,6 +21,12 @@ from chalicelib.storage.repositories import (
 from chalicelib.wiring import Container
 
 
+def _processor() -> BatchProcessor:
+    # Report failed records even when all of them failed, rather than raising: the retry is
+    # the same, and the function's error metric keeps meaning "crowdact crashed".
+    return BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+
+
 def aggregate_progress(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
     """Counter shards changed: refresh each touched challenge's totals once per batch.
 
@@ -40,11 +46,13 @@ def aggregate_progress(event: dict[str, Any], context: Any, container: Container
         container.progress.refresh(challenge_id)
         refreshed.add(challenge_id)
 
-    return process_partial_response(
-        event=event,
-        record_handler=record_handler,
-        processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
-        context=context,
+    return dict(
+        process_partial_response(
+            event=event,
+            record_handler=record_handler,
+            processor=_processor(),
+            context=context,
+        )
     )
 
 
@@ -58,9 +66,11 @@ def notify_milestones(event: dict[str, Any], context: Any, container: Container)
         if image:
             container.notifications.notify(milestone_from_stream_image(image))
 
-    return process_partial_response(
-        event=event,
-        record_handler=record_handler,
-        processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
-        context=context,
+    return dict(
+        process_partial_response(
+            event=event,
+            record_handler=record_handler,
+            processor=_processor(),
+            context=context,
+        )
     )

@@ -37,8 +37,18 @@ def _changes(patch: ChallengePatch) -> ChallengeChanges:
     return ChallengeChanges(fields)
 
 
-@endpoint(admin, "/admin/challenges", "POST", summary="Create a challenge", auth="admin",
-          response=AdminChallengeOut, status=201, body=ChallengeCreate, cors=False, tag="admin")
+@endpoint(
+    admin,
+    "/admin/challenges",
+    "POST",
+    summary="Create a challenge",
+    auth="admin",
+    response=AdminChallengeOut,
+    status=201,
+    body=ChallengeCreate,
+    cors=False,
+    tag="admin",
+)
 def create_challenge(request: ApiRequest[ChallengeCreate, Any]) -> AdminChallengeOut:
     body = request.body
     challenge = request.container.challenges.create(
@@ -62,8 +72,17 @@ def create_challenge(request: ApiRequest[ChallengeCreate, Any]) -> AdminChalleng
     return AdminChallengeOut.from_challenge(challenge)
 
 
-@endpoint(admin, "/admin/challenges", "GET", summary="List all challenges, drafts included",
-          auth="admin", response=AdminChallengeList, query=ListQuery, cors=False, tag="admin")
+@endpoint(
+    admin,
+    "/admin/challenges",
+    "GET",
+    summary="List all challenges, drafts included",
+    auth="admin",
+    response=AdminChallengeList,
+    query=ListQuery,
+    cors=False,
+    tag="admin",
+)
 def list_challenges(request: ApiRequest[Any, ListQuery]) -> AdminChallengeList:
     page = request.container.challenges.list_for_admin(
         limit=request.query.limit, cursor=request.query.cursor
@@ -74,15 +93,35 @@ def list_challenges(request: ApiRequest[Any, ListQuery]) -> AdminChallengeList:
     )
 
 
-@endpoint(admin, "/admin/challenges/{challenge_id}", "GET", summary="Get a challenge with contacts",
-          auth="admin", response=AdminChallengeOut, errors=(404,), cors=False, tag="admin")
+@endpoint(
+    admin,
+    "/admin/challenges/{challenge_id}",
+    "GET",
+    summary="Get a challenge with contacts",
+    auth="admin",
+    response=AdminChallengeOut,
+    errors=(404,),
+    cors=False,
+    tag="admin",
+)
 def get_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
-    return AdminChallengeOut.from_challenge(request.container.challenges.get_for_admin(challenge_id))
+    return AdminChallengeOut.from_challenge(
+        request.container.challenges.get_for_admin(challenge_id)
+    )
 
 
-@endpoint(admin, "/admin/challenges/{challenge_id}", "PATCH", summary="Change a challenge",
-          auth="admin", response=AdminChallengeOut, body=ChallengePatch, errors=(404, 409),
-          cors=False, tag="admin")
+@endpoint(
+    admin,
+    "/admin/challenges/{challenge_id}",
+    "PATCH",
+    summary="Change a challenge",
+    auth="admin",
+    response=AdminChallengeOut,
+    body=ChallengePatch,
+    errors=(404, 409),
+    cors=False,
+    tag="admin",
+)
 def update_challenge(
     request: ApiRequest[ChallengePatch, Any], challenge_id: str
 ) -> AdminChallengeOut:
@@ -90,23 +129,47 @@ def update_challenge(
     return AdminChallengeOut.from_challenge(challenge)
 
 
-@endpoint(admin, "/admin/challenges/{challenge_id}/publish", "POST",
-          summary="Publish a draft challenge (draft → live)", auth="admin",
-          response=AdminChallengeOut, errors=(404, 409), cors=False, tag="admin")
+@endpoint(
+    admin,
+    "/admin/challenges/{challenge_id}/publish",
+    "POST",
+    summary="Publish a draft challenge (draft → live)",
+    auth="admin",
+    response=AdminChallengeOut,
+    errors=(404, 409),
+    cors=False,
+    tag="admin",
+)
 def publish_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
     return AdminChallengeOut.from_challenge(request.container.challenges.publish(challenge_id))
 
 
-@endpoint(admin, "/admin/challenges/{challenge_id}/close", "POST",
-          summary="Close a live challenge (live → closed)", auth="admin",
-          response=AdminChallengeOut, errors=(404, 409), cors=False, tag="admin")
+@endpoint(
+    admin,
+    "/admin/challenges/{challenge_id}/close",
+    "POST",
+    summary="Close a live challenge (live → closed)",
+    auth="admin",
+    response=AdminChallengeOut,
+    errors=(404, 409),
+    cors=False,
+    tag="admin",
+)
 def close_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
     return AdminChallengeOut.from_challenge(request.container.challenges.close(challenge_id))
 
 
-@endpoint(admin, "/admin/challenges/{challenge_id}/notifications", "GET",
-          summary="The challenge's notification delivery log", auth="admin",
-          response=NotificationList, errors=(404,), cors=False, tag="admin")
+@endpoint(
+    admin,
+    "/admin/challenges/{challenge_id}/notifications",
+    "GET",
+    summary="The challenge's notification delivery log",
+    auth="admin",
+    response=NotificationList,
+    errors=(404,),
+    cors=False,
+    tag="admin",
+)
 def notifications(request: ApiRequest[Any, Any], challenge_id: str) -> NotificationList:
     challenge = request.container.challenges.get_for_admin(challenge_id)
     log = request.container.notifications.log(challenge.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -23,9 +23,8 @@ _STATUS_TEXT = {
 
 
 def _schemas(models: set[type[BaseModel]]) -> tuple[dict[Any, Any], dict[str, Any]]:
-    keyed = [(model, "serialization") for model in models] + [
-        (model, "validation") for model in models
-    ]
+    modes: tuple[Literal["serialization", "validation"], ...] = ("serialization", "validation")
+    keyed = [(model, mode) for mode in modes for model in models]
     refs, top = models_json_schema(keyed, ref_template=REF_TEMPLATE)
     return refs, top.get("$defs", {})
 
@@ -45,6 +44,10 @@ def _query_parameters(model: type[BaseModel], refs: dict[Any, Any]) -> list[dict
 
 def _json_content(ref: dict[str, Any], media_type: str = "application/json") -> dict[str, Any]:
     return {media_type: {"schema": ref}}
+
+
+def _operation_id(method: str, path: str) -> str:
+    return method + "_" + (re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "root")
 
 
 def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
@@ -69,8 +72,7 @@ def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
             "content": _json_content(problem_ref, "application/problem+json"),
         }
     document: dict[str, Any] = {
-        "operationId": f"{op.method}_{op.path.strip('/').replace('/', '_').replace('{', '')}"
-        .replace("}", "").replace(".", "_").replace("-", "_"),
+        "operationId": _operation_id(op.method, op.path),
         "summary": op.summary,
         "tags": [op.tag],
         "parameters": parameters,

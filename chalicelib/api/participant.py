@@ -31,10 +31,19 @@ def _area(body: PledgeIn) -> str | None:
     return area_from_postal_code(location.postal_code, location.country)
 
 
-@endpoint(participant, "/challenges/{challenge_id}/pledges", "POST",
-          summary="Pledge to a challenge (201 the first time, 200 when already pledged)",
-          auth="participant", response=PledgeResult, status=201, body=PledgeIn,
-          also=(200,), errors=(404, 409), tag="participant")
+@endpoint(
+    participant,
+    "/challenges/{challenge_id}/pledges",
+    "POST",
+    summary="Pledge to a challenge (201 the first time, 200 when already pledged)",
+    auth="participant",
+    response=PledgeResult,
+    status=201,
+    body=PledgeIn,
+    also=(200,),
+    errors=(404, 409),
+    tag="participant",
+)
 def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
     body = request.body
     outcome = request.container.pledges.pledge(
@@ -54,15 +63,31 @@ def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
     )
 
 
-@endpoint(participant, "/challenges/{challenge_id}/pledges/me", "DELETE",
-          summary="Withdraw my pledge", auth="participant", response=None, status=204,
-          errors=(404, 409), tag="participant")
+@endpoint(
+    participant,
+    "/challenges/{challenge_id}/pledges/me",
+    "DELETE",
+    summary="Withdraw my pledge",
+    auth="participant",
+    response=None,
+    status=204,
+    errors=(404, 409),
+    tag="participant",
+)
 def withdraw(request: ApiRequest[Any, Any], challenge_id: str) -> None:
     request.container.pledges.withdraw(request.caller, challenge_id)
 
 
-@endpoint(participant, "/me/pledges", "GET", summary="List my pledges", auth="participant",
-          response=PledgeList, query=ListQuery, tag="participant")
+@endpoint(
+    participant,
+    "/me/pledges",
+    "GET",
+    summary="List my pledges",
+    auth="participant",
+    response=PledgeList,
+    query=ListQuery,
+    tag="participant",
+)
 def my_pledges(request: ApiRequest[Any, ListQuery]) -> PledgeList:
     page = request.container.pledges.list_mine(
         request.caller, limit=request.query.limit, cursor=request.query.cursor

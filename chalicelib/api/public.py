@@ -24,14 +24,27 @@ def health(request: ApiRequest[Any, Any]) -> Health:
     return Health()
 
 
-@endpoint(public, "/openapi.json", "GET", summary="This API's OpenAPI 3 document", auth="none",
-          response=None)
+@endpoint(
+    public,
+    "/openapi.json",
+    "GET",
+    summary="This API's OpenAPI 3 document",
+    auth="none",
+    response=None,
+)
 def openapi(request: ApiRequest[Any, Any]) -> Response:
     return Response(body=openapi_document(), headers={"Content-Type": "application/json"})
 
 
-@endpoint(public, "/challenges", "GET", summary="List live and ended challenges", auth="optional",
-          response=ChallengeList, query=ChallengeListQuery)
+@endpoint(
+    public,
+    "/challenges",
+    "GET",
+    summary="List live and ended challenges",
+    auth="optional",
+    response=ChallengeList,
+    query=ChallengeListQuery,
+)
 def list_challenges(request: ApiRequest[Any, ChallengeListQuery]) -> ChallengeList:
     query = request.query
     page = request.container.challenges.list_visible(
@@ -46,8 +59,15 @@ def list_challenges(request: ApiRequest[Any, ChallengeListQuery]) -> ChallengeLi
     )
 
 
-@endpoint(public, "/challenges/{challenge_id}", "GET", summary="Get a challenge",
-          auth="optional", response=ChallengeOut, errors=(404,))
+@endpoint(
+    public,
+    "/challenges/{challenge_id}",
+    "GET",
+    summary="Get a challenge",
+    auth="optional",
+    response=ChallengeOut,
+    errors=(404,),
+)
 def get_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> ChallengeOut:
     challenge = request.container.challenges.get_visible(challenge_id, request.principal)
     return ChallengeOut.from_challenge(challenge)

@@ -85,7 +85,8 @@ def _validation_errors(error: ValidationError, where: str) -> list[dict[str, obj
 
 
 def parse_body(request: Request, model: type[BodyT], max_bytes: int) -> BodyT:
-    raw: bytes = request.raw_body or b""
+    raw_body = request.raw_body or b""
+    raw = raw_body.encode() if isinstance(raw_body, str) else raw_body
     if len(raw) > max_bytes:
         raise PayloadTooLargeError(max_bytes)
     try:
@@ -160,20 +161,35 @@ def endpoint(
                     container=container,
                     principal=_authenticate(container, request, auth),
                     body=parse_body(request, body, container.settings.max_body_bytes)
-                    if body else _Empty(),
+                    if body
+                    else _Empty(),
                     query=parse_query(request, query) if query else _Empty(),
                     headers=dict(request.headers),
                 )
                 return _to_response(view(api_request, **path_params), status)
-            except Exception as error:  # noqa: BLE001 - mapped to problem+json in one place
+            except Exception as error:
                 return response_for_error(error)
 
         blueprint.route(path, methods=[method], cors=cors)(handler)
-        implied = {*_ERROR_STATUSES[auth], *((400,) if body or query else ()),
-                   *((413,) if body else ())}
+        implied = {
+            *_ERROR_STATUSES[auth],
+            *((400,) if body or query else ()),
+            *((413,) if body else ()),
+        }
         OPERATIONS.append(
-            Operation(path, method.lower(), summary, auth, status, also, response, body, query,
-                      tuple(sorted({*implied, *errors})), tag)
+            Operation(
+                path,
+                method.lower(),
+                summary,
+                auth,
+                status,
+                also,
+                response,
+                body,
+                query,
+                tuple(sorted({*implied, *errors})),
+                tag,
+            )
         )
         return handler
 

@@ -24,7 +24,12 @@ from chalicelib.local.embedded_aws import EmbeddedAws
 from chalicelib.local.stream_poller import StreamBinding, StreamPoller
 from chalicelib.local.tokens import mint_local_token
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, Settings
-from chalicelib.storage.tables import ChallengeEventItem, CounterShardItem, create_tables, stream_arn
+from chalicelib.storage.tables import (
+    ChallengeEventItem,
+    CounterShardItem,
+    create_tables,
+    stream_arn,
+)
 from chalicelib.wiring import Container, build_container, set_container
 
 logger = logging.getLogger("crowdact.local")
@@ -81,7 +86,7 @@ class LocalRequestHandler(ChaliceRequestHandler):
             return
         super()._send_error_response(error)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.info("%s %s", self.address_string(), format % args)
 
 
@@ -119,7 +124,9 @@ def start_stack(port: int, aws_port: int, *, demo: bool, host: str = "127.0.0.1"
     poller = StreamPoller(streams_client(settings), stream_bindings(app_module))
     stop_event = threading.Event()
     threading.Thread(
-        target=poller.run, args=(stop_event, STREAM_POLL_INTERVAL), name="stream-poller",
+        target=poller.run,
+        args=(stop_event, STREAM_POLL_INTERVAL),
+        name="stream-poller",
         daemon=True,
     ).start()
     config = ChaliceConfig.create(chalice_stage="local", app_name="crowdact", lambda_timeout=30)
@@ -150,11 +157,17 @@ def _banner(stack: LocalStack, port: int) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.local", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--aws-port", type=int, default=int(os.environ.get("AWS_PORT", "0")),
-                        help="port of the embedded AWS endpoint (0: any free port)")
+    parser.add_argument(
+        "--aws-port",
+        type=int,
+        default=int(os.environ.get("AWS_PORT", "0")),
+        help="port of the embedded AWS endpoint (0: any free port)",
+    )
     parser.add_argument("--no-demo", action="store_true", help="start with empty tables")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
     for noisy in ("botocore", "werkzeug", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -45,12 +45,17 @@ class JinjaEmailRenderer:
         )
 
     def render(
-        self, milestone: Milestone, challenge: Challenge, delivery: Delivery, locale: str | None = None
+        self,
+        milestone: Milestone,
+        challenge: Challenge,
+        delivery: Delivery,
+        locale: str | None = None,
     ) -> EmailMessage:
         locale = locale if locale in LOCALES else self._default_locale
         role = delivery.recipient_role.value
         recipient = (
-            challenge.sponsor if delivery.recipient_role is RecipientRole.SPONSOR
+            challenge.sponsor
+            if delivery.recipient_role is RecipientRole.SPONSOR
             else challenge.beneficiary
         )
         context: dict[str, Any] = {

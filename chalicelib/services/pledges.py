@@ -77,9 +77,7 @@ class PledgeService:
         if not self._pledges.remove(challenge.id, principal.sub, shard):
             raise PledgeNotFoundError(challenge.id)
 
-    def list_mine(
-        self, principal: Principal, *, limit: int, cursor: str | None
-    ) -> Page[Pledge]:
+    def list_mine(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Pledge]:
         return self._pledges.list_for_participant(principal.sub, limit=limit, cursor=cursor)
 
 

@@ -60,7 +60,9 @@ def _is_condition_failure(error: Exception) -> bool:
     return cause == CONDITIONAL_CHECK_FAILED_EXCEPTION
 
 
-def with_transaction_retries(operation: Callable[[], R], *, attempts: int = TRANSACTION_ATTEMPTS) -> R:
+def with_transaction_retries(
+    operation: Callable[[], R], *, attempts: int = TRANSACTION_ATTEMPTS
+) -> R:
     """Retry a transaction that lost a race with another one on the same item.
 
     DynamoDB cancels a transaction with `TransactionConflict` while another transaction
@@ -82,10 +84,16 @@ def _start_key(state: dict[str, Any] | None, field: str = "k") -> dict[str, Any]
     if state is None or state.get(field) is None:
         return None
     key = state[field]
-    if not isinstance(key, dict) or not key or not all(
-        isinstance(name, str) and isinstance(value, dict) and set(value) == {"S"}
-        and isinstance(value["S"], str)
-        for name, value in key.items()
+    if (
+        not isinstance(key, dict)
+        or not key
+        or not all(
+            isinstance(name, str)
+            and isinstance(value, dict)
+            and set(value) == {"S"}
+            and isinstance(value["S"], str)
+            for name, value in key.items()
+        )
     ):
         raise InvalidRequestError(
             "the cursor is not one this API returned",
@@ -190,9 +198,11 @@ def _update_actions(changes: ChallengeChanges, now: datetime) -> list[Any]:
             stored = value.value if isinstance(value, Visibility) else value
             actions.append(attribute.remove() if stored is None else attribute.set(stored))
         elif name == "target" and isinstance(value, Target):
-            actions.append(ChallengeItem.target.set(
-                TargetAttribute(metric=value.metric.value, value=value.value, unit=value.unit)
-            ))
+            actions.append(
+                ChallengeItem.target.set(
+                    TargetAttribute(metric=value.metric.value, value=value.value, unit=value.unit)
+                )
+            )
             actions.append(ChallengeItem.target_value.set(value.value))
         elif name in ("sponsor", "beneficiary") and isinstance(value, Party):
             actions.append(getattr(ChallengeItem, name).set(_party_to_item(value)))
@@ -538,6 +548,13 @@ class DynamoDeliveryRepository:
 def milestone_from_stream_image(image: dict[str, Any]) -> Milestone:
     """Read an outbox item from its stream image (DynamoDB JSON, as the stream delivers it)."""
     item = ChallengeEventItem.from_raw_data(image)
+    missing = [
+        name
+        for name, attribute in ChallengeEventItem.get_attributes().items()
+        if not attribute.null and getattr(item, name) is None
+    ]
+    if missing:
+        raise ValueError(f"milestone image lacks {', '.join(sorted(missing))}")
     return Milestone(
         challenge_id=item.challenge_id,
         event=EventType(item.event),

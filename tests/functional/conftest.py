@@ -1,0 +1,143 @@
+"""Functional fixtures: the real app and repositories on moto, driven by chalice.test.Client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib.local import moto_fixes
+from chalicelib.local.embedded_aws import SentEmail, sent_emails
+from chalicelib.local.stack import prepare_aws, stream_bindings, streams_client
+from chalicelib.local.stream_poller import StreamPoller
+from chalicelib.local.tokens import mint_local_token
+from chalicelib.services.ports import Mailer
+from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, Settings
+from chalicelib.wiring import Container, build_container, set_container
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EVENTS = Path(__file__).parent / "events"
+TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-3",
+    "AWS_REGION": "eu-west-3",
+    "CROWDACT_STAGE": "local",
+    "CROWDACT_COUNTER_SHARDS": "4",
+}
+
+
+def token(sub: str, *, groups: tuple[str, ...] = (), org_id: str | None = None) -> str:
+    return mint_local_token(LOCAL_JWT_SECRET_DEFAULT, sub, groups=groups, org_id=org_id)
+
+
+def bearer(sub: str, **kwargs: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(sub, **kwargs)}", "Content-Type": "application/json"}
+
+
+ADMIN = bearer("admin-1", groups=("admin",))
+
+
+def challenge_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "Clichy à vélo",
+        "action": "I cycle when I can",
+        "target": {"metric": "participants", "value": 3},
+        "sponsor": {"name": "Ville de Clichy", "email": "sponsor@clichy.example"},
+        "beneficiary": {"name": "Solicycle", "email": "hello@solicycle.example"},
+        "reward": "€5,000 to teach 500 pupils bike repair",
+        "publish": True,
+    }
+    body.update(overrides)
+    return body
+
+
+def load_event(name: str, **substitutions: str) -> dict[str, Any]:
+    """A Lambda event fixture from tests/functional/events, with {placeholders} filled in."""
+    text = (EVENTS / f"{name}.json").read_text()
+    for key, value in substitutions.items():
+        text = text.replace("{" + key + "}", value)
+    event: dict[str, Any] = json.loads(text)
+    return event
+
+
+@dataclass
+class Api:
+    """The app over chalice.test.Client, plus the stream poller the local stack runs."""
+
+    client: Client
+    poller: StreamPoller
+    container: Container
+    headers: dict[str, str] = field(default_factory=lambda: dict(ADMIN))
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        raw = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
+        return self.client.http.request(method, path, headers=headers or {}, body=raw)
+
+    def create(self, **overrides: Any) -> dict[str, Any]:
+        response = self.request("POST", "/admin/challenges", challenge_body(**overrides), ADMIN)
+        assert response.status_code == 201, response.body
+        created: dict[str, Any] = json.loads(response.body)
+        return created
+
+    def pledge(self, challenge_id: str, sub: str, body: Any = None) -> Any:
+        return self.request("POST", f"/challenges/{challenge_id}/pledges", body, bearer(sub))
+
+    def challenge(self, challenge_id: str) -> dict[str, Any]:
+        response = self.request("GET", f"/challenges/{challenge_id}")
+        assert response.status_code == 200, response.body
+        result: dict[str, Any] = json.loads(response.body)
+        return result
+
+    def notifications(self, challenge_id: str) -> list[dict[str, Any]]:
+        response = self.request(
+            "GET", f"/admin/challenges/{challenge_id}/notifications", None, ADMIN
+        )
+        assert response.status_code == 200, response.body
+        items: list[dict[str, Any]] = json.loads(response.body)["items"]
+        return items
+
+    def drain(self) -> int:
+        """Run the stream triggers until nothing is left, as Lambda would."""
+        return self.poller.drain()
+
+    def emails(self) -> list[SentEmail]:
+        return sent_emails(self.container.settings.region)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.chdir(REPO_ROOT)  # chalice.test.Client reads .chalice/config.json from here
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CROWDACT_AWS_ENDPOINT_URL", raising=False)
+    return Settings.from_env()
+
+
+def make_api(settings: Settings, mailer: Mailer | None = None) -> Iterator[Api]:
+    moto_fixes.apply()
+    with mock_aws():
+        container = build_container(settings, mailer=mailer)
+        set_container(container)
+        prepare_aws(settings)
+        import app as app_module
+
+        poller = StreamPoller(streams_client(settings), stream_bindings(app_module))
+        try:
+            with Client(app_module.app, stage_name="local") as client:
+                yield Api(client, poller, container)
+        finally:
+            set_container(None)
+
+
+@pytest.fixture
+def api(env: Settings) -> Iterator[Api]:
+    yield from make_api(env)
