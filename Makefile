@@ -7,13 +7,12 @@ ROLE ?= participant
 SUB ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test test-unit test-functional test-e2e lint typecheck token bench clean
+.PHONY: help venv run test test-unit test-functional test-e2e lint typecheck token clean
 
 help:
 	@echo "make run      start the local stack (API on http://127.0.0.1:$(PORT)) with demo data"
 	@echo "make test     lint, type-check and run the whole test suite"
 	@echo "make token ROLE=admin|participant SUB=...   print a local JWT"
-	@echo "make bench    run the benchmarks (not part of make test)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) is required"; exit 1; }
@@ -49,9 +48,6 @@ test-e2e: $(STAMP)
 test: lint typecheck $(STAMP)
 	$(BIN)/pytest -q -n 2 tests/unit tests/functional
 	$(BIN)/pytest -q tests/e2e
-
-bench: $(STAMP)
-	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
