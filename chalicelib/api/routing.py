@@ -7,7 +7,6 @@ Every route is declared through it, so each one gets the same treatment and is r
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
@@ -90,14 +89,13 @@ def parse_body(request: Request, model: type[BodyT], max_bytes: int) -> BodyT:
     if len(raw) > max_bytes:
         raise PayloadTooLargeError(max_bytes)
     try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequestError(
-            "the body is not valid JSON", [{"loc": ["body"], "msg": "malformed JSON"}]
-        ) from exc
-    try:
-        return model.model_validate(data)
+        # pydantic's own JSON parser: strict types from JSON, and no recursion limit to hit.
+        return model.model_validate_json(raw if raw.strip() else b"{}")
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise InvalidRequestError(
+                "the body is not valid JSON", [{"loc": ["body"], "msg": "malformed JSON"}]
+            ) from exc
         raise InvalidRequestError(
             "the body does not match the expected schema", _validation_errors(exc, "body")
         ) from exc

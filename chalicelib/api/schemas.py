@@ -40,9 +40,10 @@ Number = Annotated[int | float, Field(gt=0, le=1_000_000_000)]
 
 
 class _Body(BaseModel):
-    """Request bodies reject unknown fields, so a typo is a 400 rather than silently ignored."""
+    """Request bodies reject unknown fields, so a typo is a 400 rather than silently ignored,
+    and are strict: `true` is not the number 1 and `"200"` is not 200."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -104,12 +105,6 @@ class _ChallengeFields(_Body):
 
 class ChallengeCreate(_ChallengeFields):
     publish: bool = False
-
-    @model_validator(mode="after")
-    def _check_visibility(self) -> ChallengeCreate:
-        if self.visibility == "organization" and self.organization_id is None:
-            raise ValueError("an employee-only challenge needs an organization_id")
-        return self
 
 
 _REQUIRED_ON_PATCH = ("title", "action", "target", "sponsor", "beneficiary", "reward", "visibility")

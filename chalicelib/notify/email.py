@@ -18,20 +18,28 @@ _ROLE_LABELS = {
 }
 
 
-def _number(value: int | float) -> str:
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+NARROW_NO_BREAK_SPACE = "\u202f"
+
+
+def _number(value: int | float, locale: str) -> str:
+    """5,234.5 in English; 5 234,5 in French (a narrow no-break space groups thousands)."""
+    text = f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+    if locale == "fr":
+        text = text.replace(",", NARROW_NO_BREAK_SPACE).replace(".", ",")
+    return text
 
 
 # "participants" is spelt the same in French and English.
-def _figure(challenge: Challenge, milestone: Milestone) -> str:
+def _figure(challenge: Challenge, milestone: Milestone, locale: str) -> str:
     if challenge.target.metric is Metric.QUANTITY:
-        return f"{_number(milestone.totals.quantity)} {challenge.target.unit or ''}".strip()
-    return f"{_number(milestone.totals.participants)} participants"
+        quantity = _number(milestone.totals.quantity, locale)
+        return f"{quantity} {challenge.target.unit or ''}".strip()
+    return f"{_number(milestone.totals.participants, locale)} participants"
 
 
-def _target(challenge: Challenge) -> str:
+def _target(challenge: Challenge, locale: str) -> str:
     unit = challenge.target.unit if challenge.target.metric is Metric.QUANTITY else "participants"
-    return f"{_number(challenge.target.value)} {unit or ''}".strip()
+    return f"{_number(challenge.target.value, locale)} {unit or ''}".strip()
 
 
 class JinjaEmailRenderer:
@@ -63,8 +71,9 @@ class JinjaEmailRenderer:
             "role": role,
             "role_label": _ROLE_LABELS[locale].get(role, role),
             "recipient_name": recipient.name,
-            "figure": _figure(challenge, milestone),
-            "target": _target(challenge),
+            "figure": _figure(challenge, milestone, locale),
+            "target": _target(challenge, locale),
+            "reached": milestone.reached,
             "occurred_on": milestone.occurred_at.strftime("%Y-%m-%d %H:%M UTC"),
         }
         base = f"{locale}/{milestone.event.value}"

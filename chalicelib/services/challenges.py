@@ -61,6 +61,14 @@ class ChallengeDraft:
     publish: bool = False
 
 
+def _check_visibility(visibility: object, organization_id: object) -> None:
+    if visibility is Visibility.ORGANIZATION and organization_id is None:
+        raise InvalidRequestError(
+            "an employee-only challenge needs an organization_id",
+            [{"loc": ["body", "organization_id"], "msg": "required for visibility organization"}],
+        )
+
+
 def _check_dates(starts_at: object, ends_at: object) -> None:
     if isinstance(starts_at, datetime) and isinstance(ends_at, datetime) and ends_at <= starts_at:
         raise InvalidRequestError(
@@ -89,6 +97,7 @@ class ChallengeService:
 
     def create(self, draft: ChallengeDraft) -> Challenge:
         _check_dates(draft.starts_at, draft.ends_at)
+        _check_visibility(draft.visibility, draft.organization_id)
         now = self._clock.now()
         challenge = Challenge(
             id=self._new_id("ch"),
@@ -132,6 +141,10 @@ class ChallengeService:
         _check_dates(
             changes.fields.get("starts_at", challenge.starts_at),
             changes.fields.get("ends_at", challenge.ends_at),
+        )
+        _check_visibility(
+            changes.fields.get("visibility", challenge.visibility),
+            changes.fields.get("organization_id", challenge.organization_id),
         )
         updated = self._challenges.update(
             challenge, changes, allowed_statuses=EDITABLE_STATUSES, now=self._clock.now()

@@ -41,4 +41,7 @@ class ProgressService:
             milestone = Milestone(challenge.id, EventType.REACHED, now, totals, reached=True)
             if self._challenges.record_milestone(challenge, milestone):
                 challenge = challenge.with_changes(reached_at=now)
+            else:
+                # Another refresh reached it first (or the target moved): report what is stored.
+                challenge = self._challenges.get(challenge.id) or challenge
         return challenge

@@ -1,0 +1,400 @@
+"""In-memory implementations of every port, with the DynamoDB repositories' semantics."""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.errors import InvalidRequestError
+from chalicelib.domain.model import (
+    Challenge,
+    ChallengeStatus,
+    Delivery,
+    DeliveryStatus,
+    EventType,
+    Milestone,
+    Party,
+    Pledge,
+    Target,
+    Totals,
+    Visibility,
+)
+from chalicelib.services.ports import ChallengeChanges, EmailMessage, MailerError, Page
+from chalicelib.storage.cursors import decode_cursor, encode_cursor
+
+# The same fields the DynamoDB repository writes as plain attributes.
+_UPDATABLE_FIELDS = frozenset(
+    {
+        "title", "action", "description", "reward", "organization_id", "campaign_id",
+        "visibility", "report_cap", "starts_at", "ends_at",
+    }
+)  # fmt: skip
+
+
+def _invalid_cursor() -> InvalidRequestError:
+    return InvalidRequestError(
+        "the cursor is not one this API returned",
+        [{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
+    )
+
+
+def _start_key(state: dict[str, Any] | None) -> str | None:
+    """The sort key a page starts after; like DynamoDB's start key it must be a string."""
+    if state is None or state.get("k") is None:
+        return None
+    key = state["k"]
+    if not isinstance(key, str) or not key:
+        raise _invalid_cursor()
+    return key
+
+
+def _created_key(challenge: Challenge) -> str:
+    return f"{challenge.created_at.isoformat()}#{challenge.id}"
+
+
+def _query(
+    items: list[Challenge], after: str | None, limit: int
+) -> tuple[list[Challenge], str | None]:
+    """One DynamoDB query, newest first: a key to go on from whenever `limit` was hit."""
+    ordered = sorted(items, key=_created_key, reverse=True)
+    if after is not None:
+        ordered = [item for item in ordered if _created_key(item) < after]
+    page = ordered[:limit]
+    last = _created_key(page[-1]) if page and len(page) == limit else None
+    return page, last
+
+
+@dataclass
+class StoredDelivery:
+    delivery: Delivery
+    lease_until: datetime | None = None
+
+
+@dataclass
+class FakeDatabase:
+    """The tables, shared by the repositories; one lock makes every conditional write atomic."""
+
+    challenges: dict[str, Challenge] = field(default_factory=dict)
+    milestones: dict[tuple[str, EventType], Milestone] = field(default_factory=dict)
+    pledges: dict[tuple[str, str], Pledge] = field(default_factory=dict)
+    counters: dict[tuple[str, int], Totals] = field(default_factory=dict)
+    deliveries: dict[tuple[str, str], StoredDelivery] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def count(
+        self, challenge_id: str, shard: int, participants: int = 0, quantity: float = 0
+    ) -> None:
+        """Add to a counter shard, as a pledge, a withdrawal or a report does."""
+        with self.lock:
+            current = self.counters.get((challenge_id, shard), Totals())
+            self.counters[(challenge_id, shard)] = current + Totals(participants, quantity, 1)
+
+    def live_pledges(self, challenge_id: str) -> int:
+        with self.lock:
+            return sum(1 for (_, cid) in self.pledges if cid == challenge_id)
+
+    def milestones_for(self, challenge_id: str) -> list[Milestone]:
+        with self.lock:
+            return [m for (cid, _), m in self.milestones.items() if cid == challenge_id]
+
+
+class DuplicateItemError(Exception):
+    """`add` of an id that already exists: the DynamoDB put's condition failed."""
+
+
+class FakeChallengeRepository:
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    def add(self, challenge: Challenge) -> None:
+        with self._db.lock:
+            if challenge.id in self._db.challenges:
+                raise DuplicateItemError(challenge.id)
+            self._db.challenges[challenge.id] = challenge
+
+    def get(self, challenge_id: str) -> Challenge | None:
+        with self._db.lock:
+            return self._db.challenges.get(challenge_id)
+
+    def list(
+        self,
+        statuses: Sequence[ChallengeStatus],
+        *,
+        limit: int,
+        cursor: str | None,
+        campaign_id: str | None = None,
+    ) -> Page[Challenge]:
+        state = decode_cursor(cursor) or {"s": 0}
+        if campaign_id is not None:
+            return self._list_campaign(campaign_id, statuses, limit, state)
+        position = state.get("s", 0)
+        if not isinstance(position, int) or not 0 <= position < len(statuses):
+            raise _invalid_cursor()
+        after = _start_key(state)
+        items: list[Challenge] = []
+        # Status partitions in order (live before ended, …), newest first in each.
+        while position < len(statuses) and len(items) < limit:
+            found, after = _query(self._where(statuses[position]), after, limit - len(items))
+            items.extend(found)
+            if after is None:
+                position += 1
+        more = position < len(statuses)
+        return Page(items, encode_cursor({"s": position, "k": after}) if more else None)
+
+    def _where(self, status: ChallengeStatus) -> builtins.list[Challenge]:
+        with self._db.lock:
+            return [c for c in self._db.challenges.values() if c.status is status]
+
+    def _list_campaign(
+        self,
+        campaign_id: str,
+        statuses: Sequence[ChallengeStatus],
+        limit: int,
+        state: dict[str, Any],
+    ) -> Page[Challenge]:
+        with self._db.lock:
+            in_campaign = [c for c in self._db.challenges.values() if c.campaign_id == campaign_id]
+        # DynamoDB applies `limit` before the status filter, so a page may come back short.
+        read, last = _query(in_campaign, _start_key(state), limit)
+        items = [c for c in read if c.status in statuses]
+        return Page(items, encode_cursor({"k": last}) if last else None)
+
+    def update(
+        self,
+        challenge: Challenge,
+        changes: ChallengeChanges,
+        *,
+        allowed_statuses: Sequence[ChallengeStatus],
+        now: datetime,
+    ) -> Challenge | None:
+        values = _changed_values(changes)
+        with self._db.lock:
+            current = self._db.challenges.get(challenge.id)
+            if current is None or current.status not in allowed_statuses:
+                return None
+            if changes.changes_target and current.reached:
+                return None
+            updated = current.with_changes(updated_at=now, **values)
+            self._db.challenges[challenge.id] = updated
+            return updated
+
+    def transition(
+        self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus, now: datetime
+    ) -> Challenge | None:
+        with self._db.lock:
+            current = self._db.challenges.get(challenge_id)
+            if current is None or current.status is not source:
+                return None
+            updated = current.with_changes(status=target, updated_at=now)
+            self._db.challenges[challenge_id] = updated
+            return updated
+
+    def save_totals(self, challenge_id: str, totals: Totals) -> bool:
+        with self._db.lock:
+            current = self._db.challenges.get(challenge_id)
+            if current is None or current.totals.version >= totals.version:
+                return False
+            self._db.challenges[challenge_id] = current.with_changes(totals=totals)
+            return True
+
+    def record_milestone(self, challenge: Challenge, milestone: Milestone) -> bool:
+        key = (milestone.challenge_id, milestone.event)
+        with self._db.lock:
+            if key in self._db.milestones:
+                return False
+            if milestone.event is EventType.REACHED:
+                current = self._db.challenges.get(challenge.id)
+                # Compared with the stored target, as DynamoDB's condition on target_value is.
+                if (
+                    current is None
+                    or current.reached
+                    or current.target.value > challenge.counted_value(milestone.totals)
+                ):
+                    return False
+                self._db.challenges[challenge.id] = current.with_changes(
+                    reached_at=milestone.occurred_at
+                )
+            self._db.milestones[key] = milestone
+            return True
+
+
+def _changed_values(changes: ChallengeChanges) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name, value in changes.fields.items():
+        if name == "visibility" and value is not None:
+            values[name] = Visibility(str(value))
+        elif (
+            name in _UPDATABLE_FIELDS
+            or (name == "target" and isinstance(value, Target))
+            or (name in ("sponsor", "beneficiary") and isinstance(value, Party))
+        ):
+            values[name] = value
+        else:
+            raise ValueError(f"unexpected change {name}={value!r}")
+    return values
+
+
+class FakePledgeRepository:
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    def add(self, pledge: Pledge, shard: int) -> bool:
+        key = (pledge.participant_id, pledge.challenge_id)
+        with self._db.lock:
+            if key in self._db.pledges:
+                return False
+            self._db.pledges[key] = pledge
+            self._db.count(pledge.challenge_id, shard, participants=+1)
+            return True
+
+    def get(self, challenge_id: str, participant_id: str) -> Pledge | None:
+        with self._db.lock:
+            return self._db.pledges.get((participant_id, challenge_id))
+
+    def remove(self, challenge_id: str, participant_id: str, shard: int) -> bool:
+        with self._db.lock:
+            if self._db.pledges.pop((participant_id, challenge_id), None) is None:
+                return False
+            self._db.count(challenge_id, shard, participants=-1)
+            return True
+
+    def list_for_participant(
+        self, participant_id: str, *, limit: int, cursor: str | None
+    ) -> Page[Pledge]:
+        after = _start_key(decode_cursor(cursor))
+        with self._db.lock:
+            mine = sorted(
+                (p for (pid, _), p in self._db.pledges.items() if pid == participant_id),
+                key=lambda pledge: pledge.challenge_id,
+            )
+        if after is not None:
+            mine = [p for p in mine if p.challenge_id > after]
+        page = mine[:limit]
+        last = page[-1].challenge_id if page and len(page) == limit else None
+        return Page(page, encode_cursor({"k": last}) if last else None)
+
+
+class FakeCounterRepository:
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    def totals(self, challenge_id: str, shards: int) -> Totals:
+        with self._db.lock:
+            total = Totals()
+            for shard in range(shards):
+                total += self._db.counters.get((challenge_id, shard), Totals())
+            return total
+
+
+class FakeDeliveryRepository:
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    def claim(self, delivery: Delivery, *, now: datetime, lease: timedelta) -> Delivery | None:
+        key = (delivery.challenge_id, delivery.key)
+        with self._db.lock:
+            stored = self._db.deliveries.get(key)
+            if stored is not None and not _claimable(stored, now):
+                return None
+            before = stored.delivery if stored is not None else delivery
+            claimed = replace(
+                delivery,
+                status=DeliveryStatus.PENDING,
+                attempts=(before.attempts if stored is not None else 0) + 1,
+                created_at=before.created_at if stored is not None else now,
+                sent_at=before.sent_at,
+                last_error=before.last_error,
+            )
+            self._db.deliveries[key] = StoredDelivery(claimed, lease_until=now + lease)
+            return claimed
+
+    def mark_sent(self, delivery: Delivery, *, now: datetime) -> None:
+        self._store(delivery, status=DeliveryStatus.SENT, sent_at=now, last_error=None)
+
+    def mark_failed(self, delivery: Delivery, *, error: str, final: bool) -> None:
+        status = DeliveryStatus.FAILED if final else DeliveryStatus.PENDING
+        self._store(delivery, status=status, last_error=error[:500])
+
+    def _store(self, delivery: Delivery, **changes: Any) -> None:
+        # Like the unconditional DynamoDB update: also releases the lease.
+        key = (delivery.challenge_id, delivery.key)
+        with self._db.lock:
+            stored = self._db.deliveries.get(key)
+            current = stored.delivery if stored is not None else delivery
+            self._db.deliveries[key] = StoredDelivery(replace(current, **changes))
+
+    def list_for_challenge(self, challenge_id: str) -> list[Delivery]:
+        with self._db.lock:
+            return [
+                stored.delivery
+                for (cid, _), stored in sorted(self._db.deliveries.items())
+                if cid == challenge_id
+            ]
+
+    def lease_until(self, delivery: Delivery) -> datetime | None:
+        with self._db.lock:
+            stored = self._db.deliveries.get((delivery.challenge_id, delivery.key))
+            return stored.lease_until if stored is not None else None
+
+
+def _claimable(stored: StoredDelivery, now: datetime) -> bool:
+    if stored.delivery.status is not DeliveryStatus.PENDING:
+        return False
+    return stored.lease_until is None or stored.lease_until < now
+
+
+class FakeClock:
+    """A clock that only moves when told to; always timezone-aware UTC."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = _utc(start or datetime(2026, 6, 1, 9, 0, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        self._now = _utc(moment)
+
+    def advance(self, delta: timedelta | None = None, **parts: float) -> datetime:
+        self._now += delta if delta is not None else timedelta(**parts)
+        return self._now
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("FakeClock only takes timezone-aware datetimes")
+    return moment.astimezone(UTC)
+
+
+class FakeMailer:
+    """Records what it sends; can be told to fail the next sends with MailerError."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.failures = 0
+        self._fail_next = 0
+        self._lock = threading.Lock()
+        self.on_send: Callable[[EmailMessage], None] | None = None
+
+    def fail_next(self, count: int) -> None:
+        with self._lock:
+            self._fail_next = count
+
+    def send(self, message: EmailMessage) -> str:
+        if self.on_send is not None:
+            self.on_send(message)
+        with self._lock:
+            if self._fail_next > 0:
+                self._fail_next -= 1
+                self.failures += 1
+                raise MailerError("the mail provider is unavailable")
+            self.sent.append(message)
+            return f"msg-{len(self.sent)}"
+
+    def sent_to(self, address: str) -> list[EmailMessage]:
+        with self._lock:
+            return [message for message in self.sent if message.to == address]
