@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from chalice.app import Blueprint
@@ -21,6 +22,8 @@ from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.ports import ChallengeChanges
 
 admin = Blueprint(__name__)
+# Admin routes: an `admin` token, no CORS (not called from participants' browsers).
+admin_endpoint = functools.partial(endpoint, admin, auth="admin", cors=False, tag="admin")
 
 _DOMAIN_CONVERTED = ("target", "sponsor", "beneficiary")
 
@@ -37,17 +40,13 @@ def _changes(patch: ChallengePatch) -> ChallengeChanges:
     return ChallengeChanges(fields)
 
 
-@endpoint(
-    admin,
+@admin_endpoint(
     "/admin/challenges",
     "POST",
     summary="Create a challenge",
-    auth="admin",
     response=AdminChallengeOut,
     status=201,
     body=ChallengeCreate,
-    cors=False,
-    tag="admin",
 )
 def create_challenge(request: ApiRequest[ChallengeCreate, Any]) -> AdminChallengeOut:
     body = request.body
@@ -72,16 +71,12 @@ def create_challenge(request: ApiRequest[ChallengeCreate, Any]) -> AdminChalleng
     return AdminChallengeOut.from_challenge(challenge)
 
 
-@endpoint(
-    admin,
+@admin_endpoint(
     "/admin/challenges",
     "GET",
     summary="List all challenges, drafts included",
-    auth="admin",
     response=AdminChallengeList,
     query=ListQuery,
-    cors=False,
-    tag="admin",
 )
 def list_challenges(request: ApiRequest[Any, ListQuery]) -> AdminChallengeList:
     page = request.container.challenges.list_for_admin(
@@ -93,16 +88,12 @@ def list_challenges(request: ApiRequest[Any, ListQuery]) -> AdminChallengeList:
     )
 
 
-@endpoint(
-    admin,
+@admin_endpoint(
     "/admin/challenges/{challenge_id}",
     "GET",
     summary="Get a challenge with contacts",
-    auth="admin",
     response=AdminChallengeOut,
     errors=(404,),
-    cors=False,
-    tag="admin",
 )
 def get_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
     return AdminChallengeOut.from_challenge(
@@ -110,17 +101,13 @@ def get_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChal
     )
 
 
-@endpoint(
-    admin,
+@admin_endpoint(
     "/admin/challenges/{challenge_id}",
     "PATCH",
     summary="Change a challenge",
-    auth="admin",
     response=AdminChallengeOut,
     body=ChallengePatch,
     errors=(404, 409),
-    cors=False,
-    tag="admin",
 )
 def update_challenge(
     request: ApiRequest[ChallengePatch, Any], challenge_id: str
@@ -129,46 +116,34 @@ def update_challenge(
     return AdminChallengeOut.from_challenge(challenge)
 
 
-@endpoint(
-    admin,
+@admin_endpoint(
     "/admin/challenges/{challenge_id}/publish",
     "POST",
     summary="Publish a draft challenge (draft → live)",
-    auth="admin",
     response=AdminChallengeOut,
     errors=(404, 409),
-    cors=False,
-    tag="admin",
 )
 def publish_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
     return AdminChallengeOut.from_challenge(request.container.challenges.publish(challenge_id))
 
 
-@endpoint(
-    admin,
+@admin_endpoint(
     "/admin/challenges/{challenge_id}/close",
     "POST",
     summary="Close a live challenge (live → closed)",
-    auth="admin",
     response=AdminChallengeOut,
     errors=(404, 409),
-    cors=False,
-    tag="admin",
 )
 def close_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
     return AdminChallengeOut.from_challenge(request.container.challenges.close(challenge_id))
 
 
-@endpoint(
-    admin,
+@admin_endpoint(
     "/admin/challenges/{challenge_id}/notifications",
     "GET",
     summary="The challenge's notification delivery log",
-    auth="admin",
     response=NotificationList,
     errors=(404,),
-    cors=False,
-    tag="admin",
 )
 def notifications(request: ApiRequest[Any, Any], challenge_id: str) -> NotificationList:
     challenge = request.container.challenges.get_for_admin(challenge_id)
