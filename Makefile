@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy app.py chalicelib scripts
+	$(BIN)/mypy app.py chalicelib scripts tests
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q

@@ -21,7 +21,7 @@ from chalicelib.storage.repositories import (
     DynamoDeliveryRepository,
     DynamoPledgeRepository,
 )
-from chalicelib.storage.tables import configure_tables
+from chalicelib.storage.tables import configure_tables, open_connections
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ def build_container(
     clock: Clock | None = None,
 ) -> Container:
     configure_tables(settings)
+    open_connections()
     clock = clock or SystemClock()
     challenge_repository = DynamoChallengeRepository(settings)
     progress = ProgressService(challenge_repository, DynamoCounterRepository(), clock)

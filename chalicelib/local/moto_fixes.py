@@ -11,35 +11,39 @@ _APPLIED = False
 def apply() -> None:
     """Cancelled transactions must leave the stream as it was, with its shard object intact.
 
-    moto applies a transaction's writes one by one (each appending a stream record) and, when
-    one fails, swaps the touched tables for deep copies taken beforehand. The stream shard that
-    open iterators hold is then orphaned, still carrying the cancelled writes' records, and the
-    next real write reuses their sequence numbers: a poller loses it. AWS emits nothing for a
-    cancelled transaction, so we put the original shard back, without those records.
+    moto backs a transaction up by deep-copying every table it touches (its items and its
+    whole stream), applies the writes one by one (each appending a stream record) and, when one
+    fails, swaps the copies in. Open shard iterators then hold an orphaned shard that carries
+    the cancelled writes' records, and the next real write reuses their sequence numbers: a
+    poller loses it. AWS emits nothing for a cancelled transaction. So the stream shard is
+    shared with the backup instead of copied (which also keeps each transaction from copying
+    the table's whole stream history), and a cancelled transaction's records are cut off.
     """
     global _APPLIED
     if _APPLIED:
         return
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard
 
+    # A backup of a table keeps the same stream shard object.
+    StreamShard.__deepcopy__ = lambda self, memo: self  # type: ignore[attr-defined]
     original = DynamoDBBackend.transact_write_items
 
     @functools.wraps(original)
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        shards = {
-            name: (table.stream_shard, len(table.stream_shard.items))
+        lengths = {
+            name: len(table.stream_shard.items)
             for name, table in self.tables.items()
             if table.stream_shard is not None
         }
         try:
             original(self, transact_items)
         except Exception:
-            for name, (shard, length) in shards.items():
+            for name, length in lengths.items():
                 table = self.tables.get(name)
-                if table is not None and table.stream_shard is not shard:
-                    del shard.items[length:]
-                    shard.table = table
-                    table.stream_shard = shard
+                if table is not None and table.stream_shard is not None:
+                    del table.stream_shard.items[length:]
+                    table.stream_shard.table = table  # the restored backup
             raise
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]

@@ -18,7 +18,12 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 from chalice.config import Config as ChaliceConfig
-from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGatewayException
+from chalice.local import (
+    ChaliceRequestHandler,
+    LocalDevServer,
+    LocalGatewayException,
+    ThreadedHTTPServer,
+)
 
 from chalicelib.local.embedded_aws import EmbeddedAws
 from chalicelib.local.stream_poller import StreamBinding, StreamPoller
@@ -74,6 +79,10 @@ def stream_bindings(app_module: ModuleType) -> list[StreamBinding]:
 class LocalRequestHandler(ChaliceRequestHandler):
     """Like API Gateway with crowdact's gateway responses: unknown routes are 404 problem+json."""
 
+    # Headers and body leave in separate writes; without TCP_NODELAY each response waits
+    # ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
+
     def _send_error_response(self, error: LocalGatewayException) -> None:
         if error.CODE == 403:
             body = json.dumps({
@@ -88,6 +97,13 @@ class LocalRequestHandler(ChaliceRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.info("%s %s", self.address_string(), format % args)
+
+
+class BurstReadyHTTPServer(ThreadedHTTPServer):
+    """Chalice's threaded server with a listen queue for bursts (socketserver's default is 5,
+    and the kernel resets connections beyond it)."""
+
+    request_queue_size = 128
 
 
 @dataclass
@@ -130,7 +146,10 @@ def start_stack(port: int, aws_port: int, *, demo: bool, host: str = "127.0.0.1"
         daemon=True,
     ).start()
     config = ChaliceConfig.create(chalice_stage="local", app_name="crowdact", lambda_timeout=30)
-    server = LocalDevServer(app_module.app, config, host, port, handler_cls=LocalRequestHandler)
+    server = LocalDevServer(
+        app_module.app, config, host, port,
+        handler_cls=LocalRequestHandler, server_cls=BurstReadyHTTPServer,
+    )  # fmt: skip
     return LocalStack(aws, container, server, poller, stop_event)
 
 

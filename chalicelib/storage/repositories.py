@@ -214,6 +214,7 @@ def _update_actions(changes: ChallengeChanges, now: datetime) -> list[Any]:
 class DynamoChallengeRepository:
     def __init__(self, settings: Settings) -> None:
         self._connection = _connection(settings)
+        self._connection.client  # noqa: B018 - built once, up front (see open_connections)
 
     def add(self, challenge: Challenge) -> None:
         _challenge_to_item(challenge).save(condition=ChallengeItem.id.does_not_exist())
@@ -402,6 +403,7 @@ def challenge_id_from_counter_key(key: str) -> str:
 class DynamoPledgeRepository:
     def __init__(self, settings: Settings) -> None:
         self._connection = _connection(settings)
+        self._connection.client  # noqa: B018 - built once, up front (see open_connections)
 
     def _count(self, transaction: TransactWrite, challenge_id: str, shard: int, delta: int) -> None:
         transaction.update(

@@ -207,6 +207,13 @@ def configure_tables(settings: Settings) -> None:
         model._connection = None
 
 
+def open_connections() -> None:
+    """Build each table's DynamoDB client now, once, rather than on first use, where
+    concurrent first requests would each build their own (a costly botocore step)."""
+    for model in ALL_TABLES:
+        model._get_connection().connection.client  # noqa: B018 - the property builds it
+
+
 def create_tables(wait: bool = True) -> None:
     """Create the tables that do not exist yet (local stack and tests; CDK does it in AWS)."""
     for model in ALL_TABLES:

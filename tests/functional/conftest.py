@@ -79,7 +79,12 @@ class Api:
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> Any:
-        raw = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
+        if body is None:
+            raw = b""
+        elif isinstance(body, bytes):
+            raw = body
+        else:
+            raw = (body if isinstance(body, str) else json.dumps(body)).encode()
         return self.client.http.request(method, path, headers=headers or {}, body=raw)
 
     def create(self, **overrides: Any) -> dict[str, Any]:

@@ -209,7 +209,7 @@ def test_a_refresh_that_loses_the_milestone_race_reports_the_challenge_reached(
     assert winner is not None
     assert winner.reached
     racing = ProgressService(
-        StaleFirstRead(backend.challenge_repository, before),  # type: ignore[arg-type]
+        StaleFirstRead(backend.challenge_repository, before),
         backend.counter_repository,
         backend.clock,
     )

@@ -1,0 +1,106 @@
+"""`make run` with demo data: the product brief's challenges exist, counted, Humanis' hidden."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Stack, assert_problem
+
+# One stack with demo data for the whole session, shared by the tests of this module only.
+pytestmark = pytest.mark.e2e
+
+COUNT_TIMEOUT_SECONDS = 20.0
+HUMANIS_ORG = "org_humanis"
+PUBLIC_DEMO_PLEDGES = {
+    "Clichy à vélo": 57,
+    "Switch to e-statements": 12,
+    "Local fruit and vegetables": 8,
+    "Coffee grounds for the gardens": 6,
+}
+HUMANIS_DEMO_PLEDGES = {
+    "Humanis mobility week: public transport": 9,
+    "Humanis mobility week: car-pooling": 5,
+    "Humanis mobility week: cycling": 7,
+    "Humanis mobility week: walking": 4,
+    "Humanis mobility week: scooter": 3,
+}
+
+
+def listed(stack: Stack, token: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every challenge GET /challenges lists for this caller, by title."""
+    challenges: dict[str, dict[str, Any]] = {}
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        response = stack.request("GET", "/challenges", token=token, params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        challenges.update((item["title"], item) for item in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return challenges
+
+
+def counts(challenges: dict[str, dict[str, Any]], titles: dict[str, int]) -> dict[str, int]:
+    return {
+        title: challenges[title]["progress"]["participants"]
+        for title in titles
+        if title in challenges
+    }
+
+
+def test_public_demo_challenges_are_listed_with_their_pledges_counted(
+    demo_stack: Stack, timings: dict[str, float]
+) -> None:
+    def all_counted() -> dict[str, dict[str, Any]] | None:
+        challenges = listed(demo_stack)
+        return (
+            challenges if counts(challenges, PUBLIC_DEMO_PLEDGES) == PUBLIC_DEMO_PLEDGES else None
+        )
+
+    challenges = demo_stack.wait_until(
+        all_counted, COUNT_TIMEOUT_SECONDS, message="demo pledges counted"
+    )
+    clichy = challenges["Clichy à vélo"]
+    assert clichy["target"] == {"metric": "participants", "value": 200, "unit": "km"}
+    assert clichy["progress"]["percent"] == 28.5
+    assert clichy["progress"]["reached"] is False
+    assert clichy["sponsor"] == {"name": "Ville de Clichy"}
+    assert clichy["beneficiary"] == {"name": "Solicycle"}
+    assert clichy["status"] == "live"
+    coffee = challenges["Coffee grounds for the gardens"]
+    assert coffee["target"] == {"metric": "quantity", "value": 500, "unit": "kg"}
+
+
+def test_humanis_challenges_are_for_humanis_employees_only(demo_stack: Stack) -> None:
+    anonymous = listed(demo_stack)
+    assert not [title for title in anonymous if title.startswith("Humanis")]
+
+    employee = demo_stack.employee_token("humanis-e2e-employee", HUMANIS_ORG)
+
+    def all_counted() -> dict[str, dict[str, Any]] | None:
+        challenges = listed(demo_stack, employee)
+        return (
+            challenges if counts(challenges, HUMANIS_DEMO_PLEDGES) == HUMANIS_DEMO_PLEDGES else None
+        )
+
+    challenges = demo_stack.wait_until(
+        all_counted, COUNT_TIMEOUT_SECONDS, message="Humanis demo pledges counted"
+    )
+    humanis = [challenges[title] for title in HUMANIS_DEMO_PLEDGES]
+    assert {c["visibility"] for c in humanis} == {"organization"}
+    assert {c["organization_id"] for c in humanis} == {HUMANIS_ORG}
+    # Employees see the public challenges too.
+    assert set(PUBLIC_DEMO_PLEDGES) <= challenges.keys()
+
+    outsider = demo_stack.employee_token("other-e2e-employee", "org_elsewhere")
+    participant = demo_stack.participant_token("plain-e2e-participant")
+    assert not [title for title in listed(demo_stack, outsider) if title.startswith("Humanis")]
+    for challenge in humanis:
+        path = f"/challenges/{challenge['id']}"
+        assert demo_stack.request("GET", path, token=employee).status_code == 200
+        assert_problem(demo_stack.request("GET", path), 404)
+        assert_problem(demo_stack.request("GET", path, token=outsider), 404)
+        assert_problem(demo_stack.request("GET", path, token=participant), 404)
