@@ -6,6 +6,9 @@ import functools
 from typing import Any
 
 _APPLIED = False
+# AWS expires a shard iterator after 15 minutes; moto keeps every one forever, and a poller
+# makes one per read: about 20 a second, 130 MB an hour. Keep the newest ones only.
+MAX_SHARD_ITERATORS = 1000
 
 
 def apply() -> None:
@@ -47,4 +50,21 @@ def apply() -> None:
             raise
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _bound_shard_iterators()
     _APPLIED = True
+
+
+def _bound_shard_iterators() -> None:
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    original = DynamoDBStreamsBackend.get_records
+
+    @functools.wraps(original)
+    def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
+        result: dict[str, Any] = original(self, iterator_arn, limit)
+        iterators = self.shard_iterators
+        while len(iterators) > MAX_SHARD_ITERATORS:
+            del iterators[next(iter(iterators))]  # dicts keep insertion order: oldest first
+        return result
+
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]

@@ -64,3 +64,28 @@ def test_cancelled_transaction_leaves_no_record_and_iterators_see_later_writes(d
     assert len(set(sequence)) == len(sequence)
     item = ddb.get_item(TableName="t", Key={"id": {"S": "counter"}})["Item"]
     assert item["n"]["N"] == "2"
+
+
+def test_shard_iterators_are_bounded(ddb: Any) -> None:
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    streams = boto3.client(
+        "dynamodbstreams", region_name="eu-west-3",
+        config=Config(account_id_endpoint_mode="disabled"),
+    )  # fmt: skip
+    arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    for _ in range(moto_fixes.MAX_SHARD_ITERATORS + 50):
+        iterator = streams.get_records(ShardIterator=iterator)["NextShardIterator"]
+    backend = dynamodbstreams_backends["123456789012"]["eu-west-3"]
+    assert len(backend.shard_iterators) <= moto_fixes.MAX_SHARD_ITERATORS
+    _add(ddb, "late")
+    keys = [
+        r["dynamodb"]["Keys"]["id"]["S"]
+        for r in streams.get_records(ShardIterator=iterator)["Records"]
+    ]
+    # (moto emits two INSERT records when an update creates an item: hence a set)
+    assert set(keys) == {"counter", "late"}
