@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.auth import Authenticator, build_verifier
-from chalicelib.notify.email import JinjaEmailRenderer, SesMailer
+from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.pledges import PledgeService
@@ -32,25 +31,6 @@ class Container:
     pledges: PledgeService
     progress: ProgressService
     notifications: NotificationService
-
-
-class LazySesClient:
-    """Creates the SES client on first use: only the notifier ever sends e-mail."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._client: Any = None
-
-    def send_email(self, **kwargs: Any) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client(
-                "ses",
-                region_name=self._settings.region,
-                endpoint_url=self._settings.aws_endpoint_url,
-            )
-        return self._client.send_email(**kwargs)
 
 
 def build_container(

@@ -187,6 +187,8 @@ class Delivery:
     created_at: datetime | None = None
     sent_at: datetime | None = None
     last_error: str | None = None
+    # Set on a claimed delivery: the claim's fencing token for marking it sent or failed.
+    lease_until: datetime | None = None
 
     @property
     def key(self) -> str:

@@ -9,6 +9,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from chalicelib.domain.model import Challenge, Delivery, Metric, Milestone, RecipientRole
 from chalicelib.services.ports import EmailMessage, MailerError
+from chalicelib.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOCALES = ("fr", "en")
@@ -83,6 +84,32 @@ class JinjaEmailRenderer:
             text=self._env.get_template(f"{base}.txt.j2").render(context),
             html=self._env.get_template(f"{base}.html.j2").render(context),
         )
+
+
+class LazySesClient:
+    """Creates the SES client on first use (only the notifier sends e-mail), with timeouts
+    short enough that a send always ends well within the notifier's Lambda timeout."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Any = None
+
+    def send_email(self, **kwargs: Any) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            self._client = boto3.client(
+                "ses",
+                region_name=self._settings.region,
+                endpoint_url=self._settings.aws_endpoint_url,
+                config=Config(
+                    connect_timeout=3,
+                    read_timeout=8,
+                    retries={"mode": "standard", "total_max_attempts": 2},
+                ),
+            )
+        return self._client.send_email(**kwargs)
 
 
 class SesMailer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from chalicelib.domain.model import (
 )
 from chalicelib.services.ports import (
     ChallengeRepository,
+    ClaimRefused,
     Clock,
     DeliveryRepository,
     EmailMessage,
@@ -21,8 +23,11 @@ from chalicelib.services.ports import (
     MailerError,
 )
 
-# Longer than one notifier invocation may run, so a live sender never loses its claim.
-DELIVERY_LEASE = timedelta(seconds=90)
+logger = logging.getLogger(__name__)
+
+# Longer than one notifier invocation may run (its Lambda timeout is 30 s, and SES calls
+# time out well before), so a live sender never loses its claim to a retry.
+DELIVERY_LEASE = timedelta(seconds=45)
 
 
 class DeliveryRetryError(Exception):
@@ -85,16 +90,21 @@ class NotificationService:
             raise DeliveryRetryError(f"will retry {', '.join(retry)}")
 
     def _deliver(self, milestone: Milestone, challenge: Challenge, delivery: Delivery) -> bool:
-        """True when nothing more is owed for this delivery (sent, given up, or in hand)."""
+        """True when nothing more is owed for this delivery (sent, or given up for good)."""
         claimed = self._deliveries.claim(delivery, now=self._clock.now(), lease=DELIVERY_LEASE)
-        if claimed is None:
+        if claimed is ClaimRefused.SETTLED:
             return True
-        message = self._renderer.render(milestone, challenge, claimed)
+        if claimed is ClaimRefused.HELD:
+            # Maybe a sender that died before recording its outcome: retry once its lease ends.
+            return False
         try:
-            self._mailer.send(message)
-        except MailerError as error:
+            self._mailer.send(self._renderer.render(milestone, challenge, claimed))
+        except Exception as error:
+            # Whatever went wrong, record it and release the lease so a retry can send.
+            if not isinstance(error, MailerError):
+                logger.exception("sending %s failed unexpectedly", claimed.id)
             final = claimed.attempts >= self._max_attempts
-            self._deliveries.mark_failed(claimed, error=str(error), final=final)
+            self._deliveries.mark_failed(claimed, error=str(error) or repr(error), final=final)
             return final
         self._deliveries.mark_sent(claimed, now=self._clock.now())
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
 from chalicelib.domain.model import (
@@ -48,7 +49,9 @@ class SystemClock:
 class ChallengeRepository(Protocol):
     def add(self, challenge: Challenge) -> None: ...
 
-    def get(self, challenge_id: str) -> Challenge | None: ...
+    def get(self, challenge_id: str, *, consistent: bool = False) -> Challenge | None:
+        """`consistent` reads see every write acknowledged before them (twice the cost)."""
+        ...
 
     def list(
         self,
@@ -109,15 +112,28 @@ class CounterRepository(Protocol):
         ...
 
 
+class ClaimRefused(Enum):
+    """Why a delivery could not be claimed."""
+
+    SETTLED = "settled"  # sent, or failed for good: nothing more to do
+    HELD = "held"  # another sender holds its lease (or died holding it): try again later
+
+
 class DeliveryRepository(Protocol):
-    def claim(self, delivery: Delivery, *, now: datetime, lease: timedelta) -> Delivery | None:
-        """Take the right to send `delivery` now (recording one more attempt), or None
-        when it was already sent, has failed for good, or another sender holds it."""
+    def claim(
+        self, delivery: Delivery, *, now: datetime, lease: timedelta
+    ) -> Delivery | ClaimRefused:
+        """Take the right to send `delivery` until the lease ends, recording one more attempt;
+        the returned delivery carries the lease, which fences the mark_* calls."""
         ...
 
-    def mark_sent(self, delivery: Delivery, *, now: datetime) -> None: ...
+    def mark_sent(self, claimed: Delivery, *, now: datetime) -> None:
+        """Record the send, unless the lease was lost to another sender meanwhile."""
+        ...
 
-    def mark_failed(self, delivery: Delivery, *, error: str, final: bool) -> None: ...
+    def mark_failed(self, claimed: Delivery, *, error: str, final: bool) -> None:
+        """Record the failure and release the lease (unless it was lost meanwhile)."""
+        ...
 
     def list_for_challenge(self, challenge_id: str) -> list[Delivery]: ...
 

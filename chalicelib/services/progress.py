@@ -25,7 +25,8 @@ class ProgressService:
         Safe to run any number of times and concurrently: totals are only replaced by a
         higher version, and the milestone write is conditional, so one caller wins.
         """
-        challenge = self._challenges.get(challenge_id)
+        # Consistent: right after a target change, an eventual read could miss the new target.
+        challenge = self._challenges.get(challenge_id, consistent=True)
         if challenge is None:
             return None
         totals = self._counters.totals(challenge.id, challenge.counter_shards)
@@ -43,5 +44,5 @@ class ProgressService:
                 challenge = challenge.with_changes(reached_at=now)
             else:
                 # Another refresh reached it first (or the target moved): report what is stored.
-                challenge = self._challenges.get(challenge.id) or challenge
+                challenge = self._challenges.get(challenge.id, consistent=True) or challenge
         return challenge

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ from chalicelib.domain.model import (
     Visibility,
     counter_shard_for,
 )
-from chalicelib.services.ports import ChallengeChanges, Page
+from chalicelib.services.ports import ChallengeChanges, ClaimRefused, Page
 from chalicelib.settings import Settings
 from chalicelib.storage.cursors import decode_cursor, encode_cursor
 from chalicelib.storage.tables import (
@@ -42,6 +43,8 @@ from chalicelib.storage.tables import (
     PledgeItem,
     TargetAttribute,
 )
+
+logger = logging.getLogger(__name__)
 
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailed"
 CONDITIONAL_CHECK_FAILED_EXCEPTION = "ConditionalCheckFailedException"
@@ -60,6 +63,17 @@ def _is_condition_failure(error: Exception) -> bool:
     return cause == CONDITIONAL_CHECK_FAILED_EXCEPTION
 
 
+_CONTENTION_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+_CONTENTION_CAUSES = {"ThrottlingException", "ProvisionedThroughputExceededException",
+                      "TransactionInProgressException", "RequestLimitExceeded"}  # fmt: skip
+
+
+def _is_contention(error: TransactWriteError) -> bool:
+    return bool(_CONTENTION_REASONS & set(_cancellation_codes(error))) or (
+        error.cause_response_code in _CONTENTION_CAUSES
+    )
+
+
 def with_transaction_retries(
     operation: Callable[[], R], *, attempts: int = TRANSACTION_ATTEMPTS
 ) -> R:
@@ -72,11 +86,15 @@ def with_transaction_retries(
         try:
             return operation()
         except TransactWriteError as error:
-            if "TransactionConflict" not in _cancellation_codes(error) or attempt == attempts - 1:
+            if not _is_contention(error):
                 raise
+            if attempt == attempts - 1:
+                raise ContentionError(
+                    "the write kept conflicting with concurrent writes"
+                ) from error
             # Full jitter keeps colliding writers from retrying in lock step.
             time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not crypto
-    raise ContentionError("the write kept conflicting with concurrent writes")  # pragma: no cover
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _start_key(state: dict[str, Any] | None, field: str = "k") -> dict[str, Any] | None:
@@ -219,9 +237,9 @@ class DynamoChallengeRepository:
     def add(self, challenge: Challenge) -> None:
         _challenge_to_item(challenge).save(condition=ChallengeItem.id.does_not_exist())
 
-    def get(self, challenge_id: str) -> Challenge | None:
+    def get(self, challenge_id: str, *, consistent: bool = False) -> Challenge | None:
         try:
-            return _challenge_from_item(ChallengeItem.get(challenge_id))
+            return _challenge_from_item(ChallengeItem.get(challenge_id, consistent_read=consistent))
         except ChallengeItem.DoesNotExist:
             return None
 
@@ -422,7 +440,7 @@ class DynamoPledgeRepository:
         try:
             with_transaction_retries(write)
         except TransactWriteError as error:
-            if _cancellation_codes(error)[0] == CONDITIONAL_CHECK_FAILED:
+            if _cancellation_codes(error)[:1] == [CONDITIONAL_CHECK_FAILED]:
                 return False
             raise
         return True
@@ -447,7 +465,7 @@ class DynamoPledgeRepository:
         try:
             with_transaction_retries(write)
         except TransactWriteError as error:
-            if _cancellation_codes(error)[0] == CONDITIONAL_CHECK_FAILED:
+            if _cancellation_codes(error)[:1] == [CONDITIONAL_CHECK_FAILED]:
                 return False
             raise
         return True
@@ -490,11 +508,14 @@ def _delivery_from_item(item: DeliveryItem) -> Delivery:
         created_at=item.created_at,
         sent_at=item.sent_at,
         last_error=item.last_error,
+        lease_until=item.lease_until,
     )
 
 
 class DynamoDeliveryRepository:
-    def claim(self, delivery: Delivery, *, now: datetime, lease: timedelta) -> Delivery | None:
+    def claim(
+        self, delivery: Delivery, *, now: datetime, lease: timedelta
+    ) -> Delivery | ClaimRefused:
         item = DeliveryItem(challenge_id=delivery.challenge_id, key=delivery.key)
         claimable = DeliveryItem.key.does_not_exist() | (
             (DeliveryItem.status == DeliveryStatus.PENDING.value)
@@ -518,29 +539,48 @@ class DynamoDeliveryRepository:
             )
         except UpdateError as error:
             if _is_condition_failure(error):
-                return None
+                return self._why_refused(delivery)
             raise
         return _delivery_from_item(item)
 
-    def mark_sent(self, delivery: Delivery, *, now: datetime) -> None:
-        DeliveryItem(challenge_id=delivery.challenge_id, key=delivery.key).update(
-            actions=[
+    @staticmethod
+    def _why_refused(delivery: Delivery) -> ClaimRefused:
+        try:
+            stored = DeliveryItem.get(delivery.challenge_id, delivery.key, consistent_read=True)
+        except DeliveryItem.DoesNotExist:
+            return ClaimRefused.HELD  # cannot happen (the condition saw it); retry to be safe
+        if stored.status == DeliveryStatus.PENDING.value:
+            return ClaimRefused.HELD
+        return ClaimRefused.SETTLED
+
+    def _finish(self, claimed: Delivery, actions: list[Any]) -> None:
+        try:
+            DeliveryItem(challenge_id=claimed.challenge_id, key=claimed.key).update(
+                actions=[*actions, DeliveryItem.lease_until.remove()],
+                # The lease is a fencing token: a sender whose lease was taken over records
+                # nothing, so it cannot overwrite the newer sender's outcome.
+                condition=DeliveryItem.lease_until == claimed.lease_until,
+            )
+        except UpdateError as error:
+            if not _is_condition_failure(error):
+                raise
+            logger.warning("delivery %s: lease lost before its outcome was recorded", claimed.id)
+
+    def mark_sent(self, claimed: Delivery, *, now: datetime) -> None:
+        self._finish(
+            claimed,
+            [
                 DeliveryItem.status.set(DeliveryStatus.SENT.value),
                 DeliveryItem.sent_at.set(now),
-                DeliveryItem.lease_until.remove(),
                 DeliveryItem.last_error.remove(),
-            ]
+            ],
         )
 
-    def mark_failed(self, delivery: Delivery, *, error: str, final: bool) -> None:
+    def mark_failed(self, claimed: Delivery, *, error: str, final: bool) -> None:
         status = DeliveryStatus.FAILED if final else DeliveryStatus.PENDING
-        DeliveryItem(challenge_id=delivery.challenge_id, key=delivery.key).update(
-            actions=[
-                DeliveryItem.status.set(status.value),
-                DeliveryItem.last_error.set(error[:500]),
-                # Release the lease so the stream's retry can try again at once.
-                DeliveryItem.lease_until.remove(),
-            ]
+        self._finish(
+            claimed,
+            [DeliveryItem.status.set(status.value), DeliveryItem.last_error.set(error[:500])],
         )
 
     def list_for_challenge(self, challenge_id: str) -> list[Delivery]:

@@ -11,10 +11,9 @@ import pytest
 
 import app as app_module
 from chalicelib.local.stream_poller import LocalLambdaContext
-from chalicelib.notify.email import SesMailer
+from chalicelib.notify.email import LazySesClient, SesMailer
 from chalicelib.services.ports import EmailMessage, MailerError
 from chalicelib.settings import Settings
-from chalicelib.wiring import LazySesClient
 from tests.functional.conftest import Api, load_event, make_api
 
 CONTEXT = LocalLambdaContext(
@@ -30,9 +29,13 @@ class FlakyMailer:
         self.fail_next = 0
         self.failing_addresses: set[str] = set()
         self.attempts: list[str] = []
+        self.crash_next: Exception | None = None
 
     def send(self, message: EmailMessage) -> str:
         self.attempts.append(message.to)
+        if self.crash_next is not None:
+            crash, self.crash_next = self.crash_next, None
+            raise crash
         if message.to in self.failing_addresses:
             raise MailerError(f"mailbox {message.to} is unavailable")
         if self.fail_next > 0:
@@ -213,3 +216,20 @@ def test_progress_is_visible_after_the_trigger_runs(api: Api) -> None:
     assert body["progress"]["participants"] == 7
     assert body["progress"]["percent"] == 7.0
     assert json.dumps(body).count("reached_at") == 1
+
+
+def test_an_unexpected_error_while_sending_is_retried_not_lost(
+    flaky_api: Api, mailer: FlakyMailer
+) -> None:
+    challenge_id = reach(flaky_api, notify=False)
+    mailer.crash_next = TimeoutError("read timed out")
+    event = milestone_event(challenge_id)
+    first = app_module.notify_milestones(copy.deepcopy(event), CONTEXT)
+    assert first == {"batchItemFailures": [{"itemIdentifier": "100"}]}
+    log = {n["recipient_role"]: n for n in flaky_api.notifications(challenge_id)}
+    assert log["sponsor"]["status"] == "pending"
+    # The redelivery (at once: the failure released the lease) sends what is still owed.
+    assert app_module.notify_milestones(copy.deepcopy(event), CONTEXT) == {"batchItemFailures": []}
+    log = {n["recipient_role"]: n for n in flaky_api.notifications(challenge_id)}
+    assert (log["sponsor"]["status"], log["sponsor"]["attempts"]) == ("sent", 2)
+    assert sent_to(flaky_api) == ["hello@solicycle.example", "sponsor@clichy.example"]

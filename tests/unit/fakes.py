@@ -23,7 +23,13 @@ from chalicelib.domain.model import (
     Totals,
     Visibility,
 )
-from chalicelib.services.ports import ChallengeChanges, EmailMessage, MailerError, Page
+from chalicelib.services.ports import (
+    ChallengeChanges,
+    ClaimRefused,
+    EmailMessage,
+    MailerError,
+    Page,
+)
 from chalicelib.storage.cursors import decode_cursor, encode_cursor
 
 # The same fields the DynamoDB repository writes as plain attributes.
@@ -84,6 +90,17 @@ class FakeDatabase:
     counters: dict[tuple[str, int], Totals] = field(default_factory=dict)
     deliveries: dict[tuple[str, str], StoredDelivery] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # With stale_reads, a non-consistent read of a challenge returns its previous version,
+    # as an eventually consistent DynamoDB read may.
+    stale_reads: bool = False
+    previous_challenges: dict[str, Challenge] = field(default_factory=dict)
+
+    def store_challenge(self, challenge: Challenge) -> None:
+        with self.lock:
+            current = self.challenges.get(challenge.id)
+            if current is not None:
+                self.previous_challenges[challenge.id] = current
+            self.challenges[challenge.id] = challenge
 
     def count(
         self, challenge_id: str, shard: int, participants: int = 0, quantity: float = 0
@@ -114,10 +131,14 @@ class FakeChallengeRepository:
         with self._db.lock:
             if challenge.id in self._db.challenges:
                 raise DuplicateItemError(challenge.id)
-            self._db.challenges[challenge.id] = challenge
+            self._db.store_challenge(challenge)
 
-    def get(self, challenge_id: str) -> Challenge | None:
+    def get(self, challenge_id: str, *, consistent: bool = False) -> Challenge | None:
         with self._db.lock:
+            if self._db.stale_reads and not consistent:
+                stale = self._db.previous_challenges.get(challenge_id)
+                if stale is not None:
+                    return stale
             return self._db.challenges.get(challenge_id)
 
     def list(
@@ -179,7 +200,7 @@ class FakeChallengeRepository:
             if changes.changes_target and current.reached:
                 return None
             updated = current.with_changes(updated_at=now, **values)
-            self._db.challenges[challenge.id] = updated
+            self._db.store_challenge(updated)
             return updated
 
     def transition(
@@ -190,7 +211,7 @@ class FakeChallengeRepository:
             if current is None or current.status is not source:
                 return None
             updated = current.with_changes(status=target, updated_at=now)
-            self._db.challenges[challenge_id] = updated
+            self._db.store_challenge(updated)
             return updated
 
     def save_totals(self, challenge_id: str, totals: Totals) -> bool:
@@ -198,7 +219,7 @@ class FakeChallengeRepository:
             current = self._db.challenges.get(challenge_id)
             if current is None or current.totals.version >= totals.version:
                 return False
-            self._db.challenges[challenge_id] = current.with_changes(totals=totals)
+            self._db.store_challenge(current.with_changes(totals=totals))
             return True
 
     def record_milestone(self, challenge: Challenge, milestone: Milestone) -> bool:
@@ -215,9 +236,7 @@ class FakeChallengeRepository:
                     or current.target.value > challenge.counted_value(milestone.totals)
                 ):
                     return False
-                self._db.challenges[challenge.id] = current.with_changes(
-                    reached_at=milestone.occurred_at
-                )
+                self._db.store_challenge(current.with_changes(reached_at=milestone.occurred_at))
             self._db.milestones[key] = milestone
             return True
 
@@ -294,12 +313,16 @@ class FakeDeliveryRepository:
     def __init__(self, db: FakeDatabase) -> None:
         self._db = db
 
-    def claim(self, delivery: Delivery, *, now: datetime, lease: timedelta) -> Delivery | None:
+    def claim(
+        self, delivery: Delivery, *, now: datetime, lease: timedelta
+    ) -> Delivery | ClaimRefused:
         key = (delivery.challenge_id, delivery.key)
         with self._db.lock:
             stored = self._db.deliveries.get(key)
             if stored is not None and not _claimable(stored, now):
-                return None
+                if stored.delivery.status is DeliveryStatus.PENDING:
+                    return ClaimRefused.HELD
+                return ClaimRefused.SETTLED
             before = stored.delivery if stored is not None else delivery
             claimed = replace(
                 delivery,
@@ -308,24 +331,27 @@ class FakeDeliveryRepository:
                 created_at=before.created_at if stored is not None else now,
                 sent_at=before.sent_at,
                 last_error=before.last_error,
+                lease_until=now + lease,
             )
             self._db.deliveries[key] = StoredDelivery(claimed, lease_until=now + lease)
             return claimed
 
-    def mark_sent(self, delivery: Delivery, *, now: datetime) -> None:
-        self._store(delivery, status=DeliveryStatus.SENT, sent_at=now, last_error=None)
+    def mark_sent(self, claimed: Delivery, *, now: datetime) -> None:
+        self._finish(claimed, status=DeliveryStatus.SENT, sent_at=now, last_error=None)
 
-    def mark_failed(self, delivery: Delivery, *, error: str, final: bool) -> None:
+    def mark_failed(self, claimed: Delivery, *, error: str, final: bool) -> None:
         status = DeliveryStatus.FAILED if final else DeliveryStatus.PENDING
-        self._store(delivery, status=status, last_error=error[:500])
+        self._finish(claimed, status=status, last_error=error[:500])
 
-    def _store(self, delivery: Delivery, **changes: Any) -> None:
-        # Like the unconditional DynamoDB update: also releases the lease.
-        key = (delivery.challenge_id, delivery.key)
+    def _finish(self, claimed: Delivery, **changes: Any) -> None:
+        # Like the DynamoDB update: fenced by the claim's lease, and releases it.
+        key = (claimed.challenge_id, claimed.key)
         with self._db.lock:
             stored = self._db.deliveries.get(key)
-            current = stored.delivery if stored is not None else delivery
-            self._db.deliveries[key] = StoredDelivery(replace(current, **changes))
+            if stored is None or stored.lease_until != claimed.lease_until:
+                return
+            updated = replace(stored.delivery, lease_until=None, **changes)
+            self._db.deliveries[key] = StoredDelivery(updated)
 
     def list_for_challenge(self, challenge_id: str) -> list[Delivery]:
         with self._db.lock:

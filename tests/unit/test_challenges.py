@@ -214,8 +214,10 @@ class _StaleReads(FakeChallengeRepository):
         super().__init__(db)
         self._stale = stale
 
-    def get(self, challenge_id: str) -> Challenge | None:
-        return self._stale if challenge_id == self._stale.id else super().get(challenge_id)
+    def get(self, challenge_id: str, *, consistent: bool = False) -> Challenge | None:
+        if challenge_id == self._stale.id:
+            return self._stale
+        return super().get(challenge_id, consistent=consistent)
 
 
 def test_a_target_change_racing_with_reaching_is_a_conflict(backend: Backend) -> None:
@@ -377,3 +379,15 @@ def test_an_employee_only_challenge_needs_an_organisation(backend: Backend) -> N
     )
     assert moved.visibility is Visibility.ORGANIZATION
     assert moved.organization_id == "org_acme"
+
+
+def test_lowering_the_target_reaches_even_when_reads_lag_behind(backend: Backend) -> None:
+    challenge = backend.live_challenge(target=Target(Metric.PARTICIPANTS, 10))
+    backend.pledge_many(challenge.id, 3)
+    backend.progress.refresh(challenge.id)
+    backend.db.stale_reads = True  # an eventual read may still return the old target
+    updated = backend.challenges.update(
+        challenge.id, ChallengeChanges({"target": Target(Metric.PARTICIPANTS, 3)})
+    )
+    assert updated.reached
+    assert len(backend.db.milestones_for(challenge.id)) == 1

@@ -18,7 +18,7 @@ from chalicelib.domain.model import (
     Totals,
 )
 from chalicelib.services.pledges import PledgeRequest
-from chalicelib.services.ports import EmailMessage, MailerError
+from chalicelib.services.ports import ClaimRefused, EmailMessage, MailerError
 from tests.unit.fakes import DuplicateItemError, FakeClock, FakeMailer
 from tests.unit.support import Backend, participant
 
@@ -94,21 +94,26 @@ def test_a_delivery_is_claimable_when_new_pending_and_unleased(backend: Backend)
     now = backend.clock.now()
 
     first = deliveries.claim(delivery(), now=now, lease=LEASE)
-    assert first is not None
+    assert isinstance(first, Delivery)
     assert (first.attempts, first.status, first.created_at) == (1, DeliveryStatus.PENDING, now)
-    assert deliveries.claim(delivery(), now=now + LEASE, lease=LEASE) is None  # lease held
+    held = deliveries.claim(delivery(), now=now + LEASE, lease=LEASE)
+    assert held is ClaimRefused.HELD
 
     retaken = deliveries.claim(delivery(), now=now + LEASE + timedelta(seconds=1), lease=LEASE)
-    assert retaken is not None
+    assert isinstance(retaken, Delivery)
     assert (retaken.attempts, retaken.created_at) == (2, now)
+    # The first sender lost its lease: what it records now is ignored (fencing).
+    deliveries.mark_sent(first, now=now)
+    assert deliveries.list_for_challenge("ch_1")[0].status is DeliveryStatus.PENDING
 
     deliveries.mark_failed(retaken, error="boom", final=False)
     again = deliveries.claim(delivery(), now=now + LEASE, lease=LEASE)
-    assert again is not None
+    assert isinstance(again, Delivery)
     assert (again.attempts, again.last_error) == (3, "boom")
 
     deliveries.mark_sent(again, now=now)
-    assert deliveries.claim(delivery(), now=now + 10 * LEASE, lease=LEASE) is None
+    settled = deliveries.claim(delivery(), now=now + 10 * LEASE, lease=LEASE)
+    assert settled is ClaimRefused.SETTLED
     [stored] = deliveries.list_for_challenge("ch_1")
     assert (stored.status, stored.attempts, stored.sent_at) == (DeliveryStatus.SENT, 3, now)
 
@@ -117,11 +122,12 @@ def test_a_failed_delivery_is_never_claimed_again(backend: Backend) -> None:
     deliveries = backend.delivery_repository
     now = backend.clock.now()
     claimed = deliveries.claim(delivery(), now=now, lease=LEASE)
-    assert claimed is not None
+    assert isinstance(claimed, Delivery)
 
     deliveries.mark_failed(claimed, error="x" * 600, final=True)
 
-    assert deliveries.claim(delivery(), now=now + 10 * LEASE, lease=LEASE) is None
+    settled = deliveries.claim(delivery(), now=now + 10 * LEASE, lease=LEASE)
+    assert settled is ClaimRefused.SETTLED
     [stored] = deliveries.list_for_challenge("ch_1")
     assert stored.status is DeliveryStatus.FAILED
     assert stored.last_error == "x" * 500

@@ -190,9 +190,9 @@ class StaleFirstRead:
         self._repository = repository
         self._snapshot: Challenge | None = snapshot
 
-    def get(self, challenge_id: str) -> Challenge | None:
+    def get(self, challenge_id: str, *, consistent: bool = False) -> Challenge | None:
         snapshot, self._snapshot = self._snapshot, None
-        return snapshot or self._repository.get(challenge_id)
+        return snapshot or self._repository.get(challenge_id, consistent=consistent)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._repository, name)
