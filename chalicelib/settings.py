@@ -73,9 +73,11 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
 def _jwt_settings(stage: str, env: Mapping[str, str]) -> JwtSettings:
     mode = env.get("CROWDACT_JWT_MODE", "hs256" if stage == "local" else "rs256")
     if mode == "hs256":
+        # A published secret would let anyone mint admin tokens: never in AWS.
         if stage != "local":
-            # A shared secret would let anyone who reads the config mint admin tokens.
             raise ConfigurationError("HS256 tokens are only accepted in the local stage")
+        if env.get("AWS_LAMBDA_FUNCTION_NAME") and not env.get("CROWDACT_AWS_ENDPOINT_URL"):
+            raise ConfigurationError("HS256 tokens are refused in a Lambda running in AWS")
         return JwtSettings(
             mode="hs256",
             hs256_secret=env.get("CROWDACT_LOCAL_JWT_SECRET") or LOCAL_JWT_SECRET_DEFAULT,
@@ -83,12 +85,11 @@ def _jwt_settings(stage: str, env: Mapping[str, str]) -> JwtSettings:
     if mode == "rs256":
         jwks_url = env.get("CROWDACT_JWKS_URL")
         issuer = env.get("CROWDACT_JWT_ISSUER")
-        if not jwks_url or not issuer:
-            raise ConfigurationError("RS256 needs CROWDACT_JWKS_URL and CROWDACT_JWT_ISSUER")
-        return JwtSettings(
-            mode="rs256",
-            jwks_url=jwks_url,
-            issuer=issuer,
-            audience=env.get("CROWDACT_JWT_AUDIENCE") or None,
-        )
+        audience = env.get("CROWDACT_JWT_AUDIENCE")
+        if not jwks_url or not issuer or not audience:
+            # The audience (the app client id) too: other clients of the pool are not ours.
+            raise ConfigurationError(
+                "RS256 needs CROWDACT_JWKS_URL, CROWDACT_JWT_ISSUER and CROWDACT_JWT_AUDIENCE"
+            )
+        return JwtSettings(mode="rs256", jwks_url=jwks_url, issuer=issuer, audience=audience)
     raise ConfigurationError(f"unknown CROWDACT_JWT_MODE {mode!r}")

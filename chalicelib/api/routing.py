@@ -7,6 +7,7 @@ Every route is declared through it, so each one gets the same treatment and is r
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
@@ -18,6 +19,7 @@ from chalicelib.api.problems import response_for_error
 from chalicelib.domain.errors import (
     AuthenticationError,
     InvalidRequestError,
+    NotFoundError,
     PayloadTooLargeError,
 )
 from chalicelib.domain.model import Principal
@@ -111,6 +113,16 @@ def parse_query(request: Request, model: type[QueryT]) -> QueryT:
         ) from exc
 
 
+_PATH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _check_path_ids(path_params: dict[str, str]) -> None:
+    # No id we issue looks otherwise; refusing early also keeps over-long keys from DynamoDB.
+    for name, value in path_params.items():
+        if not _PATH_ID.match(value):
+            raise NotFoundError(f"no {name.removesuffix('_id')} has the id {value[:64]!r}")
+
+
 def _authenticate(container: Container, request: Request, auth: Auth) -> Principal | None:
     if auth == "none":
         return None
@@ -154,6 +166,7 @@ def endpoint(
         def handler(**path_params: str) -> Response:
             request = blueprint.current_request
             try:
+                _check_path_ids(path_params)
                 container = get_container()
                 api_request: ApiRequest[Any, Any] = ApiRequest(
                     container=container,

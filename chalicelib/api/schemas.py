@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     AwareDatetime,
     BaseModel,
@@ -33,7 +35,33 @@ def _utc_iso(value: datetime) -> str:
 
 
 Timestamp = Annotated[datetime, PlainSerializer(_utc_iso, return_type=str, when_used="json")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _instant(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:00:00-05:00
+        raise ValueError("this date is out of range") from exc
+    if not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise ValueError(f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
+    return utc
+
+
+MIN_YEAR, MAX_YEAR = 2000, 2100
+# A date-time with its offset, stored in UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
+
+
+def _printable(value: str) -> str:
+    # Control and format characters (NUL, bidi overrides…) have no place in a name shown to others.
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in value):
+        raise ValueError("must not contain control or formatting characters")
+    return value
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_printable)
+]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Unit = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9%°/._ -]{1,16}$")]
 Number = Annotated[int | float, Field(gt=0, le=1_000_000_000)]
@@ -95,8 +123,8 @@ class _ChallengeFields(_Body):
     sponsor: SponsorIn
     beneficiary: BeneficiaryIn
     reward: Annotated[Text, StringConstraints(max_length=500)]
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     campaign_id: Identifier | None = None
     organization_id: Identifier | None = None
     visibility: Literal["public", "organization"] = "public"
@@ -120,8 +148,8 @@ class ChallengePatch(_Body):
     sponsor: SponsorIn | None = None
     beneficiary: BeneficiaryIn | None = None
     reward: Annotated[Text, StringConstraints(max_length=500)] | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     campaign_id: Identifier | None = None
     organization_id: Identifier | None = None
     visibility: Literal["public", "organization"] | None = None

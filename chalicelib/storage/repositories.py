@@ -50,6 +50,7 @@ CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailed"
 CONDITIONAL_CHECK_FAILED_EXCEPTION = "ConditionalCheckFailedException"
 PLEDGE_INDEX_BUCKETS = 16
 TRANSACTION_ATTEMPTS = 6
+MAX_KEY_LENGTH = 1024  # DynamoDB's limit for a sort key; our ids are far shorter
 
 R = TypeVar("R")
 
@@ -97,24 +98,29 @@ def with_transaction_retries(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _start_key(state: dict[str, Any] | None, field: str = "k") -> dict[str, Any] | None:
-    """Validate a start key taken from a client cursor: every value a string key."""
-    if state is None or state.get(field) is None:
+def _start_key(
+    state: dict[str, Any] | None, expected: dict[str, str | None]
+) -> dict[str, Any] | None:
+    """The start key carried by a client's cursor, checked against the query it continues:
+    exactly the index's key attributes, with the partition value(s) given in `expected`
+    (None: any string). A cursor from another list, or an edited one, is a 400, not a 500."""
+    if state is None or state.get("k") is None:
         return None
-    key = state[field]
+    key = state["k"]
     if (
         not isinstance(key, dict)
-        or not key
+        or set(key) != set(expected)
         or not all(
-            isinstance(name, str)
-            and isinstance(value, dict)
+            isinstance(value, dict)
             and set(value) == {"S"}
             and isinstance(value["S"], str)
+            and 0 < len(value["S"]) <= MAX_KEY_LENGTH
+            and expected[name] in (None, value["S"])
             for name, value in key.items()
         )
     ):
         raise InvalidRequestError(
-            "the cursor is not one this API returned",
+            "the cursor is not one this API returned for this list",
             [{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
         )
     return key
@@ -257,7 +263,9 @@ class DynamoChallengeRepository:
         position = state.get("s", 0)
         if not isinstance(position, int) or not 0 <= position < len(statuses):
             raise InvalidRequestError("the cursor is not one this API returned")
-        start_key = _start_key(state)
+        start_key = _start_key(
+            state, {"id": None, "created_key": None, "status": statuses[position].value}
+        )
         items: list[Challenge] = []
         # Walk the status partitions in order (live before ended, …), newest first in each.
         while position < len(statuses) and len(items) < limit:
@@ -287,7 +295,9 @@ class DynamoChallengeRepository:
             filter_condition=ChallengeItem.status.is_in(*wanted),
             scan_index_forward=False,
             limit=limit,
-            last_evaluated_key=_start_key(state),
+            last_evaluated_key=_start_key(
+                state, {"id": None, "created_key": None, "campaign_id": campaign_id}
+            ),
         )
         items = [_challenge_from_item(item) for item in result]
         next_key = result.last_evaluated_key
@@ -476,7 +486,9 @@ class DynamoPledgeRepository:
         result = PledgeItem.query(
             participant_id,
             limit=limit,
-            last_evaluated_key=_start_key(decode_cursor(cursor)),
+            last_evaluated_key=_start_key(
+                decode_cursor(cursor), {"participant_id": participant_id, "challenge_id": None}
+            ),
         )
         items = [_pledge_from_item(item) for item in result]
         next_key = result.last_evaluated_key

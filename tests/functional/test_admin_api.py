@@ -168,3 +168,23 @@ def test_lowering_the_target_to_the_count_reaches_at_once_with_one_event(api: Ap
 def test_notifications_log_of_unknown_challenge_is_404(api: Api) -> None:
     path = "/admin/challenges/ch_nope/notifications"
     assert_problem(api.request("GET", path, None, ADMIN), 404)
+
+
+@pytest.mark.parametrize(
+    "when", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00", "1999-12-31T23:59:59Z"]
+)
+def test_dates_out_of_range_are_400(api: Api, when: str) -> None:
+    created = api.create()
+    assert_problem(
+        api.request("POST", "/admin/challenges", challenge_body(ends_at=when), ADMIN), 400
+    )
+    patch = api.request("PATCH", f"/admin/challenges/{created['id']}", {"ends_at": when}, ADMIN)
+    assert_problem(patch, 400)
+
+
+def test_dates_are_stored_in_utc(api: Api) -> None:
+    created = api.create(starts_at="2026-06-01T11:00:00+02:00", ends_at="2026-06-08T11:00:00+02:00")
+    assert (created["starts_at"], created["ends_at"]) == (
+        "2026-06-01T09:00:00Z",
+        "2026-06-08T09:00:00Z",
+    )

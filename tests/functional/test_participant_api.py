@@ -150,3 +150,15 @@ def test_my_pledges_pages_through_my_own_only(api: Api) -> None:
             break
     assert sorted(seen) == sorted(challenges)
     assert_problem(api.request("GET", "/me/pledges?limit=500", None, bearer("me")), 400)
+
+
+@pytest.mark.parametrize("challenge_id", ["x" * 65, "ch_%F0%9F%92%A5", "ch.1", "x" * 3000])
+def test_ids_we_never_issue_are_404_before_any_lookup(api: Api, challenge_id: str) -> None:
+    assert_problem(api.pledge(challenge_id, "p"), 404)
+    assert_problem(api.request("GET", f"/challenges/{challenge_id}"), 404)
+
+
+@pytest.mark.parametrize("name", ["L\u0000a", "L\u202ea", "\u200b"])
+def test_display_names_with_control_characters_are_400(api: Api, name: str) -> None:
+    challenge = api.create()
+    assert_problem(api.pledge(challenge["id"], "p", {"display_name": name}), 400)

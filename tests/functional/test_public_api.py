@@ -163,3 +163,41 @@ def test_chalice_errors_are_problem_json(api: Api) -> None:
         {**bearer("p1"), "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert_problem(wrong_type, 415)
+
+
+def _cursor(state: dict[str, object]) -> str:
+    from chalicelib.storage.cursors import encode_cursor
+
+    encoded = encode_cursor(state)
+    assert encoded is not None
+    return encoded
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"s": 0, "k": {"x": {"S": "y"}}},
+        {"k": {"id": {"S": "a"}}},
+        {"s": 0, "k": {"id": {"S": "a"}, "created_key": {"S": "b"}, "status": {"S": "draft"}}},
+        {"s": 9, "k": None},
+        {"s": 0, "k": {"id": {"N": "1"}, "created_key": {"S": "b"}, "status": {"S": "live"}}},
+    ],
+)
+def test_edited_cursors_are_400_not_500(api: Api, state: dict[str, object]) -> None:
+    api.create()
+    assert_problem(api.request("GET", f"/challenges?cursor={_cursor(state)}"), 400)
+
+
+def test_a_cursor_from_another_list_is_400(api: Api) -> None:
+    for n in range(3):
+        api.create(title=f"C{n}", publish=False)
+    admin_page = json.loads(api.request("GET", "/admin/challenges?limit=1", None, api.headers).body)
+    assert admin_page["next_cursor"]  # positioned in the drafts
+    response = api.request("GET", f"/challenges?cursor={admin_page['next_cursor']}")
+    assert_problem(response, 400)
+    for n in range(2):
+        api.pledge(api.create(title=f"P{n}")["id"], "owner")
+    mine = json.loads(api.request("GET", "/me/pledges?limit=1", None, bearer("owner")).body)
+    assert mine["next_cursor"]
+    theirs = api.request("GET", f"/me/pledges?cursor={mine['next_cursor']}", None, bearer("thief"))
+    assert_problem(theirs, 400)
