@@ -101,10 +101,16 @@ class SponsorIn(_Body):
     name: Annotated[Text, StringConstraints(max_length=120)]
     email: EmailStr
     webhook_url: AnyHttpUrl | None = None
+    webhook_secret: Annotated[str, StringConstraints(min_length=16, max_length=256)] | None = None
 
     def to_domain(self) -> Party:
         url = str(self.webhook_url) if self.webhook_url else None
-        return Party(name=self.name, email=str(self.email), webhook_url=url)
+        return Party(
+            name=self.name,
+            email=str(self.email),
+            webhook_url=url,
+            webhook_secret=self.webhook_secret,
+        )
 
 
 class BeneficiaryIn(_Body):

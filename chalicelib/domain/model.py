@@ -82,6 +82,8 @@ class Party:
     name: str
     email: str
     webhook_url: str | None = None
+    # Signs webhook deliveries; stored, never shown again after creation.
+    webhook_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -135,11 +135,21 @@ def _connection(settings: Settings) -> Connection:
 
 
 def _party_to_item(party: Party) -> PartyAttribute:
-    return PartyAttribute(name=party.name, email=party.email, webhook_url=party.webhook_url)
+    return PartyAttribute(
+        name=party.name,
+        email=party.email,
+        webhook_url=party.webhook_url,
+        webhook_secret=party.webhook_secret,
+    )
 
 
 def _party_from_item(item: PartyAttribute) -> Party:
-    return Party(name=str(item.name), email=str(item.email), webhook_url=item.webhook_url)
+    return Party(
+        name=str(item.name),
+        email=str(item.email),
+        webhook_url=item.webhook_url,
+        webhook_secret=item.webhook_secret,
+    )
 
 
 def _challenge_to_item(challenge: Challenge) -> ChallengeItem:

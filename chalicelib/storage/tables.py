@@ -29,6 +29,7 @@ class PartyAttribute(MapAttribute[str, object]):
     name = UnicodeAttribute()
     email = UnicodeAttribute()
     webhook_url = UnicodeAttribute(null=True)
+    webhook_secret = UnicodeAttribute(null=True)
 
 
 class TargetAttribute(MapAttribute[str, object]):

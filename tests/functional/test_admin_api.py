@@ -188,3 +188,27 @@ def test_dates_are_stored_in_utc(api: Api) -> None:
         "2026-06-01T09:00:00Z",
         "2026-06-08T09:00:00Z",
     )
+
+
+def test_a_webhook_secret_is_stored_but_never_shown(api: Api) -> None:
+    secret = "s3cr3t-for-signing-webhooks"
+    sponsor = {"name": "Ville", "email": "s@x.example", "webhook_url": "https://hooks.x.example/c",
+               "webhook_secret": secret}  # fmt: skip
+    created = api.create(sponsor=sponsor)
+    got = api.request("GET", f"/admin/challenges/{created['id']}", None, ADMIN)
+    listed = api.request("GET", "/admin/challenges", None, ADMIN)
+    public = api.request("GET", f"/challenges/{created['id']}")
+    for body in (
+        json.dumps(created),
+        got.body.decode(),
+        listed.body.decode(),
+        public.body.decode(),
+    ):
+        assert secret not in body
+    from chalicelib.storage.tables import ChallengeItem
+
+    assert ChallengeItem.get(created["id"]).sponsor.webhook_secret == secret
+    short = {**sponsor, "webhook_secret": "short"}
+    assert_problem(
+        api.request("POST", "/admin/challenges", challenge_body(sponsor=short), ADMIN), 400
+    )

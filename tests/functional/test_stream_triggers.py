@@ -101,10 +101,8 @@ def test_a_redelivered_batch_sends_nothing_twice(api: Api) -> None:
         }
     assert sent_to(api) == ["hello@solicycle.example", "sponsor@clichy.example"]
     log = api.notifications(challenge_id)
-    assert [(n["recipient_role"], n["status"], n["attempts"]) for n in log] == [
+    assert sorted((n["recipient_role"], n["status"], n["attempts"]) for n in log) == [
         ("beneficiary", "sent", 1), ("sponsor", "sent", 1)
-    ] or [(n["recipient_role"], n["status"], n["attempts"]) for n in log] == [
-        ("sponsor", "sent", 1), ("beneficiary", "sent", 1)
     ]  # fmt: skip
 
 
