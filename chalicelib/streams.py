@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -21,10 +22,20 @@ from chalicelib.storage.repositories import (
 from chalicelib.wiring import Container
 
 
-def _processor() -> BatchProcessor:
+def _process(
+    event: dict[str, Any], context: Any, record_handler: Callable[[DynamoDBRecord], None]
+) -> dict[str, Any]:
+    """Run `record_handler` on each record; answer which failed (ReportBatchItemFailures)."""
     # Report failed records even when all of them failed, rather than raising: the retry is
     # the same, and the function's error metric keeps meaning "crowdact crashed".
-    return BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+    )
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    )
 
 
 def aggregate_progress(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
@@ -46,14 +57,7 @@ def aggregate_progress(event: dict[str, Any], context: Any, container: Container
         container.progress.refresh(challenge_id)
         refreshed.add(challenge_id)
 
-    return dict(
-        process_partial_response(
-            event=event,
-            record_handler=record_handler,
-            processor=_processor(),
-            context=context,
-        )
-    )
+    return _process(event, context, record_handler)
 
 
 def notify_milestones(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
@@ -66,11 +70,4 @@ def notify_milestones(event: dict[str, Any], context: Any, container: Container)
         if image:
             container.notifications.notify(milestone_from_stream_image(image))
 
-    return dict(
-        process_partial_response(
-            event=event,
-            record_handler=record_handler,
-            processor=_processor(),
-            context=context,
-        )
-    )
+    return _process(event, context, record_handler)

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib.local import moto_fixes
-from chalicelib.local.embedded_aws import SentEmail, sent_emails
+from chalicelib.local.embedded_aws import EmbeddedAws, SentEmail, sent_emails
 from chalicelib.local.stack import prepare_aws, stream_bindings, streams_client
 from chalicelib.local.stream_poller import StreamPoller
 from chalicelib.local.tokens import mint_local_token
@@ -116,6 +117,23 @@ class Api:
 
     def emails(self) -> list[SentEmail]:
         return sent_emails(self.container.settings.region)
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[EmbeddedAws]:
+    """The embedded AWS (moto over HTTP, one request at a time), one per test module."""
+    with EmbeddedAws() as embedded:
+        yield embedded
+
+
+def aws_client(aws: EmbeddedAws, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=aws.endpoint_url,
+        region_name=TEST_ENV["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 @pytest.fixture

@@ -6,34 +6,17 @@ import sys
 import threading
 import urllib.error
 import uuid
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
-import boto3
 import pytest
 
 from chalicelib.local.embedded_aws import EmbeddedAws, fetch_sent_emails, sent_emails
+from tests.functional.conftest import aws_client
 
 REGION = "eu-west-3"
 THREADS = 32
 UPDATES_PER_THREAD = 5
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[EmbeddedAws]:
-    with EmbeddedAws() as embedded:
-        yield embedded
-
-
-def client(aws: EmbeddedAws, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=aws.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def test_serves_on_a_free_local_port_and_stops_cleanly() -> None:
@@ -42,7 +25,7 @@ def test_serves_on_a_free_local_port_and_stops_cleanly() -> None:
         url = embedded.endpoint_url
         assert url.startswith("http://127.0.0.1:")
         assert not url.endswith(":0")
-        assert client(embedded, "dynamodb").list_tables()["TableNames"] is not None
+        assert aws_client(embedded, "dynamodb").list_tables()["TableNames"] is not None
         port = url.rsplit(":", 1)[1]
         serving = [t for t in threading.enumerate() if t.name == f"embedded-aws-{port}"]
         assert len(serving) == 1
@@ -57,7 +40,7 @@ def test_serves_on_a_free_local_port_and_stops_cleanly() -> None:
 
 
 def test_concurrent_conditional_adds_are_serialised(aws: EmbeddedAws) -> None:
-    ddb = client(aws, "dynamodb")
+    ddb = aws_client(aws, "dynamodb")
     table = f"counter-{uuid.uuid4().hex[:8]}"
     ddb.create_table(
         TableName=table,
@@ -66,7 +49,7 @@ def test_concurrent_conditional_adds_are_serialised(aws: EmbeddedAws) -> None:
         BillingMode="PAY_PER_REQUEST",
     )
     # boto3 sessions are not thread-safe to create: one client per worker, made up front.
-    clients = [client(aws, "dynamodb") for _ in range(THREADS)]
+    clients = [aws_client(aws, "dynamodb") for _ in range(THREADS)]
     start = threading.Barrier(THREADS)
     seen: list[int] = []
     errors: list[BaseException] = []
@@ -111,7 +94,7 @@ def test_concurrent_conditional_adds_are_serialised(aws: EmbeddedAws) -> None:
 
 
 def test_sent_emails_reads_simple_and_raw_messages(aws: EmbeddedAws) -> None:
-    ses = client(aws, "ses")
+    ses = aws_client(aws, "ses")
     ses.verify_email_identity(EmailAddress="notifications@crowdact.local")
     tag = uuid.uuid4().hex[:8]
     text_id = ses.send_email(
@@ -156,7 +139,7 @@ def test_sent_emails_reads_simple_and_raw_messages(aws: EmbeddedAws) -> None:
 
 
 def test_sent_emails_is_per_region(aws: EmbeddedAws) -> None:
-    ses = client(aws, "ses")
+    ses = aws_client(aws, "ses")
     ses.verify_email_identity(EmailAddress="notifications@crowdact.local")
     subject = f"only in {REGION} {uuid.uuid4().hex[:8]}"
     ses.send_email(

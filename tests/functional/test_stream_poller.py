@@ -7,11 +7,10 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
 
 from chalicelib.local.embedded_aws import EmbeddedAws
@@ -21,36 +20,21 @@ from chalicelib.local.stream_poller import (
     StreamNotDrainedError,
     StreamPoller,
 )
+from tests.functional.conftest import aws_client
 
 REGION = "eu-west-3"
 
 Verdict = Callable[[list[dict[str, Any]], int], dict[str, Any] | None]
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[EmbeddedAws]:
-    with EmbeddedAws() as embedded:
-        yield embedded
-
-
-def client(aws: EmbeddedAws, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=aws.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 @pytest.fixture
 def ddb(aws: EmbeddedAws) -> Any:
-    return client(aws, "dynamodb")
+    return aws_client(aws, "dynamodb")
 
 
 @pytest.fixture
 def streams(aws: EmbeddedAws) -> Any:
-    return client(aws, "dynamodbstreams")
+    return aws_client(aws, "dynamodbstreams")
 
 
 @dataclass
