@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from chalicelib.api.idempotency import IdempotentResponses
 from chalicelib.auth import Authenticator, build_verifier
 from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
 from chalicelib.services.challenges import ChallengeService
@@ -23,6 +25,20 @@ from chalicelib.storage.repositories import (
 from chalicelib.storage.tables import configure_tables, open_connections
 
 
+def idempotency_store(settings: Settings) -> Any:
+    """Powertools' DynamoDB persistence for Idempotency-Key answers, on this stage's table."""
+    import boto3
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    client = boto3.client(
+        "dynamodb", region_name=settings.region, endpoint_url=settings.aws_endpoint_url
+    )
+    return DynamoDBPersistenceLayer(
+        table_name=settings.table_name("idempotency"),
+        boto3_client=client,
+    )
+
+
 @dataclass(frozen=True)
 class Container:
     settings: Settings
@@ -31,6 +47,7 @@ class Container:
     pledges: PledgeService
     progress: ProgressService
     notifications: NotificationService
+    idempotency: IdempotentResponses
 
 
 def build_container(
@@ -62,6 +79,7 @@ def build_container(
         pledges=PledgeService(challenges, DynamoPledgeRepository(settings), clock),
         progress=progress,
         notifications=notifications,
+        idempotency=IdempotentResponses(lambda: idempotency_store(settings)),
     )
 
 

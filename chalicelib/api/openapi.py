@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from chalicelib.api.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
 from chalicelib.api.schemas import Problem
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -20,6 +22,18 @@ _STATUS_TEXT = {
     404: "Not found", 405: "Method not allowed", 409: "Conflict with the current state",
     413: "Body over 64 KiB", 415: "Unsupported media type", 503: "Busy; retry",
 }  # fmt: skip
+
+
+_HEADERS = {
+    IDEMPOTENCY_HEADER: {
+        "name": IDEMPOTENCY_HEADER,
+        "in": "header",
+        "required": False,
+        "description": "Retry safely: the same key with the same body replays the first "
+        "answer (with `Idempotent-Replayed: true`); with another body it is a 409.",
+        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN.pattern},
+    }
+}
 
 
 def _schemas(models: set[type[BaseModel]]) -> tuple[dict[Any, Any], dict[str, Any]]:
@@ -57,6 +71,7 @@ def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
     ]
     if op.query is not None:
         parameters += _query_parameters(op.query, refs)
+    parameters += [_HEADERS[name] for name in op.headers]
     responses: dict[str, Any] = {}
     for status in (op.status, *op.also):
         entry: dict[str, Any] = {"description": _STATUS_TEXT.get(status, "OK")}

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from chalicelib.api.routing import ApiRequest, endpoint
 from chalicelib.api.schemas import (
     ChallengeOut,
@@ -41,25 +42,39 @@ def _area(body: PledgeIn) -> str | None:
     status=201,
     body=PledgeIn,
     also=(200,),
+    headers=(IDEMPOTENCY_HEADER,),
     errors=(404, 409),
     tag="participant",
 )
 def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
     body = request.body
-    outcome = request.container.pledges.pledge(
-        request.caller,
-        challenge_id,
-        # Only the coarse area is kept: the coordinates or postal code go no further.
-        PledgeRequest(display_name=body.display_name, area=_area(body), notify=body.notify),
-    )
-    result = PledgeResult(
-        pledge=PledgeOut.from_pledge(outcome.pledge),
-        challenge=ChallengeOut.from_challenge(outcome.challenge),
-    )
-    return Response(
-        body=result.model_dump_json(),
-        status_code=201 if outcome.created else 200,
-        headers={"Content-Type": "application/json"},
+
+    def answer() -> Response:
+        outcome = request.container.pledges.pledge(
+            request.caller,
+            challenge_id,
+            # Only the coarse area is kept: the coordinates or postal code go no further.
+            PledgeRequest(display_name=body.display_name, area=_area(body), notify=body.notify),
+        )
+        result = PledgeResult(
+            pledge=PledgeOut.from_pledge(outcome.pledge),
+            challenge=ChallengeOut.from_challenge(outcome.challenge),
+        )
+        return Response(
+            body=result.model_dump_json(),
+            status_code=201 if outcome.created else 200,
+            headers={"Content-Type": "application/json"},
+        )
+
+    key = request.headers.get(IDEMPOTENCY_HEADER.lower())
+    if key is None:
+        return answer()
+    return request.container.idempotency.run(
+        scope=f"pledge#{request.caller.sub}#{challenge_id}",
+        key=key,
+        body=request.raw_body,
+        produce=answer,
+        lambda_context=request.lambda_context,
     )
 
 

@@ -32,6 +32,8 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.PermissionDeniedError, ProblemKind(403, "forbidden", "Forbidden")),
     (errors.NotFoundError, ProblemKind(404, "not-found", "Not found")),
     (errors.InvalidTransitionError, ProblemKind(409, "invalid-transition", "Invalid transition")),
+    (errors.IdempotencyKeyReusedError, ProblemKind(409, "idempotency-key-reused", "Key reused")),
+    (errors.RequestInProgressError, ProblemKind(409, "request-in-progress", "In progress")),
     (errors.ChallengeNotOpenError, ProblemKind(409, "challenge-not-open", "Challenge not open")),
     (errors.ConflictError, ProblemKind(409, "conflict", "Conflict")),
     (errors.PayloadTooLargeError, ProblemKind(413, "payload-too-large", "Payload too large")),
@@ -103,7 +105,7 @@ def response_for_error(error: Exception) -> Response:
         extra["errors"] = error.errors
     if kind.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="crowdact"'
-    if kind.status == 503:
+    if kind.status == 503 or isinstance(error, errors.RequestInProgressError):
         headers["Retry-After"] = "1"
     return problem_response(kind, str(error), extra=extra, headers=headers)
 

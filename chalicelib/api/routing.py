@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -52,6 +52,7 @@ class Operation:
     query: type[BaseModel] | None
     errors: tuple[int, ...]
     tag: str
+    headers: tuple[str, ...] = ()  # optional request headers the route reads
 
 
 OPERATIONS: list[Operation] = []
@@ -65,7 +66,9 @@ class ApiRequest(Generic[BodyT, QueryT]):
     principal: Principal | None
     body: BodyT
     query: QueryT
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive from Chalice
+    raw_body: bytes = b""
+    lambda_context: Any = None
 
     @property
     def caller(self) -> Principal:
@@ -85,9 +88,13 @@ def _validation_errors(error: ValidationError, where: str) -> list[dict[str, obj
     ]
 
 
-def parse_body(request: Request, model: type[BodyT], max_bytes: int) -> BodyT:
+def _raw_body(request: Request) -> bytes:
     raw_body = request.raw_body or b""
-    raw = raw_body.encode() if isinstance(raw_body, str) else raw_body
+    return raw_body.encode() if isinstance(raw_body, str) else raw_body
+
+
+def parse_body(request: Request, model: type[BodyT], max_bytes: int) -> BodyT:
+    raw = _raw_body(request)
     if len(raw) > max_bytes:
         raise PayloadTooLargeError(max_bytes)
     try:
@@ -160,6 +167,7 @@ def endpoint(
     errors: tuple[int, ...] = (),
     cors: bool = True,
     tag: str = "public",
+    headers: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
     def decorator(view: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(view)
@@ -175,7 +183,9 @@ def endpoint(
                     if body
                     else _Empty(),
                     query=parse_query(request, query) if query else _Empty(),
-                    headers=dict(request.headers),
+                    headers=request.headers,
+                    raw_body=_raw_body(request),
+                    lambda_context=blueprint.lambda_context,
                 )
                 return _to_response(view(api_request, **path_params), status)
             except Exception as error:
@@ -200,6 +210,7 @@ def endpoint(
                 query,
                 tuple(sorted({*implied, *errors})),
                 tag,
+                headers,
             )
         )
         return handler

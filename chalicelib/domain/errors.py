@@ -65,3 +65,11 @@ class AuthenticationError(CrowdactError):
 
 class PermissionDeniedError(CrowdactError):
     """A valid token without the role or organisation the operation needs."""
+
+
+class IdempotencyKeyReusedError(ConflictError):
+    """An Idempotency-Key came back with a different body than its first use."""
+
+
+class RequestInProgressError(ConflictError):
+    """The first request with this Idempotency-Key has not finished yet; retry shortly."""

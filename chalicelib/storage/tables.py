@@ -188,12 +188,23 @@ class DeliveryItem(Model):
     last_error = UnicodeAttribute(null=True)
 
 
+class IdempotencyItem(Model):
+    """Answers stored for Idempotency-Key replays; written by Powertools' idempotency utility,
+    expired by the table's TTL on `expiration`. Only the key is declared here."""
+
+    class Meta(_BaseMeta):
+        table_name = "idempotency"
+
+    id = UnicodeAttribute(hash_key=True)
+
+
 ALL_TABLES: tuple[type[Model], ...] = (
     ChallengeItem,
     PledgeItem,
     CounterShardItem,
     ChallengeEventItem,
     DeliveryItem,
+    IdempotencyItem,
 )
 _BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 
