@@ -7,7 +7,7 @@ ROLE ?= participant
 SUB ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test test-unit test-functional test-e2e lint typecheck token clean
+.PHONY: help venv run test test-unit test-functional test-e2e lint typecheck token clean bench
 
 help:
 	@echo "make run      start the local stack (API on http://127.0.0.1:$(PORT)) with demo data"
@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy app.py chalicelib scripts tests
+	$(BIN)/mypy app.py chalicelib scripts tests bench
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
@@ -48,6 +48,9 @@ test-e2e: $(STAMP)
 test: lint typecheck $(STAMP)
 	$(BIN)/pytest -q -n 2 tests/unit tests/functional
 	$(BIN)/pytest -q tests/e2e
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

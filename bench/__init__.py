@@ -1,0 +1,1 @@
+"""crowdact's benchmarks: `python -m bench` (or `make bench`)."""

@@ -1,0 +1,92 @@
+"""`python -m bench`: hot-challenge capacity, calls and cost per pledge, cold start."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bench import cold_start, cost, report
+from bench.hot import run_hot
+
+MIN_COLD_START_RUNS = 10
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--pledges",
+        type=int,
+        default=20_000,
+        help="pledges on the hot challenge, per design (default 20000)",
+    )
+    parser.add_argument(
+        "--drain-every",
+        type=int,
+        default=100,
+        help="run the stream triggers after this many pledges (default 100: "
+        "one full batch per invocation)",
+    )
+    parser.add_argument(
+        "--api-sample",
+        type=int,
+        default=500,
+        help="pledges measured through the Chalice app (default 500)",
+    )
+    parser.add_argument(
+        "--cold-start-runs",
+        type=int,
+        default=11,
+        help="fresh processes per module (default 11, at least 10)",
+    )
+    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
+    args = parser.parse_args(argv)
+    if args.cold_start_runs < MIN_COLD_START_RUNS:
+        parser.error(f"--cold-start-runs must be at least {MIN_COLD_START_RUNS}")
+    if args.pledges < 1 or args.drain_every < 1 or args.api_sample < 1:
+        parser.error("counts must be positive")
+
+    started_at = datetime.now(UTC)
+    t0 = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - t0:6.1f}s] {message}", flush=True)
+
+    command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
+    progress(f"{command}: cold start, then {args.pledges} pledges per design on moto")
+    # Cold start first, while this process is small and the machine quiet.
+    cold = cold_start.measure(args.cold_start_runs, progress)
+    hot = run_hot(
+        args.pledges, drain_every=args.drain_every, api_sample=args.api_sample, progress=progress
+    )
+    sharded = hot.sharded
+    usd = cost.per_million_pledges(
+        api_compute_ms=hot.api_path.compute_ms,
+        api_calls_per_pledge=hot.api_path.calls_by_operation,
+        stream_compute_ms=hot.stream_compute_ms,
+        stream_calls_per_invocation=hot.stream_calls_per_invocation,
+        stream_invocations_per_pledge=sharded.stream_invocations / sharded.pledges,
+        wru_per_pledge=(sharded.api_wcu + sharded.stream_wcu) / sharded.pledges,
+        rru_per_pledge=(sharded.api_rcu + sharded.stream_rcu) / sharded.pledges,
+    )
+    run = report.Run(command, started_at, time.perf_counter() - t0, hot, cold, usd)
+    data = report.results(run)
+    path = report.write_results(data)
+    print()
+    print(report.table(data))
+    print()
+    print(f"prices: {cost.REGION} list prices (USD) {cost.PRICES_USD}")
+    print(f"        {cost.PRICE_SOURCE}")
+    print(f"wrote {path.relative_to(report.REPO_ROOT)}", end="")
+    if not args.no_doc:
+        doc = report.write_doc(data)
+        print(f" and {doc.relative_to(report.REPO_ROOT)}", end="")
+    print(f" in {data['run']['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,458 @@
+"""Drives pledges on one hot challenge through the real pledge path on moto; measures capacity."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import moto_backup
+from bench.naive import NaivePledgeRepository
+from bench.recorder import CapacityRecorder, MotoStore, PartitionKey
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PARTITION_WCU_PER_S = 1000.0
+PARTITION_RCU_PER_S = 3000.0
+STREAM_BATCH_SIZE = 100  # app.py's aggregate_progress trigger
+BENCH_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",  # moto accepts anything; nothing leaves the process
+    "AWS_DEFAULT_REGION": "eu-west-3",
+    "AWS_REGION": "eu-west-3",
+    "CROWDACT_STAGE": "local",
+}
+PLEDGE_BODY = {"display_name": "Léa", "location": {"lat": 48.904, "lon": 2.305}}
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class KeyShare:
+    key: str
+    per_pledge: float  # capacity units per pledge landing on this key
+    ceiling: float  # pledges/s at which this key reaches its partition limit
+
+
+@dataclass
+class VariantResult:
+    """One counting design driven with `pledges` distinct participants on one challenge."""
+
+    name: str
+    counter_items: int
+    pledges: int
+    seconds: float
+    api_calls: dict[str, int]
+    stream_calls: dict[str, int]
+    stream_invocations: int
+    stream_records: int
+    api_wcu: float
+    stream_wcu: float
+    api_rcu: float
+    stream_rcu: float
+    hottest: KeyShare  # over API and stream writes: the ceiling
+    hottest_api: KeyShare
+    hottest_stream: KeyShare
+    top_keys: list[KeyShare]
+    hottest_read: KeyShare
+    # Sensitivity: the same, were index writes caused by a transaction charged twice too.
+    hottest_if_index_writes_doubled: KeyShare
+    writes_recorded: int
+    transactional_writes: int
+    published_participants: int
+
+    @property
+    def ceiling(self) -> float:
+        return self.hottest.ceiling
+
+
+@dataclass
+class ApiPathResult:
+    """Pledges through the Chalice app (API Gateway event → handler), warm container."""
+
+    warmup: int
+    pledges: int
+    calls_per_pledge: float
+    calls_by_operation: dict[str, float]
+    wall_ms: float  # per pledge, whole handler, moto included
+    backend_ms: float  # per pledge, inside moto
+    compute_ms: float  # per pledge: wall - backend, the app's own work (botocore included)
+    statuses: dict[int, int]
+
+
+@dataclass
+class DuplicateResult:
+    pledges: int
+    calls_per_pledge: float
+    created: int
+    count_unchanged: bool
+
+
+@dataclass
+class HotResult:
+    counter_shards: int
+    sharded: VariantResult
+    naive: VariantResult
+    api_path: ApiPathResult
+    duplicates: DuplicateResult
+    stream_compute_ms: float  # per aggregate_progress invocation (sharded), moto excluded
+    stream_calls_per_invocation: dict[str, float]
+    challenge_item_bytes: int
+    pledge_item_bytes: int
+    container_clients: int  # DynamoDB clients build_container makes
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _bench_environment() -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in [*BENCH_ENV, "CROWDACT_AWS_ENDPOINT_URL"]}
+    os.environ.update(BENCH_ENV)
+    os.environ.pop("CROWDACT_AWS_ENDPOINT_URL", None)  # mock_aws, not a server
+    cwd = Path.cwd()
+    os.chdir(REPO_ROOT)  # chalice.test.Client reads .chalice/config.json from here
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _draft(target: int) -> Any:
+    from chalicelib.domain.model import Metric, Party, Target
+    from chalicelib.services.challenges import ChallengeDraft
+
+    # The README's challenge: a realistic item size for the totals the aggregator rewrites.
+    return ChallengeDraft(
+        title="Clichy à vélo",
+        action="I cycle when I can",
+        target=Target(Metric.PARTICIPANTS, target),
+        sponsor=Party("Ville de Clichy", "mobilite@clichy.example"),
+        beneficiary=Party("Solicycle", "contact@solicycle.example"),
+        reward="€5,000 to teach 500 pupils bike repair",
+        publish=True,
+    )
+
+
+class _Stream:
+    """The local stream poller with the app's bindings, timing each aggregate_progress call."""
+
+    def __init__(self, recorder: CapacityRecorder, settings: Any, app_module: Any) -> None:
+        from chalicelib.local.stack import stream_bindings, streams_client
+        from chalicelib.local.stream_poller import StreamPoller
+
+        self.recorder = recorder
+        self.invocations = 0
+        self.records = 0
+        self.compute_seconds = 0.0
+        bindings = [
+            dataclasses.replace(b, handler=self._timed(b.handler))
+            if b.name == "aggregate_progress"
+            else b
+            for b in stream_bindings(app_module)
+        ]
+        sizes = {b.name: b.batch_size for b in bindings}
+        if sizes.get("aggregate_progress") != STREAM_BATCH_SIZE:
+            raise RuntimeError(f"aggregate_progress batch size is not {STREAM_BATCH_SIZE}: {sizes}")
+        self._poller = StreamPoller(streams_client(settings), bindings)
+
+    def _timed(self, handler: Callable[[dict[str, Any], Any], Any]) -> Any:
+        def timed(event: dict[str, Any], context: Any) -> Any:
+            first_call = len(self.recorder.calls)
+            started = time.perf_counter()
+            try:
+                return handler(event, context)
+            finally:
+                wall = time.perf_counter() - started
+                backend = sum(c.backend_seconds for c in self.recorder.calls[first_call:])
+                self.compute_seconds += wall - backend
+                self.invocations += 1
+                self.records += len(event["Records"])
+
+        return timed
+
+    def drain(self) -> None:
+        self._poller.drain(max_rounds=10_000)
+
+
+def _share(key: PartitionKey, units: float, pledges: int, limit: float, prefix: str) -> KeyShare:
+    per_pledge = units / pledges
+    ceiling = limit / per_pledge if per_pledge else float("inf")
+    return KeyShare(key.label(prefix), per_pledge, ceiling)
+
+
+def _variant(
+    recorder: CapacityRecorder,
+    name: str,
+    counter_items: int,
+    pledges: int,
+    seconds: float,
+    invocations: tuple[int, int],
+    published: int,
+    prefix: str,
+) -> VariantResult:
+    api, background = [f"api:{name}"], [f"stream:{name}"]
+    both = api + background
+    by_key = recorder.wcu_by_partition(both)
+    api_keys = recorder.wcu_by_partition(api)
+    stream_keys = recorder.wcu_by_partition(background)
+    reads = recorder.rcu_by_partition(both)
+
+    def top(units_by_key: dict[PartitionKey, float], limit: float) -> KeyShare:
+        if not units_by_key:
+            return KeyShare("-", 0.0, float("inf"))
+        key, units = next(iter(units_by_key.items()))  # hottest first
+        return _share(key, units, pledges, limit, prefix)
+
+    selected = recorder.select(both, lambda w: True)
+    doubled: dict[PartitionKey, float] = {}
+    for write in selected:
+        factor = 2 if write.operation == "TransactWriteItems" and write.partition.index else 1
+        doubled[write.partition] = doubled.get(write.partition, 0.0) + factor * write.wcu
+    doubled = dict(sorted(doubled.items(), key=lambda item: item[1], reverse=True))
+    return VariantResult(
+        name=name,
+        counter_items=counter_items,
+        pledges=pledges,
+        seconds=seconds,
+        api_calls=dict(recorder.calls_by_operation(api)),
+        stream_calls=dict(recorder.calls_by_operation(background)),
+        stream_invocations=invocations[0],
+        stream_records=invocations[1],
+        api_wcu=sum(api_keys.values()),
+        stream_wcu=sum(stream_keys.values()),
+        api_rcu=sum(recorder.rcu_by_partition(api).values()),
+        stream_rcu=sum(recorder.rcu_by_partition(background).values()),
+        hottest=top(by_key, PARTITION_WCU_PER_S),
+        hottest_api=top(api_keys, PARTITION_WCU_PER_S),
+        hottest_stream=top(stream_keys, PARTITION_WCU_PER_S),
+        top_keys=[
+            _share(key, units, pledges, PARTITION_WCU_PER_S, prefix)
+            for key, units in list(by_key.items())[:6]
+        ],
+        hottest_read=top(reads, PARTITION_RCU_PER_S),
+        hottest_if_index_writes_doubled=top(doubled, PARTITION_WCU_PER_S),
+        writes_recorded=len(selected),
+        transactional_writes=sum(1 for w in selected if w.transactional),
+        published_participants=published,
+    )
+
+
+def run_hot(pledges: int, *, drain_every: int, api_sample: int, progress: Progress) -> HotResult:
+    """Both designs in one process, one after the other, on the same embedded DynamoDB."""
+    from moto import mock_aws
+
+    from chalicelib.local import moto_fixes
+
+    logging.getLogger("chalicelib.local.stream_poller").setLevel(logging.ERROR)
+    started = time.perf_counter()
+    moto_fixes.apply()
+    moto_backup.apply()
+    with _bench_environment(), mock_aws():
+        result = _run(pledges, drain_every, api_sample, progress)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) -> HotResult:
+    from chalicelib.domain.model import Principal
+    from chalicelib.local.stack import prepare_aws
+    from chalicelib.services.challenges import ChallengeService
+    from chalicelib.services.pledges import PledgeRequest, PledgeService
+    from chalicelib.services.ports import SystemClock
+    from chalicelib.settings import Settings
+    from chalicelib.storage.repositories import DynamoChallengeRepository
+    from chalicelib.wiring import build_container, set_container
+
+    settings = Settings.from_env()
+    recorder = CapacityRecorder(MotoStore(settings.region))
+    with recorder.capture_clients():
+        container = build_container(settings)
+        container_clients = recorder.clients
+        set_container(container)
+        prepare_aws(settings)
+        import app as app_module
+
+        naive_repository = NaivePledgeRepository(settings)
+        stream = _Stream(recorder, settings, app_module)
+        naive_challenges = ChallengeService(
+            DynamoChallengeRepository(settings),
+            container.progress,
+            SystemClock(),
+            counter_shards=1,
+        )
+    if container_clients == 0:
+        raise RuntimeError("no DynamoDB client was hooked: PynamoDB built them elsewhere")
+    naive_service = PledgeService(naive_challenges, naive_repository, SystemClock())
+    prefix = settings.table_prefix
+    try:
+        variants: dict[str, VariantResult] = {}
+        plans = [
+            ("sharded", container.challenges, container.pledges, settings.counter_shards),
+            ("naive", naive_challenges, naive_service, 1),
+        ]
+        ids: dict[str, str] = {}
+        compute_ms: dict[str, float] = {}
+        for name, challenges, service, counter_items in plans:
+            challenge = challenges.create(_draft(target=pledges))
+            ids[name] = challenge.id
+            first = (stream.invocations, stream.records, stream.compute_seconds)
+            progress(
+                f"{name}: {pledges} pledges on {challenge.id} ({counter_items} counter item(s))"
+            )
+            t0 = time.perf_counter()
+            for i in range(pledges):
+                with recorder.in_phase(f"api:{name}"):
+                    outcome = service.pledge(
+                        Principal(sub=f"{name}-{i:06d}"),
+                        challenge.id,
+                        PledgeRequest(display_name=f"Participant {i}", area="u09tv"),
+                    )
+                if not outcome.created:
+                    raise RuntimeError(f"pledge {i} was not created")
+                if (i + 1) % drain_every == 0 or i + 1 == pledges:
+                    with recorder.in_phase(f"stream:{name}"):
+                        stream.drain()
+                if (i + 1) % 5000 == 0:
+                    rate = (i + 1) / (time.perf_counter() - t0)
+                    progress(f"  {name}: {i + 1}/{pledges} ({rate:.0f} pledges/s on moto)")
+            seconds = time.perf_counter() - t0
+            published = container.challenges.get_for_admin(challenge.id).totals.participants
+            if published != pledges:
+                raise RuntimeError(f"{name}: published {published} participants, not {pledges}")
+            invocations = (stream.invocations - first[0], stream.records - first[1])
+            compute_ms[name] = 1000 * (stream.compute_seconds - first[2]) / max(1, invocations[0])
+            variants[name] = _variant(
+                recorder, name, counter_items, pledges, seconds, invocations, published, prefix
+            )
+        duplicates = _duplicates(recorder, container, stream, ids["sharded"], pledges, progress)
+        api_path = _api_path(
+            recorder, app_module, container, stream, ids["sharded"], api_sample, progress
+        )
+    finally:
+        set_container(None)
+    sharded = variants["sharded"]
+    sharded_invocations = max(1, sharded.stream_invocations)
+    return HotResult(
+        counter_shards=settings.counter_shards,
+        sharded=sharded,
+        naive=variants["naive"],
+        api_path=api_path,
+        duplicates=duplicates,
+        stream_compute_ms=compute_ms["sharded"],
+        stream_calls_per_invocation={
+            op: n / sharded_invocations for op, n in sharded.stream_calls.items()
+        },
+        challenge_item_bytes=max(
+            (
+                w.size
+                for w in recorder.writes
+                if w.action == "update"
+                and "challenges" in w.partition.table
+                and w.partition.index is None
+            ),
+            default=0,
+        ),
+        pledge_item_bytes=max(
+            (
+                w.size
+                for w in recorder.writes
+                if w.action == "put"
+                and "pledges" in w.partition.table
+                and w.partition.index is None
+            ),
+            default=0,
+        ),
+        container_clients=container_clients,
+        seconds=0.0,
+    )
+
+
+def _duplicates(
+    recorder: CapacityRecorder,
+    container: Any,
+    stream: _Stream,
+    challenge_id: str,
+    pledges: int,
+    progress: Progress,
+) -> DuplicateResult:
+    """Pledge again as existing participants: cancelled transactions must change nothing."""
+    from chalicelib.domain.model import Principal
+    from chalicelib.services.pledges import PledgeRequest
+
+    count = min(100, pledges)
+    progress(f"duplicates: {count} repeated pledges (checks moto's rollback)")
+    created = 0
+    with recorder.in_phase("api:duplicate"):
+        for i in range(count):
+            outcome = container.pledges.pledge(
+                Principal(sub=f"sharded-{i:06d}"), challenge_id, PledgeRequest()
+            )
+            created += int(outcome.created)
+    with recorder.in_phase("stream:duplicate"):
+        stream.drain()
+    published = container.challenges.get_for_admin(challenge_id).totals.participants
+    calls = sum(recorder.calls_by_operation(["api:duplicate"]).values())
+    return DuplicateResult(count, calls / count, created, published == pledges)
+
+
+def _api_path(
+    recorder: CapacityRecorder,
+    app_module: Any,
+    container: Any,
+    stream: _Stream,
+    challenge_id: str,
+    sample: int,
+    progress: Progress,
+) -> ApiPathResult:
+    """POST /challenges/{id}/pledges through the Chalice app with a verified token."""
+    from chalice.test import Client
+
+    from chalicelib.local.tokens import mint_local_token
+
+    secret = container.settings.jwt.hs256_secret
+    warmup = 50
+    progress(f"API path: {warmup} warm-up + {sample} measured pledges through the Chalice app")
+    body = json.dumps(PLEDGE_BODY)
+    statuses: dict[int, int] = {}
+    wall = 0.0
+    with Client(app_module.app, stage_name="local") as client:
+        for i in range(warmup + sample):
+            headers = {
+                "Authorization": f"Bearer {mint_local_token(secret, f'http-{i:06d}')}",
+                "Content-Type": "application/json",
+            }
+            phase = "http:warmup" if i < warmup else "http:steady"
+            with recorder.in_phase(phase):
+                t0 = time.perf_counter()
+                response = client.http.post(
+                    f"/challenges/{challenge_id}/pledges", headers=headers, body=body
+                )
+                if i >= warmup:
+                    wall += time.perf_counter() - t0
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    with recorder.in_phase("stream:http"):
+        stream.drain()
+    steady = [call for call in recorder.calls if call.phase == "http:steady"]
+    by_operation = recorder.calls_by_operation(["http:steady"])
+    backend = sum(call.backend_seconds for call in steady)
+    return ApiPathResult(
+        warmup=warmup,
+        pledges=sample,
+        calls_per_pledge=len(steady) / sample,
+        calls_by_operation={op: n / sample for op, n in sorted(by_operation.items())},
+        wall_ms=1000 * wall / sample,
+        backend_ms=1000 * backend / sample,
+        compute_ms=1000 * (wall - backend) / sample,
+        statuses=statuses,
+    )

@@ -1,0 +1,603 @@
+"""Turns a bench run into bench/results.json, a printed table and docs/performance.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from bench import cost
+from bench.cold_start import ColdStartResult
+from bench.hot import PARTITION_RCU_PER_S, PARTITION_WCU_PER_S, HotResult, KeyShare
+from chalicelib.storage.repositories import PLEDGE_INDEX_BUCKETS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS = REPO_ROOT / "bench" / "results.json"
+DOC = REPO_ROOT / "docs" / "performance.md"
+
+TARGETS = {
+    "hot_challenge_ceiling_pledges_per_s": (">=", 10_000.0),
+    "hot_vs_naive": (">=", 20.0),
+    "ddb_calls_per_pledge": ("<=", 2.0),
+    "cold_start_import_ratio": ("<=", 1.5),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    command: str
+    started_at: datetime
+    seconds: float
+    hot: HotResult
+    cold: ColdStartResult
+    cost: cost.CostBreakdown
+
+
+def _machine() -> dict[str, Any]:
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": {
+            name: version(name) for name in ("chalice", "boto3", "moto", "pynamodb", "pydantic")
+        },
+    }
+
+
+def _met(name: str, value: float) -> bool:
+    op, bound = TARGETS[name]
+    return value >= bound if op == ">=" else value <= bound
+
+
+def _key(share: KeyShare) -> dict[str, Any]:
+    return {
+        "key": share.key,
+        "units_per_pledge": round(share.per_pledge, 5),
+        "ceiling_pledges_per_s": round(share.ceiling, 1),
+    }
+
+
+def results(run: Run) -> dict[str, Any]:
+    hot, cold, usd = run.hot, run.cold, run.cost
+    sharded, naive, api = hot.sharded, hot.naive, hot.api_path
+    ratio = sharded.ceiling / naive.ceiling
+    headline: dict[str, float] = {
+        "hot_challenge_ceiling_pledges_per_s": round(sharded.ceiling, 1),
+        "naive_ceiling_pledges_per_s": round(naive.ceiling, 1),
+        "hot_vs_naive": round(ratio, 2),
+        "ddb_calls_per_pledge": round(api.calls_per_pledge, 3),
+        "wcu_per_pledge": round((sharded.api_wcu + sharded.stream_wcu) / sharded.pledges, 4),
+        "usd_per_million_pledges": round(usd.total, 2),
+        "cold_start_import_ratio": round(cold.ratio, 2),
+        "cold_start_peak_rss_mb": round(cold.app_peak_rss_mb, 1),
+    }
+    return {
+        **headline,
+        "hot_challenge_read_ceiling_pledges_per_s": round(sharded.hottest_read.ceiling, 1),
+        "hot_challenge_ceiling_if_index_writes_doubled": round(
+            sharded.hottest_if_index_writes_doubled.ceiling, 1
+        ),
+        "wcu_per_pledge_api": round(sharded.api_wcu / sharded.pledges, 4),
+        "wcu_per_pledge_stream": round(sharded.stream_wcu / sharded.pledges, 4),
+        "rcu_per_pledge": round((sharded.api_rcu + sharded.stream_rcu) / sharded.pledges, 4),
+        "targets": {
+            name: {
+                "target": f"{op} {bound:g}",
+                "value": headline[name],
+                "met": _met(name, headline[name]),
+            }
+            for name, (op, bound) in TARGETS.items()
+        },
+        "run": {
+            "command": run.command,
+            "started_at": run.started_at.isoformat(timespec="seconds"),
+            "seconds": round(run.seconds, 1),
+            "machine": _machine(),
+        },
+        "hot_challenge": {
+            "counter_shards": hot.counter_shards,
+            "partition_limits": {
+                "wcu_per_s": PARTITION_WCU_PER_S,
+                "rcu_per_s": PARTITION_RCU_PER_S,
+            },
+            "stream_batch_size": 100,
+            "challenge_item_bytes": hot.challenge_item_bytes,
+            "pledge_item_bytes": hot.pledge_item_bytes,
+            "container_dynamodb_clients": hot.container_clients,
+            "seconds": round(hot.seconds, 1),
+            "variants": {
+                variant.name: {
+                    "counter_items": variant.counter_items,
+                    "pledges": variant.pledges,
+                    "seconds": round(variant.seconds, 1),
+                    "ceiling_pledges_per_s": round(variant.ceiling, 1),
+                    "hottest": _key(variant.hottest),
+                    "hottest_api_path": _key(variant.hottest_api),
+                    "hottest_stream_path": _key(variant.hottest_stream),
+                    "hottest_read": _key(variant.hottest_read),
+                    "hottest_if_index_writes_doubled": _key(
+                        variant.hottest_if_index_writes_doubled
+                    ),
+                    "top_write_keys": [_key(k) for k in variant.top_keys],
+                    "wcu_per_pledge_api": round(variant.api_wcu / variant.pledges, 4),
+                    "wcu_per_pledge_stream": round(variant.stream_wcu / variant.pledges, 4),
+                    "rcu_per_pledge_api": round(variant.api_rcu / variant.pledges, 4),
+                    "rcu_per_pledge_stream": round(variant.stream_rcu / variant.pledges, 4),
+                    "api_calls": variant.api_calls,
+                    "stream_calls": variant.stream_calls,
+                    "stream_invocations": variant.stream_invocations,
+                    "stream_records": variant.stream_records,
+                    "writes_recorded": variant.writes_recorded,
+                    "transactional_writes": variant.transactional_writes,
+                    "published_participants": variant.published_participants,
+                }
+                for variant in (sharded, naive)
+            },
+            "duplicates": asdict(hot.duplicates),
+        },
+        "api_path": {
+            **asdict(api),
+            "stream_compute_ms_per_invocation": round(hot.stream_compute_ms, 2),
+            "stream_calls_per_invocation": {
+                op: round(n, 3) for op, n in hot.stream_calls_per_invocation.items()
+            },
+        },
+        "cost": {
+            **usd.as_dict(),
+            "prices_usd": cost.PRICES_USD,
+            "price_source": cost.PRICE_SOURCE,
+            "lambda_memory_mb": cost.LAMBDA_MEMORY_MB,
+            "assumed_ddb_latency_ms": cost.ASSUMED_DDB_LATENCY_MS,
+        },
+        "cold_start": asdict(cold),
+    }
+
+
+def write_results(data: dict[str, Any]) -> Path:
+    temporary = RESULTS.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    os.replace(temporary, RESULTS)
+    return RESULTS
+
+
+def table(data: dict[str, Any]) -> str:
+    targets = data["targets"]
+    rows = [
+        ("hot_challenge_ceiling_pledges_per_s", "pledges/s"),
+        ("naive_ceiling_pledges_per_s", "pledges/s"),
+        ("hot_vs_naive", "×"),
+        ("hot_challenge_read_ceiling_pledges_per_s", "pledges/s (3,000 RCU/s)"),
+        ("ddb_calls_per_pledge", "calls, API path"),
+        ("wcu_per_pledge", "WCU (API + stream)"),
+        ("usd_per_million_pledges", f"USD, {cost.REGION}"),
+        ("cold_start_import_ratio", "app.py / bare"),
+        ("cold_start_peak_rss_mb", "MB after import"),
+    ]
+    lines = [f"{'metric':44} {'value':>12}  {'unit':26} target", "-" * 100]
+    for name, unit in rows:
+        value = data[name]
+        target = targets.get(name)
+        verdict = ""
+        if target:
+            verdict = f"{target['target']:>9}  {'met' if target['met'] else 'NOT MET'}"
+        lines.append(f"{name:44} {value:>12,.6g}  {unit:26} {verdict}")
+    return "\n".join(lines)
+
+
+def write_doc(data: dict[str, Any]) -> Path:
+    temporary = DOC.with_suffix(".md.tmp")
+    temporary.write_text(render_doc(data))
+    os.replace(temporary, DOC)
+    return DOC
+
+
+def _n(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _keys_table(variant: dict[str, Any]) -> str:
+    lines = [
+        "| partition key: table[.index] [value] | WCU per pledge | reaches 1,000 WCU/s at |",
+        "|---|---:|---:|",
+    ]
+    for key in variant["top_write_keys"]:
+        lines.append(
+            f"| `{key['key']}` | {key['units_per_pledge']:.4f} | "
+            f"{_n(key['ceiling_pledges_per_s'])} pledges/s |"
+        )
+    return "\n".join(lines)
+
+
+def _calls(calls: dict[str, float], digits: int = 2) -> str:
+    return ", ".join(f"{op} {n:.{digits}f}" for op, n in calls.items())
+
+
+def _blockers(data: dict[str, Any]) -> str:
+    targets = data["targets"]
+    found = []
+    if not targets["hot_challenge_ceiling_pledges_per_s"]["met"]:
+        found.append("the write ceiling of the hottest key")
+    if (
+        data["hot_challenge_read_ceiling_pledges_per_s"]
+        < TARGETS["hot_challenge_ceiling_pledges_per_s"][1]
+    ):
+        found.append("the read of the challenge item on every pledge (not an issue metric)")
+    if (
+        data["hot_challenge_ceiling_if_index_writes_doubled"]
+        < TARGETS["hot_challenge_ceiling_pledges_per_s"][1]
+    ):
+        found.append("the write ceiling, if AWS charged a transaction's index writes twice")
+    if not targets["hot_vs_naive"]["met"]:
+        found.append("the ratio to the naive baseline")
+    if not targets["ddb_calls_per_pledge"]["met"]:
+        found.append("the DynamoDB calls per pledge")
+    if not targets["cold_start_import_ratio"]["met"]:
+        found.append("the cold-start import ratio")
+    if not found:
+        return "Nothing measured here blocks them."
+    return "Blocking, or at risk in AWS: " + "; ".join(found) + "."
+
+
+def _values(data: dict[str, Any]) -> dict[str, Any]:
+    """Everything the template shows, formatted (short names keep the template readable)."""
+    run, hot, api = data["run"], data["hot_challenge"], data["api_path"]
+    usd, cold, targets = data["cost"], data["cold_start"], data["targets"]
+    sh, nv = hot["variants"]["sharded"], hot["variants"]["naive"]
+    machine, prices = run["machine"], usd["prices_usd"]
+    shards = hot["counter_shards"]
+
+    def met(name: str) -> str:
+        return "met" if targets[name]["met"] else "**not met**"
+
+    dup = hot["duplicates"]
+    return {
+        "command": run["command"],
+        "date": run["started_at"],
+        "run_s": _n(run["seconds"]),
+        "cpus": machine["cpus"],
+        "cpu": machine["cpu"],
+        "python": machine["python"],
+        "versions": ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
+        "hot": _n(data["hot_challenge_ceiling_pledges_per_s"]),
+        "hot_met": met("hot_challenge_ceiling_pledges_per_s"),
+        "naive": _n(data["naive_ceiling_pledges_per_s"]),
+        "ratio": f"{data['hot_vs_naive']:.1f}",
+        "ratio_met": met("hot_vs_naive"),
+        "read": _n(data["hot_challenge_read_ceiling_pledges_per_s"]),
+        "doubled": _n(data["hot_challenge_ceiling_if_index_writes_doubled"]),
+        "doubled_key": sh["hottest_if_index_writes_doubled"]["key"],
+        "calls": f"{data['ddb_calls_per_pledge']:g}",
+        "calls_met": met("ddb_calls_per_pledge"),
+        "wcu": f"{data['wcu_per_pledge']:g}",
+        "wcu_api": f"{data['wcu_per_pledge_api']:g}",
+        "wcu_stream": f"{data['wcu_per_pledge_stream']:g}",
+        "usd": f"{data['usd_per_million_pledges']:.2f}",
+        "region": usd["region"],
+        "cold": f"{data['cold_start_import_ratio']:.2f}",
+        "cold_met": met("cold_start_import_ratio"),
+        "rss": f"{data['cold_start_peak_rss_mb']:.1f}",
+        "pledges": _n(sh["pledges"]),
+        "naive_pledges": _n(nv["pledges"]),
+        "published": f"{sh['published_participants']:,} and {nv['published_participants']:,}",
+        "writes": f"{sh['writes_recorded']:,}",
+        "tx_writes": f"{sh['transactional_writes']:,}",
+        "pledge_bytes": hot["pledge_item_bytes"],
+        "challenge_bytes": hot["challenge_item_bytes"],
+        "shards": shards,
+        "clients": hot["container_dynamodb_clients"],
+        "shard_avg": f"{2 / shards:.4f}",
+        "buckets": PLEDGE_INDEX_BUCKETS,
+        "bucket_avg": f"{1 / PLEDGE_INDEX_BUCKETS:.4f}",
+        "bucket_limit": _n(1000 * PLEDGE_INDEX_BUCKETS),
+        "per_shard_tps": _n(data["hot_challenge_ceiling_pledges_per_s"] / shards),
+        "sh_s": f"{sh['seconds']:.0f}",
+        "sh_ms": f"{1000 * sh['seconds'] / sh['pledges']:.1f}",
+        "sh_key": sh["hottest"]["key"],
+        "sh_units": f"{sh['hottest']['units_per_pledge']:.4f}",
+        "nv_s": f"{nv['seconds']:.0f}",
+        "nv_key": nv["hottest"]["key"],
+        "nv_units": f"{nv['hottest']['units_per_pledge']:.4f}",
+        "sh_api_key": sh["hottest_api_path"]["key"],
+        "sh_api_ceiling": _n(sh["hottest_api_path"]["ceiling_pledges_per_s"]),
+        "sh_stream_key": sh["hottest_stream_path"]["key"],
+        "sh_stream_units": f"{sh['hottest_stream_path']['units_per_pledge']:.4f}",
+        "sh_stream_ceiling": _n(sh["hottest_stream_path"]["ceiling_pledges_per_s"]),
+        "sh_keys": _keys_table(sh),
+        "nv_keys": _keys_table(nv),
+        "sh_rcu_api": f"{sh['rcu_per_pledge_api']:g}",
+        "sh_rcu_stream": f"{sh['rcu_per_pledge_stream']:g}",
+        "sh_stream_calls": _calls(sh["stream_calls"], 0),
+        "sh_invocations": f"{sh['stream_invocations']:,}",
+        "sh_records": f"{sh['stream_records']:,}",
+        "read_key": sh["hottest_read"]["key"],
+        "read_units": f"{sh['hottest_read']['units_per_pledge']:.3f}",
+        "dup_n": dup["pledges"],
+        "dup_created": dup["created"],
+        "dup_calls": f"{dup['calls_per_pledge']:g}",
+        "dup_ok": "unchanged" if dup["count_unchanged"] else "**changed**",
+        "hot_s": f"{hot['seconds']:.0f}",
+        "warmup": api["warmup"],
+        "sample": api["pledges"],
+        "api_calls": _calls(api["calls_by_operation"], 2),
+        "statuses": ", ".join(f"{k}: {v}" for k, v in api["statuses"].items()),
+        "stream_calls": _calls(api["stream_calls_per_invocation"], 2),
+        "wall_ms": f"{api['wall_ms']:.1f}",
+        "backend_ms": f"{api['backend_ms']:.1f}",
+        "compute_ms": f"{api['compute_ms']:.1f}",
+        "p_rest": prices["api_gateway_rest_per_million_requests"],
+        "p_req": prices["lambda_per_million_requests"],
+        "p_gbs": prices["lambda_per_gb_second"],
+        "p_wru": prices["dynamodb_per_million_write_request_units"],
+        "p_rru": prices["dynamodb_per_million_read_request_units"],
+        "price_source": usd["price_source"],
+        "s": f"{usd['stream_invocations_per_pledge']:.4f}",
+        "d_api": f"{usd['api_lambda_ms']:.1f}",
+        "d_stream": f"{usd['stream_lambda_ms']:.1f}",
+        "full_vcpu": cost.LAMBDA_FULL_VCPU_MB,
+        "memory": usd["lambda_memory_mb"],
+        "latency": ", ".join(f"{k} {v:g}" for k, v in usd["assumed_ddb_latency_ms"].items()),
+        "wru": f"{usd['wru_per_pledge']:.4f}",
+        "rru": f"{usd['rru_per_pledge']:.4f}",
+        "c_rest": f"{usd['api_gateway']:.2f}",
+        "c_req": f"{usd['lambda_requests']:.2f}",
+        "c_dur": f"{usd['lambda_duration']:.2f}",
+        "c_wru": f"{usd['dynamodb_writes']:.2f}",
+        "c_rru": f"{usd['dynamodb_reads']:.2f}",
+        "c_total": f"{usd['total']:.2f}",
+        "runs": cold["runs"],
+        "app_ms": f"{cold['app_import_ms']:.0f}",
+        "bare_ms": f"{cold['bare_import_ms']:.0f}",
+        "cold_min": f"{cold['ratio_of_minimums']:.2f}",
+        "app_rss": f"{cold['app_peak_rss_mb']:.1f}",
+        "bare_rss": f"{cold['bare_peak_rss_mb']:.1f}",
+        "app_samples": ", ".join(f"{x:.0f}" for x in cold["app_import_samples_ms"]),
+        "bare_samples": ", ".join(f"{x:.0f}" for x in cold["bare_import_samples_ms"]),
+        "build_ms": f"{cold['app_container_build_ms']:.0f}",
+        "build_rss": f"{cold['app_peak_rss_after_container_mb']:.0f}",
+        "shared_ms": f"{cold['shared_session_container_build_ms']:.0f}",
+        "shared_rss": f"{cold['shared_session_peak_rss_after_container_mb']:.0f}",
+        "imports": "\n".join(
+            f"| `{name}` | {app_ms:.1f} | {bare_ms:.1f} |"
+            for name, app_ms, bare_ms in cold["top_imports_ms"]
+        ),
+        "blockers": _blockers(data),
+    }
+
+
+def render_doc(data: dict[str, Any]) -> str:
+    return _TEMPLATE.format_map(_values(data))
+
+
+_TEMPLATE = """\
+# Performance
+
+Generated by `make bench` (`{command}`) on {date}; the whole run took {run_s} s.
+Machine: {cpus} cores ({cpu}), Python {python}; {versions}. This file and
+`bench/results.json` are rewritten by every run: edit `bench/report.py`, not this file.
+
+## Results
+
+| metric | value | target |
+|---|---:|---|
+| `hot_challenge_ceiling_pledges_per_s` | {hot} | ≥ 10,000: {hot_met} |
+| `naive_ceiling_pledges_per_s` | {naive} | – |
+| sharded / naive | {ratio}× | ≥ 20×: {ratio_met} |
+| `hot_challenge_read_ceiling_pledges_per_s` (extra) | {read} | see below |
+| `ddb_calls_per_pledge` | {calls} | ≤ 2: {calls_met} |
+| `wcu_per_pledge` (API {wcu_api} + stream {wcu_stream}) | {wcu} | – |
+| `usd_per_million_pledges` ({region}, on demand) | {usd} | – |
+| `cold_start_import_ratio` | {cold} | ≤ 1.5: {cold_met} |
+| `cold_start_peak_rss_mb` (after `import app`) | {rss} | – |
+
+## Hot challenge: write capacity per partition key
+
+**What runs.** One process, moto's `mock_aws` (with `chalicelib.local.moto_fixes`), the
+container from `chalicelib.wiring.build_container`, the tables from
+`chalicelib.local.stack.prepare_aws`. A live challenge is created through `ChallengeService`
+and {pledges} distinct participants pledge through `PledgeService.pledge`, the route's
+service call: `GetItem` on the challenge, then one `TransactWriteItems` (pledge put and
+counter shard update). Every 100 pledges the local `StreamPoller` runs the real
+`aggregate_progress` (and `notify_milestones`) triggers from `app.py` over the streams with
+the deployed batch size, 100: each invocation gets one full batch of records written after
+the previous invocation, the steady state of a busy trigger, in which the aggregator rewrites
+the challenge's totals once per batch. The same run then does the same for the naive
+baseline (`bench/naive.py`: the same pledge item and transaction, one counter item per
+challenge) on a second challenge created with one counter item: {naive_pledges} pledges. The
+target is the number of pledges, so each challenge is reached once (milestone transaction,
+two e-mails through moto's SES); the published counts are checked: {published}.
+
+**What is recorded.** Hooks on every botocore DynamoDB client PynamoDB builds
+(`before-parameter-build`, `before-send`, `after-call`) note each call, each item written
+(table, key, size of the item before and after, read from moto's state, transactional or
+not) and its units; {writes} writes for the sharded design, {tx_writes} of them inside
+transactions. A standard write costs 1 WCU per started KB of the larger image; inside
+`TransactWriteItems` every item costs twice that. Each global secondary index entry added,
+changed or removed costs one standard write on the *index's* partition key
+(`pledges.by_challenge` is keyed `<challenge_id>#<bucket 0–15>`, `challenges.by_status` by
+status): DynamoDB propagates transactions to indexes as ordinary writes. Reads: 0.5 RCU per
+4 KB eventually consistent, 1 strongly consistent. Items are small: a pledge is
+{pledge_bytes} B, the challenge {challenge_bytes} B.
+
+**Ceiling.** For each partition key, WCU per pledge = its WCU over the run / pledges. The
+hottest key over *all* writes (API path and stream handler) reaches a partition's 1,000
+WCU/s first, at `1000 / (WCU per pledge on it)` pledges/s: that is the ceiling. The
+aggregator's share is explicit: with batches of 100 records it writes the challenge item
+(and its `by_status` entry) once per 100 pledges, so at R pledges/s the challenge key takes
+R/100 WCU/s. Batches are smaller only while the trigger keeps up, that is at low rates.
+One assumption matters: index writes caused by a transaction are counted as standard writes.
+AWS documents the 2× for the items a transaction writes, and that indexes are updated
+asynchronously after the write (eventually consistent, with their own partitions and limits:
+the "GSI back-pressure" page). Were index writes charged twice too, the hottest key would be
+`{doubled_key}` and the ceiling {doubled} pledges/s, below 10,000.
+
+| design | pledges | wall time | hottest key, all writes | WCU/pledge on it | ceiling |
+|---|---:|---:|---|---:|---:|
+| sharded ({shards} shards) | {pledges} | {sh_s} s | `{sh_key}` | {sh_units} | **{hot}/s** |
+| naive (1 counter item) | {naive_pledges} | {nv_s} s | `{nv_key}` | {nv_units} | **{naive}/s** |
+
+Sharded design, hottest keys over all writes (API path alone: hottest `{sh_api_key}`,
+{sh_api_ceiling} pledges/s; stream handler alone: hottest `{sh_stream_key}`,
+{sh_stream_units} WCU per pledge, {sh_stream_ceiling} pledges/s):
+
+{sh_keys}
+
+Naive design:
+
+{nv_keys}
+
+Per pledge, sharded: {wcu_api} WCU on the API path (pledge put 2 + counter shard 2 +
+`by_challenge` index entry 1) and {wcu_stream} WCU in the stream handlers; {sh_rcu_api} RCU
+on the API path and {sh_rcu_stream} RCU in the stream handlers. Stream handler calls over the
+run: {sh_stream_calls}, in {sh_invocations} `aggregate_progress` invocations ({sh_records}
+records).
+
+**Reads.** The hottest key for reads is `{read_key}`: {read_units} RCU per pledge (the
+eventually consistent `GetItem` of every pledge, plus the aggregator's consistent read per
+batch), so it reaches a partition's 3,000 RCU/s at **{read} pledges/s**.
+
+**Checks.** {dup_n} repeated pledges by existing participants created {dup_created} pledges,
+made {dup_calls} calls each (read, cancelled transaction, consistent read) and left the
+published count {dup_ok}.
+
+**Making 20,000 pledges affordable on moto.** moto backs a transaction up by deep-copying
+every table it touches, so the n-th pledge copied n pledge items: profiled at about 45 µs per
+stored item and transaction, 20,000 pledges would take about 2.5 hours. `bench/moto_backup.py`
+(bench only) backs up just the items the transaction names — the only ones it can change —
+and restores them on cancellation: requests, answers and stored state are unchanged, and the
+duplicate check above exercises the rollback. One challenge, one set of tables, no reset
+between batches: {sh_ms} ms per pledge (moto, the recorder and the stream triggers
+together), {hot_s} s for the whole hot-challenge part.
+
+## DynamoDB calls per pledge (API path)
+
+{warmup} warm-up pledges, then {sample} measured ones, each a `POST /challenges/{{id}}/pledges`
+with its own HS256 token and a body with coordinates, through the Chalice app
+(`chalice.test.Client`: the API Gateway event, the middleware, the route) in the same warm
+container: **{calls}** synchronous DynamoDB calls per pledge ({api_calls}); statuses
+{statuses}. The stream handler adds {stream_calls} calls per invocation, asynchronously, once
+per batch of 100. Time per pledge here: {wall_ms} ms, of which {backend_ms} ms inside moto
+and {compute_ms} ms of the app's own work (token, validation, botocore serialisation).
+
+## Cost per million pledges ({region}, on demand)
+
+Prices used (USD, first tier, no free tier, x86 Lambda): API Gateway REST ${p_rest} per
+million requests; Lambda ${p_req} per million requests and ${p_gbs} per GB-s; DynamoDB
+on-demand ${p_wru} per million WRU and ${p_rru} per million RRU. Source: {price_source}.
+
+Formula, per million pledges: `REST price + (1 + s) × Lambda request price + 10⁶ × 0.5 GB
+× (d_api + s × d_stream) / 1000 × GB-s price + WRU/pledge × WRU price + RRU/pledge × RRU
+price`, with s = {s} stream invocations per pledge (measured: one per batch), d_api = {d_api}
+ms and d_stream = {d_stream} ms billed per invocation (the app's measured CPU time ×
+{full_vcpu}/{memory}, a 512 MB function's CPU share, plus assumed in-region DynamoDB
+latencies in ms per call — {latency} — which moto cannot tell), WRU/pledge = {wru} and
+RRU/pledge = {rru} (measured, indexes and stream handlers included).
+
+| part | USD per million pledges |
+|---|---:|
+| API Gateway REST | {c_rest} |
+| Lambda requests | {c_req} |
+| Lambda duration | {c_dur} |
+| DynamoDB writes | {c_wru} |
+| DynamoDB reads | {c_rru} |
+| **total** | **{c_total}** |
+
+Left out: stream reads (free for Lambda triggers), storage, data transfer, CloudWatch Logs
+(which can rival the rest at one log line per request) and the free tiers.
+
+## Cold start
+
+{runs} fresh `python -c` processes each (cwd the repository, `CROWDACT_STAGE=local`),
+alternating, after one unmeasured run of each; `time.perf_counter()` around the import only;
+peak RSS is the process's high-water mark `VmHWM` from `/proc/self/status`
+(`resource.getrusage` elsewhere), because on Linux `ru_maxrss` survives `exec` and reports
+the larger forked parent, this bench. Medians: `import app` {app_ms} ms, `bench/bare_app.py`
+(`from chalice import Chalice; import boto3; app = Chalice(app_name="bare")`) {bare_ms} ms:
+**ratio {cold}**; peak RSS {app_rss} MB against {bare_rss} MB. Samples in ms: app
+{app_samples}; bare {bare_samples}. Other work on the machine spreads the samples; the ratio
+of the fastest runs, less sensitive to it, is {cold_min}.
+
+Not in the ratio but part of the same cold start: the first request builds the container
+(`get_container()`), which took {build_ms} ms more and took peak RSS to {build_rss} MB.
+
+Where the import time goes (`python -X importtime`, self time summed per package, median of
+3 runs each, slower than the timed runs because of the tracing; crowdact's own modules listed
+by module, their time being their bodies: pydantic model building, route registration):
+
+| package | ms under `import app` | ms under the bare app |
+|---|---:|---:|
+{imports}
+
+## What blocks the targets, and what would fix it
+
+{blockers}
+
+- **Hot-challenge write ceiling** ({hot} pledges/s, {hot_met}; {ratio}× the naive {naive}:
+  {ratio_met}). Two families of keys share the load: the {shards} counter shards take 2 WCU
+  per pledge in 1/{shards} of the pledges each ({shard_avg} on average) and the {buckets}
+  `pledges.by_challenge` buckets take 1 WCU in 1/{buckets} ({bucket_avg}); the hottest of
+  either sits a few percent above average because the hash is not perfectly even over a
+  finite set of participants. So raising `CROWDACT_COUNTER_SHARDS` alone stops helping near
+  {bucket_limit} pledges/s: `PLEDGE_INDEX_BUCKETS` would have to grow with it (and readers
+  of the index query more buckets). Not measurable on moto and likely to bite first:
+  transaction conflicts. At the ceiling each shard takes about {per_shard_tps}
+  transactions/s; DynamoDB cancels concurrent transactions on one item with
+  `TransactionConflict` (moto never does), and the retries cost capacity and latency. The
+  ceiling is an upper bound on writes; only a load test in AWS shows the conflict rate. More
+  shards reduce it linearly.
+- **The challenge read on every pledge** ({read} pledges/s). Every pledge starts with a
+  `GetItem` on the challenge (`ChallengeService.get_visible`), so the challenge item's
+  partition reaches 3,000 RCU/s long before any key reaches 1,000 WCU/s: in AWS a hot
+  challenge would be throttled on reads below 10,000 pledges/s although the write ceiling
+  passes. Fix in the application (`chalicelib/services/challenges.py` or the repository): a
+  per-container cache of the challenge on the pledge path, with a TTL of about a second
+  (status, dates, visibility and shard count change rarely); it also brings
+  `ddb_calls_per_pledge` to about 1. The price: a pledge may be accepted up to one TTL after
+  an admin closes the challenge (`ends_at` can still be checked exactly against the cached
+  dates). A `ConditionCheck` on the challenge inside the transaction would instead make it
+  the hot key again (2 WCU per pledge: the naive ceiling). DAX is the infrastructure
+  alternative.
+- **DynamoDB calls per pledge** ({calls}, {calls_met}): one `GetItem`, one
+  `TransactWriteItems`; an already-pledged participant costs {dup_calls}.
+- **Cold start** (ratio {cold}, {cold_met}). `app.py` imports the whole application, and
+  what the bare app does not import is, from the table above: pydantic (with
+  `pydantic_core` and `annotated_types`) plus crowdact's schema modules, whose pydantic
+  models are built at import; `cryptography`, which PyJWT imports when it is installed;
+  `email_validator`, for the schemas' e-mail fields; Jinja2, because `chalicelib.wiring`
+  imports the e-mail renderer although only `notify_milestones` renders mail; PynamoDB. What
+  would bring it down, by effect: import Jinja2 and the SES mailer only where the stream
+  functions need them (or deploy the stream triggers from their own module); import
+  `jwt`/`cryptography` on the first token verification rather than at import (HS256 needs
+  no `cryptography`); defer pydantic schema building (`defer_build=True`) so that a pledge
+  builds only the models it uses, and keep the admin schemas and their e-mail validation out
+  of the participant path (a separate admin function, or lazy imports). Without pydantic,
+  Jinja2, `cryptography` and `email_validator` at import, the difference left is mostly
+  PynamoDB and crowdact's own modules.
+- **Container build** (not an issue metric, same cold start): {build_ms} ms and peak RSS to
+  {build_rss} MB, from the {clients} DynamoDB clients `build_container` makes, each from its
+  own botocore session (PynamoDB's `Connection` calls `botocore.session.get_session()` per
+  connection), so the DynamoDB service model and endpoint rules are loaded {clients} times.
+  Measured in the same run with one shared session (a bench-only patch of
+  `pynamodb.connection.base.get_session`): {shared_ms} ms and {shared_rss} MB. That fix
+  belongs in `chalicelib/storage/tables.py` and the repositories: one session for every
+  connection, used under a lock, as `open_connections` already builds the clients up front.
+
+## Reproduce
+
+```sh
+make bench                       # = .venv/bin/python -m bench
+.venv/bin/python -m bench --help # pledges, stream cadence, API sample, cold-start runs
+```
+"""
