@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import moto_backup
-from bench.naive import NaivePledgeRepository
+from bench.naive import naive_services
 from bench.recorder import CapacityRecorder, MotoStore, PartitionKey
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -267,11 +267,8 @@ def run_hot(pledges: int, *, drain_every: int, api_sample: int, progress: Progre
 def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) -> HotResult:
     from chalicelib.domain.model import Principal
     from chalicelib.local.stack import prepare_aws
-    from chalicelib.services.challenges import ChallengeService
-    from chalicelib.services.pledges import PledgeRequest, PledgeService
-    from chalicelib.services.ports import SystemClock
+    from chalicelib.services.pledges import PledgeRequest
     from chalicelib.settings import Settings
-    from chalicelib.storage.repositories import DynamoChallengeRepository
     from chalicelib.wiring import build_container, set_container
 
     settings = Settings.from_env()
@@ -283,17 +280,10 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
         prepare_aws(settings)
         import app as app_module
 
-        naive_repository = NaivePledgeRepository(settings)
         stream = _Stream(recorder, settings, app_module)
-        naive_challenges = ChallengeService(
-            DynamoChallengeRepository(settings),
-            container.progress,
-            SystemClock(),
-            counter_shards=1,
-        )
+        naive_challenges, naive_service = naive_services(settings, container.progress)
     if container_clients == 0:
         raise RuntimeError("no DynamoDB client was hooked: PynamoDB built them elsewhere")
-    naive_service = PledgeService(naive_challenges, naive_repository, SystemClock())
     prefix = settings.table_prefix
     try:
         variants: dict[str, VariantResult] = {}
