@@ -41,16 +41,22 @@ def _add(ddb: Any, key: str, *, must_exist: bool = False) -> None:
     ddb.transact_write_items(TransactItems=[guarded, counter])
 
 
-def test_cancelled_transaction_leaves_no_record_and_iterators_see_later_writes(ddb: Any) -> None:
+def _stream_from_start(ddb: Any) -> tuple[Any, str]:
+    """A streams client and an iterator at the start of table t's only shard."""
     streams = boto3.client(
         "dynamodbstreams", region_name="eu-west-3",
         config=Config(account_id_endpoint_mode="disabled"),
     )  # fmt: skip
     arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    iterator = streams.get_shard_iterator(
+    iterator: str = streams.get_shard_iterator(
         StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
     )["ShardIterator"]
+    return streams, iterator
+
+
+def test_cancelled_transaction_leaves_no_record_and_iterators_see_later_writes(ddb: Any) -> None:
+    streams, iterator = _stream_from_start(ddb)
     _add(ddb, "a")
     first = streams.get_records(ShardIterator=iterator)
     with pytest.raises(ddb.exceptions.TransactionCanceledException):
@@ -69,15 +75,7 @@ def test_cancelled_transaction_leaves_no_record_and_iterators_see_later_writes(d
 def test_shard_iterators_are_bounded(ddb: Any) -> None:
     from moto.dynamodbstreams.models import dynamodbstreams_backends
 
-    streams = boto3.client(
-        "dynamodbstreams", region_name="eu-west-3",
-        config=Config(account_id_endpoint_mode="disabled"),
-    )  # fmt: skip
-    arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
-    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    iterator = streams.get_shard_iterator(
-        StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
-    )["ShardIterator"]
+    streams, iterator = _stream_from_start(ddb)
     for _ in range(moto_fixes.MAX_SHARD_ITERATORS + 50):
         iterator = streams.get_records(ShardIterator=iterator)["NextShardIterator"]
     backend = dynamodbstreams_backends["123456789012"]["eu-west-3"]
