@@ -10,7 +10,7 @@ import jwt
 from jwt.exceptions import InvalidSubjectError
 
 from chalicelib.domain.errors import AuthenticationError, PermissionDeniedError
-from chalicelib.domain.model import ADMIN_GROUP, Principal
+from chalicelib.domain.model import Principal
 from chalicelib.settings import ConfigurationError, JwtSettings
 
 logger = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class Authenticator:
 
     @staticmethod
     def require_admin(principal: Principal) -> None:
-        if ADMIN_GROUP not in principal.groups:
+        if not principal.is_admin:
             raise PermissionDeniedError("this operation needs the admin role")
 
 

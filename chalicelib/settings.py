@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 LOCAL_JWT_SECRET_DEFAULT = "crowdact-local-development-only-secret"  # noqa: S105 - documented local default
@@ -36,7 +36,6 @@ class Settings:
     counter_shards: int = 32
     notification_max_attempts: int = 5
     max_body_bytes: int = 64 * 1024
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     def table_name(self, name: str) -> str:
         return f"{self.table_prefix}{name}"

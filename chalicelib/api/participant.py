@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from chalicelib.api.routing import ApiRequest, endpoint
+from chalicelib.api.routing import ApiRequest, endpoint, json_response
 from chalicelib.api.schemas import (
     ChallengeOut,
     LatLon,
@@ -60,11 +60,7 @@ def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
             pledge=PledgeOut.from_pledge(outcome.pledge),
             challenge=ChallengeOut.from_challenge(outcome.challenge),
         )
-        return Response(
-            body=result.model_dump_json(),
-            status_code=201 if outcome.created else 200,
-            headers={"Content-Type": "application/json"},
-        )
+        return json_response(result, 201 if outcome.created else 200)
 
     key = request.headers.get(IDEMPOTENCY_HEADER.lower())
     if key is None:

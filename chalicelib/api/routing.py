@@ -140,7 +140,7 @@ def _authenticate(container: Container, request: Request, auth: Auth) -> Princip
     return principal
 
 
-def _to_response(result: BaseModel | Response | None, status: int) -> Response:
+def json_response(result: BaseModel | Response | None, status: int) -> Response:
     if isinstance(result, Response):
         return result
     if result is None:
@@ -187,7 +187,7 @@ def endpoint(
                     raw_body=_raw_body(request),
                     lambda_context=blueprint.lambda_context,
                 )
-                return _to_response(view(api_request, **path_params), status)
+                return json_response(view(api_request, **path_params), status)
             except Exception as error:
                 return response_for_error(error)
 

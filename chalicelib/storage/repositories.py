@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import ContentionError, InvalidRequestError
@@ -59,9 +60,27 @@ def _cancellation_codes(error: TransactWriteError) -> list[str | None]:
     return [reason.code if reason else None for reason in error.cancellation_reasons]
 
 
-def _is_condition_failure(error: Exception) -> bool:
-    cause = getattr(error, "cause_response_code", None)
-    return cause == CONDITIONAL_CHECK_FAILED_EXCEPTION
+def _update_if(item: Model, actions: list[Any], condition: Any) -> bool:
+    """Apply an update if its condition holds; False (nothing written) when it does not."""
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as error:
+        if error.cause_response_code == CONDITIONAL_CHECK_FAILED_EXCEPTION:
+            return False
+        raise
+    return True
+
+
+def _transact_if(write: Callable[[], None]) -> bool:
+    """Run a transaction whose first item is the conditional one; False if that condition
+    failed (nothing written). Contention is retried; other errors propagate."""
+    try:
+        with_transaction_retries(write)
+    except TransactWriteError as error:
+        if _cancellation_codes(error)[:1] == [CONDITIONAL_CHECK_FAILED]:
+            return False
+        raise
+    return True
 
 
 _CONTENTION_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
@@ -325,47 +344,30 @@ class DynamoChallengeRepository:
         if changes.changes_target:
             condition &= ChallengeItem.reached_at.does_not_exist()
         item = ChallengeItem(id=challenge.id)
-        try:
-            item.update(actions=_update_actions(changes, now), condition=condition)
-        except UpdateError as error:
-            if _is_condition_failure(error):
-                return None
-            raise
+        if not _update_if(item, _update_actions(changes, now), condition):
+            return None
         return _challenge_from_item(item)
 
     def transition(
         self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus, now: datetime
     ) -> Challenge | None:
         item = ChallengeItem(id=challenge_id)
-        try:
-            item.update(
-                actions=[ChallengeItem.status.set(target.value), ChallengeItem.updated_at.set(now)],
-                condition=ChallengeItem.status == source.value,
-            )
-        except UpdateError as error:
-            if _is_condition_failure(error):
-                return None
-            raise
+        actions = [ChallengeItem.status.set(target.value), ChallengeItem.updated_at.set(now)]
+        if not _update_if(item, actions, ChallengeItem.status == source.value):
+            return None
         return _challenge_from_item(item)
 
     def save_totals(self, challenge_id: str, totals: Totals) -> bool:
-        item = ChallengeItem(id=challenge_id)
-        try:
-            item.update(
-                actions=[
-                    ChallengeItem.progress_participants.set(totals.participants),
-                    ChallengeItem.progress_quantity.set(totals.quantity),
-                    ChallengeItem.progress_version.set(totals.version),
-                ],
-                # Two aggregators may race; the higher version is the more recent sum.
-                condition=ChallengeItem.id.exists()
-                & (ChallengeItem.progress_version < totals.version),
-            )
-        except UpdateError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        return True
+        return _update_if(
+            ChallengeItem(id=challenge_id),
+            [
+                ChallengeItem.progress_participants.set(totals.participants),
+                ChallengeItem.progress_quantity.set(totals.quantity),
+                ChallengeItem.progress_version.set(totals.version),
+            ],
+            # Two aggregators may race; the higher version is the more recent sum.
+            ChallengeItem.id.exists() & (ChallengeItem.progress_version < totals.version),
+        )
 
     def record_milestone(self, challenge: Challenge, milestone: Milestone) -> bool:
         event_item = ChallengeEventItem(
@@ -457,13 +459,7 @@ class DynamoPledgeRepository:
                 )
                 self._count(transaction, pledge.challenge_id, shard, +1)
 
-        try:
-            with_transaction_retries(write)
-        except TransactWriteError as error:
-            if _cancellation_codes(error)[:1] == [CONDITIONAL_CHECK_FAILED]:
-                return False
-            raise
-        return True
+        return _transact_if(write)
 
     def get(self, challenge_id: str, participant_id: str) -> Pledge | None:
         try:
@@ -482,13 +478,7 @@ class DynamoPledgeRepository:
                 )
                 self._count(transaction, challenge_id, shard, -1)
 
-        try:
-            with_transaction_retries(write)
-        except TransactWriteError as error:
-            if _cancellation_codes(error)[:1] == [CONDITIONAL_CHECK_FAILED]:
-                return False
-            raise
-        return True
+        return _transact_if(write)
 
     def list_for_participant(
         self, participant_id: str, *, limit: int, cursor: str | None
@@ -543,26 +533,24 @@ class DynamoDeliveryRepository:
             (DeliveryItem.status == DeliveryStatus.PENDING.value)
             & (DeliveryItem.lease_until.does_not_exist() | (DeliveryItem.lease_until < now))
         )
-        try:
-            item.update(
-                actions=[
-                    DeliveryItem.id.set(delivery.id),
-                    DeliveryItem.event.set(delivery.event.value),
-                    DeliveryItem.recipient_role.set(delivery.recipient_role.value),
-                    DeliveryItem.channel.set(delivery.channel.value),
-                    DeliveryItem.recipient_key.set(delivery.recipient_key),
-                    DeliveryItem.to.set(delivery.to),
-                    DeliveryItem.status.set(DeliveryStatus.PENDING.value),
-                    DeliveryItem.attempts.add(1),
-                    DeliveryItem.created_at.set(DeliveryItem.created_at | now),
-                    DeliveryItem.lease_until.set(now + lease),
-                ],
-                condition=claimable,
-            )
-        except UpdateError as error:
-            if _is_condition_failure(error):
-                return self._why_refused(delivery)
-            raise
+        claimed = _update_if(
+            item,
+            [
+                DeliveryItem.id.set(delivery.id),
+                DeliveryItem.event.set(delivery.event.value),
+                DeliveryItem.recipient_role.set(delivery.recipient_role.value),
+                DeliveryItem.channel.set(delivery.channel.value),
+                DeliveryItem.recipient_key.set(delivery.recipient_key),
+                DeliveryItem.to.set(delivery.to),
+                DeliveryItem.status.set(DeliveryStatus.PENDING.value),
+                DeliveryItem.attempts.add(1),
+                DeliveryItem.created_at.set(DeliveryItem.created_at | now),
+                DeliveryItem.lease_until.set(now + lease),
+            ],
+            claimable,
+        )
+        if not claimed:
+            return self._why_refused(delivery)
         return _delivery_from_item(item)
 
     @staticmethod
@@ -576,16 +564,14 @@ class DynamoDeliveryRepository:
         return ClaimRefused.SETTLED
 
     def _finish(self, claimed: Delivery, actions: list[Any]) -> None:
-        try:
-            DeliveryItem(challenge_id=claimed.challenge_id, key=claimed.key).update(
-                actions=[*actions, DeliveryItem.lease_until.remove()],
-                # The lease is a fencing token: a sender whose lease was taken over records
-                # nothing, so it cannot overwrite the newer sender's outcome.
-                condition=DeliveryItem.lease_until == claimed.lease_until,
-            )
-        except UpdateError as error:
-            if not _is_condition_failure(error):
-                raise
+        recorded = _update_if(
+            DeliveryItem(challenge_id=claimed.challenge_id, key=claimed.key),
+            [*actions, DeliveryItem.lease_until.remove()],
+            # The lease is a fencing token: a sender whose lease was taken over records
+            # nothing, so it cannot overwrite the newer sender's outcome.
+            DeliveryItem.lease_until == claimed.lease_until,
+        )
+        if not recorded:
             logger.warning("delivery %s: lease lost before its outcome was recorded", claimed.id)
 
     def mark_sent(self, claimed: Delivery, *, now: datetime) -> None:
