@@ -343,26 +343,8 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
         stream_calls_per_invocation={
             op: n / sharded_invocations for op, n in sharded.stream_calls.items()
         },
-        challenge_item_bytes=max(
-            (
-                w.size
-                for w in recorder.writes
-                if w.action == "update"
-                and "challenges" in w.partition.table
-                and w.partition.index is None
-            ),
-            default=0,
-        ),
-        pledge_item_bytes=max(
-            (
-                w.size
-                for w in recorder.writes
-                if w.action == "put"
-                and "pledges" in w.partition.table
-                and w.partition.index is None
-            ),
-            default=0,
-        ),
+        challenge_item_bytes=_largest_item(recorder, "update", "challenges"),
+        pledge_item_bytes=_largest_item(recorder, "put", "pledges"),
         container_clients=container_clients,
         seconds=0.0,
     )
@@ -445,4 +427,16 @@ def _api_path(
         backend_ms=1000 * backend / sample,
         compute_ms=1000 * (wall - backend) / sample,
         statuses=statuses,
+    )
+
+
+def _largest_item(recorder: CapacityRecorder, action: str, table: str) -> int:
+    """The largest base-table item (not index entry) written by `action` on `table`."""
+    return max(
+        (
+            w.size
+            for w in recorder.writes
+            if w.action == action and table in w.partition.table and w.partition.index is None
+        ),
+        default=0,
     )

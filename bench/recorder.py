@@ -6,7 +6,7 @@ import base64
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -506,19 +506,11 @@ class CapacityRecorder:
 
     def wcu_by_partition(self, phases: Sequence[str]) -> dict[PartitionKey, float]:
         """Write units per partition key, hottest first."""
-        totals: dict[PartitionKey, float] = defaultdict(float)
-        for write in self.writes:
-            if write.phase in phases:
-                totals[write.partition] += write.wcu
-        return dict(sorted(totals.items(), key=lambda item: item[1], reverse=True))
+        return _hottest_first((w.partition, w.wcu) for w in self.writes if w.phase in phases)
 
     def rcu_by_partition(self, phases: Sequence[str]) -> dict[PartitionKey, float]:
         """Read units per partition key, hottest first."""
-        totals: dict[PartitionKey, float] = defaultdict(float)
-        for read in self.reads:
-            if read.phase in phases:
-                totals[read.partition] += read.rcu
-        return dict(sorted(totals.items(), key=lambda item: item[1], reverse=True))
+        return _hottest_first((r.partition, r.rcu) for r in self.reads if r.phase in phases)
 
     def select(self, phases: Sequence[str], predicate: Callable[[Write], bool]) -> list[Write]:
         return [write for write in self.writes if write.phase in phases and predicate(write)]
@@ -546,3 +538,10 @@ def _index_key(index: IndexSchema, entry: Json) -> tuple[str, str]:
 
 def _key_text(key: Mapping[str, Any]) -> str:
     return repr(sorted((name, _partition_value(value)) for name, value in key.items()))
+
+
+def _hottest_first(units: Iterable[tuple[PartitionKey, float]]) -> dict[PartitionKey, float]:
+    totals: dict[PartitionKey, float] = defaultdict(float)
+    for partition, amount in units:
+        totals[partition] += amount
+    return dict(sorted(totals.items(), key=lambda item: item[1], reverse=True))
