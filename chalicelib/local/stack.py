@@ -17,9 +17,11 @@ from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
+from chalice.app import Chalice
 from chalice.config import Config as ChaliceConfig
 from chalice.local import (
     ChaliceRequestHandler,
+    LocalChalice,
     LocalDevServer,
     LocalGatewayException,
     ThreadedHTTPServer,
@@ -106,6 +108,26 @@ class BurstReadyHTTPServer(ThreadedHTTPServer):
     request_queue_size = 128
 
 
+class PerThreadChalice(LocalChalice):
+    """`chalice local`'s app class, which keeps the current request per thread (a Lambda
+    container serves one request at a time; this server serves many at once), with the Lambda
+    context per thread as well."""
+
+    @property
+    def lambda_context(self) -> Any:
+        return getattr(self._THREAD_LOCAL, "lambda_context", None)
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._THREAD_LOCAL.lambda_context = value
+
+
+def serve_on_threads(app: Chalice) -> None:
+    """What `chalice local` does to the app before serving it (`create_local_server`)."""
+    if not isinstance(app, PerThreadChalice):
+        app.__class__ = type("ThreadedLocalChalice", (PerThreadChalice, type(app)), {})
+
+
 @dataclass
 class LocalStack:
     aws: EmbeddedAws
@@ -146,6 +168,7 @@ def start_stack(port: int, aws_port: int, *, demo: bool, host: str = "127.0.0.1"
         daemon=True,
     ).start()
     config = ChaliceConfig.create(chalice_stage="local", app_name="crowdact", lambda_timeout=30)
+    serve_on_threads(app_module.app)
     server = LocalDevServer(
         app_module.app, config, host, port,
         handler_cls=LocalRequestHandler, server_cls=BurstReadyHTTPServer,
