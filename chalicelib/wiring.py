@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.api.idempotency import IdempotentResponses
 from chalicelib.auth import Authenticator, build_verifier
+from chalicelib.aws_clients import create_client
 from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.notifications import NotificationService
@@ -27,11 +28,10 @@ from chalicelib.storage.tables import configure_tables, open_connections
 
 def idempotency_store(settings: Settings) -> Any:
     """Powertools' DynamoDB persistence for Idempotency-Key answers, on this stage's table."""
-    import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    client = boto3.client(
-        "dynamodb", region_name=settings.region, endpoint_url=settings.aws_endpoint_url
+    client = create_client(
+        "dynamodb", region=settings.region, endpoint_url=settings.aws_endpoint_url
     )
     return DynamoDBPersistenceLayer(
         table_name=settings.table_name("idempotency"),

@@ -43,6 +43,7 @@ from chalicelib.storage.tables import (
     PartyAttribute,
     PledgeItem,
     TargetAttribute,
+    with_container_session,
 )
 
 logger = logging.getLogger(__name__)
@@ -147,7 +148,9 @@ def _start_key(
 
 def _connection(settings: Settings) -> Connection:
     # One per repository: a Connection builds its botocore client once, and that is costly.
-    return Connection(region=settings.region, host=settings.aws_endpoint_url)
+    return with_container_session(
+        Connection(region=settings.region, host=settings.aws_endpoint_url)
+    )
 
 
 # --- challenges -------------------------------------------------------------------------------

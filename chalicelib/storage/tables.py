@@ -9,9 +9,11 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.aws_clients import botocore_session
 from chalicelib.settings import Settings
 
 
@@ -221,9 +223,18 @@ def configure_tables(settings: Settings) -> None:
 
 def open_connections() -> None:
     """Build each table's DynamoDB client now, once, rather than on first use, where
-    concurrent first requests would each build their own (a costly botocore step)."""
+    concurrent first requests would each build their own (a costly botocore step), and all
+    from the container's one botocore session (see `chalicelib.aws_clients`)."""
     for model in ALL_TABLES:
-        model._get_connection().connection.client  # noqa: B018 - the property builds it
+        with_container_session(model._get_connection().connection).client  # noqa: B018
+
+
+def with_container_session(connection: Connection) -> Connection:
+    """Have PynamoDB build this connection's client from the container's botocore session:
+    left alone, it starts a session per connection (per thread) only to build the client,
+    which it then keeps."""
+    connection._local.session = botocore_session()
+    return connection
 
 
 def create_tables(wait: bool = True) -> None:
