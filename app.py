@@ -1,24 +1,41 @@
-"""crowdact's Lambda entry points: the HTTP API and the stream triggers (wiring only)."""
+"""crowdact's Lambda entry points: the HTTP API and the stream triggers (wiring only).
+
+Importing this module registers every route and trigger but loads no application code: each
+route's module is imported by its first request (see `chalicelib.api.routes`), and each
+trigger imports its handler when first invoked. Chalice deploys the API and each trigger as
+separate Lambda functions, so none of them pays for code only another one runs.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Chalice, DynamoDBEvent
+from chalice.app import Chalice, DynamoDBEvent, Response
 
-from chalicelib.api.admin import admin
-from chalicelib.api.participant import participant
 from chalicelib.api.problems import shape_chalice_errors
-from chalicelib.api.public import public
-from chalicelib.wiring import get_container
+from chalicelib.api.routes import ROUTES, Route
 
 app = Chalice(app_name="crowdact")
 app.api.cors = False
 app.register_middleware(shape_chalice_errors, "http")
-app.register_blueprint(public)
-app.register_blueprint(participant)
-app.register_blueprint(admin)
+
+
+def _view(route: Route) -> Callable[..., Response]:
+    def view(**path_params: str) -> Response:
+        request, context = app.current_request, app.lambda_context
+        response: Response = route.handler()(request, context, **path_params)
+        return response
+
+    view.__name__ = view.__qualname__ = route.name
+    return view
+
+
+for _route in ROUTES:
+    app.route(_route.path, methods=[_route.method], cors=_route.cors, name=_route.name)(
+        _view(_route)
+    )
 
 # Chalice needs literal ARNs when it packages the app; the infrastructure sets the real ones.
 _PLACEHOLDER_ARN = "arn:aws:dynamodb:eu-west-3:000000000000:table/{name}/stream/local"
@@ -38,6 +55,7 @@ EVENTS_STREAM_ARN = os.environ.get(
 )
 def aggregate_progress(event: DynamoDBEvent) -> dict[str, Any]:
     from chalicelib.streams import aggregate_progress as handle
+    from chalicelib.wiring import get_container
 
     return handle(event.to_dict(), event.context, get_container())
 
@@ -49,5 +67,6 @@ def aggregate_progress(event: DynamoDBEvent) -> dict[str, Any]:
 )
 def notify_milestones(event: DynamoDBEvent) -> dict[str, Any]:
     from chalicelib.streams import notify_milestones as handle
+    from chalicelib.wiring import get_container
 
     return handle(event.to_dict(), event.context, get_container())

@@ -14,9 +14,11 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START, END = "bench-import-start", "bench-import-end"
+ROUTES_END = "bench-routes-end"
 
 # Runs in a fresh interpreter: time.perf_counter() around the import only (interpreter start
-# excluded), then peak RSS; for app.py also the container the first request builds. Peak RSS
+# excluded), then peak RSS; for app.py also what the API's first requests load after it (every
+# route's module: app.py imports them lazily) and the container they build. Peak RSS
 # is the address space's high-water mark (VmHWM): on Linux, getrusage's ru_maxrss survives
 # exec and so reports the forked parent's size when that is larger (the bench's is).
 _CHILD = """
@@ -38,10 +40,18 @@ t1 = time.perf_counter()
 sys.stderr.write("{end}\\n"); sys.stderr.flush()
 out = {{"import_s": t1 - t0, "rss_kb": peak_kb()}}
 if {build}:
-    from chalicelib.wiring import get_container
+    from chalicelib.api.routes import ROUTES
     t2 = time.perf_counter()
+    for route in ROUTES:
+        route.handler()
+    t3 = time.perf_counter()
+    sys.stderr.write("{routes_end}\\n"); sys.stderr.flush()
+    out["routes_s"] = t3 - t2
+    out["rss_routes_kb"] = peak_kb()
+    from chalicelib.wiring import get_container
+    t4 = time.perf_counter()
     get_container()
-    out["build_s"] = time.perf_counter() - t2
+    out["build_s"] = time.perf_counter() - t4
     out["rss_built_kb"] = peak_kb()
 print(json.dumps(out))
 """
@@ -63,30 +73,25 @@ class Subject:
 
     def code(self) -> str:
         return _CHILD.format(
-            setup=self.setup, start=START, end=END, module=self.module, build=self.build
+            setup=self.setup,
+            start=START,
+            end=END,
+            routes_end=ROUTES_END,
+            module=self.module,
+            build=self.build,
         )
 
 
 APP = Subject("app.py", "app", build=True)
 BARE = Subject("bench/bare_app.py", "bare_app", setup="sys.path.insert(0, 'bench')")
-# What one shared botocore session would give (a bench-only patch; its import time is not
-# comparable: the setup imports botocore and pynamodb before the timer starts).
-APP_SHARED_SESSION = Subject(
-    "app.py, one botocore session",
-    "app",
-    setup=(
-        "import botocore.session, pynamodb.connection.base as base\n"
-        "shared = botocore.session.get_session()\n"
-        "base.get_session = lambda: shared"
-    ),
-    build=True,
-)
 
 
 @dataclass
 class Samples:
     import_s: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
+    routes_s: list[float] = field(default_factory=list)
+    rss_routes_mb: list[float] = field(default_factory=list)
     build_s: list[float] = field(default_factory=list)
     rss_built_mb: list[float] = field(default_factory=list)
 
@@ -100,13 +105,17 @@ class ColdStartResult:
     ratio_of_minimums: float  # less sensitive to other load on the machine
     app_peak_rss_mb: float
     bare_peak_rss_mb: float
+    # Not in the ratio: what the API's first requests add (app.py defers it to them).
+    app_routes_import_ms: float
+    app_peak_rss_after_routes_mb: float
     app_container_build_ms: float
     app_peak_rss_after_container_mb: float
-    shared_session_container_build_ms: float
-    shared_session_peak_rss_after_container_mb: float
+    api_cold_path_ms: float  # import app + every route module + the container
+    api_cold_path_ratio: float  # that over the bare app's import
     app_import_samples_ms: list[float]
     bare_import_samples_ms: list[float]
-    top_imports_ms: list[tuple[str, float, float]]  # package, self ms under app, under bare
+    # package, self ms under app (its import and every route module), under bare
+    top_imports_ms: list[tuple[str, float, float]]
 
 
 def _env() -> dict[str, str]:
@@ -128,14 +137,15 @@ def _run(subject: Subject, *, importtime: bool = False) -> tuple[dict[str, float
     return result, done.stderr
 
 
-def _self_time_by_package(stderr: str) -> dict[str, float]:
-    """Sum `-X importtime` self times (µs) per top-level package, for the timed import only."""
+def _self_time_by_package(stderr: str, stop: str) -> dict[str, float]:
+    """Sum `-X importtime` self times (µs) per top-level package, from the timed import to
+    the `stop` marker."""
     inside = False
     totals: dict[str, float] = defaultdict(float)
     for line in stderr.splitlines():
         if line == START:
             inside = True
-        elif line == END:
+        elif line == stop:
             break
         elif inside and line.startswith("import time:") and "|" in line:
             fields = line.removeprefix("import time:").split("|")
@@ -170,14 +180,19 @@ def measure(runs: int, progress: Callable[[str], None]) -> ColdStartResult:
             sample.import_s.append(result["import_s"])
             sample.rss_mb.append(result["rss_kb"] / 1024)
             if subject.build:
+                sample.routes_s.append(result["routes_s"])
+                sample.rss_routes_mb.append(result["rss_routes_kb"] / 1024)
                 sample.build_s.append(result["build_s"])
                 sample.rss_built_mb.append(result["rss_built_kb"] / 1024)
-    progress("cold start: 3 container builds with one shared botocore session")
-    shared = [_run(APP_SHARED_SESSION)[0] for _ in range(3)]
     progress("cold start: 3 more of each under -X importtime")
     by_package = {
         subject.name: _median_by_package(
-            [_self_time_by_package(_run(subject, importtime=True)[1]) for _ in range(3)]
+            [
+                _self_time_by_package(
+                    _run(subject, importtime=True)[1], ROUTES_END if subject.build else END
+                )
+                for _ in range(3)
+            ]
         )
         for subject in (APP, BARE)
     }
@@ -186,6 +201,9 @@ def measure(runs: int, progress: Callable[[str], None]) -> ColdStartResult:
     app, bare = samples[APP.name], samples[BARE.name]
     app_ms = 1000 * statistics.median(app.import_s)
     bare_ms = 1000 * statistics.median(bare.import_s)
+    cold_path_ms = 1000 * statistics.median(
+        i + r + b for i, r, b in zip(app.import_s, app.routes_s, app.build_s, strict=True)
+    )
     return ColdStartResult(
         runs=runs,
         app_import_ms=app_ms,
@@ -194,12 +212,12 @@ def measure(runs: int, progress: Callable[[str], None]) -> ColdStartResult:
         ratio_of_minimums=min(app.import_s) / min(bare.import_s),
         app_peak_rss_mb=statistics.median(app.rss_mb),
         bare_peak_rss_mb=statistics.median(bare.rss_mb),
+        app_routes_import_ms=1000 * statistics.median(app.routes_s),
+        app_peak_rss_after_routes_mb=statistics.median(app.rss_routes_mb),
         app_container_build_ms=1000 * statistics.median(app.build_s),
         app_peak_rss_after_container_mb=statistics.median(app.rss_built_mb),
-        shared_session_container_build_ms=1000 * statistics.median(s["build_s"] for s in shared),
-        shared_session_peak_rss_after_container_mb=statistics.median(
-            s["rss_built_kb"] / 1024 for s in shared
-        ),
+        api_cold_path_ms=cold_path_ms,
+        api_cold_path_ratio=cold_path_ms / bare_ms,
         app_import_samples_ms=[round(1000 * s, 1) for s in app.import_s],
         bare_import_samples_ms=[round(1000 * s, 1) for s in bare.import_s],
         top_imports_ms=[(name, ms, bare_packages.get(name, 0.0)) for name, ms in top],

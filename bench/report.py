@@ -365,10 +365,12 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
         "bare_rss": f"{cold['bare_peak_rss_mb']:.1f}",
         "app_samples": ", ".join(f"{x:.0f}" for x in cold["app_import_samples_ms"]),
         "bare_samples": ", ".join(f"{x:.0f}" for x in cold["bare_import_samples_ms"]),
+        "routes_ms": f"{cold['app_routes_import_ms']:.0f}",
+        "routes_rss": f"{cold['app_peak_rss_after_routes_mb']:.0f}",
         "build_ms": f"{cold['app_container_build_ms']:.0f}",
         "build_rss": f"{cold['app_peak_rss_after_container_mb']:.0f}",
-        "shared_ms": f"{cold['shared_session_container_build_ms']:.0f}",
-        "shared_rss": f"{cold['shared_session_peak_rss_after_container_mb']:.0f}",
+        "path_ms": f"{cold['api_cold_path_ms']:.0f}",
+        "path_ratio": f"{cold['api_cold_path_ratio']:.2f}",
         "imports": "\n".join(
             f"| `{name}` | {app_ms:.1f} | {bare_ms:.1f} |"
             for name, app_ms, bare_ms in cold["top_imports_ms"]
@@ -529,14 +531,25 @@ the larger forked parent, this bench. Medians: `import app` {app_ms} ms, `bench/
 {app_samples}; bare {bare_samples}. Other work on the machine spreads the samples; the ratio
 of the fastest runs, less sensitive to it, is {cold_min}.
 
-Not in the ratio but part of the same cold start: the first request builds the container
-(`get_container()`), which took {build_ms} ms more and took peak RSS to {build_rss} MB.
+`app.py` registers every route and trigger from a table (`chalicelib/api/routes.py`) and
+imports no application code: a route's module, and with it pydantic, PynamoDB, PyJWT and
+Powertools, is imported by the first request that reaches it, and a stream trigger imports
+its handler when first invoked. Chalice deploys the API and each trigger as separate Lambda
+functions, so the triggers never load the HTTP layer and `/health` loads nothing heavy; the
+ratio above is what each of them starts from.
 
-Where the import time goes (`python -X importtime`, self time summed per package, median of
-3 runs each, slower than the timed runs because of the tracing; crowdact's own modules listed
-by module, their time being their bodies: pydantic model building, route registration):
+Not in the ratio but part of the same cold start, so stated here: the API function's first
+requests import the route modules ({routes_ms} ms for all of them, peak RSS {routes_rss} MB)
+and build the container ({build_ms} ms, peak RSS {build_rss} MB; every AWS client comes from
+one botocore session). The whole path, `import app` + every route module + the container,
+took {path_ms} ms: **{path_ratio}×** the bare app's import, which builds no client.
 
-| package | ms under `import app` | ms under the bare app |
+Where that time goes (`python -X importtime` over `import app` and every route module, self
+time summed per package, median of 3 runs each, slower than the timed runs because of the
+tracing; crowdact's own modules listed by module, their time being their bodies: pydantic
+model building, route registration):
+
+| package | ms under `import app` + route modules | ms under the bare app |
 |---|---:|---:|
 {imports}
 
@@ -571,28 +584,15 @@ by module, their time being their bodies: pydantic model building, route registr
   alternative.
 - **DynamoDB calls per pledge** ({calls}, {calls_met}): one `GetItem`, one
   `TransactWriteItems`; an already-pledged participant costs {dup_calls}.
-- **Cold start** (ratio {cold}, {cold_met}). `app.py` imports the whole application, and
-  what the bare app does not import is, from the table above: pydantic (with
-  `pydantic_core` and `annotated_types`) plus crowdact's schema modules, whose pydantic
-  models are built at import; `cryptography`, which PyJWT imports when it is installed;
-  `email_validator`, for the schemas' e-mail fields; Jinja2, because `chalicelib.wiring`
-  imports the e-mail renderer although only `notify_milestones` renders mail; PynamoDB. What
-  would bring it down, by effect: import Jinja2 and the SES mailer only where the stream
-  functions need them (or deploy the stream triggers from their own module); import
-  `jwt`/`cryptography` on the first token verification rather than at import (HS256 needs
-  no `cryptography`); defer pydantic schema building (`defer_build=True`) so that a pledge
-  builds only the models it uses, and keep the admin schemas and their e-mail validation out
-  of the participant path (a separate admin function, or lazy imports). Without pydantic,
-  Jinja2, `cryptography` and `email_validator` at import, the difference left is mostly
-  PynamoDB and crowdact's own modules.
-- **Container build** (not an issue metric, same cold start): {build_ms} ms and peak RSS to
-  {build_rss} MB, from the {clients} DynamoDB clients `build_container` makes, each from its
-  own botocore session (PynamoDB's `Connection` calls `botocore.session.get_session()` per
-  connection), so the DynamoDB service model and endpoint rules are loaded {clients} times.
-  Measured in the same run with one shared session (a bench-only patch of
-  `pynamodb.connection.base.get_session`): {shared_ms} ms and {shared_rss} MB. That fix
-  belongs in `chalicelib/storage/tables.py` and the repositories: one session for every
-  connection, used under a lock, as `open_connections` already builds the clients up front.
+- **Cold start** (ratio {cold}, {cold_met}). The entry module imports Chalice and the route
+  table only. What the API's first requests still load ({routes_ms} ms): pydantic and
+  crowdact's schema modules, whose models are built at import; `cryptography`, which PyJWT
+  imports when it is installed (RS256 needs it in AWS); `email_validator`, for the admin
+  schemas' e-mail fields; PynamoDB. Next steps if the first request matters more than it does
+  today: pydantic's `defer_build=True`, and the admin schemas out of the participant path.
+- **Container build** ({build_ms} ms, peak RSS {build_rss} MB): {clients} DynamoDB clients,
+  all from one botocore session (`chalicelib/aws_clients.py`), so the service model and the
+  endpoint rules are loaded once.
 
 ## Reproduce
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from chalice.app import Blueprint
-
 from chalicelib.api.routing import ApiRequest, endpoint
 from chalicelib.api.schemas import (
     AdminChallengeList,
@@ -21,9 +19,8 @@ from chalicelib.domain.model import Visibility
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.ports import ChallengeChanges
 
-admin = Blueprint(__name__)
-# Admin routes: an `admin` token, no CORS (not called from participants' browsers).
-admin_endpoint = functools.partial(endpoint, admin, auth="admin", cors=False, tag="admin")
+# Admin routes need an `admin` token (no CORS either: see `Route.cors`).
+admin_endpoint = functools.partial(endpoint, auth="admin", tag="admin")
 
 _DOMAIN_CONVERTED = ("target", "sponsor", "beneficiary")
 

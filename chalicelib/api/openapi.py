@@ -109,8 +109,10 @@ def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
 
 @functools.cache
 def openapi_document() -> str:
+    from chalicelib.api.routes import load_all
     from chalicelib.api.routing import OPERATIONS
 
+    load_all()
     models: set[type[BaseModel]] = {Problem}
     for op in OPERATIONS:
         models.update(m for m in (op.response, op.body, op.query) if m is not None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Response
 
 from chalicelib.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from chalicelib.api.routing import ApiRequest, endpoint, json_response
@@ -20,8 +20,6 @@ from chalicelib.api.schemas import (
 from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
 from chalicelib.services.pledges import PledgeRequest
 
-participant = Blueprint(__name__)
-
 
 def _area(body: PledgeIn) -> str | None:
     location = body.location
@@ -33,7 +31,6 @@ def _area(body: PledgeIn) -> str | None:
 
 
 @endpoint(
-    participant,
     "/challenges/{challenge_id}/pledges",
     "POST",
     summary="Pledge to a challenge (201 the first time, 200 when already pledged)",
@@ -75,7 +72,6 @@ def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
 
 
 @endpoint(
-    participant,
     "/challenges/{challenge_id}/pledges/me",
     "DELETE",
     summary="Withdraw my pledge",
@@ -90,7 +86,6 @@ def withdraw(request: ApiRequest[Any, Any], challenge_id: str) -> None:
 
 
 @endpoint(
-    participant,
     "/me/pledges",
     "GET",
     summary="List my pledges",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Response
 
 from chalicelib.api.openapi import openapi_document
 from chalicelib.api.routing import ApiRequest, endpoint
@@ -16,16 +16,13 @@ from chalicelib.api.schemas import (
 )
 from chalicelib.domain.model import ChallengeStatus
 
-public = Blueprint(__name__)
 
-
-@endpoint(public, "/health", "GET", summary="Liveness check", auth="none", response=Health)
+@endpoint("/health", "GET", summary="Liveness check", auth="none", response=Health)
 def health(request: ApiRequest[Any, Any]) -> Health:
     return Health()
 
 
 @endpoint(
-    public,
     "/openapi.json",
     "GET",
     summary="This API's OpenAPI 3 document",
@@ -37,7 +34,6 @@ def openapi(request: ApiRequest[Any, Any]) -> Response:
 
 
 @endpoint(
-    public,
     "/challenges",
     "GET",
     summary="List live and ended challenges",
@@ -60,7 +56,6 @@ def list_challenges(request: ApiRequest[Any, ChallengeListQuery]) -> ChallengeLi
 
 
 @endpoint(
-    public,
     "/challenges/{challenge_id}",
     "GET",
     summary="Get a challenge",

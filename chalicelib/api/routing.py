@@ -1,7 +1,8 @@
 """The `endpoint` decorator: authenticate, parse and validate, call the view, map errors.
 
 Every route is declared through it, so each one gets the same treatment and is recorded in
-`OPERATIONS`, from which `/openapi.json` is generated.
+`OPERATIONS`, from which `/openapi.json` is generated, and in `HANDLERS`, where the route
+table (`chalicelib.api.routes`) finds it when the first request for it arrives.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from chalice.app import Blueprint, Request, Response
+from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.problems import response_for_error
@@ -56,6 +57,7 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
+HANDLERS: dict[tuple[str, str], Callable[..., Response]] = {}  # (METHOD, path) → handler
 
 
 @dataclass
@@ -153,7 +155,6 @@ def json_response(result: BaseModel | Response | None, status: int) -> Response:
 
 
 def endpoint(
-    blueprint: Blueprint,
     path: str,
     method: str,
     *,
@@ -165,14 +166,12 @@ def endpoint(
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     errors: tuple[int, ...] = (),
-    cors: bool = True,
     tag: str = "public",
     headers: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
     def decorator(view: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(view)
-        def handler(**path_params: str) -> Response:
-            request = blueprint.current_request
+        def handler(request: Request, lambda_context: Any, **path_params: str) -> Response:
             try:
                 _check_path_ids(path_params)
                 container = get_container()
@@ -185,13 +184,15 @@ def endpoint(
                     query=parse_query(request, query) if query else _Empty(),
                     headers=request.headers,
                     raw_body=_raw_body(request),
-                    lambda_context=blueprint.lambda_context,
+                    lambda_context=lambda_context,
                 )
                 return json_response(view(api_request, **path_params), status)
             except Exception as error:
                 return response_for_error(error)
 
-        blueprint.route(path, methods=[method], cors=cors)(handler)
+        if (method, path) in HANDLERS:
+            raise ValueError(f"{method} {path} is declared twice")
+        HANDLERS[(method, path)] = handler
         implied = {
             *_ERROR_STATUSES[auth],
             *((400,) if body or query else ()),

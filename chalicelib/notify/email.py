@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
+from chalicelib.aws_clients import create_client
 from chalicelib.domain.model import Challenge, Delivery, Metric, Milestone, RecipientRole
 from chalicelib.services.ports import EmailMessage, MailerError
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOCALES = ("fr", "en")
@@ -46,7 +49,13 @@ def _target(challenge: Challenge, locale: str) -> str:
 class JinjaEmailRenderer:
     def __init__(self, default_locale: str = "fr") -> None:
         self._default_locale = default_locale if default_locale in LOCALES else "fr"
-        self._env = Environment(
+
+    @functools.cached_property
+    def _env(self) -> Environment:
+        # Jinja2 is loaded by the first e-mail, so only the notifier's container pays for it.
+        from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+        return Environment(
             loader=FileSystemLoader(str(TEMPLATES)),
             autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
             undefined=StrictUndefined,
@@ -96,12 +105,11 @@ class LazySesClient:
 
     def send_email(self, **kwargs: Any) -> Any:
         if self._client is None:
-            import boto3
             from botocore.config import Config
 
-            self._client = boto3.client(
+            self._client = create_client(
                 "ses",
-                region_name=self._settings.region,
+                region=self._settings.region,
                 endpoint_url=self._settings.aws_endpoint_url,
                 config=Config(
                     connect_timeout=3,

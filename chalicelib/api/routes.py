@@ -1,0 +1,72 @@
+"""The route table: which module serves each path and method, importable without loading it.
+
+`app.py` registers every route from this table at import time, but a route's module (and so
+pydantic, PynamoDB, PyJWT, Powertools) is imported only when a request first reaches it. A
+Lambda container therefore loads what its own requests need: the stream triggers never load
+the HTTP layer, and `/health` loads nothing heavy. `tests/unit/test_routes.py` checks that
+this table and the `@endpoint` declarations in the modules agree exactly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+PUBLIC = "chalicelib.api.public"
+PARTICIPANT = "chalicelib.api.participant"
+ADMIN = "chalicelib.api.admin"
+MODULES = (PUBLIC, PARTICIPANT, ADMIN)
+
+# What a route's module registers for it: called with Chalice's current request, the Lambda
+# context and the path parameters.
+Handler = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    method: str
+    module: str
+
+    @property
+    def cors(self) -> bool:
+        # Browsers call the public and participant API; the admin API is not offered to them.
+        return self.module != ADMIN
+
+    @property
+    def name(self) -> str:
+        """A unique view name, as Chalice wants one per route."""
+        words = [w.strip("{}") for w in self.path.split("/") if w]
+        return "_".join([self.method.lower(), *words]).replace(".", "_").replace("-", "_")
+
+    def handler(self) -> Handler:
+        importlib.import_module(self.module)
+        from chalicelib.api.routing import HANDLERS
+
+        return HANDLERS[(self.method, self.path)]
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/health", "GET", PUBLIC),
+    Route("/openapi.json", "GET", PUBLIC),
+    Route("/challenges", "GET", PUBLIC),
+    Route("/challenges/{challenge_id}", "GET", PUBLIC),
+    Route("/challenges/{challenge_id}/pledges", "POST", PARTICIPANT),
+    Route("/challenges/{challenge_id}/pledges/me", "DELETE", PARTICIPANT),
+    Route("/me/pledges", "GET", PARTICIPANT),
+    Route("/admin/challenges", "POST", ADMIN),
+    Route("/admin/challenges", "GET", ADMIN),
+    Route("/admin/challenges/{challenge_id}", "GET", ADMIN),
+    Route("/admin/challenges/{challenge_id}", "PATCH", ADMIN),
+    Route("/admin/challenges/{challenge_id}/publish", "POST", ADMIN),
+    Route("/admin/challenges/{challenge_id}/close", "POST", ADMIN),
+    Route("/admin/challenges/{challenge_id}/notifications", "GET", ADMIN),
+)
+
+
+def load_all() -> None:
+    """Import every route module (for the OpenAPI document, which describes them all)."""
+    for module in MODULES:
+        importlib.import_module(module)
