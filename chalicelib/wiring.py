@@ -13,10 +13,12 @@ from chalicelib.aws_clients import create_client
 from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.notifications import NotificationService
+from chalicelib.services.organizations import OrganizationService
 from chalicelib.services.pledges import PledgeService
 from chalicelib.services.ports import Clock, Mailer, SystemClock
 from chalicelib.services.progress import ProgressService
 from chalicelib.settings import Settings
+from chalicelib.storage.organizations import DynamoOrganizationRepository
 from chalicelib.storage.repositories import (
     DynamoChallengeRepository,
     DynamoCounterRepository,
@@ -48,6 +50,7 @@ class Container:
     progress: ProgressService
     notifications: NotificationService
     idempotency: IdempotentResponses
+    organizations: OrganizationService
 
 
 def build_container(
@@ -80,6 +83,7 @@ def build_container(
         progress=progress,
         notifications=notifications,
         idempotency=IdempotentResponses(lambda: idempotency_store(settings)),
+        organizations=OrganizationService(DynamoOrganizationRepository(), clock),
     )
 
 

@@ -14,9 +14,13 @@ from chalicelib.api.schemas import (
     ListQuery,
     NotificationList,
     NotificationOut,
+    OrganizationCreate,
+    OrganizationList,
+    OrganizationOut,
 )
-from chalicelib.domain.model import Visibility
+from chalicelib.domain.model import OrganizationKind, Visibility
 from chalicelib.services.challenges import ChallengeDraft
+from chalicelib.services.organizations import OrganizationDraft
 from chalicelib.services.ports import ChallengeChanges
 
 # Admin routes need an `admin` token (no CORS either: see `Route.cors`).
@@ -146,3 +150,40 @@ def notifications(request: ApiRequest[Any, Any], challenge_id: str) -> Notificat
     challenge = request.container.challenges.get_for_admin(challenge_id)
     log = request.container.notifications.log(challenge.id)
     return NotificationList(items=[NotificationOut.from_delivery(d) for d in log])
+
+
+@admin_endpoint(
+    "/admin/organizations",
+    "POST",
+    summary="Create an organisation (company, city or association)",
+    response=OrganizationOut,
+    status=201,
+    body=OrganizationCreate,
+)
+def create_organization(request: ApiRequest[OrganizationCreate, Any]) -> OrganizationOut:
+    body = request.body
+    organization = request.container.organizations.create(
+        OrganizationDraft(
+            name=body.name,
+            kind=OrganizationKind(body.kind),
+            email_domains=tuple(body.email_domains),
+        )
+    )
+    return OrganizationOut.from_organization(organization)
+
+
+@admin_endpoint(
+    "/admin/organizations",
+    "GET",
+    summary="List organisations, newest first",
+    response=OrganizationList,
+    query=ListQuery,
+)
+def list_organizations(request: ApiRequest[Any, ListQuery]) -> OrganizationList:
+    page = request.container.organizations.list(
+        limit=request.query.limit, cursor=request.query.cursor
+    )
+    return OrganizationList(
+        items=[OrganizationOut.from_organization(o) for o in page.items],
+        next_cursor=page.next_cursor,
+    )

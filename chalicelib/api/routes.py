@@ -63,6 +63,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/challenges/{challenge_id}/publish", "POST", ADMIN),
     Route("/admin/challenges/{challenge_id}/close", "POST", ADMIN),
     Route("/admin/challenges/{challenge_id}/notifications", "GET", ADMIN),
+    Route("/admin/organizations", "POST", ADMIN),
+    Route("/admin/organizations", "GET", ADMIN),
 )
 
 

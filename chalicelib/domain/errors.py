@@ -21,6 +21,11 @@ class PledgeNotFoundError(NotFoundError):
         super().__init__(f"you have no pledge on challenge {challenge_id!r}")
 
 
+class OrganizationNotFoundError(NotFoundError):
+    def __init__(self, organization_id: str) -> None:
+        super().__init__(f"organization {organization_id!r} does not exist")
+
+
 class ConflictError(CrowdactError):
     """The request is valid but the current state does not allow it."""
 

@@ -41,6 +41,12 @@ class Channel(StrEnum):
     WEBHOOK = "webhook"
 
 
+class OrganizationKind(StrEnum):
+    COMPANY = "company"
+    CITY = "city"
+    ASSOCIATION = "association"
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -150,6 +156,25 @@ class Challenge:
 
     def with_changes(self, **changes: object) -> Challenge:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Organization:
+    """A company, city or association that runs challenges; `email_domains` (lower case)
+    let its employees see its employee-only challenges by their verified e-mail."""
+
+    id: str
+    name: str
+    kind: OrganizationKind
+    created_at: datetime
+    email_domains: tuple[str, ...] = ()
+
+    def employs(self, principal: Principal) -> bool:
+        if principal.org_id is not None and principal.org_id == self.id:
+            return True
+        if principal.email is None or not principal.email_verified or "@" not in principal.email:
+            return False
+        return principal.email.rsplit("@", 1)[1].lower() in self.email_domains
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -190,6 +191,33 @@ class DeliveryItem(Model):
     last_error = UnicodeAttribute(null=True)
 
 
+class OrganizationsByCreation(GlobalSecondaryIndex["OrganizationItem"]):
+    """The admin list, newest first. One partition for all organisations: they number in
+    the hundreds and are read by platform admins only."""
+
+    class Meta:
+        index_name = "by_creation"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)  # always "organization"
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class OrganizationItem(Model):
+    class Meta(_BaseMeta):
+        table_name = "organizations"
+
+    id = UnicodeAttribute(hash_key=True)
+    listed = UnicodeAttribute(default="organization")
+    created_key = UnicodeAttribute()  # created_at#id
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    email_domains = ListAttribute[str](default=list)  # plain strings
+    created_at = UTCDateTimeAttribute()
+
+    by_creation = OrganizationsByCreation()
+
+
 class IdempotencyItem(Model):
     """Answers stored for Idempotency-Key replays; written by Powertools' idempotency utility,
     expired by the table's TTL on `expiration`. Only the key is declared here."""
@@ -206,6 +234,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     CounterShardItem,
     ChallengeEventItem,
     DeliveryItem,
+    OrganizationItem,
     IdempotencyItem,
 )
 _BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
