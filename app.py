@@ -45,6 +45,9 @@ COUNTERS_STREAM_ARN = os.environ.get(
 EVENTS_STREAM_ARN = os.environ.get(
     "CROWDACT_EVENTS_STREAM_ARN", _PLACEHOLDER_ARN.format(name="challenge_events")
 )
+PLEDGES_STREAM_ARN = os.environ.get(
+    "CROWDACT_PLEDGES_STREAM_ARN", _PLACEHOLDER_ARN.format(name="pledges")
+)
 
 
 @app.on_dynamodb_record(
@@ -67,6 +70,18 @@ def aggregate_progress(event: DynamoDBEvent) -> dict[str, Any]:
 )
 def notify_milestones(event: DynamoDBEvent) -> dict[str, Any]:
     from chalicelib.streams import notify_milestones as handle
+    from chalicelib.wiring import get_container
+
+    return handle(event.to_dict(), event.context, get_container())
+
+
+@app.on_dynamodb_record(
+    stream_arn=PLEDGES_STREAM_ARN,
+    batch_size=100,
+    starting_position="TRIM_HORIZON",
+)
+def track_campaigns(event: DynamoDBEvent) -> dict[str, Any]:
+    from chalicelib.streams import track_campaigns as handle
     from chalicelib.wiring import get_container
 
     return handle(event.to_dict(), event.context, get_container())

@@ -21,6 +21,8 @@ from chalicelib.storage.repositories import (
 )
 from chalicelib.wiring import Container
 
+CHALLENGE_ID_PREFIX = "ch_"
+
 
 def _process(
     event: dict[str, Any], context: Any, record_handler: Callable[[DynamoDBRecord], None]
@@ -52,10 +54,26 @@ def aggregate_progress(event: dict[str, Any], context: Any, container: Container
         if not keys:
             return
         challenge_id = challenge_id_from_counter_key(str(keys["id"]))
-        if challenge_id in refreshed:
-            return
+        if challenge_id in refreshed or not challenge_id.startswith(CHALLENGE_ID_PREFIX):
+            return  # done in this batch, or a campaign's shard (read as it is, not published)
         container.progress.refresh(challenge_id)
         refreshed.add(challenge_id)
+
+    return _process(event, context, record_handler)
+
+
+def track_campaigns(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
+    """Pledges were added or withdrawn: keep each campaign's unique participants."""
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        keys = record.dynamodb.keys if record.dynamodb else None
+        if not keys:
+            return
+        challenge_id, participant_id = str(keys["challenge_id"]), str(keys["participant_id"])
+        if record.event_name is DynamoDBRecordEventName.INSERT:
+            container.campaigns.pledge_added(challenge_id, participant_id)
+        elif record.event_name is DynamoDBRecordEventName.REMOVE:
+            container.campaigns.pledge_removed(challenge_id, participant_id)
 
     return _process(event, context, record_handler)
 

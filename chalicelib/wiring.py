@@ -11,6 +11,7 @@ from chalicelib.api.idempotency import IdempotentResponses
 from chalicelib.auth import Authenticator, build_verifier
 from chalicelib.aws_clients import create_client
 from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
+from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.organizations import OrganizationService
@@ -18,6 +19,7 @@ from chalicelib.services.pledges import PledgeService
 from chalicelib.services.ports import Clock, Mailer, SystemClock
 from chalicelib.services.progress import ProgressService
 from chalicelib.settings import Settings
+from chalicelib.storage.campaigns import DynamoCampaignMembers, DynamoCampaignRepository
 from chalicelib.storage.organizations import DynamoOrganizationRepository
 from chalicelib.storage.repositories import (
     DynamoChallengeRepository,
@@ -51,6 +53,7 @@ class Container:
     notifications: NotificationService
     idempotency: IdempotentResponses
     organizations: OrganizationService
+    campaigns: CampaignService
 
 
 def build_container(
@@ -63,7 +66,8 @@ def build_container(
     open_connections()
     clock = clock or SystemClock()
     challenge_repository = DynamoChallengeRepository(settings)
-    progress = ProgressService(challenge_repository, DynamoCounterRepository(), clock)
+    counters = DynamoCounterRepository()
+    progress = ProgressService(challenge_repository, counters, clock)
     challenges = ChallengeService(
         challenge_repository, progress, clock, counter_shards=settings.counter_shards
     )
@@ -75,6 +79,15 @@ def build_container(
         clock,
         max_attempts=settings.notification_max_attempts,
     )
+    campaigns = CampaignService(
+        DynamoCampaignRepository(),
+        DynamoCampaignMembers(settings),
+        counters,
+        challenges,
+        challenge_repository,
+        clock,
+        counter_shards=settings.counter_shards,
+    )
     return Container(
         settings=settings,
         authenticator=Authenticator(build_verifier(settings.jwt)),
@@ -84,6 +97,7 @@ def build_container(
         notifications=notifications,
         idempotency=IdempotentResponses(lambda: idempotency_store(settings)),
         organizations=OrganizationService(DynamoOrganizationRepository(), clock),
+        campaigns=campaigns,
     )
 
 

@@ -9,6 +9,8 @@ from chalicelib.api.routing import ApiRequest, endpoint
 from chalicelib.api.schemas import (
     AdminChallengeList,
     AdminChallengeOut,
+    CampaignCreate,
+    CampaignOut,
     ChallengeCreate,
     ChallengePatch,
     ListQuery,
@@ -19,6 +21,7 @@ from chalicelib.api.schemas import (
     OrganizationOut,
 )
 from chalicelib.domain.model import OrganizationKind, Visibility
+from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.organizations import OrganizationDraft
 from chalicelib.services.ports import ChallengeChanges
@@ -187,3 +190,25 @@ def list_organizations(request: ApiRequest[Any, ListQuery]) -> OrganizationList:
         items=[OrganizationOut.from_organization(o) for o in page.items],
         next_cursor=page.next_cursor,
     )
+
+
+@admin_endpoint(
+    "/admin/campaigns",
+    "POST",
+    summary="Create a campaign; challenges join it with their campaign_id",
+    response=CampaignOut,
+    status=201,
+    body=CampaignCreate,
+)
+def create_campaign(request: ApiRequest[CampaignCreate, Any]) -> CampaignOut:
+    body = request.body
+    campaign = request.container.campaigns.create(
+        CampaignDraft(
+            title=body.title,
+            description=body.description,
+            organization_id=body.organization_id,
+            starts_at=body.starts_at,
+            ends_at=body.ends_at,
+        )
+    )
+    return CampaignOut.from_campaign(campaign)

@@ -9,6 +9,7 @@ from chalice.app import Response
 from chalicelib.api.openapi import openapi_document
 from chalicelib.api.routing import ApiRequest, endpoint
 from chalicelib.api.schemas import (
+    CampaignDetail,
     ChallengeList,
     ChallengeListQuery,
     ChallengeOut,
@@ -66,3 +67,17 @@ def list_challenges(request: ApiRequest[Any, ChallengeListQuery]) -> ChallengeLi
 def get_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> ChallengeOut:
     challenge = request.container.challenges.get_visible(challenge_id, request.principal)
     return ChallengeOut.from_challenge(challenge)
+
+
+@endpoint(
+    "/campaigns/{campaign_id}",
+    "GET",
+    summary="Get a campaign with its challenges and totals (each person counted once)",
+    auth="optional",
+    response=CampaignDetail,
+    errors=(404,),
+)
+def get_campaign(request: ApiRequest[Any, Any], campaign_id: str) -> CampaignDetail:
+    return CampaignDetail.from_view(
+        request.container.campaigns.view(campaign_id, request.principal)
+    )

@@ -55,6 +55,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/challenges/{challenge_id}", "GET", PUBLIC),
     Route("/challenges/{challenge_id}/pledges", "POST", PARTICIPANT),
     Route("/challenges/{challenge_id}/pledges/me", "DELETE", PARTICIPANT),
+    Route("/campaigns/{campaign_id}", "GET", PUBLIC),
     Route("/me/pledges", "GET", PARTICIPANT),
     Route("/admin/challenges", "POST", ADMIN),
     Route("/admin/challenges", "GET", ADMIN),
@@ -65,6 +66,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/challenges/{challenge_id}/notifications", "GET", ADMIN),
     Route("/admin/organizations", "POST", ADMIN),
     Route("/admin/organizations", "GET", ADMIN),
+    Route("/admin/campaigns", "POST", ADMIN),
 )
 
 

@@ -26,6 +26,11 @@ class OrganizationNotFoundError(NotFoundError):
         super().__init__(f"organization {organization_id!r} does not exist")
 
 
+class CampaignNotFoundError(NotFoundError):
+    def __init__(self, campaign_id: str) -> None:
+        super().__init__(f"campaign {campaign_id!r} does not exist")
+
+
 class ConflictError(CrowdactError):
     """The request is valid but the current state does not allow it."""
 

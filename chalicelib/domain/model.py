@@ -178,6 +178,19 @@ class Organization:
 
 
 @dataclass(frozen=True)
+class Campaign:
+    """Several challenges run together (e.g. a No Impact Week), counted together."""
+
+    id: str
+    title: str
+    created_at: datetime
+    description: str = ""
+    organization_id: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Pledge:
     challenge_id: str
     participant_id: str

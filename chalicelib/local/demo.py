@@ -7,13 +7,31 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain.areas import area_from_coordinates
-from chalicelib.domain.model import Metric, Party, Principal, Target, Visibility
+from chalicelib.domain.model import (
+    Metric,
+    OrganizationKind,
+    Party,
+    Principal,
+    Target,
+    Visibility,
+)
+from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft
+from chalicelib.services.organizations import OrganizationDraft
 from chalicelib.services.pledges import PledgeRequest
 from chalicelib.wiring import Container
 
 HUMANIS_ORG = "org_humanis"
 HUMANIS_CAMPAIGN = "cmp_humanis_mobility_week"
+# Humanis employees pledge on several of the week's commuting challenges: the campaign counts
+# each of them once. This many employees take the demo's Humanis pledges between them.
+HUMANIS_EMPLOYEES = 18
+
+ORGANIZATIONS = (
+    OrganizationDraft("Humanis", OrganizationKind.COMPANY, ("humanis.example",), HUMANIS_ORG),
+    OrganizationDraft("Ville de Clichy", OrganizationKind.CITY, id="org_clichy"),
+    OrganizationDraft("Ville de Bourg-la-Reine", OrganizationKind.CITY, id="org_bourg_la_reine"),
+)
 
 # Town centres (lat, lon) that pledges are scattered around, a few km at most.
 TOWNS = {
@@ -110,6 +128,16 @@ DEMO_CHALLENGES: tuple[DemoChallenge, ...] = (
 )  # fmt: skip
 
 
+HUMANIS_KEYS = tuple(demo.key for demo in DEMO_CHALLENGES if demo.key.startswith("humanis"))
+
+
+def humanis_employee(challenge_key: str, number: int) -> str:
+    """Who takes a Humanis challenge's `number`-th demo pledge: overlapping runs of the
+    employees, so several of them pledge on more than one of the week's challenges."""
+    start = 5 * HUMANIS_KEYS.index(challenge_key)
+    return f"demo-humanis-{(start + number) % HUMANIS_EMPLOYEES:04d}"
+
+
 def _near(rng: random.Random, town: str) -> str:
     lat, lon = TOWNS[town]
     return area_from_coordinates(lat + rng.uniform(-0.02, 0.02), lon + rng.uniform(-0.03, 0.03))
@@ -122,16 +150,31 @@ def load_demo(container: Container, *, seed: int = 2013) -> dict[str, str]:
     """
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not security
     ids: dict[str, str] = {}
+    for organization in ORGANIZATIONS:
+        container.organizations.create(organization)
+    week = datetime.now(UTC) + timedelta(days=5)
+    container.campaigns.create(
+        CampaignDraft(
+            title="Humanis sustainable mobility week",
+            description="Five commuting challenges at once; employees pick as many as they like.",
+            organization_id=HUMANIS_ORG,
+            ends_at=week,
+            id=HUMANIS_CAMPAIGN,
+        )
+    )
     for demo in DEMO_CHALLENGES:
         draft = demo.draft
         if demo.key.startswith("humanis"):
             # A one-week campaign, running now.
-            draft = replace(draft, ends_at=datetime.now(UTC) + timedelta(days=5))
+            draft = replace(draft, ends_at=week)
         challenge = container.challenges.create(draft)
         ids[demo.key] = challenge.id
         for number in range(demo.pledges):
-            org = HUMANIS_ORG if challenge.organization_id == HUMANIS_ORG else None
-            participant = Principal(sub=f"demo-{demo.key}-{number:04d}", org_id=org)
+            if challenge.organization_id == HUMANIS_ORG:
+                sub = humanis_employee(demo.key, number)
+                participant = Principal(sub=sub, org_id=HUMANIS_ORG)
+            else:
+                participant = Principal(sub=f"demo-{demo.key}-{number:04d}")
             container.pledges.pledge(
                 participant,
                 challenge.id,

@@ -34,6 +34,7 @@ from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, Settings
 from chalicelib.storage.tables import (
     ChallengeEventItem,
     CounterShardItem,
+    PledgeItem,
     create_tables,
     stream_arn,
 )
@@ -75,6 +76,8 @@ def stream_bindings(app_module: ModuleType) -> list[StreamBinding]:
                       app_module.aggregate_progress, batch_size=100),
         StreamBinding("notify_milestones", stream_arn(ChallengeEventItem),
                       app_module.notify_milestones, batch_size=10),
+        StreamBinding("track_campaigns", stream_arn(PledgeItem),
+                      app_module.track_campaigns, batch_size=100),
     ]  # fmt: skip
 
 

@@ -24,6 +24,7 @@ class OrganizationDraft:
     name: str
     kind: OrganizationKind
     email_domains: tuple[str, ...] = ()
+    id: str | None = None  # seeded data only (the local demo); the API lets the server choose
 
 
 class OrganizationService:
@@ -33,7 +34,7 @@ class OrganizationService:
 
     def create(self, draft: OrganizationDraft) -> Organization:
         organization = Organization(
-            id=new_id("org"),
+            id=draft.id or new_id("org"),
             name=draft.name,
             kind=draft.kind,
             created_at=self._clock.now(),

@@ -8,6 +8,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
@@ -218,6 +219,33 @@ class OrganizationItem(Model):
     by_creation = OrganizationsByCreation()
 
 
+class CampaignItem(Model):
+    class Meta(_BaseMeta):
+        table_name = "campaigns"
+
+    id = UnicodeAttribute(hash_key=True)
+    title = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    organization_id = UnicodeAttribute(null=True)
+    starts_at = UTCDateTimeAttribute(null=True)
+    ends_at = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    counter_shards = NumberAttribute(default=1)
+
+
+class CampaignMemberItem(Model):
+    """A participant with at least one live pledge in a campaign, and on which challenges:
+    the item exists exactly while the set is not empty, and its arrival and departure move
+    the campaign's unique-participant count (counter shards `<campaign_id>#<shard>`)."""
+
+    class Meta(_BaseMeta):
+        table_name = "campaign_members"
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    participant_id = UnicodeAttribute(range_key=True)
+    challenges = UnicodeSetAttribute()
+
+
 class IdempotencyItem(Model):
     """Answers stored for Idempotency-Key replays; written by Powertools' idempotency utility,
     expired by the table's TTL on `expiration`. Only the key is declared here."""
@@ -235,6 +263,8 @@ ALL_TABLES: tuple[type[Model], ...] = (
     ChallengeEventItem,
     DeliveryItem,
     OrganizationItem,
+    CampaignItem,
+    CampaignMemberItem,
     IdempotencyItem,
 )
 _BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}

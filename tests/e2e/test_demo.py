@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.local.demo import DEMO_CHALLENGES, HUMANIS_KEYS, humanis_employee
 from tests.e2e.conftest import Stack, assert_problem
 
 # One stack with demo data for the whole session, shared by the tests of this module only.
@@ -104,3 +105,30 @@ def test_humanis_challenges_are_for_humanis_employees_only(demo_stack: Stack) ->
         assert_problem(demo_stack.request("GET", path), 404)
         assert_problem(demo_stack.request("GET", path, token=outsider), 404)
         assert_problem(demo_stack.request("GET", path, token=participant), 404)
+
+
+def test_the_humanis_week_counts_each_employee_once(demo_stack: Stack) -> None:
+    employee = demo_stack.employee_token("humanis-e2e-employee", HUMANIS_ORG)
+    pledges = sum(HUMANIS_DEMO_PLEDGES.values())
+    people = {
+        humanis_employee(demo.key, number)
+        for demo in DEMO_CHALLENGES
+        if demo.key in HUMANIS_KEYS
+        for number in range(demo.pledges)
+    }
+    assert len(people) < pledges  # the demo does have people on several challenges
+
+    def counted() -> dict[str, Any] | None:
+        response = demo_stack.request("GET", "/campaigns/cmp_humanis_mobility_week", token=employee)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        totals = body["totals"]
+        return (
+            body if (totals["pledges"], totals["participants"]) == (pledges, len(people)) else None
+        )
+
+    week = demo_stack.wait_until(counted, COUNT_TIMEOUT_SECONDS, message="campaign counted")
+    assert {c["title"] for c in week["challenges"]} == set(HUMANIS_DEMO_PLEDGES)
+    # An outsider sees the campaign but none of its employee-only challenges.
+    outsider = demo_stack.request("GET", "/campaigns/cmp_humanis_mobility_week").json()
+    assert outsider["challenges"] == []

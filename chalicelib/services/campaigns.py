@@ -1,0 +1,148 @@
+"""Campaigns: several challenges run together, with totals that count each person once."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from chalicelib.domain.errors import CampaignNotFoundError, InvalidRequestError
+from chalicelib.domain.model import Campaign, Challenge, Principal, counter_shard_for
+from chalicelib.services.challenges import ChallengeService, new_id
+from chalicelib.services.ports import ChallengeRepository, Clock, CounterRepository
+
+# The most challenges one campaign page lists (a campaign runs a handful).
+MAX_CHALLENGES_SHOWN = 100
+
+
+class CampaignRepository(Protocol):
+    def add(self, campaign: Campaign, *, counter_shards: int) -> None: ...
+
+    def get(self, campaign_id: str) -> tuple[Campaign, int] | None:
+        """The campaign and its number of counter shards."""
+        ...
+
+
+class CampaignMembers(Protocol):
+    def join(self, campaign_id: str, participant_id: str, challenge_id: str, shard: int) -> bool:
+        """Record a live pledge; True when it made the participant a new member."""
+        ...
+
+    def leave(self, campaign_id: str, participant_id: str, challenge_id: str, shard: int) -> bool:
+        """Record a withdrawn pledge; True when it ended the participant's membership."""
+        ...
+
+
+@dataclass(frozen=True)
+class CampaignDraft:
+    title: str
+    description: str = ""
+    organization_id: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    id: str | None = None  # seeded data only (the local demo); the API lets the server choose
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    campaign: Campaign
+    challenges: list[Challenge]
+    participants: int  # unique people with a live pledge on any of its challenges
+    pledges: int  # live pledges on the challenges shown
+    quantity: dict[str, int | float]  # reported quantities per unit
+
+
+class CampaignService:
+    def __init__(
+        self,
+        campaigns: CampaignRepository,
+        members: CampaignMembers,
+        counters: CounterRepository,
+        challenges: ChallengeService,
+        challenge_reads: ChallengeRepository,
+        clock: Clock,
+        *,
+        counter_shards: int,
+    ) -> None:
+        self._campaigns = campaigns
+        self._members = members
+        self._counters = counters
+        self._challenges = challenges
+        self._challenge_reads = challenge_reads
+        self._clock = clock
+        self._counter_shards = counter_shards
+
+    def create(self, draft: CampaignDraft) -> Campaign:
+        if draft.starts_at and draft.ends_at and draft.ends_at <= draft.starts_at:
+            raise InvalidRequestError(
+                "ends_at must be after starts_at",
+                [{"loc": ["body", "ends_at"], "msg": "must be after starts_at"}],
+            )
+        campaign = Campaign(
+            id=draft.id or new_id("cmp"),
+            title=draft.title,
+            description=draft.description,
+            organization_id=draft.organization_id,
+            starts_at=draft.starts_at,
+            ends_at=draft.ends_at,
+            created_at=self._clock.now(),
+        )
+        self._campaigns.add(campaign, counter_shards=self._counter_shards)
+        return campaign
+
+    def view(self, campaign_id: str, principal: Principal | None) -> CampaignView:
+        found = self._campaigns.get(campaign_id)
+        if found is None:
+            raise CampaignNotFoundError(campaign_id)
+        campaign, shards = found
+        challenges: list[Challenge] = []
+        cursor: str | None = None
+        while len(challenges) < MAX_CHALLENGES_SHOWN:
+            page = self._challenges.list_visible(
+                principal,
+                status=None,
+                campaign_id=campaign_id,
+                limit=MAX_CHALLENGES_SHOWN - len(challenges),
+                cursor=cursor,
+            )
+            challenges.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        quantity: dict[str, int | float] = defaultdict(int)
+        for challenge in challenges:
+            if challenge.target.unit:
+                quantity[challenge.target.unit] += challenge.totals.quantity
+        return CampaignView(
+            campaign=campaign,
+            challenges=challenges,
+            participants=self._counters.totals(campaign_id, shards).participants,
+            pledges=sum(challenge.totals.participants for challenge in challenges),
+            quantity=dict(quantity),
+        )
+
+    # --- from the pledges stream ----------------------------------------------------------------
+
+    def pledge_added(self, challenge_id: str, participant_id: str) -> None:
+        target = self._membership(challenge_id, participant_id)
+        if target is not None:
+            self._members.join(*target)
+
+    def pledge_removed(self, challenge_id: str, participant_id: str) -> None:
+        target = self._membership(challenge_id, participant_id)
+        if target is not None:
+            self._members.leave(*target)
+
+    def _membership(
+        self, challenge_id: str, participant_id: str
+    ) -> tuple[str, str, str, int] | None:
+        challenge = self._challenge_reads.get(challenge_id)
+        if challenge is None or challenge.campaign_id is None:
+            return None
+        found = self._campaigns.get(challenge.campaign_id)
+        if found is None:
+            return None
+        campaign, shards = found
+        shard = counter_shard_for(participant_id, shards)
+        return campaign.id, participant_id, challenge_id, shard

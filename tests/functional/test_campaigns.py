@@ -1,0 +1,141 @@
+"""Campaigns: the API, and unique participants kept exact under redelivery and concurrency."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from chalicelib.local.embedded_aws import EmbeddedAws
+from chalicelib.local.stack import prepare_aws
+from chalicelib.settings import Settings
+from chalicelib.storage.campaigns import DynamoCampaignMembers
+from chalicelib.storage.repositories import DynamoCounterRepository
+from chalicelib.wiring import build_container, set_container
+from tests.functional.conftest import ADMIN, TEST_ENV, Api, bearer
+from tests.functional.test_public_api import assert_problem
+
+
+def create_campaign(api: Api, **fields: Any) -> dict[str, Any]:
+    body = {"title": "No Impact Week", "description": "Five challenges", **fields}
+    response = api.request("POST", "/admin/campaigns", body, ADMIN)
+    assert response.status_code == 201, response.body
+    created: dict[str, Any] = json.loads(response.body)
+    return created
+
+
+def campaign(api: Api, campaign_id: str, headers: dict[str, str] | None = None) -> Any:
+    return api.request("GET", f"/campaigns/{campaign_id}", None, headers)
+
+
+def test_a_campaign_counts_each_person_once_across_its_challenges(api: Api) -> None:
+    week = create_campaign(api)
+    assert week["id"].startswith("cmp_")
+    cycle = api.create(campaign_id=week["id"], target={"metric": "participants", "value": 50})
+    walk = api.create(
+        campaign_id=week["id"], target={"metric": "quantity", "value": 1000, "unit": "km"}
+    )
+    elsewhere = api.create()  # not in the campaign
+    for sub in ("ana", "ben", "chloe"):
+        assert api.pledge(cycle["id"], sub).status_code == 201
+    for sub in ("ana", "ben", "dan"):
+        assert api.pledge(walk["id"], sub).status_code == 201
+    assert api.pledge(walk["id"], "ana").status_code == 200  # a duplicate counts nothing
+    assert api.pledge(elsewhere["id"], "eve").status_code == 201
+    api.drain()
+
+    response = campaign(api, week["id"])
+    assert response.status_code == 200, response.body
+    body = json.loads(response.body)
+    assert body["title"] == "No Impact Week"
+    assert {c["id"] for c in body["challenges"]} == {cycle["id"], walk["id"]}
+    assert body["totals"] == {"participants": 4, "pledges": 6, "quantity": {"km": 0}}
+    assert b"@" not in response.body  # no e-mail address in a public answer
+
+    # Ben leaves one challenge (still in the campaign), Chloe her only one (no longer).
+    for sub, challenge in (("ben", cycle), ("chloe", cycle)):
+        withdrawn = api.request(
+            "DELETE", f"/challenges/{challenge['id']}/pledges/me", None, bearer(sub)
+        )
+        assert withdrawn.status_code == 204
+    api.drain()
+    totals = json.loads(campaign(api, week["id"]).body)["totals"]
+    assert totals["participants"] == 3
+    assert totals["pledges"] == 4
+
+
+def test_unknown_campaign_is_404_and_bad_bodies_400(api: Api) -> None:
+    assert_problem(campaign(api, "cmp_nope"), 404)
+    bad = api.request("POST", "/admin/campaigns", {"description": "no title"}, ADMIN)
+    assert_problem(bad, 400)
+    dates = {"title": "T", "starts_at": "2026-06-10T00:00:00Z", "ends_at": "2026-06-01T00:00:00Z"}
+    assert_problem(api.request("POST", "/admin/campaigns", dates, ADMIN), 400)
+    assert_problem(api.request("POST", "/admin/campaigns", {"title": "T"}, bearer("p")), 403)
+
+
+# --- the membership repository on the embedded DynamoDB ----------------------------------------
+
+
+@pytest.fixture
+def members(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoCampaignMembers]:
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CROWDACT_AWS_ENDPOINT_URL", aws.endpoint_url)
+    monkeypatch.setenv("CROWDACT_TABLE_PREFIX", f"t{uuid.uuid4().hex[:8]}-")
+    settings = Settings.from_env()
+    set_container(build_container(settings))
+    prepare_aws(settings)
+    yield DynamoCampaignMembers(settings)
+    set_container(None)
+
+
+SHARDS = 4
+
+
+def unique(campaign_id: str) -> int:
+    return DynamoCounterRepository().totals(campaign_id, SHARDS).participants
+
+
+def test_redelivered_joins_and_leaves_move_the_count_once(
+    members: DynamoCampaignMembers,
+) -> None:
+    assert members.join("cmp_a", "ana", "ch_1", 0) is True
+    assert members.join("cmp_a", "ana", "ch_1", 0) is False  # redelivered
+    assert members.join("cmp_a", "ana", "ch_2", 0) is False  # second challenge, same person
+    assert unique("cmp_a") == 1
+    assert members.leave("cmp_a", "ana", "ch_1", 0) is False  # still on ch_2
+    assert members.leave("cmp_a", "ana", "ch_1", 0) is False  # redelivered
+    assert unique("cmp_a") == 1
+    assert members.leave("cmp_a", "ana", "ch_2", 0) is True
+    assert members.leave("cmp_a", "ana", "ch_2", 0) is False  # redelivered
+    assert unique("cmp_a") == 0
+
+
+def test_concurrent_changes_for_the_same_people_keep_the_count_exact(
+    members: DynamoCampaignMembers,
+) -> None:
+    people = [f"p{n}" for n in range(12)]
+    challenges = ["ch_1", "ch_2", "ch_3"]
+    rng = random.Random(11)
+    # Every (person, challenge) joins; a random half then leaves; each event is delivered
+    # twice; events of one pair stay in order (as a stream shard keeps them), pairs interleave.
+    pairs = [(p, c) for p in people for c in challenges]
+    leaving = set(rng.sample(pairs, len(pairs) // 2))
+    sequences = [
+        [("join", p, c)] * 2 + ([("leave", p, c)] * 2 if (p, c) in leaving else [])
+        for p, c in pairs
+    ]
+
+    def run(sequence: list[tuple[str, str, str]]) -> None:
+        for action, person, challenge in sequence:
+            getattr(members, action)("cmp_b", person, challenge, hash(person) % SHARDS)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        list(pool.map(run, sequences))
+    expected = {p for p, c in pairs if (p, c) not in leaving}
+    assert unique("cmp_b") == len(expected)
