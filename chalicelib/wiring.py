@@ -18,6 +18,7 @@ from chalicelib.services.organizations import OrganizationService
 from chalicelib.services.pledges import PledgeService
 from chalicelib.services.ports import Clock, Mailer, SystemClock
 from chalicelib.services.progress import ProgressService
+from chalicelib.services.retry import RetryPolicy
 from chalicelib.settings import Settings
 from chalicelib.storage.campaigns import DynamoCampaignMembers, DynamoCampaignRepository
 from chalicelib.storage.organizations import DynamoOrganizationRepository
@@ -78,6 +79,7 @@ def build_container(
         JinjaEmailRenderer(),
         clock,
         max_attempts=settings.notification_max_attempts,
+        retry=RetryPolicy(attempts=settings.notification_tries_per_invocation),
     )
     campaigns = CampaignService(
         DynamoCampaignRepository(),

@@ -15,6 +15,16 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
 TEMPLATES = Path(__file__).parent / "templates"
+# SES errors that sending the same message again cannot cure; any other (throttling, an
+# outage, a paused account) is worth retrying.
+PERMANENT_SES_ERRORS = frozenset(
+    {
+        "MessageRejected",
+        "MailFromDomainNotVerifiedException",
+        "ConfigurationSetDoesNotExistException",
+        "InvalidParameterValue",
+    }
+)
 LOCALES = ("fr", "en")
 _ROLE_LABELS = {
     "fr": {"sponsor": "parrain", "beneficiary": "bénéficiaire", "participant": "participant"},
@@ -114,7 +124,8 @@ class LazySesClient:
                 config=Config(
                     connect_timeout=3,
                     read_timeout=8,
-                    retries={"mode": "standard", "total_max_attempts": 2},
+                    # One call per try: the notifier retries, and counts each attempt.
+                    retries={"mode": "standard", "total_max_attempts": 1},
                 ),
             )
         return self._client.send_email(**kwargs)
@@ -146,6 +157,11 @@ class SesMailer:
             kwargs["ConfigurationSetName"] = self._configuration_set
         try:
             response = self._client.send_email(**kwargs)
-        except (ClientError, BotoCoreError) as error:
-            raise MailerError(f"SES refused the message: {error}") from error
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            raise MailerError(
+                f"SES refused the message: {error}", retryable=code not in PERMANENT_SES_ERRORS
+            ) from error
+        except BotoCoreError as error:  # connection errors and timeouts
+            raise MailerError(f"SES could not be reached: {error}") from error
         return str(response["MessageId"])

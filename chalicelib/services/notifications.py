@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from enum import Enum
 from typing import Protocol
 
 from chalicelib.domain.model import (
@@ -22,16 +23,30 @@ from chalicelib.services.ports import (
     Mailer,
     MailerError,
 )
+from chalicelib.services.retry import SINGLE_TRY, RetryPolicy
 
 logger = logging.getLogger(__name__)
 
 # Longer than one notifier invocation may run (its Lambda timeout is 30 s, and SES calls
 # time out well before), so a live sender never loses its claim to a retry.
 DELIVERY_LEASE = timedelta(seconds=45)
+# In-handler retries start only this soon after a delivery's first try: a provider that is
+# slow to fail (an SES call may take ~20 s with botocore's own retry) is left to the stream's
+# redelivery rather than pushing the batch past the notifier's 30 s Lambda timeout.
+RETRY_WINDOW = timedelta(seconds=10)
 
 
 class DeliveryRetryError(Exception):
     """Some deliveries failed and will be retried when the event is delivered again."""
+
+
+class _Try(Enum):
+    """How one try at sending a claimed delivery ended, once recorded in the delivery log."""
+
+    SENT = "sent"
+    GIVEN_UP = "given up"  # failed for good
+    TRANSIENT = "transient"  # may succeed if tried again soon
+    FAILED = "failed"  # unexpected: left to the stream's redelivery
 
 
 class EmailRenderer(Protocol):
@@ -68,6 +83,7 @@ class NotificationService:
         clock: Clock,
         *,
         max_attempts: int,
+        retry: RetryPolicy = SINGLE_TRY,
     ) -> None:
         self._challenges = challenges
         self._deliveries = deliveries
@@ -75,6 +91,7 @@ class NotificationService:
         self._renderer = renderer
         self._clock = clock
         self._max_attempts = max_attempts
+        self._retry = retry
 
     def notify(self, milestone: Milestone) -> None:
         """Send what is still owed for this milestone; raise if something must be retried."""
@@ -90,24 +107,55 @@ class NotificationService:
             raise DeliveryRetryError(f"will retry {', '.join(retry)}")
 
     def _deliver(self, milestone: Milestone, challenge: Challenge, delivery: Delivery) -> bool:
-        """True when nothing more is owed for this delivery (sent, or given up for good)."""
-        claimed = self._deliveries.claim(delivery, now=self._clock.now(), lease=DELIVERY_LEASE)
-        if claimed is ClaimRefused.SETTLED:
-            return True
-        if claimed is ClaimRefused.HELD:
-            # Maybe a sender that died before recording its outcome: retry once its lease ends.
-            return False
+        """True when nothing more is owed for this delivery (sent, or given up for good).
+
+        Each try claims the delivery anew, so `attempts` counts every call to the provider,
+        the log shows each failure as it happens, and no lease is held while waiting.
+        """
+        started = self._clock.now()
+        delays = self._retry.delays()
+        while True:
+            claimed = self._deliveries.claim(delivery, now=self._clock.now(), lease=DELIVERY_LEASE)
+            if claimed is ClaimRefused.SETTLED:
+                return True
+            if claimed is ClaimRefused.HELD:
+                # Maybe a sender that died before recording its outcome: retry once its lease ends.
+                return False
+            outcome = self._try_send(milestone, challenge, claimed)
+            if outcome is not _Try.TRANSIENT:
+                return outcome is not _Try.FAILED
+            delay = next(delays, None)
+            if (
+                delay is None
+                or self._clock.now() + timedelta(seconds=delay) > started + RETRY_WINDOW
+            ):
+                return False  # The stream brings the record back.
+            self._retry.sleep(delay)
+
+    def _try_send(self, milestone: Milestone, challenge: Challenge, claimed: Delivery) -> _Try:
         try:
             self._mailer.send(self._renderer.render(milestone, challenge, claimed))
         except Exception as error:
             # Whatever went wrong, record it and release the lease so a retry can send.
-            if not isinstance(error, MailerError):
-                logger.exception("sending %s failed unexpectedly", claimed.id)
-            final = claimed.attempts >= self._max_attempts
-            self._deliveries.mark_failed(claimed, error=str(error) or repr(error), final=final)
-            return final
+            return self._record_failure(claimed, error)
         self._deliveries.mark_sent(claimed, now=self._clock.now())
-        return True
+        return _Try.SENT
+
+    def _record_failure(self, claimed: Delivery, error: Exception) -> _Try:
+        if isinstance(error, MailerError):
+            logger.warning(
+                "sending %s failed (attempt %d): %s", claimed.id, claimed.attempts, error
+            )
+            retryable = error.retryable
+        else:
+            logger.exception("sending %s failed unexpectedly", claimed.id)
+            retryable = True
+        # No point in trying a message the provider will never take again.
+        final = claimed.attempts >= self._max_attempts or not retryable
+        self._deliveries.mark_failed(claimed, error=str(error) or repr(error), final=final)
+        if final:
+            return _Try.GIVEN_UP
+        return _Try.TRANSIENT if isinstance(error, MailerError) else _Try.FAILED
 
     def log(self, challenge_id: str) -> list[Delivery]:
         return sorted(

@@ -153,4 +153,12 @@ class Mailer(Protocol):
 
 
 class MailerError(Exception):
-    """The e-mail provider refused or failed to take the message."""
+    """The e-mail provider refused or failed to take the message.
+
+    `retryable` says whether sending the same message again may succeed (throttling, an
+    outage, a timeout); False when it never will (a rejected address, an unverified sender).
+    """
+
+    def __init__(self, message: str = "", *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -183,3 +183,53 @@ def test_an_ended_milestone_says_when_the_target_was_missed(renderer: JinjaEmail
     assert "not due" in english.html
     assert "objectif non atteint" in french.subject
     assert "n'est pas due" in french.text
+
+
+class FailingSes:
+    """An SES client stand-in that fails every send with the given error."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def send_email(self, **kwargs: object) -> object:
+        raise self.error
+
+
+def _ses_error(code: str) -> Exception:
+    from botocore.exceptions import ClientError
+
+    error: Exception = ClientError({"Error": {"Code": code, "Message": "no"}}, "SendEmail")
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "retryable"),
+    [
+        (_ses_error("MessageRejected"), False),
+        (_ses_error("MailFromDomainNotVerifiedException"), False),
+        (_ses_error("Throttling"), True),
+        (_ses_error("ServiceUnavailable"), True),
+        (_ses_error("AccountSendingPausedException"), True),
+        (_ses_error("SomethingNew"), True),
+    ],
+)
+def test_ses_errors_say_whether_a_retry_may_succeed(error: Exception, retryable: bool) -> None:
+    from chalicelib.notify.email import SesMailer
+    from chalicelib.services.ports import EmailMessage, MailerError
+
+    mailer = SesMailer(FailingSes(error), "crowdact <n@crowdact.example>")
+    with pytest.raises(MailerError) as raised:
+        mailer.send(EmailMessage(to="a@b.example", subject="s", text="t", html="h"))
+    assert raised.value.retryable is retryable
+
+
+def test_an_unreachable_ses_is_worth_retrying() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from chalicelib.notify.email import SesMailer
+    from chalicelib.services.ports import EmailMessage, MailerError
+
+    mailer = SesMailer(FailingSes(EndpointConnectionError(endpoint_url="http://x")), "n@c.example")
+    with pytest.raises(MailerError) as raised:
+        mailer.send(EmailMessage(to="a@b.example", subject="s", text="t", html="h"))
+    assert raised.value.retryable is True
