@@ -35,6 +35,9 @@ class Settings:
     aws_endpoint_url: str | None = None
     counter_shards: int = 32
     notification_max_attempts: int = 5
+    # Campaign counts move only when someone joins or leaves a campaign, and a campaign
+    # page sums one set of shards per audience combination: fewer shards than challenges.
+    campaign_counter_shards: int = 8
     notification_tries_per_invocation: int = 3
     max_body_bytes: int = 64 * 1024
 
@@ -54,6 +57,7 @@ class Settings:
             aws_endpoint_url=env.get("CROWDACT_AWS_ENDPOINT_URL") or None,
             counter_shards=_positive_int(env, "CROWDACT_COUNTER_SHARDS", 32),
             notification_max_attempts=_positive_int(env, "CROWDACT_NOTIFICATION_MAX_ATTEMPTS", 5),
+            campaign_counter_shards=_positive_int(env, "CROWDACT_CAMPAIGN_COUNTER_SHARDS", 8),
             notification_tries_per_invocation=_positive_int(
                 env, "CROWDACT_NOTIFICATION_TRIES_PER_INVOCATION", 3
             ),

@@ -20,7 +20,11 @@ from chalicelib.services.ports import Clock, Mailer, SystemClock
 from chalicelib.services.progress import ProgressService
 from chalicelib.services.retry import RetryPolicy
 from chalicelib.settings import Settings
-from chalicelib.storage.campaigns import DynamoCampaignMembers, DynamoCampaignRepository
+from chalicelib.storage.campaigns import (
+    DynamoAudienceCounts,
+    DynamoCampaignMembers,
+    DynamoCampaignRepository,
+)
 from chalicelib.storage.organizations import DynamoOrganizationRepository
 from chalicelib.storage.repositories import (
     DynamoChallengeRepository,
@@ -84,11 +88,11 @@ def build_container(
     campaigns = CampaignService(
         DynamoCampaignRepository(),
         DynamoCampaignMembers(settings),
-        counters,
+        DynamoAudienceCounts(counters),
         challenges,
         challenge_repository,
         clock,
-        counter_shards=settings.counter_shards,
+        counter_shards=settings.campaign_counter_shards,
     )
     return Container(
         settings=settings,

@@ -8,12 +8,29 @@ from datetime import datetime
 from typing import Protocol
 
 from chalicelib.domain.errors import CampaignNotFoundError, InvalidRequestError
-from chalicelib.domain.model import Campaign, Challenge, Principal, counter_shard_for
+from chalicelib.domain.model import (
+    Campaign,
+    Challenge,
+    ChallengeStatus,
+    Principal,
+    Visibility,
+    counter_shard_for,
+)
 from chalicelib.services.challenges import ChallengeService, new_id
-from chalicelib.services.ports import ChallengeRepository, Clock, CounterRepository
+from chalicelib.services.ports import ChallengeRepository, Clock
 
 # The most challenges one campaign page lists (a campaign runs a handful).
 MAX_CHALLENGES_SHOWN = 100
+PUBLIC_AUDIENCE = "public"
+# Challenges whose pledges still count in a campaign (drafts never had any).
+COUNTED_STATUSES = (ChallengeStatus.LIVE, ChallengeStatus.ENDED, ChallengeStatus.CLOSED)
+
+
+def audience(challenge: Challenge) -> str:
+    """Who may see the challenge: everyone, or one organisation's employees."""
+    if challenge.visibility is Visibility.PUBLIC or challenge.organization_id is None:
+        return PUBLIC_AUDIENCE
+    return challenge.organization_id
 
 
 class CampaignRepository(Protocol):
@@ -25,12 +42,26 @@ class CampaignRepository(Protocol):
 
 
 class CampaignMembers(Protocol):
-    def join(self, campaign_id: str, participant_id: str, challenge_id: str, shard: int) -> bool:
-        """Record a live pledge; True when it made the participant a new member."""
+    def change(
+        self,
+        campaign_id: str,
+        participant_id: str,
+        *,
+        challenge_id: str,
+        audience: str,
+        live: bool,
+        shard: int,
+    ) -> bool:
+        """Record that this pledge is now live (or withdrawn); True if a count moved."""
         ...
 
-    def leave(self, campaign_id: str, participant_id: str, challenge_id: str, shard: int) -> bool:
-        """Record a withdrawn pledge; True when it ended the participant's membership."""
+
+class AudienceCounts(Protocol):
+    def unique_participants(
+        self, campaign_id: str, audiences: set[str], seen: set[str], shards: int
+    ) -> int:
+        """People with a live pledge on a challenge of the campaign whose audience is in
+        `seen`, each counted once (`audiences`: every audience the campaign has)."""
         ...
 
 
@@ -58,7 +89,7 @@ class CampaignService:
         self,
         campaigns: CampaignRepository,
         members: CampaignMembers,
-        counters: CounterRepository,
+        counts: AudienceCounts,
         challenges: ChallengeService,
         challenge_reads: ChallengeRepository,
         clock: Clock,
@@ -67,7 +98,7 @@ class CampaignService:
     ) -> None:
         self._campaigns = campaigns
         self._members = members
-        self._counters = counters
+        self._counts = counts
         self._challenges = challenges
         self._challenge_reads = challenge_reads
         self._clock = clock
@@ -117,32 +148,50 @@ class CampaignService:
         return CampaignView(
             campaign=campaign,
             challenges=challenges,
-            participants=self._counters.totals(campaign_id, shards).participants,
+            participants=self._counts.unique_participants(
+                campaign_id,
+                self._audiences(campaign_id),
+                {PUBLIC_AUDIENCE, *(audience(c) for c in challenges)},
+                shards,
+            ),
             pledges=sum(challenge.totals.participants for challenge in challenges),
             quantity=dict(quantity),
         )
 
+    def _audiences(self, campaign_id: str) -> set[str]:
+        """The audiences of every challenge of the campaign that may have pledges."""
+        audiences: set[str] = set()
+        cursor: str | None = None
+        while True:
+            page = self._challenge_reads.list(
+                COUNTED_STATUSES, limit=MAX_CHALLENGES_SHOWN, cursor=cursor, campaign_id=campaign_id
+            )
+            audiences.update(audience(challenge) for challenge in page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return audiences
+
     # --- from the pledges stream ----------------------------------------------------------------
 
     def pledge_added(self, challenge_id: str, participant_id: str) -> None:
-        target = self._membership(challenge_id, participant_id)
-        if target is not None:
-            self._members.join(*target)
+        self._record(challenge_id, participant_id, live=True)
 
     def pledge_removed(self, challenge_id: str, participant_id: str) -> None:
-        target = self._membership(challenge_id, participant_id)
-        if target is not None:
-            self._members.leave(*target)
+        self._record(challenge_id, participant_id, live=False)
 
-    def _membership(
-        self, challenge_id: str, participant_id: str
-    ) -> tuple[str, str, str, int] | None:
+    def _record(self, challenge_id: str, participant_id: str, *, live: bool) -> None:
         challenge = self._challenge_reads.get(challenge_id)
         if challenge is None or challenge.campaign_id is None:
-            return None
+            return
         found = self._campaigns.get(challenge.campaign_id)
         if found is None:
-            return None
+            return
         campaign, shards = found
-        shard = counter_shard_for(participant_id, shards)
-        return campaign.id, participant_id, challenge_id, shard
+        self._members.change(
+            campaign.id,
+            participant_id,
+            challenge_id=challenge_id,
+            audience=audience(challenge),
+            live=live,
+            shard=counter_shard_for(participant_id, shards),
+        )

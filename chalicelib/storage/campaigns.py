@@ -1,24 +1,34 @@
 """Campaigns and their members in DynamoDB (`campaigns`, `campaign_members`, `counters`).
 
-A campaign counts each person once, however many of its challenges they pledged on. The
-`campaign_members` item of a participant exists exactly while they have at least one live
-pledge in the campaign, and it is created and deleted in the same transaction as the `ADD`
-on one of the campaign's counter shards. Every change is conditional on the member item's
-state, so a stream record delivered twice, or two records for one person processed at once,
-move the count once.
+A campaign counts each person once, however many of its challenges they pledged on, and
+only over the challenges the caller may see. Each challenge has an *audience*: `public`, or
+the organisation whose employees alone see it. A participant's `campaign_members` item lists
+their live pledges in the campaign with each one's audience, and the set of those audiences
+is their *signature* (e.g. `org_humanis+public`). The campaign keeps one sharded count per
+signature (`<campaign_id>#<signature>#<shard>` in `counters`); people seen by a caller who
+sees audiences V are the counts of every signature that meets V.
+
+Every change reads the member item, computes the new set, and writes it conditioned on the
+version it read, in one transaction with the moves between signature counts. A stream
+record delivered twice finds the set already as it wants it and writes nothing; two changes
+for one person at once conflict, and the loser reads again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
+from itertools import combinations
 
 from pynamodb.connection import Connection
-from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import Campaign
 from chalicelib.settings import Settings
-from chalicelib.storage.repositories import _transact_if, _update_if, counter_key
+from chalicelib.storage.repositories import (
+    DynamoCounterRepository,
+    _transact_if,
+    counter_key,
+)
 from chalicelib.storage.tables import (
     CampaignItem,
     CampaignMemberItem,
@@ -27,7 +37,7 @@ from chalicelib.storage.tables import (
 )
 
 # A membership change that keeps losing races with the same person's other changes.
-MEMBERSHIP_ATTEMPTS = 5
+MEMBERSHIP_ATTEMPTS = 8
 
 
 def _to_item(campaign: Campaign, shards: int) -> CampaignItem:
@@ -68,89 +78,113 @@ class DynamoCampaignRepository:
         return _from_item(item), int(item.counter_shards)
 
 
+def signature(audiences: Iterable[str]) -> str:
+    return "+".join(sorted(set(audiences)))
+
+
+def signatures_meeting(audiences: Iterable[str], seen: Iterable[str]) -> list[str]:
+    """Every signature over `audiences` that includes one of the `seen` audiences."""
+    every = sorted(set(audiences))
+    wanted = set(seen)
+    return [
+        signature(subset)
+        for size in range(1, len(every) + 1)
+        for subset in combinations(every, size)
+        if wanted.intersection(subset)
+    ]
+
+
+def _audiences(entries: set[str]) -> set[str]:
+    return {entry.split("/", 1)[0] for entry in entries}
+
+
 class DynamoCampaignMembers:
     def __init__(self, settings: Settings) -> None:
         self._connection = with_container_session(
             Connection(region=settings.region, host=settings.aws_endpoint_url)
         )
 
-    def _counted(
+    def change(
         self,
         campaign_id: str,
+        participant_id: str,
+        *,
+        challenge_id: str,
+        audience: str,
+        live: bool,
         shard: int,
-        member_write: Callable[[TransactWrite], object],
-        delta: int,
     ) -> bool:
-        """The member write and the count's move together, or neither (False) when the
-        member write's condition fails."""
+        """Record that this pledge is now live (or not); True if any count moved."""
+        entry = f"{audience}/{challenge_id}"
+        for _ in range(MEMBERSHIP_ATTEMPTS):
+            try:
+                item: CampaignMemberItem | None = CampaignMemberItem.get(
+                    campaign_id, participant_id, consistent_read=True
+                )
+            except CampaignMemberItem.DoesNotExist:
+                item = None
+            before = set(item.pledges or ()) if item else set()
+            after = before | {entry} if live else before - {entry}
+            if after == before:
+                return False  # already recorded: a redelivery, or an older record
+            if self._write(campaign_id, participant_id, item, after, before, shard):
+                return signature(_audiences(before)) != signature(_audiences(after))
+        raise RuntimeError(f"membership of {participant_id} in {campaign_id} kept changing")
+
+    def _write(
+        self,
+        campaign_id: str,
+        participant_id: str,
+        item: CampaignMemberItem | None,
+        after: set[str],
+        before: set[str],
+        shard: int,
+    ) -> bool:
+        old, new = signature(_audiences(before)), signature(_audiences(after))
+        member = CampaignMemberItem(campaign_id, participant_id)
+        version = int(item.version) if item else 0
 
         def write() -> None:
             with TransactWrite(connection=self._connection) as transaction:
-                member_write(transaction)
-                transaction.update(
-                    CounterShardItem(counter_key(campaign_id, shard)),
-                    actions=[
-                        CounterShardItem.participants.add(delta),
-                        CounterShardItem.version.add(1),
-                    ],
-                )
+                if item is None:
+                    member.pledges = after
+                    member.version = 1
+                    transaction.save(
+                        member, condition=CampaignMemberItem.participant_id.does_not_exist()
+                    )
+                elif not after:
+                    transaction.delete(member, condition=CampaignMemberItem.version == version)
+                else:
+                    transaction.update(
+                        member,
+                        actions=[
+                            CampaignMemberItem.pledges.set(after),
+                            CampaignMemberItem.version.set(version + 1),
+                        ],
+                        condition=CampaignMemberItem.version == version,
+                    )
+                if old != new:
+                    for key, delta in ((old, -1), (new, +1)):
+                        if key:
+                            transaction.update(
+                                CounterShardItem(counter_key(f"{campaign_id}#{key}", shard)),
+                                actions=[
+                                    CounterShardItem.participants.add(delta),
+                                    CounterShardItem.version.add(1),
+                                ],
+                            )
 
         return _transact_if(write)
 
-    def join(self, campaign_id: str, participant_id: str, challenge_id: str, shard: int) -> bool:
-        """Record a live pledge; True when this made the participant a new member."""
-        member = CampaignMemberItem(campaign_id, participant_id)
-        for _ in range(MEMBERSHIP_ATTEMPTS):
-            if self._counted(
-                campaign_id,
-                shard,
-                lambda tx: tx.update(
-                    member,
-                    actions=[CampaignMemberItem.challenges.add({challenge_id})],
-                    condition=CampaignMemberItem.participant_id.does_not_exist(),
-                ),
-                +1,
-            ):
-                return True
-            # Already a member: add the challenge (a set, so a redelivery changes nothing),
-            # unless the membership ended meanwhile, in which case start over.
-            if _update_if(
-                member,
-                [CampaignMemberItem.challenges.add({challenge_id})],
-                CampaignMemberItem.participant_id.exists(),
-            ):
-                return False
-        raise RuntimeError(f"membership of {participant_id} in {campaign_id} kept changing")
 
-    def leave(self, campaign_id: str, participant_id: str, challenge_id: str, shard: int) -> bool:
-        """Record a withdrawn pledge; True when this ended the participant's membership."""
-        member = CampaignMemberItem(campaign_id, participant_id)
-        for _ in range(MEMBERSHIP_ATTEMPTS):
-            if self._counted(
-                campaign_id,
-                shard,
-                lambda tx: tx.delete(
-                    member,
-                    condition=CampaignMemberItem.challenges.contains(challenge_id)
-                    & (size(CampaignMemberItem.challenges) == 1),
-                ),
-                -1,
-            ):
-                return True
-            if _update_if(
-                member,
-                [CampaignMemberItem.challenges.delete({challenge_id})],
-                CampaignMemberItem.challenges.contains(challenge_id)
-                & (size(CampaignMemberItem.challenges) > 1),
-            ):
-                return False
-            # Neither the last nor one of several: not (or no longer) recorded, which is what
-            # a redelivered withdrawal finds. Unless a concurrent change moved the set
-            # between our two checks: look once more.
-            try:
-                current = CampaignMemberItem.get(campaign_id, participant_id, consistent_read=True)
-            except CampaignMemberItem.DoesNotExist:
-                return False
-            if challenge_id not in (current.challenges or set()):
-                return False
-        raise RuntimeError(f"membership of {participant_id} in {campaign_id} kept changing")
+class DynamoAudienceCounts:
+    def __init__(self, counters: DynamoCounterRepository) -> None:
+        self._counters = counters
+
+    def unique_participants(
+        self, campaign_id: str, audiences: set[str], seen: set[str], shards: int
+    ) -> int:
+        return sum(
+            self._counters.totals(f"{campaign_id}#{key}", shards).participants
+            for key in signatures_meeting(audiences, seen)
+        )

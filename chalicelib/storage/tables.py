@@ -234,16 +234,17 @@ class CampaignItem(Model):
 
 
 class CampaignMemberItem(Model):
-    """A participant with at least one live pledge in a campaign, and on which challenges:
-    the item exists exactly while the set is not empty, and its arrival and departure move
-    the campaign's unique-participant count (counter shards `<campaign_id>#<shard>`)."""
+    """A participant with at least one live pledge in a campaign: on which challenges, each
+    with its audience (`<audience>/<challenge_id>`). The item exists exactly while that set
+    is not empty; `version` orders its changes (see `chalicelib/storage/campaigns.py`)."""
 
     class Meta(_BaseMeta):
         table_name = "campaign_members"
 
     campaign_id = UnicodeAttribute(hash_key=True)
     participant_id = UnicodeAttribute(range_key=True)
-    challenges = UnicodeSetAttribute()
+    pledges = UnicodeSetAttribute()
+    version = NumberAttribute(default=0)
 
 
 class IdempotencyItem(Model):

@@ -14,7 +14,7 @@ import pytest
 from chalicelib.local.embedded_aws import EmbeddedAws
 from chalicelib.local.stack import prepare_aws
 from chalicelib.settings import Settings
-from chalicelib.storage.campaigns import DynamoCampaignMembers
+from chalicelib.storage.campaigns import DynamoAudienceCounts, DynamoCampaignMembers
 from chalicelib.storage.repositories import DynamoCounterRepository
 from chalicelib.wiring import build_container, set_container
 from tests.functional.conftest import ADMIN, TEST_ENV, Api, bearer
@@ -69,6 +69,32 @@ def test_a_campaign_counts_each_person_once_across_its_challenges(api: Api) -> N
     assert totals["pledges"] == 4
 
 
+def test_totals_count_only_the_challenges_the_caller_may_see(api: Api) -> None:
+    week = create_campaign(api, organization_id="org_humanis")
+    public = api.create(campaign_id=week["id"])
+    staff = api.create(
+        campaign_id=week["id"], visibility="organization", organization_id="org_humanis"
+    )
+    employee = bearer("emp-1", org_id="org_humanis")
+    for sub in ("ana", "ben"):
+        assert api.pledge(public["id"], sub).status_code == 201
+    for sub in ("ben", "chloe"):
+        response = api.request(
+            "POST", f"/challenges/{staff['id']}/pledges", None, bearer(sub, org_id="org_humanis")
+        )
+        assert response.status_code == 201, response.body
+    api.drain()
+
+    outsider_view = json.loads(campaign(api, week["id"]).body)
+    assert [c["id"] for c in outsider_view["challenges"]] == [public["id"]]
+    assert outsider_view["totals"]["participants"] == 2
+    assert outsider_view["totals"]["pledges"] == 2
+    employee_view = json.loads(campaign(api, week["id"], employee).body)
+    assert {c["id"] for c in employee_view["challenges"]} == {public["id"], staff["id"]}
+    assert employee_view["totals"]["participants"] == 3
+    assert employee_view["totals"]["pledges"] == 4
+
+
 def test_unknown_campaign_is_404_and_bad_bodies_400(api: Api) -> None:
     assert_problem(campaign(api, "cmp_nope"), 404)
     bad = api.request("POST", "/admin/campaigns", {"description": "no title"}, ADMIN)
@@ -97,45 +123,85 @@ def members(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dynam
 SHARDS = 4
 
 
-def unique(campaign_id: str) -> int:
-    return DynamoCounterRepository().totals(campaign_id, SHARDS).participants
+def unique(campaign_id: str, audiences: set[str], seen: set[str]) -> int:
+    return DynamoAudienceCounts(DynamoCounterRepository()).unique_participants(
+        campaign_id, audiences, seen, SHARDS
+    )
 
 
-def test_redelivered_joins_and_leaves_move_the_count_once(
+def change(
+    members: DynamoCampaignMembers,
+    person: str,
+    challenge: str,
+    live: bool,
+    audience: str = "public",
+) -> bool:
+    return members.change(
+        "cmp_a",
+        person,
+        challenge_id=challenge,
+        audience=audience,
+        live=live,
+        shard=sum(map(ord, person)) % SHARDS,
+    )
+
+
+PUBLIC = {"public"}
+
+
+def test_redelivered_changes_move_the_count_once(members: DynamoCampaignMembers) -> None:
+    assert change(members, "ana", "ch_1", True) is True
+    assert change(members, "ana", "ch_1", True) is False  # redelivered
+    assert change(members, "ana", "ch_2", True) is False  # second challenge, same person
+    assert unique("cmp_a", PUBLIC, PUBLIC) == 1
+    assert change(members, "ana", "ch_1", False) is False  # still on ch_2
+    assert change(members, "ana", "ch_1", False) is False  # redelivered
+    assert unique("cmp_a", PUBLIC, PUBLIC) == 1
+    assert change(members, "ana", "ch_2", False) is True
+    assert change(members, "ana", "ch_2", False) is False  # redelivered
+    assert unique("cmp_a", PUBLIC, PUBLIC) == 0
+
+
+def test_each_caller_counts_the_people_of_the_audiences_it_sees(
     members: DynamoCampaignMembers,
 ) -> None:
-    assert members.join("cmp_a", "ana", "ch_1", 0) is True
-    assert members.join("cmp_a", "ana", "ch_1", 0) is False  # redelivered
-    assert members.join("cmp_a", "ana", "ch_2", 0) is False  # second challenge, same person
-    assert unique("cmp_a") == 1
-    assert members.leave("cmp_a", "ana", "ch_1", 0) is False  # still on ch_2
-    assert members.leave("cmp_a", "ana", "ch_1", 0) is False  # redelivered
-    assert unique("cmp_a") == 1
-    assert members.leave("cmp_a", "ana", "ch_2", 0) is True
-    assert members.leave("cmp_a", "ana", "ch_2", 0) is False  # redelivered
-    assert unique("cmp_a") == 0
+    # ana: public only; ben: public and Humanis; chloe: Humanis only.
+    change(members, "ana", "ch_pub", True)
+    change(members, "ben", "ch_pub", True)
+    change(members, "ben", "ch_hum", True, "org_humanis")
+    change(members, "chloe", "ch_hum", True, "org_humanis")
+    both = {"public", "org_humanis"}
+    assert unique("cmp_a", both, PUBLIC) == 2  # ana, ben
+    assert unique("cmp_a", both, {"org_humanis"}) == 2  # ben, chloe
+    assert unique("cmp_a", both, both) == 3
+    # Ben leaves the public challenge: he is now seen by Humanis employees only.
+    change(members, "ben", "ch_pub", False)
+    assert unique("cmp_a", both, PUBLIC) == 1
+    assert unique("cmp_a", both, both) == 3
 
 
 def test_concurrent_changes_for_the_same_people_keep_the_count_exact(
     members: DynamoCampaignMembers,
 ) -> None:
     people = [f"p{n}" for n in range(12)]
-    challenges = ["ch_1", "ch_2", "ch_3"]
+    challenges = [("ch_1", "public"), ("ch_2", "public"), ("ch_3", "org_x")]
     rng = random.Random(11)
     # Every (person, challenge) joins; a random half then leaves; each event is delivered
     # twice; events of one pair stay in order (as a stream shard keeps them), pairs interleave.
     pairs = [(p, c) for p in people for c in challenges]
     leaving = set(rng.sample(pairs, len(pairs) // 2))
     sequences = [
-        [("join", p, c)] * 2 + ([("leave", p, c)] * 2 if (p, c) in leaving else [])
-        for p, c in pairs
+        [(p, c, True)] * 2 + ([(p, c, False)] * 2 if (p, c) in leaving else []) for p, c in pairs
     ]
 
-    def run(sequence: list[tuple[str, str, str]]) -> None:
-        for action, person, challenge in sequence:
-            getattr(members, action)("cmp_b", person, challenge, hash(person) % SHARDS)
+    def run(sequence: list[tuple[str, tuple[str, str], bool]]) -> None:
+        for person, (challenge, audience), live in sequence:
+            change(members, person, challenge, live, audience)
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         list(pool.map(run, sequences))
-    expected = {p for p, c in pairs if (p, c) not in leaving}
-    assert unique("cmp_b") == len(expected)
+    staying = [(p, c) for p, c in pairs if (p, c) not in leaving]
+    everyone = {"public", "org_x"}
+    assert unique("cmp_a", everyone, everyone) == len({p for p, _ in staying})
+    assert unique("cmp_a", everyone, PUBLIC) == len({p for p, c in staying if c[1] == "public"})
+    assert unique("cmp_a", everyone, {"org_x"}) == len({p for p, c in staying if c[1] == "org_x"})
