@@ -12,6 +12,9 @@ LOCAL_JWT_SECRET_DEFAULT = "crowdact-local-development-only-secret"  # noqa: S10
 JwtMode = Literal["hs256", "rs256"]
 
 
+LOCAL_STAGE = "local"
+
+
 class ConfigurationError(Exception):
     """The environment describes a stage that cannot run safely."""
 
@@ -47,7 +50,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        stage = env.get("CROWDACT_STAGE", "local")
+        stage = env.get("CROWDACT_STAGE", LOCAL_STAGE)
         return cls(
             stage=stage,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-3",
@@ -78,10 +81,10 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def _jwt_settings(stage: str, env: Mapping[str, str]) -> JwtSettings:
-    mode = env.get("CROWDACT_JWT_MODE", "hs256" if stage == "local" else "rs256")
+    mode = env.get("CROWDACT_JWT_MODE", "hs256" if stage == LOCAL_STAGE else "rs256")
     if mode == "hs256":
         # A published secret would let anyone mint admin tokens: never in AWS.
-        if stage != "local":
+        if stage != LOCAL_STAGE:
             raise ConfigurationError("HS256 tokens are only accepted in the local stage")
         if env.get("AWS_LAMBDA_FUNCTION_NAME") and not env.get("CROWDACT_AWS_ENDPOINT_URL"):
             raise ConfigurationError("HS256 tokens are refused in a Lambda running in AWS")

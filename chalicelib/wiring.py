@@ -11,6 +11,7 @@ from chalicelib.api.idempotency import IdempotentResponses
 from chalicelib.auth import Authenticator, build_verifier
 from chalicelib.aws_clients import create_client
 from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
+from chalicelib.notify.webhook import HttpWebhookSender
 from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.notifications import NotificationService
@@ -19,7 +20,7 @@ from chalicelib.services.pledges import PledgeService
 from chalicelib.services.ports import Clock, Mailer, SystemClock
 from chalicelib.services.progress import ProgressService
 from chalicelib.services.retry import RetryPolicy
-from chalicelib.settings import Settings
+from chalicelib.settings import LOCAL_STAGE, Settings
 from chalicelib.storage.campaigns import (
     DynamoAudienceCounts,
     DynamoCampaignMembers,
@@ -84,6 +85,8 @@ def build_container(
         clock,
         max_attempts=settings.notification_max_attempts,
         retry=RetryPolicy(attempts=settings.notification_tries_per_invocation),
+        # Only the local stage may call loopback and plain-http endpoints (for its tests).
+        webhooks=HttpWebhookSender(allow_private=settings.stage == LOCAL_STAGE),
     )
     campaigns = CampaignService(
         DynamoCampaignRepository(),

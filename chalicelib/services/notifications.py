@@ -18,10 +18,12 @@ from chalicelib.services.ports import (
     ChallengeRepository,
     ClaimRefused,
     Clock,
+    DeliveryProviderError,
     DeliveryRepository,
     EmailMessage,
     Mailer,
-    MailerError,
+    WebhookError,
+    WebhookSender,
 )
 from chalicelib.services.retry import SINGLE_TRY, RetryPolicy
 
@@ -56,8 +58,8 @@ class EmailRenderer(Protocol):
 
 
 def milestone_recipients(milestone: Milestone, challenge: Challenge) -> list[Delivery]:
-    """The sponsor and the beneficiary, each by e-mail."""
-    return [
+    """The sponsor and the beneficiary, each by e-mail, and the sponsor's webhook if any."""
+    deliveries = [
         Delivery(
             challenge_id=challenge.id,
             event=milestone.event,
@@ -71,6 +73,23 @@ def milestone_recipients(milestone: Milestone, challenge: Challenge) -> list[Del
             (RecipientRole.BENEFICIARY, challenge.beneficiary),
         )
     ]
+    if challenge.sponsor.webhook_url:
+        deliveries.append(
+            Delivery(
+                challenge_id=challenge.id,
+                event=milestone.event,
+                recipient_role=RecipientRole.SPONSOR,
+                channel=Channel.WEBHOOK,
+                recipient_key=RecipientRole.SPONSOR.value,
+                to=challenge.sponsor.webhook_url,
+            )
+        )
+    return deliveries
+
+
+class _NoWebhooks:
+    def send(self, delivery: Delivery, milestone: Milestone, challenge: Challenge) -> None:
+        raise WebhookError("webhooks are not configured here", retryable=False)
 
 
 class NotificationService:
@@ -84,6 +103,7 @@ class NotificationService:
         *,
         max_attempts: int,
         retry: RetryPolicy = SINGLE_TRY,
+        webhooks: WebhookSender | None = None,
     ) -> None:
         self._challenges = challenges
         self._deliveries = deliveries
@@ -92,6 +112,7 @@ class NotificationService:
         self._clock = clock
         self._max_attempts = max_attempts
         self._retry = retry
+        self._webhooks = webhooks or _NoWebhooks()
 
     def notify(self, milestone: Milestone) -> None:
         """Send what is still owed for this milestone; raise if something must be retried."""
@@ -134,7 +155,10 @@ class NotificationService:
 
     def _try_send(self, milestone: Milestone, challenge: Challenge, claimed: Delivery) -> _Try:
         try:
-            self._mailer.send(self._renderer.render(milestone, challenge, claimed))
+            if claimed.channel is Channel.WEBHOOK:
+                self._webhooks.send(claimed, milestone, challenge)
+            else:
+                self._mailer.send(self._renderer.render(milestone, challenge, claimed))
         except Exception as error:
             # Whatever went wrong, record it and release the lease so a retry can send.
             return self._record_failure(claimed, error)
@@ -142,7 +166,7 @@ class NotificationService:
         return _Try.SENT
 
     def _record_failure(self, claimed: Delivery, error: Exception) -> _Try:
-        if isinstance(error, MailerError):
+        if isinstance(error, DeliveryProviderError):
             logger.warning(
                 "sending %s failed (attempt %d): %s", claimed.id, claimed.attempts, error
             )
@@ -155,7 +179,7 @@ class NotificationService:
         self._deliveries.mark_failed(claimed, error=str(error) or repr(error), final=final)
         if final:
             return _Try.GIVEN_UP
-        return _Try.TRANSIENT if isinstance(error, MailerError) else _Try.FAILED
+        return _Try.TRANSIENT if isinstance(error, DeliveryProviderError) else _Try.FAILED
 
     def log(self, challenge_id: str) -> list[Delivery]:
         return sorted(

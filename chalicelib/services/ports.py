@@ -152,13 +152,27 @@ class Mailer(Protocol):
         ...
 
 
-class MailerError(Exception):
-    """The e-mail provider refused or failed to take the message.
+class DeliveryProviderError(Exception):
+    """The provider (SES, a sponsor's webhook endpoint) refused or failed to take a message.
 
     `retryable` says whether sending the same message again may succeed (throttling, an
-    outage, a timeout); False when it never will (a rejected address, an unverified sender).
+    outage, a timeout); False when it never will (a rejected address, a forbidden URL).
     """
 
     def __init__(self, message: str = "", *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class MailerError(DeliveryProviderError):
+    """The e-mail provider refused or failed to take the message."""
+
+
+class WebhookError(DeliveryProviderError):
+    """The sponsor's endpoint did not take the delivery (non-2xx, timeout, forbidden URL)."""
+
+
+class WebhookSender(Protocol):
+    def send(self, delivery: Delivery, milestone: Milestone, challenge: Challenge) -> None:
+        """POST the signed event to `delivery.to`; raise WebhookError unless it took it."""
+        ...
