@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ class Settings:
     aws_endpoint_url: str | None = None
     counter_shards: int = 32
     notification_max_attempts: int = 5
+    # How stale a challenge the pledge path may read (per container; 0: no cache).
+    challenge_cache_ttl_seconds: float = 1.0
     # Campaign counts move only when someone joins or leaves a campaign, and a campaign
     # page sums one set of shards per audience combination: fewer shards than challenges.
     campaign_counter_shards: int = 8
@@ -60,11 +63,27 @@ class Settings:
             aws_endpoint_url=env.get("CROWDACT_AWS_ENDPOINT_URL") or None,
             counter_shards=_positive_int(env, "CROWDACT_COUNTER_SHARDS", 32),
             notification_max_attempts=_positive_int(env, "CROWDACT_NOTIFICATION_MAX_ATTEMPTS", 5),
+            challenge_cache_ttl_seconds=_non_negative_float(
+                env, "CROWDACT_CHALLENGE_CACHE_TTL_SECONDS", 1.0
+            ),
             campaign_counter_shards=_positive_int(env, "CROWDACT_CAMPAIGN_COUNTER_SHARDS", 8),
             notification_tries_per_invocation=_positive_int(
                 env, "CROWDACT_NOTIFICATION_TRIES_PER_INVOCATION", 3
             ),
         )
+
+
+def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
+    if not math.isfinite(value) or value < 0:
+        raise ConfigurationError(f"{name} must be zero or more, got {raw!r}")
+    return value
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

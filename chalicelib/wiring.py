@@ -28,6 +28,7 @@ from chalicelib.storage.campaigns import (
 )
 from chalicelib.storage.organizations import DynamoOrganizationRepository
 from chalicelib.storage.repositories import (
+    CachedChallengeRepository,
     DynamoChallengeRepository,
     DynamoCounterRepository,
     DynamoDeliveryRepository,
@@ -72,10 +73,19 @@ def build_container(
     open_connections()
     clock = clock or SystemClock()
     challenge_repository = DynamoChallengeRepository(settings)
+    # The hot reads (the pledge path, the campaign trigger) may be one TTL stale; see
+    # docs/decisions.md. Admin and public reads go to the table.
+    challenge_cache = CachedChallengeRepository(
+        challenge_repository, ttl=settings.challenge_cache_ttl_seconds
+    )
     counters = DynamoCounterRepository()
     progress = ProgressService(challenge_repository, counters, clock)
     challenges = ChallengeService(
-        challenge_repository, progress, clock, counter_shards=settings.counter_shards
+        challenge_repository,
+        progress,
+        clock,
+        counter_shards=settings.counter_shards,
+        cache=challenge_cache,
     )
     notifications = NotificationService(
         challenge_repository,
@@ -93,7 +103,7 @@ def build_container(
         DynamoCampaignMembers(settings),
         DynamoAudienceCounts(counters),
         challenges,
-        challenge_repository,
+        challenge_cache,
         clock,
         counter_shards=settings.campaign_counter_shards,
     )

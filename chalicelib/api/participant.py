@@ -45,13 +45,19 @@ def _area(body: PledgeIn) -> str | None:
 )
 def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
     body = request.body
+    key = request.headers.get(IDEMPOTENCY_HEADER.lower())
 
     def answer() -> Response:
         outcome = request.container.pledges.pledge(
             request.caller,
             challenge_id,
             # Only the coarse area is kept: the coordinates or postal code go no further.
-            PledgeRequest(display_name=body.display_name, area=_area(body), notify=body.notify),
+            PledgeRequest(
+                display_name=body.display_name,
+                area=_area(body),
+                notify=body.notify,
+                idempotency_key=key,
+            ),
         )
         result = PledgeResult(
             pledge=PledgeOut.from_pledge(outcome.pledge),
@@ -59,7 +65,6 @@ def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
         )
         return json_response(result, 201 if outcome.created else 200)
 
-    key = request.headers.get(IDEMPOTENCY_HEADER.lower())
     if key is None:
         return answer()
     return request.container.idempotency.run(

@@ -86,8 +86,13 @@ class ChallengeService:
         *,
         counter_shards: int,
         id_factory: Callable[[str], str] = new_id,
+        cache: ChallengeRepository | None = None,
     ) -> None:
         self._challenges = challenges
+        # `cache` (a read-through cache of `challenges` in this container) answers the reads
+        # that accept a challenge up to its TTL old: the pledge path's. Writes go through it,
+        # so this container never serves a copy older than its own last write.
+        self._cache = cache if cache is not None else challenges
         self._progress = progress
         self._clock = clock
         self._counter_shards = counter_shards
@@ -120,7 +125,7 @@ class ChallengeService:
             totals=Totals(),
             counter_shards=self._counter_shards,
         )
-        self._challenges.add(challenge)
+        self._cache.add(challenge)
         return challenge
 
     def get_for_admin(self, challenge_id: str) -> Challenge:
@@ -146,7 +151,7 @@ class ChallengeService:
             changes.fields.get("visibility", challenge.visibility),
             changes.fields.get("organization_id", challenge.organization_id),
         )
-        updated = self._challenges.update(
+        updated = self._cache.update(
             challenge, changes, allowed_statuses=EDITABLE_STATUSES, now=self._clock.now()
         )
         if updated is None:
@@ -167,7 +172,7 @@ class ChallengeService:
         self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus
     ) -> Challenge:
         challenge = self.get_for_admin(challenge_id)
-        updated = self._challenges.transition(challenge.id, source, target, self._clock.now())
+        updated = self._cache.transition(challenge.id, source, target, self._clock.now())
         if updated is None:
             current = self._challenges.get(challenge_id) or challenge
             raise InvalidTransitionError(
@@ -177,8 +182,12 @@ class ChallengeService:
 
     # --- public --------------------------------------------------------------------------------
 
-    def get_visible(self, challenge_id: str, principal: Principal | None) -> Challenge:
-        challenge = self._challenges.get(challenge_id)
+    def get_visible(
+        self, challenge_id: str, principal: Principal | None, *, cached: bool = False
+    ) -> Challenge:
+        """The challenge if `principal` may see it; `cached`: possibly up to the cache's TTL
+        old (status, dates and visibility included), for paths that accept that."""
+        challenge = (self._cache if cached else self._challenges).get(challenge_id)
         if challenge is None or not can_view(challenge, principal):
             raise ChallengeNotFoundError(challenge_id)
         return challenge

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +20,9 @@ from chalicelib.services.ports import Clock, Page, PledgeRepository
 
 # A pledge that is withdrawn between our failed insert and our read is retried this often.
 PLEDGE_ATTEMPTS = 3
+# Names the request tokens derived from an Idempotency-Key (a UUID5 namespace; never change it,
+# or retries straddling a deployment would no longer match).
+REQUEST_TOKEN_NAMESPACE = uuid.UUID("5b0f3c1e-8a47-4a51-9a0e-6c2f1d2b7e90")
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,25 @@ class PledgeRequest:
     display_name: str | None = None
     area: str | None = None
     notify: bool = True
+    # The client's Idempotency-Key, when it sent one: the same key makes the same write token.
+    idempotency_key: str | None = None
+
+
+def request_token(
+    participant_id: str, challenge_id: str, operation: str, idempotency_key: str | None
+) -> str:
+    """The token naming one logical write to storage, carried by every retry of it (DynamoDB
+    applies a transaction once per token, for 10 minutes; 36 characters at most).
+
+    With an Idempotency-Key it is derived from the key, the caller, the challenge and the
+    operation, so the client's own retry of the request carries it too. Without one it is
+    random: pledging, withdrawing and pledging again within minutes are identical requests
+    that must each be applied.
+    """
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    name = json.dumps([participant_id, challenge_id, operation, idempotency_key])
+    return str(uuid.uuid5(REQUEST_TOKEN_NAMESPACE, name))
 
 
 @dataclass(frozen=True)
@@ -45,7 +69,9 @@ class PledgeService:
     def pledge(
         self, principal: Principal, challenge_id: str, request: PledgeRequest
     ) -> PledgeOutcome:
-        challenge = self._challenges.get_visible(challenge_id, principal)
+        # A warm container may accept pledges for up to the cache's TTL after a close made
+        # elsewhere: those pledges are real and counted exactly (docs/decisions.md).
+        challenge = self._challenges.get_visible(challenge_id, principal, cached=True)
         now = self._clock.now()
         if not challenge.accepts_pledges_at(now):
             raise ChallengeNotOpenError(_closed_reason(challenge, now))
@@ -58,8 +84,9 @@ class PledgeService:
             notify=request.notify,
         )
         shard = counter_shard_for(principal.sub, challenge.counter_shards)
+        token = request_token(principal.sub, challenge.id, "pledge", request.idempotency_key)
         for _ in range(PLEDGE_ATTEMPTS):
-            if self._pledges.add(pledge, shard):
+            if self._pledges.add(pledge, shard, request_token=token):
                 return PledgeOutcome(pledge, challenge, created=True)
             existing = self._pledges.get(challenge.id, principal.sub)
             if existing is not None:
@@ -67,6 +94,8 @@ class PledgeService:
         raise ContentionError("your pledge raced with your own withdrawal; try again")
 
     def withdraw(self, principal: Principal, challenge_id: str) -> None:
+        # Not cached: once a challenge is closed or ended its figures are final, and a
+        # withdrawal is rare enough to pay for a read of its own.
         challenge = self._challenges.get_visible(challenge_id, principal)
         now = self._clock.now()
         if challenge.status is not ChallengeStatus.LIVE or (
@@ -74,7 +103,8 @@ class PledgeService:
         ):
             raise ChallengeNotOpenError(f"{_closed_reason(challenge, now)}: its figures are final")
         shard = counter_shard_for(principal.sub, challenge.counter_shards)
-        if not self._pledges.remove(challenge.id, principal.sub, shard):
+        token = request_token(principal.sub, challenge.id, "withdraw", None)
+        if not self._pledges.remove(challenge.id, principal.sub, shard, request_token=token):
             raise PledgeNotFoundError(challenge.id)
 
     def list_mine(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Pledge]:

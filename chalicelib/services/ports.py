@@ -91,14 +91,25 @@ class ChallengeRepository(Protocol):
 
 
 class PledgeRepository(Protocol):
-    def add(self, pledge: Pledge, shard: int) -> bool:
-        """Store the pledge and count it in `shard`, atomically; False if it already existed."""
+    def add(self, pledge: Pledge, shard: int, *, request_token: str | None = None) -> bool:
+        """Store the pledge and count it in `shard`, atomically; False if it already existed.
+
+        `request_token` names the logical request: a write carrying the token of one already
+        applied (for 10 minutes) is not applied again. None: a token of its own."""
         ...
 
     def get(self, challenge_id: str, participant_id: str) -> Pledge | None: ...
 
-    def remove(self, challenge_id: str, participant_id: str, shard: int) -> bool:
-        """Delete the pledge and uncount it, atomically; False if there was none."""
+    def remove(
+        self,
+        challenge_id: str,
+        participant_id: str,
+        shard: int,
+        *,
+        request_token: str | None = None,
+    ) -> bool:
+        """Delete the pledge and uncount it, atomically; False if there was none
+        (`request_token`: as for `add`)."""
         ...
 
     def list_for_participant(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -32,7 +35,7 @@ from chalicelib.domain.model import (
     Visibility,
     counter_shard_for,
 )
-from chalicelib.services.ports import ChallengeChanges, ClaimRefused, Page
+from chalicelib.services.ports import ChallengeChanges, ChallengeRepository, ClaimRefused, Page
 from chalicelib.settings import Settings
 from chalicelib.storage.cursors import decode_cursor, encode_cursor
 from chalicelib.storage.tables import (
@@ -50,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailed"
 CONDITIONAL_CHECK_FAILED_EXCEPTION = "ConditionalCheckFailedException"
+IDEMPOTENT_PARAMETER_MISMATCH = "IdempotentParameterMismatchException"
 PLEDGE_INDEX_BUCKETS = 16
 TRANSACTION_ATTEMPTS = 6
 MAX_KEY_LENGTH = 1024  # DynamoDB's limit for a sort key; our ids are far shorter
@@ -82,6 +86,32 @@ def _transact_if(write: Callable[[], None]) -> bool:
             return False
         raise
     return True
+
+
+def new_request_token() -> str:
+    """A ClientRequestToken of its own (DynamoDB takes 1 to 36 characters)."""
+    return str(uuid.uuid4())
+
+
+def _transact_once(write: Callable[[str], None], request_token: str | None) -> bool:
+    """`_transact_if` with one ClientRequestToken for every retry, so that a retry of a
+    transaction that did go through (its answer lost on the way back) is not applied twice.
+
+    DynamoDB refuses a token it saw in the last 10 minutes with other parameters
+    (`IdempotentParameterMismatchException`): a client retrying with the same
+    Idempotency-Key after its first request failed or timed out, the pledge's `created_at`
+    now being another. The transaction's own condition (the pledge must not exist, or must)
+    already makes it apply once, so it goes on under a new token.
+    """
+    token = request_token or new_request_token()
+    try:
+        return _transact_if(lambda: write(token))
+    except TransactWriteError as error:
+        if error.cause_response_code != IDEMPOTENT_PARAMETER_MISMATCH:
+            raise
+    logger.warning("request token reused with other parameters; going on under a new one")
+    fresh = new_request_token()
+    return _transact_if(lambda: write(fresh))
 
 
 _CONTENTION_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
@@ -402,6 +432,201 @@ class DynamoChallengeRepository:
         return True
 
 
+# --- the pledge path's challenge cache ---------------------------------------------------------
+
+CHALLENGE_CACHE_TTL_SECONDS = 1.0
+CHALLENGE_CACHE_MAX_ENTRIES = 1024
+MISSING_CHALLENGE_TTL_SECONDS = 0.5
+MISSING_CHALLENGE_MAX_ENTRIES = 1024
+
+
+class _Load:
+    """One read of a challenge that callers asking for the same id meanwhile wait for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.failed = False
+        self.challenge: Challenge | None = None
+
+
+class CachedChallengeRepository:
+    """A read-through cache of another challenge repository, in this container's memory.
+
+    An eventually consistent `get` is answered from memory for `ttl` seconds after the
+    challenge was read (`missing_ttl` for an id that does not exist), so a hot challenge is
+    read about once per `ttl` per container instead of once per pledge. Concurrent misses on
+    one id share a single read. Found and missing ids are kept apart, each bounded (least
+    recently used out first), so requests for random ids cannot evict the hot challenge.
+    Consistent reads and lists go straight through; writes go through and leave their result
+    (or nothing) in the cache, so this container never serves a copy older than its own
+    last write. Other containers see a change within `ttl`.
+    """
+
+    def __init__(
+        self,
+        challenges: ChallengeRepository,
+        *,
+        ttl: float = CHALLENGE_CACHE_TTL_SECONDS,
+        missing_ttl: float = MISSING_CHALLENGE_TTL_SECONDS,
+        max_entries: int = CHALLENGE_CACHE_MAX_ENTRIES,
+        max_missing: int = MISSING_CHALLENGE_MAX_ENTRIES,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl < 0 or missing_ttl < 0 or max_entries < 1 or max_missing < 1:
+            raise ValueError("cache durations must not be negative, and sizes must be positive")
+        self._challenges = challenges
+        self._ttl = ttl
+        self._missing_ttl = missing_ttl
+        self._max_entries = max_entries
+        self._max_missing = max_missing
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._found: OrderedDict[str, tuple[float, Challenge]] = OrderedDict()
+        self._missing: OrderedDict[str, float] = OrderedDict()
+        self._loads: dict[str, _Load] = {}
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def get(self, challenge_id: str, *, consistent: bool = False) -> Challenge | None:
+        if consistent:
+            return self._challenges.get(challenge_id, consistent=True)
+        with self._lock:
+            hit, challenge = self._cached(challenge_id)
+            if hit:
+                return challenge
+            load = self._loads.get(challenge_id)
+            if load is None:
+                load = self._loads[challenge_id] = _Load()
+                leader = True
+            else:
+                leader = False
+        if leader:
+            return self._read(challenge_id, load)
+        load.done.wait()
+        if load.failed:
+            # The read we waited for failed (its caller got the error): try again ourselves.
+            return self.get(challenge_id)
+        return load.challenge
+
+    def _cached(self, challenge_id: str) -> tuple[bool, Challenge | None]:
+        now = self._monotonic()
+        found = self._found.get(challenge_id)
+        if found is not None:
+            if now < found[0]:
+                self._found.move_to_end(challenge_id)
+                return True, found[1]
+            del self._found[challenge_id]
+        missing_until = self._missing.get(challenge_id)
+        if missing_until is not None:
+            if now < missing_until:
+                self._missing.move_to_end(challenge_id)
+                return True, None
+            del self._missing[challenge_id]
+        return False, None
+
+    def _read(self, challenge_id: str, load: _Load) -> Challenge | None:
+        try:
+            challenge = self._challenges.get(challenge_id)
+        except BaseException:
+            with self._lock:
+                if self._loads.get(challenge_id) is load:
+                    del self._loads[challenge_id]
+            load.failed = True
+            load.done.set()
+            raise
+        with self._lock:
+            # A write made while we read has replaced our load: what we read may predate it.
+            if self._loads.get(challenge_id) is load:
+                del self._loads[challenge_id]
+                self._remember(challenge_id, challenge)
+        load.challenge = challenge
+        load.done.set()
+        return challenge
+
+    def _remember(self, challenge_id: str, challenge: Challenge | None) -> None:
+        """Store what was read or written (under the lock)."""
+        now = self._monotonic()
+        self._found.pop(challenge_id, None)
+        self._missing.pop(challenge_id, None)
+        if challenge is not None:
+            self._found[challenge_id] = (now + self._ttl, challenge)
+            if len(self._found) > self._max_entries:
+                self._found.popitem(last=False)
+        else:
+            self._missing[challenge_id] = now + self._missing_ttl
+            if len(self._missing) > self._max_missing:
+                self._missing.popitem(last=False)
+
+    def _written(self, challenge_id: str, challenge: Challenge | None) -> None:
+        """After a write: keep its result (None: forget the id, the next read fetches it)."""
+        with self._lock:
+            self._loads.pop(challenge_id, None)
+            if challenge is not None:
+                self._remember(challenge_id, challenge)
+            else:
+                self._found.pop(challenge_id, None)
+                self._missing.pop(challenge_id, None)
+
+    def list(
+        self,
+        statuses: Sequence[ChallengeStatus],
+        *,
+        limit: int,
+        cursor: str | None,
+        campaign_id: str | None = None,
+    ) -> Page[Challenge]:
+        return self._challenges.list(statuses, limit=limit, cursor=cursor, campaign_id=campaign_id)
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def add(self, challenge: Challenge) -> None:
+        added: Challenge | None = None
+        try:
+            self._challenges.add(challenge)
+            added = challenge
+        finally:
+            self._written(challenge.id, added)
+
+    def update(
+        self,
+        challenge: Challenge,
+        changes: ChallengeChanges,
+        *,
+        allowed_statuses: Sequence[ChallengeStatus],
+        now: datetime,
+    ) -> Challenge | None:
+        updated: Challenge | None = None
+        try:
+            updated = self._challenges.update(
+                challenge, changes, allowed_statuses=allowed_statuses, now=now
+            )
+            return updated
+        finally:
+            self._written(challenge.id, updated)
+
+    def transition(
+        self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus, now: datetime
+    ) -> Challenge | None:
+        updated: Challenge | None = None
+        try:
+            updated = self._challenges.transition(challenge_id, source, target, now)
+            return updated
+        finally:
+            self._written(challenge_id, updated)
+
+    def save_totals(self, challenge_id: str, totals: Totals) -> bool:
+        try:
+            return self._challenges.save_totals(challenge_id, totals)
+        finally:
+            self._written(challenge_id, None)
+
+    def record_milestone(self, challenge: Challenge, milestone: Milestone) -> bool:
+        try:
+            return self._challenges.record_milestone(challenge, milestone)
+        finally:
+            self._written(challenge.id, None)
+
+
 # --- pledges and counters ---------------------------------------------------------------------
 
 
@@ -454,15 +679,17 @@ class DynamoPledgeRepository:
             actions=[CounterShardItem.participants.add(delta), CounterShardItem.version.add(1)],
         )
 
-    def add(self, pledge: Pledge, shard: int) -> bool:
-        def write() -> None:
-            with TransactWrite(connection=self._connection) as transaction:
-                transaction.save(
-                    _pledge_to_item(pledge), condition=PledgeItem.challenge_id.does_not_exist()
-                )
+    def add(self, pledge: Pledge, shard: int, *, request_token: str | None = None) -> bool:
+        item = _pledge_to_item(pledge)
+
+        def write(token: str) -> None:
+            with TransactWrite(
+                connection=self._connection, client_request_token=token
+            ) as transaction:
+                transaction.save(item, condition=PledgeItem.challenge_id.does_not_exist())
                 self._count(transaction, pledge.challenge_id, shard, +1)
 
-        return _transact_if(write)
+        return _transact_once(write, request_token)
 
     def get(self, challenge_id: str, participant_id: str) -> Pledge | None:
         try:
@@ -472,16 +699,25 @@ class DynamoPledgeRepository:
         except PledgeItem.DoesNotExist:
             return None
 
-    def remove(self, challenge_id: str, participant_id: str, shard: int) -> bool:
-        def write() -> None:
-            with TransactWrite(connection=self._connection) as transaction:
+    def remove(
+        self,
+        challenge_id: str,
+        participant_id: str,
+        shard: int,
+        *,
+        request_token: str | None = None,
+    ) -> bool:
+        def write(token: str) -> None:
+            with TransactWrite(
+                connection=self._connection, client_request_token=token
+            ) as transaction:
                 transaction.delete(
                     PledgeItem(participant_id=participant_id, challenge_id=challenge_id),
                     condition=PledgeItem.challenge_id.exists(),
                 )
                 self._count(transaction, challenge_id, shard, -1)
 
-        return _transact_if(write)
+        return _transact_once(write, request_token)
 
     def list_for_participant(
         self, participant_id: str, *, limit: int, cursor: str | None

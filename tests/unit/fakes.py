@@ -258,27 +258,62 @@ def _changed_values(changes: ChallengeChanges) -> dict[str, object]:
 
 
 class FakePledgeRepository:
+    """Keeps DynamoDB's promise for request tokens (ClientRequestToken) too: a write repeated
+    with the token and the parameters of one already applied succeeds and changes nothing.
+    Tokens are remembered for good, not 10 minutes: stricter, so a test cannot pass by luck.
+    A token reused with other parameters is applied anew, as the DynamoDB repository does
+    after DynamoDB's IdempotentParameterMismatch. `request_tokens` lists every token received.
+    """
+
     def __init__(self, db: FakeDatabase) -> None:
         self._db = db
+        self._applied: dict[str, tuple[object, ...]] = {}
+        self.request_tokens: list[str] = []
 
-    def add(self, pledge: Pledge, shard: int) -> bool:
+    def _replayed(self, token: str | None, write: tuple[object, ...]) -> bool:
+        """Under the lock: True when `token` already applied this very write."""
+        if token is None:
+            return False
+        self.request_tokens.append(token)
+        return self._applied.get(token) == write
+
+    def _applied_as(self, token: str | None, write: tuple[object, ...]) -> None:
+        if token is not None:
+            self._applied[token] = write
+
+    def add(self, pledge: Pledge, shard: int, *, request_token: str | None = None) -> bool:
         key = (pledge.participant_id, pledge.challenge_id)
+        write = ("add", pledge, shard)
         with self._db.lock:
+            if self._replayed(request_token, write):
+                return True
             if key in self._db.pledges:
                 return False
             self._db.pledges[key] = pledge
             self._db.count(pledge.challenge_id, shard, participants=+1)
+            self._applied_as(request_token, write)
             return True
 
     def get(self, challenge_id: str, participant_id: str) -> Pledge | None:
         with self._db.lock:
             return self._db.pledges.get((participant_id, challenge_id))
 
-    def remove(self, challenge_id: str, participant_id: str, shard: int) -> bool:
+    def remove(
+        self,
+        challenge_id: str,
+        participant_id: str,
+        shard: int,
+        *,
+        request_token: str | None = None,
+    ) -> bool:
+        write = ("remove", challenge_id, participant_id, shard)
         with self._db.lock:
+            if self._replayed(request_token, write):
+                return True
             if self._db.pledges.pop((participant_id, challenge_id), None) is None:
                 return False
             self._db.count(challenge_id, shard, participants=-1)
+            self._applied_as(request_token, write)
             return True
 
     def list_for_participant(

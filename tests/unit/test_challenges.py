@@ -24,6 +24,7 @@ from chalicelib.domain.model import (
 )
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.ports import ChallengeChanges
+from chalicelib.storage.repositories import CachedChallengeRepository
 from tests.unit.fakes import FakeChallengeRepository, FakeDatabase
 from tests.unit.support import Backend, challenge_draft, participant
 
@@ -391,3 +392,36 @@ def test_lowering_the_target_reaches_even_when_reads_lag_behind(backend: Backend
     )
     assert updated.reached
     assert len(backend.db.milestones_for(challenge.id)) == 1
+
+
+def test_cached_reads_apply_each_callers_visibility(backend: Backend) -> None:
+    # The cache is keyed by challenge id alone: who may see it is decided per caller, after.
+    repository = FakeChallengeRepository(backend.db)
+    service = ChallengeService(
+        repository,
+        backend.progress,
+        backend.clock,
+        counter_shards=4,
+        cache=CachedChallengeRepository(repository),
+    )
+    challenge = backend.live_challenge(
+        visibility=Visibility.ORGANIZATION, organization_id="org_acme"
+    )
+    employee = participant("employee", org_id="org_acme")
+
+    assert service.get_visible(challenge.id, employee, cached=True) == challenge
+    with pytest.raises(ChallengeNotFoundError):
+        service.get_visible(challenge.id, participant("outsider", org_id="org_x"), cached=True)
+    with pytest.raises(ChallengeNotFoundError):
+        service.get_visible(challenge.id, None, cached=True)
+
+
+def test_without_a_cache_cached_reads_are_direct(backend: Backend) -> None:
+    challenge = backend.live_challenge()
+    backend.challenge_repository.transition(
+        challenge.id, ChallengeStatus.LIVE, ChallengeStatus.CLOSED, backend.clock.now()
+    )
+
+    seen = backend.challenges.get_visible(challenge.id, None, cached=True)
+
+    assert seen.status is ChallengeStatus.CLOSED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from chalicelib.domain.model import (
     EventType,
     Metric,
     Milestone,
+    Pledge,
     RecipientRole,
     Target,
     Totals,
@@ -76,6 +78,38 @@ def test_pledges_are_counted_in_their_shard_with_the_insert(backend: Backend) ->
     assert pledge_repository.remove(challenge.id, lea.sub, 0)
     assert not pledge_repository.remove(challenge.id, lea.sub, 0)
     assert backend.counter_repository.totals(challenge.id, 4).version == 2
+
+
+def test_a_request_token_applies_its_write_once_like_dynamodb(backend: Backend) -> None:
+    challenge = backend.live_challenge()
+    repository = backend.pledge_repository
+    pledge = Pledge(challenge.id, "lea", backend.clock.now())
+
+    assert repository.add(pledge, 1, request_token="t-add")
+    # The same write under the same token: success, nothing applied again.
+    assert repository.add(pledge, 1, request_token="t-add")
+    assert backend.counted(challenge.id) == 1
+    # The same token with other parameters is not a replay: applied (here: refused, since
+    # the pledge exists), as the DynamoDB repository does after IdempotentParameterMismatch.
+    assert not repository.add(replace(pledge, area="u09tv"), 1, request_token="t-add")
+    assert repository.remove(challenge.id, "lea", 1, request_token="t-remove")
+    assert repository.remove(challenge.id, "lea", 1, request_token="t-remove")
+    assert not repository.remove(challenge.id, "lea", 1, request_token="t-other")
+    assert backend.counted(challenge.id) == 0
+    tokens = ["t-add", "t-add", "t-add", "t-remove", "t-remove", "t-other"]
+    assert repository.request_tokens == tokens
+
+
+def test_a_request_token_whose_write_failed_applies_it_when_retried(backend: Backend) -> None:
+    challenge = backend.live_challenge()
+    repository = backend.pledge_repository
+    pledge = Pledge(challenge.id, "lea", backend.clock.now())
+
+    assert not repository.remove(challenge.id, "lea", 1, request_token="t-1")  # nothing yet
+    assert repository.add(pledge, 1)
+    assert repository.remove(challenge.id, "lea", 1, request_token="t-1")
+
+    assert backend.counted(challenge.id) == 0
 
 
 def delivery(challenge_id: str = "ch_1") -> Delivery:

@@ -21,11 +21,13 @@ from chalicelib.domain.model import (
     ADMIN_GROUP,
     ChallengeStatus,
     Metric,
+    Pledge,
     Principal,
     Target,
     Visibility,
 )
-from chalicelib.services.pledges import PledgeRequest
+from chalicelib.services.pledges import PledgeRequest, PledgeService, request_token
+from tests.unit.fakes import FakeDatabase, FakePledgeRepository
 from tests.unit.support import Backend, build_backend, challenge_draft, participant
 
 LEA = participant("lea")
@@ -306,3 +308,104 @@ def test_counted_participants_always_equal_live_pledges(ops: list[tuple[str, str
         was_reached = reached
         assert reached == count_ever_met
         assert len(backend.db.milestones_for(challenge.id)) == int(reached)
+
+
+# --- request tokens (DynamoDB's ClientRequestToken) --------------------------------------------
+
+
+class LosesOnceToOwnWithdrawal(FakePledgeRepository):
+    """The first `add` finds a pledge that is withdrawn before it can be read back."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        super().__init__(db)
+        self._raced = False
+
+    def add(self, pledge: Pledge, shard: int, *, request_token: str | None = None) -> bool:
+        if not self._raced:
+            self._raced = True
+            assert request_token is not None
+            self.request_tokens.append(request_token)
+            return False
+        return super().add(pledge, shard, request_token=request_token)
+
+
+def test_one_request_token_serves_every_retry_of_a_pledge(backend: Backend) -> None:
+    challenge = backend.live_challenge()
+    pledges = LosesOnceToOwnWithdrawal(backend.db)
+    service = PledgeService(backend.challenges, pledges, backend.clock)
+
+    assert service.pledge(LEA, challenge.id, PledgeRequest()).created
+
+    assert len(pledges.request_tokens) == 2
+    assert len(set(pledges.request_tokens)) == 1
+    assert backend.counted(challenge.id) == 1
+
+
+def test_an_idempotency_key_gives_a_token_derived_from_it(backend: Backend) -> None:
+    challenge = backend.live_challenge()
+
+    backend.pledges.pledge(LEA, challenge.id, PledgeRequest(idempotency_key="k-1"))
+
+    token = request_token(LEA.sub, challenge.id, "pledge", "k-1")
+    assert backend.pledge_repository.request_tokens == [token]
+    assert len(token) <= 36
+    assert token == request_token(LEA.sub, challenge.id, "pledge", "k-1")
+    others = {
+        request_token("someone-else", challenge.id, "pledge", "k-1"),
+        request_token(LEA.sub, "ch_other", "pledge", "k-1"),
+        request_token(LEA.sub, challenge.id, "withdraw", "k-1"),
+        request_token(LEA.sub, challenge.id, "pledge", "k-2"),
+    }
+    assert token not in others
+    assert len(others) == 4
+
+
+def test_a_retry_with_the_same_key_and_parameters_is_applied_once(backend: Backend) -> None:
+    # The clock does not move, so the retry's write is identical to the first one: DynamoDB
+    # answers success without applying it again (the fake keeps that promise).
+    challenge = backend.live_challenge()
+    request = PledgeRequest(display_name="Léa", idempotency_key="k-1")
+
+    first = backend.pledges.pledge(LEA, challenge.id, request)
+    retry = backend.pledges.pledge(LEA, challenge.id, request)
+
+    assert first.created
+    assert retry.created  # the first answer, again
+    assert retry.pledge == first.pledge
+    assert backend.counted(challenge.id) == 1
+
+
+def test_without_a_key_pledge_withdraw_pledge_within_minutes_do_not_collapse(
+    backend: Backend,
+) -> None:
+    # Frozen clock: each pledge writes exactly what the previous one wrote, and withdrawals
+    # are always identical. Only distinct tokens keep every one of them applied.
+    challenge = backend.live_challenge()
+
+    for _ in range(3):
+        assert backend.pledges.pledge(LEA, challenge.id, PledgeRequest()).created
+        assert backend.counted(challenge.id) == 1
+        backend.pledges.withdraw(LEA, challenge.id)
+        assert backend.counted(challenge.id) == 0
+    assert backend.pledges.pledge(LEA, challenge.id, PledgeRequest()).created
+
+    assert backend.counted(challenge.id) == 1
+    assert backend.pledge_repository.get(challenge.id, LEA.sub) is not None
+    tokens = backend.pledge_repository.request_tokens
+    assert len(tokens) == 7
+    assert len(set(tokens)) == 7
+
+
+def test_the_same_key_after_a_withdrawal_pledges_again(backend: Backend) -> None:
+    # A real clock always moves: the new pledge's created_at differs, so DynamoDB refuses
+    # the reused token (IdempotentParameterMismatch) and the repository goes on under a
+    # fresh one. Had the answer been stored, the API would have replayed it instead.
+    challenge = backend.live_challenge()
+    request = PledgeRequest(idempotency_key="k-1")
+    backend.pledges.pledge(LEA, challenge.id, request)
+    backend.pledges.withdraw(LEA, challenge.id)
+    backend.later(seconds=30)
+
+    assert backend.pledges.pledge(LEA, challenge.id, request).created
+
+    assert backend.counted(challenge.id) == 1
