@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream_calls_per_invocation=hot.stream_calls_per_invocation,
         stream_invocations_per_pledge=sharded.stream_invocations / sharded.pledges,
         wru_per_pledge=(sharded.api_wcu + sharded.stream_wcu) / sharded.pledges,
-        rru_per_pledge=(sharded.api_rcu + sharded.stream_rcu) / sharded.pledges,
+        rru_per_pledge=hot.reads.rcu_per_pledge,
     )
     run = report.Run(command, started_at, time.perf_counter() - t0, hot, cold, usd)
     data = report.results(run)

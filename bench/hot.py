@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -15,12 +16,17 @@ from typing import Any
 
 from bench import moto_backup
 from bench.naive import naive_services
-from bench.recorder import CapacityRecorder, MotoStore, PartitionKey
+from bench.recorder import CapacityRecorder, MotoStore, PartitionKey, Read, read_units
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARTITION_WCU_PER_S = 1000.0
 PARTITION_RCU_PER_S = 3000.0
 STREAM_BATCH_SIZE = 100  # app.py's aggregate_progress trigger
+GOAL_PLEDGES_PER_S = 10_000.0
+# Mean time one pledge request keeps a Lambda container busy in AWS (API Gateway excluded:
+# Lambda's duration, DynamoDB round trips included). Assumed: moto answers in-process, so
+# the bench cannot measure it (cost.ASSUMED_DDB_LATENCY_MS puts the two calls near 16 ms).
+ASSUMED_API_LATENCY_MS = 30.0
 BENCH_ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",  # moto accepts anything; nothing leaves the process
@@ -95,12 +101,48 @@ class DuplicateResult:
 
 
 @dataclass
+class HotReads:
+    """Reads on the hot challenge's keys (sharded design), the pledge path's cache modelled.
+
+    Measured in this process, which is one container: how often the pledge path read the
+    challenge item (about once per cache TTL, not once per pledge), what a read costs, and
+    every other read per pledge (the stream triggers'). Modelled: at R pledges/s AWS runs about
+    R × latency containers (Little's law), each serving pledges back to back and reading the
+    challenge once per refresh interval measured here; so the challenge item takes
+    R × latency / interval reads/s (at most R), and every other key what was measured.
+    """
+
+    challenge_key: str
+    cache_ttl_s: float  # the cache's default TTL; the model uses the measured interval
+    pledges: int
+    seconds: float  # the sharded run, stream drains included
+    challenge_gets: int  # measured: GetItems of the pledge path on the challenge item
+    challenge_gets_per_pledge: float  # measured, at this run's rate in one container
+    refresh_interval_s: float  # measured: shortest gap between two reads (the TTL, if cached)
+    rcu_per_challenge_get: float  # measured (eventually consistent, ≤ 4 KB: 0.5)
+    stream_rcu_per_pledge_on_challenge: float  # measured: the stream triggers' reads
+    assumed_api_latency_ms: float
+    challenge_gets_per_pledge_modelled: float  # min(1, latency / interval); 1 if uncached
+    containers_at_goal: float  # GOAL_PLEDGES_PER_S × latency
+    challenge_reads_per_s_at_goal: float
+    challenge_rcu_per_s_at_goal: float  # pledge path and aggregator
+    containers_at_read_limit: float | None  # at the goal rate; None when every pledge read
+    hottest_read: KeyShare  # modelled
+    hot_read_ceiling_pledges_per_s: float  # the hottest key at 3,000 RCU/s
+    rcu_per_pledge: float  # modelled, API path and stream
+    rcu_per_pledge_measured: float  # this run, one container (the cache looks better here)
+    api_calls_per_pledge: float  # measured through the Chalice app, warm container
+    api_challenge_gets_per_pledge: float  # measured through the Chalice app
+
+
+@dataclass
 class HotResult:
     counter_shards: int
     sharded: VariantResult
     naive: VariantResult
     api_path: ApiPathResult
     duplicates: DuplicateResult
+    reads: HotReads
     stream_compute_ms: float  # per aggregate_progress invocation (sharded), moto excluded
     stream_calls_per_invocation: dict[str, float]
     challenge_item_bytes: int
@@ -333,20 +375,28 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
         set_container(None)
     sharded = variants["sharded"]
     sharded_invocations = max(1, sharded.stream_invocations)
+    challenge_bytes = _largest_item(recorder, "update", "challenges")
+    reads = _hot_reads(recorder, sharded, ids["sharded"], challenge_bytes, api_path, prefix)
     return HotResult(
         counter_shards=settings.counter_shards,
         sharded=sharded,
         naive=variants["naive"],
         api_path=api_path,
         duplicates=duplicates,
+        reads=reads,
         stream_compute_ms=compute_ms["sharded"],
         stream_calls_per_invocation={
             op: n / sharded_invocations for op, n in sharded.stream_calls.items()
         },
-        challenge_item_bytes=_largest_item(recorder, "update", "challenges"),
+        challenge_item_bytes=challenge_bytes,
         pledge_item_bytes=_largest_item(recorder, "put", "pledges"),
         container_clients=container_clients,
         seconds=0.0,
+        notes=[
+            f"reads on the challenge item: one per container per cache refresh (measured every "
+            f"{reads.refresh_interval_s:.2f} s here), containers = pledges/s × "
+            f"{ASSUMED_API_LATENCY_MS:.0f} ms (assumed mean Lambda duration, Little's law)"
+        ],
     )
 
 
@@ -427,6 +477,89 @@ def _api_path(
         backend_ms=1000 * backend / sample,
         compute_ms=1000 * (wall - backend) / sample,
         statuses=statuses,
+    )
+
+
+def _hot_reads(
+    recorder: CapacityRecorder,
+    sharded: VariantResult,
+    challenge_id: str,
+    challenge_bytes: int,
+    api_path: ApiPathResult,
+    prefix: str,
+) -> HotReads:
+    """The read figures of the sharded run, with the challenge cache modelled (see HotReads)."""
+    from chalicelib.storage.repositories import CHALLENGE_CACHE_TTL_SECONDS
+
+    api, stream = ["api:sharded"], ["stream:sharded"]
+    pledges = sharded.pledges
+    challenge = PartitionKey(f"{prefix}challenges", None, challenge_id)
+    gets = recorder.select_reads(
+        api, lambda r: r.partition == challenge and r.operation == "GetItem"
+    )
+    rcu_per_get = (
+        sum(r.rcu for r in gets) / len(gets)
+        if gets
+        else read_units(challenge_bytes, consistent=False)
+    )
+    on_challenge_stream = sum(
+        r.rcu for r in recorder.select_reads(stream, lambda r: r.partition == challenge)
+    )
+    latency_s = ASSUMED_API_LATENCY_MS / 1000
+    interval = _refresh_interval(gets, sharded.seconds)
+    cached = len(gets) < pledges
+    # A container busy with one pledge after another reads once per interval (at most once
+    # per pledge); not cached, every pledge reads.
+    modelled = min(1.0, latency_s / interval) if cached else len(gets) / pledges
+    units = recorder.rcu_by_partition(api + stream)
+    units[challenge] = (
+        units.get(challenge, 0.0) - sum(r.rcu for r in gets) + pledges * modelled * rcu_per_get
+    )
+    key, hottest_units = max(units.items(), key=lambda item: item[1])
+    hottest = _share(key, hottest_units, pledges, PARTITION_RCU_PER_S, prefix)
+    stream_per_pledge = on_challenge_stream / pledges
+    containers = GOAL_PLEDGES_PER_S * latency_s
+    reads_at_goal = GOAL_PLEDGES_PER_S * modelled
+    steady = recorder.select_reads(["http:steady"], lambda r: r.partition == challenge)
+    return HotReads(
+        challenge_key=challenge.label(prefix),
+        cache_ttl_s=CHALLENGE_CACHE_TTL_SECONDS,
+        pledges=pledges,
+        seconds=sharded.seconds,
+        challenge_gets=len(gets),
+        challenge_gets_per_pledge=len(gets) / pledges,
+        refresh_interval_s=interval,
+        rcu_per_challenge_get=rcu_per_get,
+        stream_rcu_per_pledge_on_challenge=stream_per_pledge,
+        assumed_api_latency_ms=ASSUMED_API_LATENCY_MS,
+        challenge_gets_per_pledge_modelled=modelled,
+        containers_at_goal=containers,
+        challenge_reads_per_s_at_goal=reads_at_goal,
+        challenge_rcu_per_s_at_goal=reads_at_goal * rcu_per_get
+        + GOAL_PLEDGES_PER_S * stream_per_pledge,
+        containers_at_read_limit=(
+            max(0.0, PARTITION_RCU_PER_S - GOAL_PLEDGES_PER_S * stream_per_pledge)
+            * interval
+            / rcu_per_get
+            if cached
+            else None
+        ),
+        hottest_read=hottest,
+        hot_read_ceiling_pledges_per_s=hottest.ceiling,
+        rcu_per_pledge=sum(units.values()) / pledges,
+        rcu_per_pledge_measured=(sharded.api_rcu + sharded.stream_rcu) / pledges,
+        api_calls_per_pledge=api_path.calls_per_pledge,
+        api_challenge_gets_per_pledge=sum(1 for r in steady if r.operation == "GetItem")
+        / max(1, api_path.pledges),
+    )
+
+
+def _refresh_interval(gets: list[Read], seconds: float) -> float:
+    """How often a container busy with pledges reads the challenge: the shortest gap between
+    two reads here. Pauses (the stream drains between pledges) only lengthen gaps, so the
+    average would make the cache look better than it is."""
+    return min(
+        (later.at - earlier.at for earlier, later in itertools.pairwise(gets)), default=seconds
     )
 
 

@@ -192,6 +192,8 @@ class Read:
     partition: PartitionKey
     rcu: float
     consistent: bool
+    size: int = 0  # bytes read (a GetItem of a missing item reads 0 and still costs a unit)
+    at: float = 0.0  # time.perf_counter() when the answer came back
 
 
 @dataclass(frozen=True)
@@ -479,7 +481,9 @@ class CapacityRecorder:
         schema = self._store.schema(table)
         partition = PartitionKey(table, index, _partition_value(key[schema.hash_key]))
         units = read_units(size, consistent=consistent) * factor
-        self.reads.append(Read(self.phase, operation, partition, units, consistent))
+        self.reads.append(
+            Read(self.phase, operation, partition, units, consistent, size, time.perf_counter())
+        )
 
     def _read_many(self, operation: str, params: Json, items: Sequence[Json]) -> None:
         table = params["TableName"]
@@ -497,7 +501,9 @@ class CapacityRecorder:
         for value, size in (sizes or {"?": 0}).items():
             units = read_units(size, consistent=consistent)
             partition = PartitionKey(table, index_name, value)
-            self.reads.append(Read(self.phase, operation, partition, units, consistent))
+            self.reads.append(
+                Read(self.phase, operation, partition, units, consistent, size, time.perf_counter())
+            )
 
     # --- summaries -----------------------------------------------------------------------------
 
@@ -514,6 +520,11 @@ class CapacityRecorder:
 
     def select(self, phases: Sequence[str], predicate: Callable[[Write], bool]) -> list[Write]:
         return [write for write in self.writes if write.phase in phases and predicate(write)]
+
+    def select_reads(
+        self, phases: Sequence[str], predicate: Callable[[Read], bool] = lambda _: True
+    ) -> list[Read]:
+        return [read for read in self.reads if read.phase in phases and predicate(read)]
 
 
 def _index_entry(schema: TableSchema, index: IndexSchema, item: Json | None) -> Json | None:

@@ -86,13 +86,15 @@ def results(run: Run) -> dict[str, Any]:
     }
     return {
         **headline,
-        "hot_challenge_read_ceiling_pledges_per_s": round(sharded.hottest_read.ceiling, 1),
+        "hot_challenge_read_ceiling_pledges_per_s": round(
+            hot.reads.hot_read_ceiling_pledges_per_s, 1
+        ),
         "hot_challenge_ceiling_if_index_writes_doubled": round(
             sharded.hottest_if_index_writes_doubled.ceiling, 1
         ),
         "wcu_per_pledge_api": round(sharded.api_wcu / sharded.pledges, 4),
         "wcu_per_pledge_stream": round(sharded.stream_wcu / sharded.pledges, 4),
-        "rcu_per_pledge": round((sharded.api_rcu + sharded.stream_rcu) / sharded.pledges, 4),
+        "rcu_per_pledge": round(hot.reads.rcu_per_pledge, 4),
         "targets": {
             name: {
                 "target": f"{op} {bound:g}",
@@ -147,6 +149,7 @@ def results(run: Run) -> dict[str, Any]:
                 for variant in (sharded, naive)
             },
             "duplicates": asdict(hot.duplicates),
+            "reads": asdict(hot.reads),
         },
         "api_path": {
             **asdict(api),
@@ -256,6 +259,7 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
     run, hot, api = data["run"], data["hot_challenge"], data["api_path"]
     usd, cold, targets = data["cost"], data["cold_start"], data["targets"]
     sh, nv = hot["variants"]["sharded"], hot["variants"]["naive"]
+    reads = hot["reads"]
     machine, prices = run["machine"], usd["prices_usd"]
     shards = hot["counter_shards"]
 
@@ -322,8 +326,16 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
         "sh_stream_calls": _calls(sh["stream_calls"], 0),
         "sh_invocations": f"{sh['stream_invocations']:,}",
         "sh_records": f"{sh['stream_records']:,}",
-        "read_key": sh["hottest_read"]["key"],
-        "read_units": f"{sh['hottest_read']['units_per_pledge']:.3f}",
+        "read_key": reads["hottest_read"]["key"],
+        "read_units": f"{reads['hottest_read']['per_pledge']:.4f}",
+        "cache_ttl": f"{reads['cache_ttl_s']:g}",
+        "gets": reads["challenge_gets"],
+        "interval": f"{reads['refresh_interval_s']:.2f}",
+        "api_latency": f"{reads['assumed_api_latency_ms']:g}",
+        "containers": _n(reads["containers_at_goal"]),
+        "reads_at_goal": _n(reads["challenge_reads_per_s_at_goal"]),
+        "stream_rcu": f"{reads['stream_rcu_per_pledge_on_challenge']:.4f}",
+        "rcu_measured": f"{reads['rcu_per_pledge_measured']:.4f}",
         "dup_n": dup["pledges"],
         "dup_created": dup["created"],
         "dup_calls": f"{dup['calls_per_pledge']:g}",
@@ -410,16 +422,17 @@ Machine: {cpus} cores ({cpu}), Python {python}; {versions}. This file and
 container from `chalicelib.wiring.build_container`, the tables from
 `chalicelib.local.stack.prepare_aws`. A live challenge is created through `ChallengeService`
 and {pledges} distinct participants pledge through `PledgeService.pledge`, the route's
-service call: `GetItem` on the challenge, then one `TransactWriteItems` (pledge put and
-counter shard update). Every 100 pledges the local `StreamPoller` runs the real
-`aggregate_progress` (and `notify_milestones`) triggers from `app.py` over the streams with
-the deployed batch size, 100: each invocation gets one full batch of records written after
-the previous invocation, the steady state of a busy trigger, in which the aggregator rewrites
-the challenge's totals once per batch. The same run then does the same for the naive
-baseline (`bench/naive.py`: the same pledge item and transaction, one counter item per
-challenge) on a second challenge created with one counter item: {naive_pledges} pledges. The
-target is the number of pledges, so each challenge is reached once (milestone transaction,
-two e-mails through moto's SES); the published counts are checked: {published}.
+service call: the challenge from the container's cache (a `GetItem` about once per TTL),
+then one `TransactWriteItems` (pledge put and counter shard update). Every 100 pledges the
+local `StreamPoller` runs the real `aggregate_progress` (and `notify_milestones`) triggers
+from `app.py` over the streams with the deployed batch size, 100: each invocation gets one
+full batch of records written after the previous invocation, the steady state of a busy
+trigger, in which the aggregator rewrites the challenge's totals once per batch. The same
+run then does the same for the naive baseline (`bench/naive.py`: the same pledge item and
+transaction, one counter item per challenge) on a second challenge created with one counter
+item: {naive_pledges} pledges. The target is the number of pledges, so each challenge is
+reached once (milestone transaction, two e-mails through moto's SES); the published counts
+are checked: {published}.
 
 **What is recorded.** Hooks on every botocore DynamoDB client PynamoDB builds
 (`before-parameter-build`, `before-send`, `after-call`) note each call, each item written
@@ -466,12 +479,21 @@ on the API path and {sh_rcu_stream} RCU in the stream handlers. Stream handler c
 run: {sh_stream_calls}, in {sh_invocations} `aggregate_progress` invocations ({sh_records}
 records).
 
-**Reads.** The hottest key for reads is `{read_key}`: {read_units} RCU per pledge (the
-eventually consistent `GetItem` of every pledge, plus the aggregator's consistent read per
-batch), so it reaches a partition's 3,000 RCU/s at **{read} pledges/s**.
+**Reads.** The pledge path reads the challenge through a per-container cache (TTL
+{cache_ttl} s, `CROWDACT_CHALLENGE_CACHE_TTL_SECONDS`): in this run, one container, it read
+the challenge item {gets} times for {pledges} pledges, at most once per {interval} s. In AWS
+each container does the same, and at R pledges/s about R × {api_latency} ms containers are
+busy (Little's law, assuming {api_latency} ms per pledge request), so the challenge item takes
+about R × {api_latency} ms / {interval} s reads/s from the pledge path ({containers} containers and
+{reads_at_goal} reads/s at 10,000 pledges/s), plus the stream triggers' reads
+({stream_rcu} RCU per pledge measured). The hottest key for reads is then `{read_key}` at
+{read_units} RCU per pledge, which reaches a partition's 3,000 RCU/s at **{read}
+pledges/s** (modelled from those measured figures; {rcu_measured} RCU per pledge were
+measured in this single container).
 
 **Checks.** {dup_n} repeated pledges by existing participants created {dup_created} pledges,
-made {dup_calls} calls each (read, cancelled transaction, consistent read) and left the
+made {dup_calls} calls each (cancelled transaction, consistent read; the challenge comes
+from the cache) and left the
 published count {dup_ok}.
 
 **Making 20,000 pledges affordable on moto.** moto backs a transaction up by deep-copying
@@ -570,20 +592,16 @@ model building, route registration):
   `TransactionConflict` (moto never does), and the retries cost capacity and latency. The
   ceiling is an upper bound on writes; only a load test in AWS shows the conflict rate. More
   shards reduce it linearly.
-- **The challenge read on every pledge** ({read} pledges/s). Every pledge starts with a
-  `GetItem` on the challenge (`ChallengeService.get_visible`), so the challenge item's
-  partition reaches 3,000 RCU/s long before any key reaches 1,000 WCU/s: in AWS a hot
-  challenge would be throttled on reads below 10,000 pledges/s although the write ceiling
-  passes. Fix in the application (`chalicelib/services/challenges.py` or the repository): a
-  per-container cache of the challenge on the pledge path, with a TTL of about a second
-  (status, dates, visibility and shard count change rarely); it also brings
-  `ddb_calls_per_pledge` to about 1. The price: a pledge may be accepted up to one TTL after
-  an admin closes the challenge (`ends_at` can still be checked exactly against the cached
-  dates). A `ConditionCheck` on the challenge inside the transaction would instead make it
-  the hot key again (2 WCU per pledge: the naive ceiling). DAX is the infrastructure
-  alternative.
-- **DynamoDB calls per pledge** ({calls}, {calls_met}): one `GetItem`, one
-  `TransactWriteItems`; an already-pledged participant costs {dup_calls}.
+- **The challenge read** ({read} pledges/s, modelled). With the per-container cache the
+  challenge item is read about once per TTL per container instead of once per pledge. The
+  price, recorded in docs/decisions.md: on other containers an admin's close shows up to one
+  TTL late, and pledges accepted meanwhile are real and counted. Dates are exact (checked
+  against the clock). The model's weak point is the container count: if AWS ran many more
+  containers than Little's law suggests (cold bursts), each would read the challenge once on
+  its first pledge.
+- **DynamoDB calls per pledge** ({calls}, {calls_met}): one `TransactWriteItems` (the
+  challenge comes from the container's cache); an already-pledged participant costs
+  {dup_calls}.
 - **Cold start** (ratio {cold}, {cold_met}). The entry module imports Chalice and the route
   table only. What the API's first requests still load ({routes_ms} ms): pydantic and
   crowdact's schema modules, whose models are built at import; `cryptography`, which PyJWT
