@@ -19,7 +19,9 @@ from chalicelib.api.schemas import (
     OrganizationCreate,
     OrganizationList,
     OrganizationOut,
+    SponsorIn,
 )
+from chalicelib.domain.errors import InvalidRequestError
 from chalicelib.domain.model import OrganizationKind, Visibility
 from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft
@@ -30,6 +32,26 @@ from chalicelib.services.ports import ChallengeChanges
 admin_endpoint = functools.partial(endpoint, auth="admin", tag="admin")
 
 _DOMAIN_CONVERTED = ("target", "sponsor", "beneficiary")
+
+
+def _check_webhook_url(request: ApiRequest[Any, Any], sponsor: SponsorIn | None) -> None:
+    """Outside the local stage a webhook must be https on a public address (no SSRF)."""
+    if sponsor is None or sponsor.webhook_url is None:
+        return
+    from chalicelib.notify.webhook import check_url
+    from chalicelib.services.ports import WebhookError
+    from chalicelib.settings import LOCAL_STAGE
+
+    try:
+        check_url(
+            str(sponsor.webhook_url),
+            allow_private=request.container.settings.stage == LOCAL_STAGE,
+        )
+    except WebhookError as error:
+        raise InvalidRequestError(
+            "this webhook URL cannot be used",
+            [{"loc": ["body", "sponsor", "webhook_url"], "msg": str(error)}],
+        ) from error
 
 
 def _changes(patch: ChallengePatch) -> ChallengeChanges:
@@ -54,6 +76,7 @@ def _changes(patch: ChallengePatch) -> ChallengeChanges:
 )
 def create_challenge(request: ApiRequest[ChallengeCreate, Any]) -> AdminChallengeOut:
     body = request.body
+    _check_webhook_url(request, body.sponsor)
     challenge = request.container.challenges.create(
         ChallengeDraft(
             title=body.title,
@@ -72,7 +95,9 @@ def create_challenge(request: ApiRequest[ChallengeCreate, Any]) -> AdminChalleng
             publish=body.publish,
         )
     )
-    return AdminChallengeOut.from_challenge(challenge)
+    return AdminChallengeOut.from_challenge(
+        challenge, reveal_webhook_secret=body.sponsor.secret_to_generate
+    )
 
 
 @admin_endpoint(
@@ -116,8 +141,11 @@ def get_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChal
 def update_challenge(
     request: ApiRequest[ChallengePatch, Any], challenge_id: str
 ) -> AdminChallengeOut:
-    challenge = request.container.challenges.update(challenge_id, _changes(request.body))
-    return AdminChallengeOut.from_challenge(challenge)
+    body = request.body
+    _check_webhook_url(request, body.sponsor)
+    challenge = request.container.challenges.update(challenge_id, _changes(body))
+    reveal = body.sponsor is not None and body.sponsor.secret_to_generate
+    return AdminChallengeOut.from_challenge(challenge, reveal_webhook_secret=reveal)
 
 
 @admin_endpoint(

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    UrlConstraints,
     field_validator,
     model_validator,
 )
@@ -105,8 +106,13 @@ class TargetIn(_Body):
 class SponsorIn(_Body):
     name: Annotated[Text, StringConstraints(max_length=120)]
     email: EmailStr
-    webhook_url: AnyHttpUrl | None = None
+    webhook_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)] | None = None
     webhook_secret: Annotated[str, StringConstraints(min_length=16, max_length=256)] | None = None
+
+    @property
+    def secret_to_generate(self) -> bool:
+        """The server makes the webhook secret, and shows it in this answer only."""
+        return self.webhook_url is not None and self.webhook_secret is None
 
     def to_domain(self) -> Party:
         url = str(self.webhook_url) if self.webhook_url else None
@@ -306,6 +312,11 @@ class SponsorOut(BaseModel):
     name: str
     email: str
     webhook_url: str | None
+    webhook_secret: str | None = Field(
+        default=None,
+        description="Only in the answer to the request that made the server generate it "
+        "(a webhook_url sent without a secret); null everywhere else.",
+    )
 
 
 class BeneficiaryOut(BaseModel):
@@ -321,12 +332,15 @@ class AdminChallengeOut(ChallengeOut):
     updated_at: Timestamp | None
 
     @classmethod
-    def from_challenge(cls, challenge: Challenge) -> AdminChallengeOut:
+    def from_challenge(
+        cls, challenge: Challenge, *, reveal_webhook_secret: bool = False
+    ) -> AdminChallengeOut:
         fields = cls.fields_from(challenge)
         fields["sponsor"] = SponsorOut(
             name=challenge.sponsor.name,
             email=challenge.sponsor.email,
             webhook_url=challenge.sponsor.webhook_url,
+            webhook_secret=challenge.sponsor.webhook_secret if reveal_webhook_secret else None,
         )
         fields["beneficiary"] = BeneficiaryOut(
             name=challenge.beneficiary.name, email=challenge.beneficiary.email

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -90,6 +91,12 @@ class Party:
     webhook_url: str | None = None
     # Signs webhook deliveries; stored, never shown again after creation.
     webhook_secret: str | None = field(default=None, repr=False)
+
+    def with_webhook_secret(self) -> Party:
+        """This party, with a newly generated secret if it has a webhook URL and no secret."""
+        if self.webhook_url is None or self.webhook_secret:
+            return self
+        return replace(self, webhook_secret=f"whsec_{secrets.token_urlsafe(32)}")
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ class ChallengeService:
             action=draft.action,
             description=draft.description,
             target=draft.target,
-            sponsor=draft.sponsor,
+            sponsor=draft.sponsor.with_webhook_secret(),
             beneficiary=draft.beneficiary,
             reward=draft.reward,
             status=ChallengeStatus.LIVE if draft.publish else ChallengeStatus.DRAFT,
@@ -151,6 +151,9 @@ class ChallengeService:
             changes.fields.get("visibility", challenge.visibility),
             changes.fields.get("organization_id", challenge.organization_id),
         )
+        sponsor = changes.fields.get("sponsor")
+        if isinstance(sponsor, Party):  # a new sponsor brings its own secret, or gets one
+            changes = ChallengeChanges({**changes.fields, "sponsor": sponsor.with_webhook_secret()})
         updated = self._cache.update(
             challenge, changes, allowed_statuses=EDITABLE_STATUSES, now=self._clock.now()
         )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +166,42 @@ def make_api(settings: Settings, mailer: Mailer | None = None) -> Iterator[Api]:
 @pytest.fixture
 def api(env: Settings) -> Iterator[Api]:
     yield from make_api(env)
+
+
+# --- a webhook receiver on loopback -------------------------------------------------------------
+
+
+@dataclass
+class Endpoint:
+    """Answers each POST with the next scripted status (then 200), recording what came."""
+
+    statuses: list[int] = field(default_factory=list)
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    url: str = ""
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    state = Endpoint()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            state.received.append((dict(self.headers.items()), body))
+            status = state.statuses.pop(0) if state.statuses else 200
+            self.send_response(status)
+            if status in (301, 302, 307):
+                self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/crowdact"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()

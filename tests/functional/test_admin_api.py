@@ -24,6 +24,8 @@ def test_create_returns_the_challenge_with_contacts(api: Api) -> None:
     )
     assert created["id"].startswith("ch_")
     assert created["status"] == "draft"
+    secret = created["sponsor"].pop("webhook_secret")
+    assert secret.startswith("whsec_")  # generated, as none was given: shown this once
     assert created["sponsor"] == {
         "name": "Ville", "email": "s@clichy.example", "webhook_url": "https://x.example/h"
     }  # fmt: skip

@@ -5,11 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -29,44 +26,9 @@ from chalicelib.domain.model import (
 )
 from chalicelib.notify.webhook import HttpWebhookSender
 from chalicelib.services.ports import WebhookError
+from tests.functional.conftest import Endpoint
 
 SECRET = "whsec-" + "x" * 26
-
-
-@dataclass
-class Endpoint:
-    """Answers each POST with the next scripted status (then 200), recording what came."""
-
-    statuses: list[int] = field(default_factory=list)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    url: str = ""
-
-
-@pytest.fixture
-def endpoint() -> Iterator[Endpoint]:
-    state = Endpoint()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            state.received.append((dict(self.headers.items()), body))
-            status = state.statuses.pop(0) if state.statuses else 200
-            self.send_response(status)
-            if status in (301, 302, 307):
-                self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/crowdact"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 def fixtures(url: str) -> tuple[Delivery, Milestone, Challenge]:

@@ -326,6 +326,7 @@ def test_the_admin_view_of_a_challenge_has_the_contacts() -> None:
         "name": "Ville de Clichy",
         "email": "sponsor@clichy.example",
         "webhook_url": "https://hooks.example/h",
+        "webhook_secret": None,  # shown only in the answer that generated it
     }
     assert data["beneficiary"]["email"] == "contact@solicycle.example"
     assert data["updated_at"] == "2026-05-02T00:00:00Z"
