@@ -7,18 +7,22 @@ ROLE ?= participant
 SUB ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test test-unit test-functional test-e2e lint typecheck token clean bench
+.PHONY: help venv run test test-unit test-functional test-e2e test-infra lint typecheck token \
+	clean bench synth lint-infra
 
 help:
 	@echo "make run      start the local stack (API on http://127.0.0.1:$(PORT)) with demo data"
 	@echo "make test     lint, type-check and run the whole test suite"
 	@echo "make token ROLE=admin|participant SUB=...   print a local JWT"
+	@echo "make bench    benchmarks (not in make test); figures go to docs/performance.md"
+	@echo "make synth    CloudFormation for dev and prod into cdk.out/ (offline)"
 
-$(STAMP): requirements.txt requirements-dev.txt
+# requirements-infra.txt includes requirements-dev.txt, which includes requirements.txt.
+$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) is required"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-infra.txt
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -34,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy app.py chalicelib scripts tests bench
+	$(BIN)/mypy app.py chalicelib scripts tests bench infra
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
@@ -45,12 +49,23 @@ test-functional: $(STAMP)
 test-e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e -q
 
+test-infra: $(STAMP)
+	$(BIN)/pytest -q tests/infra
+
 test: lint typecheck $(STAMP)
 	$(BIN)/pytest -q -n 2 tests/unit tests/functional
 	$(BIN)/pytest -q tests/e2e
+	$(BIN)/pytest -q tests/infra
+
+# CloudFormation for every stage into cdk.out/, offline (no AWS credentials, no CDK CLI).
+synth: $(STAMP)
+	$(BIN)/python -m infra.app
+
+lint-infra: synth
+	$(BIN)/python -m infra.lint cdk.out
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis cdk.out

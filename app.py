@@ -37,7 +37,8 @@ for _route in ROUTES:
         _view(_route)
     )
 
-# Chalice needs literal ARNs when it packages the app; the infrastructure sets the real ones.
+# Chalice needs literal ARNs when it packages the app; the infrastructure (infra/triggers.py)
+# sets the real ones, and finds each trigger's table in the placeholder: keep its format.
 _PLACEHOLDER_ARN = "arn:aws:dynamodb:eu-west-3:000000000000:table/{name}/stream/local"
 COUNTERS_STREAM_ARN = os.environ.get(
     "CROWDACT_COUNTERS_STREAM_ARN", _PLACEHOLDER_ARN.format(name="counters")

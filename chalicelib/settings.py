@@ -36,6 +36,7 @@ class Settings:
     table_prefix: str
     jwt: JwtSettings
     mail_from: str
+    ses_configuration_set: str | None = None
     aws_endpoint_url: str | None = None
     counter_shards: int = 32
     notification_max_attempts: int = 5
@@ -60,6 +61,7 @@ class Settings:
             table_prefix=env.get("CROWDACT_TABLE_PREFIX", f"crowdact-{stage}-"),
             jwt=_jwt_settings(stage, env),
             mail_from=env.get("CROWDACT_MAIL_FROM", "crowdact <notifications@crowdact.local>"),
+            ses_configuration_set=env.get("CROWDACT_SES_CONFIGURATION_SET") or None,
             aws_endpoint_url=env.get("CROWDACT_AWS_ENDPOINT_URL") or None,
             counter_shards=_positive_int(env, "CROWDACT_COUNTER_SHARDS", 32),
             notification_max_attempts=_positive_int(env, "CROWDACT_NOTIFICATION_MAX_ATTEMPTS", 5),

@@ -15,13 +15,12 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
+from chalicelib.domain.model import CHALLENGE_ID_PREFIX
 from chalicelib.storage.repositories import (
     challenge_id_from_counter_key,
     milestone_from_stream_image,
 )
 from chalicelib.wiring import Container
-
-CHALLENGE_ID_PREFIX = "ch_"
 
 
 def _process(

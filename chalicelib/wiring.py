@@ -90,7 +90,8 @@ def build_container(
     notifications = NotificationService(
         challenge_repository,
         DynamoDeliveryRepository(),
-        mailer or SesMailer(LazySesClient(settings), settings.mail_from),
+        mailer
+        or SesMailer(LazySesClient(settings), settings.mail_from, settings.ses_configuration_set),
         JinjaEmailRenderer(),
         clock,
         max_attempts=settings.notification_max_attempts,

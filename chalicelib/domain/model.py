@@ -8,6 +8,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+# Ids are a type prefix and random hex digits (docs/decisions.md 15).
+CHALLENGE_ID_PREFIX = "ch_"
+
 
 class ChallengeStatus(StrEnum):
     DRAFT = "draft"

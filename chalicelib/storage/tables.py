@@ -268,12 +268,12 @@ ALL_TABLES: tuple[type[Model], ...] = (
     CampaignMemberItem,
     IdempotencyItem,
 )
-_BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
+BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 
 
 def configure_tables(settings: Settings) -> None:
     """Point every model at this stage's tables and endpoint (once per container)."""
-    for model, base_name in _BASE_NAMES.items():
+    for model, base_name in BASE_NAMES.items():
         model.Meta.table_name = settings.table_name(base_name)
         model.Meta.region = settings.region
         model.Meta.host = settings.aws_endpoint_url

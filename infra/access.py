@@ -1,0 +1,174 @@
+"""Least-privilege IAM: one role per Lambda function, each action on named resources only.
+
+Chalice's own role management and policy autogeneration stay off (`manage_iam_role: false`):
+autogeneration cannot see PynamoDB calls. Each role's policy is inline, so it exists before
+any function (and the stream trigger Lambda validates on creation) that uses the role.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.tables import TableSpec
+
+
+class TableAccess(enum.Enum):
+    READ = "read"
+    READ_WRITE = "read_write"
+
+
+READ_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+)
+# Transactions need no action of their own: each item is authorised as its Put/Update/Delete.
+WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+STREAM_READ_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+
+@dataclass(frozen=True)
+class FunctionAccess:
+    """What one Chalice function may touch. `tables=None` means every table (the API).
+    A stream trigger may also read its stream (found from the app, see infra.functions)."""
+
+    tables: Mapping[str, TableAccess] | None
+    sends_mail: bool = False
+
+
+# Every function of the Chalice app needs an entry (the synth fails otherwise). The API
+# serves every route, so it may read and write every table, new ones included; each stream
+# trigger gets only what its handler in chalicelib/streams.py touches.
+FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
+    "api_handler": FunctionAccess(tables=None),
+    # services.progress.refresh: the challenge, its counter shards, the milestone.
+    "aggregate_progress": FunctionAccess(
+        tables={
+            "counters": TableAccess.READ,
+            "challenges": TableAccess.READ_WRITE,
+            "challenge_events": TableAccess.READ_WRITE,
+        }
+    ),
+    # services.notifications.notify: the challenge, the delivery log, SES.
+    "notify_milestones": FunctionAccess(
+        tables={"challenges": TableAccess.READ, "deliveries": TableAccess.READ_WRITE},
+        sends_mail=True,
+    ),
+    # services.campaigns.pledge_added/removed: the challenge and its campaign, the member,
+    # and the campaign's counter shards (in the counters table).
+    "track_campaigns": FunctionAccess(
+        tables={
+            "challenges": TableAccess.READ,
+            "campaigns": TableAccess.READ,
+            "campaign_members": TableAccess.READ_WRITE,
+            "counters": TableAccess.READ_WRITE,
+        }
+    ),
+}
+
+
+def access_for(function_name: str) -> FunctionAccess:
+    try:
+        return FUNCTION_ACCESS[function_name]
+    except KeyError:
+        raise LookupError(
+            f"the Chalice function {function_name!r} has no IAM access declared: add it to "
+            "infra.access.FUNCTION_ACCESS (and a FILTER_PATTERNS entry if it reads a stream)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Grants:
+    """The resources one function's role is granted (built from FunctionAccess)."""
+
+    log_group: logs.ILogGroup
+    tables: Sequence[tuple[TableSpec, dynamodb.ITable, TableAccess]]
+    stream_table: dynamodb.ITable | None = None
+    failure_queue: sqs.IQueue | None = None
+    mail_resources: Sequence[str] = field(default_factory=tuple)
+
+
+def policy_statements(grants: Grants) -> list[iam.PolicyStatement]:
+    statements = [
+        iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=list(LOG_ACTIONS),
+            resources=[grants.log_group.log_group_arn],
+        )
+    ]
+    readable = [_table_and_index_arns(spec, table) for spec, table, _ in grants.tables]
+    writable = [
+        [table.table_arn] for _, table, access in grants.tables if access is TableAccess.READ_WRITE
+    ]
+    if readable:
+        statements.append(
+            iam.PolicyStatement(
+                sid="ReadItems", actions=list(READ_ACTIONS), resources=_flatten(readable)
+            )
+        )
+    if writable:
+        statements.append(
+            iam.PolicyStatement(
+                sid="WriteItems", actions=list(WRITE_ACTIONS), resources=_flatten(writable)
+            )
+        )
+    if grants.stream_table is not None:
+        # ListStreams is scoped as AWS documents it for a stream reader: the table's streams.
+        statements.append(
+            iam.PolicyStatement(
+                sid="ReadTriggerStream",
+                actions=list(STREAM_READ_ACTIONS),
+                resources=[f"{grants.stream_table.table_arn}/stream/*"],
+            )
+        )
+    if grants.failure_queue is not None:
+        # The event source mapping's on-failure destination is written with the function's role.
+        statements.append(
+            iam.PolicyStatement(
+                sid="SendFailedBatchesToDlq",
+                actions=["sqs:SendMessage"],
+                resources=[grants.failure_queue.queue_arn],
+            )
+        )
+    if grants.mail_resources:
+        statements.append(
+            iam.PolicyStatement(
+                sid="SendMail", actions=["ses:SendEmail"], resources=list(grants.mail_resources)
+            )
+        )
+    return statements
+
+
+def _table_and_index_arns(spec: TableSpec, table: dynamodb.ITable) -> list[str]:
+    indexes = [*spec.global_indexes, *spec.local_indexes]
+    return [table.table_arn, *(f"{table.table_arn}/index/{index.name}" for index in indexes)]
+
+
+def _flatten(groups: Sequence[Sequence[str]]) -> list[str]:
+    return [arn for group in groups for arn in group]
+
+
+def build_role(scope: Construct, construct_id: str, description: str, grants: Grants) -> iam.Role:
+    return iam.Role(
+        scope,
+        construct_id,
+        description=description,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        inline_policies={"access": iam.PolicyDocument(statements=policy_statements(grants))},
+    )
