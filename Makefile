@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 ROLE ?= participant
 SUB ?=
+ORG ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: help venv run test test-unit test-functional test-e2e test-infra lint typecheck token \
@@ -13,7 +14,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run      start the local stack (API on http://127.0.0.1:$(PORT)) with demo data"
 	@echo "make test     lint, type-check and run the whole test suite"
-	@echo "make token ROLE=admin|participant SUB=...   print a local JWT"
+	@echo "make token ROLE=admin|participant SUB=... [ORG=org_...]   print a local JWT"
 	@echo "make bench    benchmarks (not in make test); figures go to docs/performance.md"
 	@echo "make synth    CloudFormation for dev and prod into cdk.out/ (offline)"
 
@@ -21,7 +22,7 @@ help:
 $(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) is required"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "pip==26.2.1"  # chalice needs pip<26.3
 	$(BIN)/python -m pip install --quiet -r requirements-infra.txt
 	@touch $(STAMP)
 
@@ -31,7 +32,8 @@ run: $(STAMP)
 	PORT=$(PORT) $(BIN)/python -m chalicelib.local --port $(PORT)
 
 token: $(STAMP)
-	@$(BIN)/python scripts/mint_token.py --role $(ROLE) $(if $(SUB),--sub $(SUB))
+	@$(BIN)/python scripts/mint_token.py --role $(ROLE) $(if $(SUB),--sub $(SUB)) \
+		$(if $(ORG),--org-id $(ORG))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
