@@ -1,4 +1,4 @@
-"""`python -m bench`: hot-challenge capacity, calls and cost per pledge, cold start."""
+"""`python -m bench`: hot-challenge capacity, calls and cost per pledge, cold start, local burst."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from bench import cold_start, cost, report
 from bench.hot import run_hot
+from bench.local_burst import LocalBurstResult, run_local_burst
 
 MIN_COLD_START_RUNS = 10
 
@@ -42,10 +43,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=11,
         help="fresh processes per module (default 11, at least 10)",
     )
+    parser.add_argument(
+        "--burst-pledges",
+        type=int,
+        default=5000,
+        help="pledges in the locust burst against the local stack (default 5000; 0 skips it)",
+    )
+    parser.add_argument(
+        "--burst-users", type=int, default=50, help="locust users in the burst (default 50)"
+    )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
     args = parser.parse_args(argv)
     if args.cold_start_runs < MIN_COLD_START_RUNS:
         parser.error(f"--cold-start-runs must be at least {MIN_COLD_START_RUNS}")
+    if args.burst_pledges < 0 or args.burst_users < 1:
+        parser.error("--burst-pledges must be 0 or more and --burst-users positive")
     if args.pledges < 1 or args.drain_every < 1 or args.api_sample < 1:
         parser.error("counts must be positive")
 
@@ -59,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress(f"{command}: cold start, then {args.pledges} pledges per design on moto")
     # Cold start first, while this process is small and the machine quiet.
     cold = cold_start.measure(args.cold_start_runs, progress)
+    # Then the burst, whose stack and locust run in their own processes, before this one grows.
+    burst: LocalBurstResult | None = None
+    if args.burst_pledges:
+        burst = run_local_burst(
+            pledges=args.burst_pledges, users=args.burst_users, progress=progress
+        )
     hot = run_hot(
         args.pledges, drain_every=args.drain_every, api_sample=args.api_sample, progress=progress
     )
@@ -72,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         wru_per_pledge=(sharded.api_wcu + sharded.stream_wcu) / sharded.pledges,
         rru_per_pledge=hot.reads.rcu_per_pledge,
     )
-    run = report.Run(command, started_at, time.perf_counter() - t0, hot, cold, usd)
+    run = report.Run(command, started_at, time.perf_counter() - t0, hot, cold, usd, burst)
     data = report.results(run)
     path = report.write_results(data)
     print()

@@ -14,6 +14,7 @@ from typing import Any
 from bench import cost
 from bench.cold_start import ColdStartResult
 from bench.hot import PARTITION_RCU_PER_S, PARTITION_WCU_PER_S, HotResult, KeyShare
+from bench.local_burst import LocalBurstResult
 from chalicelib.storage.repositories import PLEDGE_INDEX_BUCKETS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,7 @@ class Run:
     hot: HotResult
     cold: ColdStartResult
     cost: cost.CostBreakdown
+    local_burst: LocalBurstResult | None = None  # None: skipped (--burst-pledges 0)
 
 
 def _machine() -> dict[str, Any]:
@@ -70,6 +72,20 @@ def _key(share: KeyShare) -> dict[str, Any]:
     }
 
 
+def _local_burst(burst: LocalBurstResult | None) -> dict[str, Any] | None:
+    if burst is None:
+        return None
+    data = asdict(burst)
+    for name in ("throughput_per_s", "p50_ms", "p99_ms", "seconds"):
+        data[name] = round(data[name], 1)
+    data["ok"] = (
+        burst.errors == 0
+        and burst.exact_count
+        and all(count == 1 for count in burst.notifications_per_recipient.values())
+    )
+    return data
+
+
 def results(run: Run) -> dict[str, Any]:
     hot, cold, usd = run.hot, run.cold, run.cost
     sharded, naive, api = hot.sharded, hot.naive, hot.api_path
@@ -95,6 +111,7 @@ def results(run: Run) -> dict[str, Any]:
         "wcu_per_pledge_api": round(sharded.api_wcu / sharded.pledges, 4),
         "wcu_per_pledge_stream": round(sharded.stream_wcu / sharded.pledges, 4),
         "rcu_per_pledge": round(hot.reads.rcu_per_pledge, 4),
+        "local_burst": _local_burst(run.local_burst),
         "targets": {
             name: {
                 "target": f"{op} {bound:g}",
@@ -197,6 +214,20 @@ def table(data: dict[str, Any]) -> str:
         if target:
             verdict = f"{target['target']:>9}  {'met' if target['met'] else 'NOT MET'}"
         lines.append(f"{name:44} {value:>12,.6g}  {unit:26} {verdict}")
+    burst = data["local_burst"]
+    if burst is None:
+        lines.append(f"{'local_burst':44} {'skipped':>12}")
+    else:
+        lines.append(
+            f"{'local_burst':44} {burst['pledges']:>12,}  pledges, {burst['users']} users"
+            f"{'':13} {'ok' if burst['ok'] else 'NOT OK'}"
+        )
+        lines.append(
+            f"{'':44} errors {burst['errors']}, exact count {burst['exact_count']}, "
+            f"e-mails per recipient {burst['notifications_per_recipient']}, "
+            f"{burst['throughput_per_s']:g}/s, p50 {burst['p50_ms']:g} ms, "
+            f"p99 {burst['p99_ms']:g} ms"
+        )
     return "\n".join(lines)
 
 
@@ -249,6 +280,11 @@ def _blockers(data: dict[str, Any]) -> str:
         found.append("the DynamoDB calls per pledge")
     if not targets["cold_start_import_ratio"]["met"]:
         found.append("the cold-start import ratio")
+    burst = data["local_burst"]
+    if burst is None:
+        found.append("the local burst, which this run skipped")
+    elif not burst["ok"]:
+        found.append("the local burst (errors, an inexact count or a wrong number of e-mails)")
     if not found:
         return "Nothing measured here blocks them."
     return "Blocking, or at risk in AWS: " + "; ".join(found) + "."
@@ -388,7 +424,22 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
             for name, app_ms, bare_ms in cold["top_imports_ms"]
         ),
         "blockers": _blockers(data),
+        "burst": _burst_section(data["local_burst"]),
     }
+
+
+def _burst_section(burst: dict[str, Any] | None) -> str:
+    if burst is None:
+        return "Skipped in this run (`--burst-pledges 0`): no figures."
+    sent = ", ".join(f"{role} {n}" for role, n in burst["notifications_per_recipient"].items())
+    return (
+        "| pledges | errors | exact count | reached e-mails | throughput | p50 | p99 |\n"
+        "|---:|---:|---|---|---:|---:|---:|\n"
+        f"| {burst['pledges']:,} | {burst['errors']} | {burst['exact_count']} | {sent} | "
+        f"{burst['throughput_per_s']:g}/s | {burst['p50_ms']:g} ms | {burst['p99_ms']:g} ms |\n\n"
+        f"{burst['users']} locust users, {burst['seconds']:g} s from the first pledge sent to "
+        f"the last answered. Verdict: **{'ok' if burst['ok'] else 'NOT OK'}**."
+    )
 
 
 def render_doc(data: dict[str, Any]) -> str:
@@ -415,6 +466,24 @@ Machine: {cpus} cores ({cpu}), Python {python}; {versions}. This file and
 | `usd_per_million_pledges` ({region}, on demand) | {usd} | – |
 | `cold_start_import_ratio` | {cold} | ≤ 1.5: {cold_met} |
 | `cold_start_peak_rss_mb` (after `import app`) | {rss} | – |
+
+## Local burst (locust against the local stack)
+
+`bench/local_burst.py` starts the real local stack (`python -m chalicelib.local --no-demo`,
+the process `make run` starts: the Chalice app on a threaded HTTP server, moto server as AWS,
+the stream pollers), creates a live challenge whose target is half the burst, and runs
+`locust --headless` (`bench/locustfile.py`) in its own process: every user pledges back to
+back, each pledge by a new participant with its own HS256 token and `Idempotency-Key`, until
+the quota is used. Then it waits for the stream triggers, reads the published count, the
+delivery log (`GET /admin/challenges/{{id}}/notifications`) and the e-mails moto's SES
+received, and checks that they agree: exact count = published participants equal the 201
+answers; one `challenge.reached` e-mail per recipient, in the log and in SES.
+
+{burst}
+
+The throughput and latencies are those of moto server and one Python process on this
+machine, not of AWS: they say the stack stays correct under concurrent load, not how fast
+production is (the capacity figures above are for that).
 
 ## Hot challenge: write capacity per partition key
 
@@ -616,6 +685,7 @@ model building, route registration):
 
 ```sh
 make bench                       # = .venv/bin/python -m bench
-.venv/bin/python -m bench --help # pledges, stream cadence, API sample, cold-start runs
+.venv/bin/python -m bench --help # pledges, stream cadence, API sample, cold-start runs, burst
+.venv/bin/python -m bench.local_burst --pledges 5000 --users 50   # the burst alone (JSON)
 ```
 """

@@ -1,0 +1,444 @@
+"""A locust burst of pledges on one challenge of the real local stack, counted and notified once."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import requests
+
+from chalicelib.local.embedded_aws import fetch_sent_emails
+from chalicelib.local.tokens import mint_local_token
+from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+ROLES = ("sponsor", "beneficiary")
+READY_PREFIX = "ready: "
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 30.0
+HTTP_TIMEOUT_SECONDS = 30.0
+# No new pledge starts after this; those in flight are still answered and counted.
+BURST_DEADLINE_SECONDS = 240
+# locust's own --run-time (which kills users mid-request) comes only after this grace, and the
+# locust process is killed only after that grace again.
+LOCUST_GRACE_SECONDS = 60
+# moto's /moto-api/data.json dumps every object moto ever tracked: slow after a big burst.
+SES_READ_TIMEOUT_SECONDS = 120.0
+SETTLE_TIMEOUT_SECONDS = 60.0  # after the burst: until counted and both e-mails sent
+# Then a pause for late stream records or redeliveries to show up as a second message.
+REDELIVERY_WATCH_SECONDS = 3.0
+POLL_SECONDS = 0.2
+OUTPUT_TAIL_CHARS = 4000
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LocalBurstResult:
+    """One burst; `seconds` runs from the first pledge sent to the last one answered."""
+
+    pledges: int  # requests made
+    errors: int  # answers other than 201, no answer included
+    exact_count: bool  # published count == successful (unique) pledges, after the stream settled
+    notifications_per_recipient: dict[str, int]  # role -> sent challenge.reached e-mails
+    throughput_per_s: float
+    p50_ms: float
+    p99_ms: float
+    users: int
+    seconds: float
+
+
+class LocalBurstError(RuntimeError):
+    """The stack or locust failed, or the delivery log and SES disagree."""
+
+
+@dataclass(frozen=True)
+class BurstOutcome:
+    """What the locust process saw: one status and latency per pledge request."""
+
+    statuses: list[int]
+    latencies_ms: list[float]
+    seconds: float
+    cut_short: bool  # the deadline came before the quota was used
+    unanswered: int  # requests locust abandoned (only if its --run-time struck)
+    error_samples: list[str]
+
+    @classmethod
+    def load(cls, path: Path) -> BurstOutcome:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            [int(status) for status in data["statuses"]],
+            [float(ms) for ms in data["latencies_ms"]],
+            float(data["seconds"]),
+            bool(data["cut_short"]),
+            int(data["unanswered"]),
+            [str(sample) for sample in data["error_samples"]],
+        )
+
+    @property
+    def created(self) -> int:
+        return sum(1 for status in self.statuses if status == 201)
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports (all held open together, so none is handed out twice)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def percentile(values: Sequence[float], percent: float) -> float:
+    """Nearest-rank percentile; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(percent / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def tail(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-OUTPUT_TAIL_CHARS:]
+    except OSError:
+        return ""
+
+
+def child_env() -> dict[str, str]:
+    # The repo root on the path, whatever the caller's working directory.
+    pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "CROWDACT_STAGE": "local", "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": pythonpath}  # fmt: skip
+
+
+class LocalStack:
+    """`python -m chalicelib.local --no-demo` on free loopback ports, its output in a file."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port, self.aws_port = free_ports(2)
+        self.log_path = log_path
+        self._log: IO[str] | None = None
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def start(self) -> None:
+        args = [sys.executable, "-m", "chalicelib.local", "--port", str(self.port),
+                "--aws-port", str(self.aws_port), "--no-demo"]  # fmt: skip
+        self._log = self.log_path.open("w", encoding="utf-8")
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            args,
+            cwd=REPO_ROOT,
+            env=child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        process = self._require_process()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LocalBurstError(
+                    f"the local stack exited with {process.returncode} before it was ready:\n"
+                    f"{tail(self.log_path)}"
+                )
+            log = self.log_path.read_text(encoding="utf-8", errors="replace")
+            if any(line.startswith(READY_PREFIX) for line in log.splitlines()):
+                return
+            time.sleep(POLL_SECONDS)
+        raise LocalBurstError(
+            f"the local stack was not ready within {timeout:.0f} s:\n{tail(self.log_path)}"
+        )
+
+    def memory(self) -> str:
+        """The stack process's resident and peak memory (Linux), for the progress log."""
+        if self._process is None:
+            return "unknown"
+        try:
+            status = Path(f"/proc/{self._process.pid}/status").read_text(encoding="utf-8")
+        except OSError:
+            return "unknown"
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return f"RSS {fields.get('VmRSS', '?').strip()}, peak {fields.get('VmHWM', '?').strip()}"
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> int | None:
+        """SIGINT, as Ctrl-C would, then the exit code; killed if it does not exit in time."""
+        process = self._process
+        try:
+            if process is None:
+                return None
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=STOP_TIMEOUT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            return process.returncode
+        finally:
+            if self._log is not None:
+                self._log.close()
+
+    def _require_process(self) -> subprocess.Popen[str]:
+        if self._process is None:
+            raise LocalBurstError("the local stack was not started")
+        return self._process
+
+
+class Api:
+    """The few HTTP calls the burst needs besides the pledges themselves."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        secret = os.environ.get("CROWDACT_LOCAL_JWT_SECRET") or LOCAL_JWT_SECRET_DEFAULT
+        admin = mint_local_token(secret, "bench-admin", groups=["admin"], name="Bench admin")
+        self.admin_headers = {"Authorization": f"Bearer {admin}"}
+
+    def _json(self, method: str, path: str, expected: int, **kwargs: Any) -> dict[str, Any]:
+        response = self.session.request(
+            method, self.base_url + path, timeout=HTTP_TIMEOUT_SECONDS, **kwargs
+        )
+        if response.status_code != expected:
+            raise LocalBurstError(
+                f"{method} {path}: {response.status_code} (expected {expected}) {response.text}"
+            )
+        body: dict[str, Any] = response.json()
+        return body
+
+    def create_live_challenge(self, target: int) -> dict[str, Any]:
+        tag = uuid.uuid4().hex[:10]
+        body = {
+            "title": f"Local burst {tag}",
+            "action": "I cycle to work at least once a week",
+            "target": {"metric": "participants", "value": target},
+            "sponsor": {"name": "Ville de Bench", "email": f"sponsor-{tag}@sponsor.example"},
+            "beneficiary": {"name": "Asso Bench", "email": f"asso-{tag}@beneficiary.example"},
+            "reward": "€1,000 to teach pupils bike repair",
+            "publish": True,
+        }
+        challenge = self._json(
+            "POST", "/admin/challenges", 201, json=body, headers=self.admin_headers
+        )
+        if challenge.get("status") != "live":
+            raise LocalBurstError(f"the new challenge is not live: {challenge}")
+        return challenge
+
+    def progress(self, challenge_id: str) -> dict[str, Any]:
+        progress: dict[str, Any] = self._json("GET", f"/challenges/{challenge_id}", 200)["progress"]
+        return progress
+
+    def sent_reached_emails(self, challenge: dict[str, Any]) -> dict[str, int]:
+        """Sent challenge.reached e-mails in the delivery log, by role, to that role's address."""
+        path = f"/admin/challenges/{challenge['id']}/notifications"
+        items: list[dict[str, Any]] = self._json("GET", path, 200, headers=self.admin_headers)[
+            "items"
+        ]
+        sent = {role: 0 for role in ROLES}
+        for item in items:
+            role = item["recipient_role"]
+            if (
+                role in sent
+                and item["event"] == "challenge.reached"
+                and item["channel"] == "email"
+                and item["status"] == "sent"
+                and item["to"] == challenge[role]["email"]
+            ):
+                sent[role] += 1
+        return sent
+
+
+def run_locust(
+    base_url: str, challenge_id: str, *, pledges: int, users: int, workdir: Path
+) -> BurstOutcome:
+    """Locust in its own process (gevent's monkey-patching stays out of this one)."""
+    results = workdir / "locust-outcomes.json"
+    log_path = workdir / "locust.log"
+    args = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        "--users", str(users), "--spawn-rate", str(users), "--host", base_url,
+        "--run-time", f"{BURST_DEADLINE_SECONDS + LOCUST_GRACE_SECONDS}s", "--stop-timeout", "10",
+        "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
+        "--burst-challenge", challenge_id, "--burst-pledges", str(pledges),
+        "--burst-results", str(results), "--burst-deadline", str(BURST_DEADLINE_SECONDS),
+    ]  # fmt: skip
+    with log_path.open("w", encoding="utf-8") as log:
+        try:
+            completed = subprocess.run(  # noqa: S603 - our own interpreter and locustfile
+                args,
+                cwd=REPO_ROOT,
+                env=child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=BURST_DEADLINE_SECONDS + 2 * LOCUST_GRACE_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise LocalBurstError(f"locust did not exit in time:\n{tail(log_path)}") from error
+    if completed.returncode != 0 or not results.exists():
+        raise LocalBurstError(
+            f"locust exited with {completed.returncode} (outcomes written: {results.exists()}):\n"
+            f"{tail(log_path)}"
+        )
+    return BurstOutcome.load(results)
+
+
+def wait_until_settled(
+    api: Api, challenge: dict[str, Any], created: int, progress: Progress
+) -> tuple[int, dict[str, int]]:
+    """Poll until the count shows every created pledge and both e-mails are sent (bounded)."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
+    started = time.monotonic()
+    counted = -1
+    sent = {role: 0 for role in ROLES}
+    while True:
+        if counted != created:
+            counted = api.progress(challenge["id"])["participants"]
+            if counted == created:
+                progress(f"count shows {counted} after {time.monotonic() - started:.1f} s")
+        if any(count < 1 for count in sent.values()):
+            sent = api.sent_reached_emails(challenge)
+        settled = counted == created and all(count >= 1 for count in sent.values())
+        if settled or time.monotonic() >= deadline:
+            if not settled:
+                progress(f"not settled within {SETTLE_TIMEOUT_SECONDS:.0f} s: count {counted} "
+                         f"of {created}, sent e-mails {sent}")  # fmt: skip
+            return counted, sent
+        time.sleep(POLL_SECONDS)
+
+
+def ses_messages(aws_endpoint: str, challenge: dict[str, Any]) -> dict[str, int]:
+    emails = fetch_sent_emails(aws_endpoint, timeout=SES_READ_TIMEOUT_SECONDS)
+    return {
+        role: sum(1 for email in emails if challenge[role]["email"] in email.to) for role in ROLES
+    }
+
+
+def measure(
+    api: Api,
+    stack: LocalStack,
+    *,
+    pledges: int,
+    users: int,
+    workdir: Path,
+    progress: Progress,
+) -> LocalBurstResult:
+    target = max(1, pledges // 2)
+    challenge = api.create_live_challenge(target)
+    progress(f"challenge {challenge['id']} live, target {target} participants; "
+             f"locust: {pledges} pledges by {users} users")  # fmt: skip
+    outcome = run_locust(
+        stack.base_url, challenge["id"], pledges=pledges, users=users, workdir=workdir
+    )
+    errors = len(outcome.statuses) - outcome.created
+    progress(f"burst: {len(outcome.statuses)} answered in {outcome.seconds:.1f} s, "
+             f"{outcome.created} created, {errors} errors")  # fmt: skip
+    if outcome.cut_short:
+        progress(f"burst cut short by its {BURST_DEADLINE_SECONDS} s deadline")
+    if outcome.unanswered:
+        progress(f"{outcome.unanswered} requests abandoned by locust: the count may exceed 201s")
+    for sample in outcome.error_samples:
+        progress(f"  error: {sample}")
+    wait_until_settled(api, challenge, outcome.created, progress)
+    time.sleep(REDELIVERY_WATCH_SECONDS)
+    counted = api.progress(challenge["id"])["participants"]
+    sent = api.sent_reached_emails(challenge)
+    reading = time.monotonic()
+    received = ses_messages(stack.aws_endpoint, challenge)
+    progress(f"SES messages read in {time.monotonic() - reading:.1f} s; "
+             f"stack memory {stack.memory()}")  # fmt: skip
+    progress(f"final: count {counted}, delivery log {sent}, SES {received}")
+    if received != sent:
+        raise LocalBurstError(f"the delivery log ({sent}) and SES ({received}) disagree")
+    seconds = outcome.seconds
+    return LocalBurstResult(
+        pledges=len(outcome.statuses),
+        errors=errors,
+        # Each pledge is a new participant, so every 201 is one unique pledge.
+        exact_count=counted == outcome.created,
+        notifications_per_recipient=sent,
+        throughput_per_s=len(outcome.statuses) / seconds if seconds > 0 else 0.0,
+        p50_ms=percentile(outcome.latencies_ms, 50),
+        p99_ms=percentile(outcome.latencies_ms, 99),
+        users=users,
+        seconds=seconds,
+    )
+
+
+def run_local_burst(
+    *, pledges: int = 5000, users: int = 50, progress: Progress
+) -> LocalBurstResult:
+    """Start the local stack, burst pledges on one challenge with locust, check the outcome."""
+    if pledges < 1 or users < 1:
+        raise ValueError("pledges and users must be positive")
+    with tempfile.TemporaryDirectory(prefix="crowdact-local-burst-") as directory:
+        workdir = Path(directory)
+        stack = LocalStack(workdir / "stack.log")
+        progress(f"local stack: starting on {stack.base_url}")
+        stack.start()
+        try:
+            stack.wait_ready()
+            progress("local stack: ready")
+            result = measure(
+                Api(stack.base_url), stack, pledges=pledges, users=users, workdir=workdir,
+                progress=progress,
+            )  # fmt: skip
+            if not stack.alive():
+                raise LocalBurstError(f"the local stack died:\n{tail(stack.log_path)}")
+        finally:
+            code = stack.stop()
+            progress(f"local stack: stopped (exit code {code})")
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.local_burst", description=__doc__)
+    parser.add_argument("--pledges", type=int, default=5000, help="pledge requests (default 5000)")
+    parser.add_argument("--users", type=int, default=50, help="locust users (default 50)")
+    args = parser.parse_args(argv)
+    if args.pledges < 1 or args.users < 1:
+        parser.error("--pledges and --users must be positive")
+    t0 = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - t0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    result = run_local_burst(pledges=args.pledges, users=args.users, progress=progress)
+    print(json.dumps(dataclasses.asdict(result), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
