@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import moto_backup
 from bench.naive import naive_services
 from bench.recorder import CapacityRecorder, MotoStore, PartitionKey, Read, read_units
 
@@ -299,7 +298,6 @@ def run_hot(pledges: int, *, drain_every: int, api_sample: int, progress: Progre
     logging.getLogger("chalicelib.local.stream_poller").setLevel(logging.ERROR)
     started = time.perf_counter()
     moto_fixes.apply()
-    moto_backup.apply()
     with _bench_environment(), mock_aws():
         result = _run(pledges, drain_every, api_sample, progress)
     result.seconds = time.perf_counter() - started

@@ -567,9 +567,10 @@ published count {dup_ok}.
 
 **Making 20,000 pledges affordable on moto.** moto backs a transaction up by deep-copying
 every table it touches, so the n-th pledge copied n pledge items: profiled at about 45 µs per
-stored item and transaction, 20,000 pledges would take about 2.5 hours. `bench/moto_backup.py`
-(bench only) backs up just the items the transaction names — the only ones it can change —
-and restores them on cancellation: requests, answers and stored state are unchanged, and the
+stored item and transaction, 20,000 pledges would take about 2.5 hours.
+`chalicelib.local.moto_fixes` (also used by the local stack and the tests) backs up just the
+items the transaction names — the only ones it can change — and restores them on
+cancellation: requests, answers and stored state are unchanged, and the
 duplicate check above exercises the rollback. One challenge, one set of tables, no reset
 between batches: {sh_ms} ms per pledge (moto, the recorder and the stream triggers
 together), {hot_s} s for the whole hot-challenge part.

@@ -87,3 +87,22 @@ def test_shard_iterators_are_bounded(ddb: Any) -> None:
     ]
     # (moto emits two INSERT records when an update creates an item: hence a set)
     assert set(keys) == {"counter", "late"}
+
+
+def test_cancelled_transaction_restores_the_items_it_named_and_keeps_the_others(ddb: Any) -> None:
+    _add(ddb, "a")
+    ddb.put_item(TableName="t", Item={"id": {"S": "bystander"}, "v": {"S": "kept"}})
+    # The counter is updated first, then the guarded put fails: the update must be undone.
+    counter = {"Update": {
+        "TableName": "t", "Key": {"id": {"S": "counter"}},
+        "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}},
+    }}  # fmt: skip
+    created = {"Put": {"TableName": "t", "Item": {"id": {"S": "new"}}}}
+    guarded = {"Put": {"TableName": "t", "Item": {"id": {"S": "missing"}},
+                       "ConditionExpression": "attribute_exists(id)"}}  # fmt: skip
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(TransactItems=[counter, created, guarded])
+    ids = {item["id"]["S"] for item in ddb.scan(TableName="t")["Items"]}
+    assert ids == {"a", "counter", "bystander"}
+    item = ddb.get_item(TableName="t", Key={"id": {"S": "counter"}})["Item"]
+    assert item["n"]["N"] == "1"
