@@ -9,7 +9,7 @@ ORG ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: help venv run test test-unit test-functional test-e2e test-infra lint typecheck token \
-	clean bench synth lint-infra
+	clean bench synth lint-infra bootstrap deploy diff destroy
 
 help:
 	@echo "make run      start the local stack (API on http://127.0.0.1:$(PORT)) with demo data"
@@ -17,6 +17,7 @@ help:
 	@echo "make token ROLE=admin|participant SUB=... [ORG=org_...]   print a local JWT"
 	@echo "make bench    benchmarks (not in make test); figures go to docs/performance.md"
 	@echo "make synth    CloudFormation for dev and prod into cdk.out/ (offline)"
+	@echo "make deploy STAGE=dev MAIL_DOMAIN=...   deploy to AWS (credentials needed; docs/deploy.md)"
 
 # requirements-infra.txt includes requirements-dev.txt, which includes requirements.txt.
 $(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt
@@ -65,6 +66,34 @@ synth: $(STAMP)
 
 lint-infra: synth
 	$(BIN)/python -m infra.lint cdk.out
+
+# Deployment (docs/deploy.md): needs AWS credentials and Node.js; never run in CI. The CDK CLI
+# is fetched by npx at this pinned version; the app it runs is infra/cdk.json -> infra.app.
+STAGE ?= dev
+MAIL_DOMAIN ?=
+CONTEXT ?=  # more CDK context, e.g. CONTEXT="-c crowdact:dev:alarm_email=ops@example.org"
+CDK_CLI_VERSION := 2.1148.1
+CDK := cd infra && npx --yes aws-cdk@$(CDK_CLI_VERSION)
+CDK_CONTEXT = -c crowdact:$(STAGE):mail_domain=$(MAIL_DOMAIN) $(CONTEXT)
+
+define require_mail_domain
+	@test -n "$(MAIL_DOMAIN)" || { echo "MAIL_DOMAIN=<a domain you control> is required"; exit 1; }
+endef
+
+bootstrap: $(STAMP)
+	$(CDK) bootstrap
+
+diff: $(STAMP)
+	$(call require_mail_domain)
+	$(CDK) diff $(CDK_CONTEXT) $(STAGE)
+
+deploy: $(STAMP)
+	$(call require_mail_domain)
+	$(CDK) deploy $(CDK_CONTEXT) --require-approval broadening $(STAGE)
+
+destroy: $(STAMP)
+	$(call require_mail_domain)
+	$(CDK) destroy $(CDK_CONTEXT) $(STAGE)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

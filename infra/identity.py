@@ -77,7 +77,10 @@ def build_user_directory(scope: Construct, stage: StageConfig) -> UserDirectory:
         "AppClient",
         user_pool_client_name=stage.resource_name("app"),
         generate_secret=False,  # web and mobile clients cannot keep a secret
-        auth_flows=cognito.AuthFlow(user_srp=True),
+        # SRP for web and mobile clients; the admin flow (it needs AWS credentials allowed
+        # cognito-idp:AdminInitiateAuth) lets an operator get a token from the CLI
+        # (docs/deploy.md). No plain-password flow for the public.
+        auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
         prevent_user_existence_errors=True,
         enable_token_revocation=True,
         id_token_validity=cdk.Duration.hours(1),

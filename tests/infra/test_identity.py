@@ -54,6 +54,20 @@ def test_users_cannot_set_their_own_organisation(stage: Synthesized) -> None:
     assert properties["GenerateSecret"] is False
 
 
+def test_app_client_offers_srp_and_the_operator_flow_but_no_plain_passwords(
+    stage: Synthesized,
+) -> None:
+    clients = stage.template.find_resources("AWS::Cognito::UserPoolClient")
+    (client,) = clients.values()
+    flows = set(client["Properties"]["ExplicitAuthFlows"])
+    assert flows == {
+        "ALLOW_USER_SRP_AUTH",
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    }
+    assert client["Properties"]["GenerateSecret"] is False
+
+
 def test_prod_users_survive_a_stack_deletion(prod: Synthesized, dev: Synthesized) -> None:
     prod.template.has_resource(
         "AWS::Cognito::UserPool",
