@@ -123,8 +123,44 @@ def _json_body(kind: ProblemKind, detail: str) -> wafv2.CfnWebACL.CustomResponse
     )
 
 
+def _ends_with(suffix: str) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            positional_constraint="ENDS_WITH",
+            search_string=suffix,
+            text_transformations=[
+                wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+            ],
+        )
+    )
+
+
+def _participant_writes() -> wafv2.CfnWebACL.StatementProperty:
+    """POST …/pledges or POST …/reports, whatever the stage prefix of the path."""
+    post = wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(method={}),
+            positional_constraint="EXACTLY",
+            search_string="POST",
+            text_transformations=[
+                wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+            ],
+        )
+    )
+    paths = wafv2.CfnWebACL.StatementProperty(
+        or_statement=wafv2.CfnWebACL.OrStatementProperty(
+            statements=[_ends_with("/pledges"), _ends_with("/reports")]
+        )
+    )
+    return wafv2.CfnWebACL.StatementProperty(
+        and_statement=wafv2.CfnWebACL.AndStatementProperty(statements=[post, paths])
+    )
+
+
 def build_web_acl(scope: Construct, stage: StageConfig, rest_api: sam.CfnApi) -> wafv2.CfnWebACL:
-    """A regional WebACL on the API stage: the 64 KiB body limit and a per-IP rate limit.
+    """A regional WebACL on the API stage: the 64 KiB body limit, a per-IP rate limit and a
+    per-token limit on pledges and reports.
 
     WAF inspects at most the configured body prefix (64 KB here, above the 16 KB default);
     a larger body is "oversize" and `OversizeHandling: MATCH` makes it match the size rule.
@@ -162,6 +198,32 @@ def build_web_acl(scope: Construct, stage: StageConfig, rest_api: sam.CfnApi) ->
         action=_block_with(TOO_MANY_REQUESTS, "too_many_requests"),
         visibility_config=_visibility("rate-per-ip"),
     )
+    writes_per_token = wafv2.CfnWebACL.RuleProperty(
+        name="writes-per-token",
+        priority=2,
+        statement=wafv2.CfnWebACL.StatementProperty(
+            rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                limit=stage.waf_writes_per_minute_per_token,
+                evaluation_window_sec=60,
+                # Per caller across every container (the app's own limit is per container):
+                # the bearer token stands for the participant at the edge.
+                aggregate_key_type="CUSTOM_KEYS",
+                custom_keys=[
+                    wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty(
+                        header=wafv2.CfnWebACL.RateLimitHeaderProperty(
+                            name="authorization",
+                            text_transformations=[
+                                wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                            ],
+                        )
+                    )
+                ],
+                scope_down_statement=_participant_writes(),
+            )
+        ),
+        action=_block_with(TOO_MANY_REQUESTS, "too_many_writes"),
+        visibility_config=_visibility("writes-per-token"),
+    )
     web_acl = wafv2.CfnWebACL(
         scope,
         "WebAcl",
@@ -183,8 +245,11 @@ def build_web_acl(scope: Construct, stage: StageConfig, rest_api: sam.CfnApi) ->
             "too_many_requests": _json_body(
                 TOO_MANY_REQUESTS, "too many requests from this address"
             ),
+            "too_many_writes": _json_body(
+                TOO_MANY_REQUESTS, "too many pledges or reports from this participant"
+            ),
         },
-        rules=[body_size, rate_per_ip],
+        rules=[body_size, rate_per_ip, writes_per_token],
     )
     wafv2.CfnWebACLAssociation(
         scope, "WebAclAssociation", resource_arn=stage_arn(rest_api), web_acl_arn=web_acl.attr_arn

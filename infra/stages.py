@@ -36,6 +36,9 @@ class StageConfig:
     waf_enabled: bool
     waf_requests_per_5_minutes_per_ip: int
     log_retention_days: int
+    # Pledges and reports per caller (bearer token) and minute, over the whole fleet; the
+    # app's own per-container limit (CROWDACT_RATE_LIMIT_*) answers with Retry-After first.
+    waf_writes_per_minute_per_token: int = 60
     region: str = DEFAULT_REGION
     account: str | None = None
     alarm_email: str | None = None
@@ -107,6 +110,7 @@ _OVERRIDABLE: Mapping[str, type] = {
     "api_burst_limit": int,
     "waf_enabled": bool,
     "waf_requests_per_5_minutes_per_ip": int,
+    "waf_writes_per_minute_per_token": int,
 }
 
 

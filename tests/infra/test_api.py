@@ -88,6 +88,27 @@ def test_waf_limits_each_address(stage: Synthesized) -> None:
     assert web_acl(stage)["Scope"] == "REGIONAL"
 
 
+def test_waf_limits_each_participants_pledges_and_reports(stage: Synthesized) -> None:
+    rule = {rule["Name"]: rule for rule in web_acl(stage)["Rules"]}["writes-per-token"]
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert rate["AggregateKeyType"] == "CUSTOM_KEYS"
+    assert rate["CustomKeys"] == [
+        {"Header": {"Name": "authorization",
+                    "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}
+    ]  # fmt: skip
+    assert rate["EvaluationWindowSec"] == 60
+    assert rate["Limit"] == stage.stack.stage.waf_writes_per_minute_per_token >= 10
+    method, paths = rate["ScopeDownStatement"]["AndStatement"]["Statements"]
+    assert method["ByteMatchStatement"]["SearchString"] == "POST"
+    assert method["ByteMatchStatement"]["FieldToMatch"] == {"Method": {}}
+    suffixes = {
+        s["ByteMatchStatement"]["SearchString"]: s["ByteMatchStatement"]["PositionalConstraint"]
+        for s in paths["OrStatement"]["Statements"]
+    }
+    assert suffixes == {"/pledges": "ENDS_WITH", "/reports": "ENDS_WITH"}
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+
+
 def test_waf_guards_the_api_stage(stage: Synthesized) -> None:
     acl_id = stage.logical_id(stage.stack.web_acl)
     stage.template.has_resource_properties(
