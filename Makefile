@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run      start the local stack (API on http://127.0.0.1:$(PORT)) with demo data"
 	@echo "make test     lint, type-check and run the whole test suite"
-	@echo "make token ROLE=admin|participant SUB=... [ORG=org_...]   print a local JWT"
+	@echo "make token ROLE=admin|participant SUB=... [ORG=org_...] [EMAIL=... LOCALE=fr|en]   print a local JWT"
 	@echo "make bench    benchmarks (not in make test); figures go to docs/performance.md"
 	@echo "make synth    CloudFormation for dev and prod into cdk.out/ (offline)"
 	@echo "make deploy STAGE=dev MAIL_DOMAIN=...   deploy to AWS (credentials needed; docs/deploy.md)"
@@ -34,7 +34,8 @@ run: $(STAMP)
 
 token: $(STAMP)
 	@$(BIN)/python scripts/mint_token.py --role $(ROLE) $(if $(SUB),--sub $(SUB)) \
-		$(if $(ORG),--org-id $(ORG))
+		$(if $(ORG),--org-id $(ORG)) $(if $(EMAIL),--email $(EMAIL) --email-verified) \
+		$(if $(LOCALE),--locale $(LOCALE))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""crowdact's Lambda entry points: the HTTP API and the stream triggers (wiring only).
+"""crowdact's Lambda entry points: the HTTP API, the stream triggers and the schedule (wiring only).
 
 Importing this module registers every route and trigger but loads no application code: each
 route's module is imported by its first request (see `chalicelib.api.routes`), and each
@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Chalice, DynamoDBEvent, Response
+from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Response
 
 from chalicelib.api.problems import shape_chalice_errors
 from chalicelib.api.routes import ROUTES, Route
@@ -64,9 +64,12 @@ def aggregate_progress(event: DynamoDBEvent) -> dict[str, Any]:
     return handle(event.to_dict(), event.context, get_container())
 
 
+# One record per invocation: a participant e-mail chunk sends up to
+# CROWDACT_PARTICIPANT_EMAIL_CHUNK e-mails, and a batch of chunks would add theirs up
+# beyond the 30 s timeout (all of a challenge's chunks share its key, so one shard).
 @app.on_dynamodb_record(
     stream_arn=EVENTS_STREAM_ARN,
-    batch_size=10,
+    batch_size=1,
     starting_position="TRIM_HORIZON",
 )
 def notify_milestones(event: DynamoDBEvent) -> dict[str, Any]:
@@ -83,6 +86,29 @@ def notify_milestones(event: DynamoDBEvent) -> dict[str, Any]:
 )
 def track_campaigns(event: DynamoDBEvent) -> dict[str, Any]:
     from chalicelib.streams import track_campaigns as handle
+    from chalicelib.wiring import get_container
+
+    return handle(event.to_dict(), event.context, get_container())
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def end_due_challenges(event: CloudWatchEvent) -> dict[str, Any]:
+    from chalicelib.schedules import end_due_challenges as handle
+    from chalicelib.wiring import get_container
+
+    return handle(event.to_dict(), event.context, get_container())
+
+
+# Counts pledges per area from the same stream, so the pledge path writes nothing for areas.
+# Big batches make few writes: a burst of pledges in one area is one write per batch.
+@app.on_dynamodb_record(
+    stream_arn=PLEDGES_STREAM_ARN,
+    batch_size=1000,
+    starting_position="TRIM_HORIZON",
+    maximum_batching_window_in_seconds=1,
+)
+def count_areas(event: DynamoDBEvent) -> dict[str, Any]:
+    from chalicelib.streams import count_areas as handle
     from chalicelib.wiring import get_container
 
     return handle(event.to_dict(), event.context, get_container())

@@ -262,8 +262,17 @@ class Api:
     def sent_reached_emails(self, challenge: dict[str, Any]) -> dict[str, int]:
         """Sent challenge.reached e-mails in the delivery log, by role, to that role's address."""
         path = f"/admin/challenges/{challenge['id']}/notifications"
-        items: list[dict[str, Any]] = self._json("GET", path, 200, headers=self.admin_headers)[
-            "items"
+        # One role at a time: participants' entries (one each) would page the log.
+        items: list[dict[str, Any]] = [
+            item
+            for role in ROLES
+            for item in self._json(
+                "GET",
+                path,
+                200,
+                headers=self.admin_headers,
+                params={"recipient_role": role, "limit": 100},
+            )["items"]
         ]
         sent = {role: 0 for role in ROLES}
         for item in items:

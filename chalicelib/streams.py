@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -15,12 +17,18 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
+from chalicelib.domain.fanout import is_fanout_key
 from chalicelib.domain.model import CHALLENGE_ID_PREFIX
+from chalicelib.services.areas import AreaChange, group_changes
+from chalicelib.storage.areas import area_change_from_stream_record
+from chalicelib.storage.fanout import chunk_from_stream_image
 from chalicelib.storage.repositories import (
     challenge_id_from_counter_key,
     milestone_from_stream_image,
 )
 from chalicelib.wiring import Container
+
+logger = logging.getLogger(__name__)
 
 
 def _process(
@@ -77,14 +85,70 @@ def track_campaigns(event: dict[str, Any], context: Any, container: Container) -
     return _process(event, context, record_handler)
 
 
+def count_areas(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
+    """Pledges were added or withdrawn: count participants per area, one write per area.
+
+    The batch's changes are grouped by (challenge, area) first, and each group is applied
+    once (its records' receipts make a redelivery count nothing). A group that fails fails
+    its records alone; the stream brings them back, with the records after them, whose
+    receipts then skip them.
+    """
+    failed: dict[str, Exception] = {}
+    changes: list[AreaChange] = []
+    for raw in event.get("Records", []):
+        sequence_number = str((raw.get("dynamodb") or {}).get("SequenceNumber"))
+        try:
+            change = area_change_from_stream_record(raw)
+        except (KeyError, TypeError, ValueError) as error:
+            failed[sequence_number] = error
+            continue
+        if change is not None:
+            changes.append(change)
+    for group in group_changes(changes):
+        try:
+            container.areas.count(group)
+        except Exception as error:  # the group's records are retried; the others go on
+            logger.exception("counting %d record(s) in area %s failed", len(group), group[0].area)
+            failed.update((change.receipt, error) for change in group)
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        sequence_number = record.dynamodb.sequence_number if record.dynamodb else None
+        error = failed.get(str(sequence_number))
+        if error is not None:
+            raise AreaCountError(f"record {sequence_number} was not counted") from error
+
+    return _process(event, context, record_handler)
+
+
+class AreaCountError(RuntimeError):
+    """A pledges-stream record whose area could not be counted (it will be delivered again)."""
+
+
 def notify_milestones(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
-    """A milestone was inserted in the outbox: send what each recipient is owed, once."""
+    """A milestone was inserted in the outbox: send what each recipient is owed, once; and a
+    participant e-mail fan-out chunk: e-mail its participants, once each."""
 
     def record_handler(record: DynamoDBRecord) -> None:
         if record.event_name is not DynamoDBRecordEventName.INSERT:
             return
         image = record.raw_event.get("dynamodb", {}).get("NewImage")
-        if image:
-            container.notifications.notify(milestone_from_stream_image(image))
+        if not image:
+            return
+        if is_fanout_key(str(image.get("event", {}).get("S", ""))):
+            container.participant_mail.run(
+                chunk_from_stream_image(image), time_left=_time_left(context)
+            )
+            return
+        milestone = milestone_from_stream_image(image)
+        try:
+            container.notifications.notify(milestone)
+        finally:
+            # Participants are not kept waiting on a sponsor's mailbox that keeps failing.
+            container.participant_mail.start(milestone)
 
     return _process(event, context, record_handler)
+
+
+def _time_left(context: Any) -> timedelta | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return timedelta(milliseconds=remaining()) if callable(remaining) else None

@@ -12,22 +12,31 @@ from chalicelib.auth import Authenticator, build_verifier
 from chalicelib.aws_clients import create_client
 from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
 from chalicelib.notify.webhook import HttpWebhookSender
+from chalicelib.services.areas import AreaService
 from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
+from chalicelib.services.deadlines import DeadlineService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.organizations import OrganizationService
+from chalicelib.services.participant_mail import ParticipantMail
 from chalicelib.services.pledges import PledgeService
 from chalicelib.services.ports import Clock, Mailer, SystemClock
 from chalicelib.services.progress import ProgressService
+from chalicelib.services.reports import ReportService
 from chalicelib.services.retry import RetryPolicy
 from chalicelib.settings import LOCAL_STAGE, Settings
+from chalicelib.storage.areas import DynamoAreaCounts
 from chalicelib.storage.campaigns import (
     DynamoAudienceCounts,
     DynamoCampaignMembers,
     DynamoCampaignRepository,
 )
+from chalicelib.storage.fanout import DynamoFanoutRepository
+from chalicelib.storage.organization_cache import CachedOrganizationRepository
 from chalicelib.storage.organizations import DynamoOrganizationRepository
+from chalicelib.storage.reports import DynamoReportRepository
 from chalicelib.storage.repositories import (
+    PLEDGE_INDEX_BUCKETS,
     CachedChallengeRepository,
     DynamoChallengeRepository,
     DynamoCounterRepository,
@@ -61,6 +70,10 @@ class Container:
     idempotency: IdempotentResponses
     organizations: OrganizationService
     campaigns: CampaignService
+    participant_mail: ParticipantMail
+    reports: ReportService
+    areas: AreaService
+    deadlines: DeadlineService
 
 
 def build_container(
@@ -80,12 +93,16 @@ def build_container(
     )
     counters = DynamoCounterRepository()
     progress = ProgressService(challenge_repository, counters, clock)
+    # Employee-only visibility by e-mail domain needs the organisation; cached so a pledge
+    # on a hot employee-only challenge adds no DynamoDB call.
+    organization_cache = CachedOrganizationRepository(DynamoOrganizationRepository())
     challenges = ChallengeService(
         challenge_repository,
         progress,
         clock,
         counter_shards=settings.counter_shards,
         cache=challenge_cache,
+        organizations=organization_cache,
     )
     notifications = NotificationService(
         challenge_repository,
@@ -116,8 +133,19 @@ def build_container(
         progress=progress,
         notifications=notifications,
         idempotency=IdempotentResponses(lambda: idempotency_store(settings)),
-        organizations=OrganizationService(DynamoOrganizationRepository(), clock),
+        organizations=OrganizationService(organization_cache, clock),
         campaigns=campaigns,
+        participant_mail=ParticipantMail(
+            challenge_repository,
+            DynamoFanoutRepository(),
+            notifications,
+            clock,
+            chunk_size=settings.participant_email_chunk,
+            buckets=PLEDGE_INDEX_BUCKETS,
+        ),
+        reports=ReportService(challenges, DynamoReportRepository(settings), clock),
+        areas=AreaService(DynamoAreaCounts(settings), challenges, clock),
+        deadlines=DeadlineService(challenge_cache, progress, clock),
     )
 
 

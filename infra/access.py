@@ -65,10 +65,33 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
             "challenge_events": TableAccess.READ_WRITE,
         }
     ),
-    # services.notifications.notify: the challenge, the delivery log, SES.
+    # services.deadlines.end_due (every minute): live challenges from challenges.by_status,
+    # the final sum of their counter shards (services.progress.refresh), then the status
+    # change and the challenge.ended milestone in one transaction.
+    "end_due_challenges": FunctionAccess(
+        tables={
+            "counters": TableAccess.READ,
+            "challenges": TableAccess.READ_WRITE,
+            "challenge_events": TableAccess.READ_WRITE,
+        }
+    ),
+    # services.notifications.notify: the challenge, the delivery log, SES; and
+    # services.participant_mail: the pledges index, the fan-out chunks in the outbox.
     "notify_milestones": FunctionAccess(
-        tables={"challenges": TableAccess.READ, "deliveries": TableAccess.READ_WRITE},
+        tables={
+            "challenges": TableAccess.READ,
+            "deliveries": TableAccess.READ_WRITE,
+            "pledges": TableAccess.READ,
+            "challenge_events": TableAccess.READ_WRITE,
+        },
         sends_mail=True,
+    ),
+    # services.areas.count: the area counts and the receipts of counted stream records.
+    "count_areas": FunctionAccess(
+        tables={
+            "area_counts": TableAccess.READ_WRITE,
+            "stream_receipts": TableAccess.READ_WRITE,
+        }
     ),
     # services.campaigns.pledge_added/removed: the challenge and its campaign, the member,
     # and the campaign's counter shards (in the counters table).

@@ -1,8 +1,8 @@
 """The Lambda functions the Chalice app defines, read from the app itself.
 
 New functions must not deploy half-configured: a stream trigger is found with the table it
-reads (from its stream ARN), and every function must have an entry in
-`infra.access.FUNCTION_ACCESS`, or the synth fails.
+reads (from its stream ARN), a schedule with its expression, and every function must have an
+entry in `infra.access.FUNCTION_ACCESS`, or the synth fails.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalice.app import Chalice, DynamoDBEventConfig
+from chalice.app import Chalice, DynamoDBEventConfig, ScheduledEventConfig
 from chalice.utils import to_cfn_resource_name
 
 API_HANDLER = "api_handler"
@@ -26,6 +26,7 @@ _STREAM_TABLE = re.compile(r":table/(?:crowdact-[a-z0-9]+-)?(?P<table>[A-Za-z0-9
 class ChaliceFunction:
     name: str  # Chalice's function name: the decorated handler's, or api_handler
     stream_table: str | None = None  # the base name of the table whose stream triggers it
+    schedule: str | None = None  # its EventBridge schedule expression (`@app.schedule`)
 
     @property
     def cfn_name(self) -> str:
@@ -59,6 +60,15 @@ def app_functions(app: Chalice) -> tuple[ChaliceFunction, ...]:
     for source in app.event_sources:
         if isinstance(source, DynamoDBEventConfig):
             functions.append(ChaliceFunction(source.name, stream_table(source.stream_arn)))
+        elif isinstance(source, ScheduledEventConfig):
+            # Chalice emits the rule itself (a `Schedule` event of the SAM function).
+            expression = source.schedule_expression
+            functions.append(
+                ChaliceFunction(
+                    source.name,
+                    schedule=expression if isinstance(expression, str) else expression.to_string(),
+                )
+            )
         else:
             raise NotImplementedError(
                 f"{type(source).__name__} {source.name!r}: infra/ does not deploy this kind of "

@@ -49,6 +49,7 @@ class StageConfig:
             # E-mail may lag a little; totals may not (aggregate_progress keeps the default).
             "notify_milestones": TriggerSettings(iterator_age_alarm_ms=300_000),
             "track_campaigns": TriggerSettings(iterator_age_alarm_ms=300_000),
+            "count_areas": TriggerSettings(iterator_age_alarm_ms=300_000),
         }
     )
 

@@ -31,11 +31,18 @@ FILTER_PATTERNS: Mapping[str, tuple[dict[str, Any], ...]] = {
     "aggregate_progress": (
         {"dynamodb": {"Keys": {"id": {"S": [{"prefix": CHALLENGE_ID_PREFIX}]}}}},
     ),
-    # Milestone INSERTs only (a milestone item is written once, with attribute_not_exists);
-    # the handler skips MODIFY and REMOVE.
+    # Milestone and participant e-mail chunk INSERTs (each item is written once, with
+    # attribute_not_exists; chunks are keyed `fanout#…` beside the milestones): the handler
+    # skips MODIFY and REMOVE. Do not filter on the `event` key without letting chunks in.
     "notify_milestones": ({"eventName": ["INSERT"]},),
     # Pledges made (INSERT) and withdrawn (REMOVE); the handler skips MODIFY.
     "track_campaigns": ({"eventName": ["INSERT", "REMOVE"]},),
+    # Pledges with an area made (INSERT: the new image has one) and withdrawn (REMOVE: the old
+    # image had one); the handler skips MODIFY and pledges without an area.
+    "count_areas": (
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"area": {"S": [{"exists": True}]}}}},
+        {"eventName": ["REMOVE"], "dynamodb": {"OldImage": {"area": {"S": [{"exists": True}]}}}},
+    ),
 }
 
 

@@ -38,6 +38,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="mark the e-mail as verified (needed for organisation e-mail domains)",
     )
     parser.add_argument("--name")
+    parser.add_argument("--locale", help='language of e-mails to this participant ("fr", "en")')
     parser.add_argument("--org-id")
     parser.add_argument("--ttl", type=_positive_int, default=DEFAULT_TTL_SECONDS, metavar="SECONDS")
     return parser.parse_args(argv)
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         name=args.name,
         org_id=args.org_id,
         email_verified=args.email_verified,
+        locale=args.locale,
         ttl_seconds=args.ttl,
     )
     print(token)

@@ -15,6 +15,7 @@ from chalicelib.api.schemas import (
     ChallengePatch,
     ListQuery,
     NotificationList,
+    NotificationListQuery,
     NotificationOut,
     OrganizationCreate,
     OrganizationList,
@@ -22,7 +23,7 @@ from chalicelib.api.schemas import (
     SponsorIn,
 )
 from chalicelib.domain.errors import InvalidRequestError
-from chalicelib.domain.model import OrganizationKind, Visibility
+from chalicelib.domain.model import OrganizationKind, RecipientRole, Visibility
 from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.organizations import OrganizationDraft
@@ -173,14 +174,26 @@ def close_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminCh
 @admin_endpoint(
     "/admin/challenges/{challenge_id}/notifications",
     "GET",
-    summary="The challenge's notification delivery log",
+    summary="The challenge's notification delivery log, a page at a time",
     response=NotificationList,
+    query=NotificationListQuery,
     errors=(404,),
 )
-def notifications(request: ApiRequest[Any, Any], challenge_id: str) -> NotificationList:
+def notifications(
+    request: ApiRequest[Any, NotificationListQuery], challenge_id: str
+) -> NotificationList:
     challenge = request.container.challenges.get_for_admin(challenge_id)
-    log = request.container.notifications.log(challenge.id)
-    return NotificationList(items=[NotificationOut.from_delivery(d) for d in log])
+    query = request.query
+    page = request.container.notifications.log_page(
+        challenge.id,
+        role=RecipientRole(query.recipient_role) if query.recipient_role else None,
+        limit=query.limit,
+        cursor=query.cursor,
+    )
+    return NotificationList(
+        items=[NotificationOut.from_delivery(d) for d in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @admin_endpoint(

@@ -64,6 +64,11 @@ def _operation_id(method: str, path: str) -> str:
     return method + "_" + (re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "root")
 
 
+def _alternatives(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
+    """The success response's other media types (e.g. GeoJSON for maps)."""
+    return {media: {"schema": refs[(model, "serialization")]} for media, model in op.alternatives}
+
+
 def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -77,6 +82,8 @@ def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {"description": _STATUS_TEXT.get(status, "OK")}
         if op.response is not None and status != 204:
             entry["content"] = _json_content(refs[(op.response, "serialization")])
+            if status == op.status:
+                entry["content"].update(_alternatives(op, refs))
         elif op.response is None and status != 204:
             entry["content"] = {"application/json": {"schema": {"type": "object"}}}
         responses[str(status)] = entry
@@ -116,6 +123,7 @@ def openapi_document() -> str:
     models: set[type[BaseModel]] = {Problem}
     for op in OPERATIONS:
         models.update(m for m in (op.response, op.body, op.query) if m is not None)
+        models.update(model for _, model in op.alternatives)
     refs, components = _schemas(models)
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:

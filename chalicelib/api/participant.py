@@ -1,4 +1,4 @@
-"""Participant routes: pledge, withdraw and list one's own pledges (any valid token)."""
+"""Participant routes: pledge, withdraw, report what one did, list one's own pledges and reports."""
 
 from __future__ import annotations
 
@@ -16,9 +16,15 @@ from chalicelib.api.schemas import (
     PledgeList,
     PledgeOut,
     PledgeResult,
+    ReportIn,
+    ReportList,
+    ReportListQuery,
+    ReportOut,
+    ReportResult,
 )
 from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
 from chalicelib.services.pledges import PledgeRequest
+from chalicelib.services.reports import ReportRequest
 
 
 def _area(body: PledgeIn) -> str | None:
@@ -105,4 +111,67 @@ def my_pledges(request: ApiRequest[Any, ListQuery]) -> PledgeList:
     )
     return PledgeList(
         items=[PledgeOut.from_pledge(p) for p in page.items], next_cursor=page.next_cursor
+    )
+
+
+@endpoint(
+    "/challenges/{challenge_id}/reports",
+    "POST",
+    summary="Report what I did for a challenge I pledged on (km, kg…): counted once",
+    auth="participant",
+    response=ReportResult,
+    status=201,
+    body=ReportIn,
+    headers=(IDEMPOTENCY_HEADER,),
+    errors=(404, 409),
+    tag="participant",
+)
+def report(request: ApiRequest[ReportIn, Any], challenge_id: str) -> Response:
+    body = request.body
+    key = request.headers.get(IDEMPOTENCY_HEADER.lower())
+
+    def answer() -> Response:
+        outcome = request.container.reports.report(
+            request.caller,
+            challenge_id,
+            ReportRequest(
+                quantity=body.quantity,
+                unit=body.unit,
+                occurred_on=body.occurred_on,
+                idempotency_key=key,
+            ),
+        )
+        result = ReportResult(
+            report=ReportOut.from_report(outcome.report),
+            challenge=ChallengeOut.from_challenge(outcome.challenge),
+        )
+        return json_response(result, 201)
+
+    if key is None:
+        return answer()
+    return request.container.idempotency.run(
+        scope=f"report#{request.caller.sub}#{challenge_id}",
+        key=key,
+        body=request.raw_body,
+        produce=answer,
+        lambda_context=request.lambda_context,
+    )
+
+
+@endpoint(
+    "/me/reports",
+    "GET",
+    summary="List my reports, newest first (?challenge_id= for one challenge's)",
+    auth="participant",
+    response=ReportList,
+    query=ReportListQuery,
+    tag="participant",
+)
+def my_reports(request: ApiRequest[Any, ReportListQuery]) -> ReportList:
+    query = request.query
+    page = request.container.reports.list_mine(
+        request.caller, challenge_id=query.challenge_id, limit=query.limit, cursor=query.cursor
+    )
+    return ReportList(
+        items=[ReportOut.from_report(r) for r in page.items], next_cursor=page.next_cursor
     )

@@ -35,6 +35,8 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.IdempotencyKeyReusedError, ProblemKind(409, "idempotency-key-reused", "Key reused")),
     (errors.RequestInProgressError, ProblemKind(409, "request-in-progress", "In progress")),
     (errors.ChallengeNotOpenError, ProblemKind(409, "challenge-not-open", "Challenge not open")),
+    (errors.NotPledgedError, ProblemKind(409, "not-pledged", "Pledge first")),
+    (errors.ReportsNotAcceptedError, ProblemKind(409, "reports-not-accepted", "No reports")),
     (errors.ConflictError, ProblemKind(409, "conflict", "Conflict")),
     (errors.PayloadTooLargeError, ProblemKind(413, "payload-too-large", "Payload too large")),
     (errors.ContentionError, ProblemKind(503, "contention", "Busy, try again")),

@@ -9,11 +9,16 @@ from chalice.app import Response
 from chalicelib.api.openapi import openapi_document
 from chalicelib.api.routing import ApiRequest, endpoint
 from chalicelib.api.schemas import (
+    AreaFeatureCollection,
+    AreaList,
+    AreasQuery,
     CampaignDetail,
     ChallengeList,
     ChallengeListQuery,
     ChallengeOut,
     Health,
+    NearbyOut,
+    NearbyQuery,
 )
 from chalicelib.domain.model import ChallengeStatus
 
@@ -81,3 +86,43 @@ def get_campaign(request: ApiRequest[Any, Any], campaign_id: str) -> CampaignDet
     return CampaignDetail.from_view(
         request.container.campaigns.view(campaign_id, request.principal)
     )
+
+
+GEOJSON_CONTENT_TYPE = "application/geo+json"
+
+
+@endpoint(
+    "/challenges/{challenge_id}/areas",
+    "GET",
+    summary="Participants per coarse area; areas with fewer than 5 are only summed "
+    "(?format=geojson: a GeoJSON FeatureCollection for maps)",
+    auth="optional",
+    response=AreaList,
+    query=AreasQuery,
+    errors=(404,),
+    alternatives=((GEOJSON_CONTENT_TYPE, AreaFeatureCollection),),
+)
+def list_areas(request: ApiRequest[Any, AreasQuery], challenge_id: str) -> AreaList | Response:
+    summary = request.container.areas.summary(challenge_id, request.principal)
+    if request.query.format == "geojson":
+        collection = AreaFeatureCollection.from_summary(summary)
+        return Response(
+            body=collection.model_dump_json(),
+            headers={"Content-Type": GEOJSON_CONTENT_TYPE},
+        )
+    return AreaList.from_summary(summary)
+
+
+@endpoint(
+    "/challenges/{challenge_id}/nearby",
+    "GET",
+    summary="How many participants near a place (lat and lon, or postal_code and country); "
+    "0 when fewer than 5",
+    auth="optional",
+    response=NearbyOut,
+    query=NearbyQuery,
+    errors=(404,),
+)
+def nearby(request: ApiRequest[Any, NearbyQuery], challenge_id: str) -> NearbyOut:
+    count = request.container.areas.nearby(challenge_id, request.principal, request.query.area())
+    return NearbyOut(area=count.area, participants=count.participants)

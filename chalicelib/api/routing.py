@@ -54,6 +54,8 @@ class Operation:
     errors: tuple[int, ...]
     tag: str
     headers: tuple[str, ...] = ()  # optional request headers the route reads
+    # Other representations of the success response: (media type, model), e.g. GeoJSON.
+    alternatives: tuple[tuple[str, type[BaseModel]], ...] = ()
 
 
 OPERATIONS: list[Operation] = []
@@ -168,6 +170,7 @@ def endpoint(
     errors: tuple[int, ...] = (),
     tag: str = "public",
     headers: tuple[str, ...] = (),
+    alternatives: tuple[tuple[str, type[BaseModel]], ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
     def decorator(view: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(view)
@@ -212,6 +215,7 @@ def endpoint(
                 tuple(sorted({*implied, *errors})),
                 tag,
                 headers,
+                alternatives=alternatives,
             )
         )
         return handler

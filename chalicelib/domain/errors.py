@@ -51,6 +51,20 @@ class ChallengeFrozenError(ConflictError):
     """An ended or closed challenge keeps its final figures and fields."""
 
 
+class NotPledgedError(ConflictError):
+    """Reports need a current pledge on the challenge."""
+
+    def __init__(self, challenge_id: str) -> None:
+        super().__init__(
+            f"you have no current pledge on challenge {challenge_id!r}: pledge first, "
+            "then report what you did"
+        )
+
+
+class ReportsNotAcceptedError(ConflictError):
+    """The challenge declares no unit, so it has no quantity to report against."""
+
+
 class ContentionError(CrowdactError):
     """Storage kept refusing a write because of concurrent writers; the client may retry."""
 

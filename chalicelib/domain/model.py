@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 # Ids are a type prefix and random hex digits (docs/decisions.md 15).
@@ -113,7 +113,7 @@ class Totals:
     def __add__(self, other: Totals) -> Totals:
         return Totals(
             participants=self.participants + other.participants,
-            quantity=self.quantity + other.quantity,
+            quantity=tidy_quantity(self.quantity + other.quantity),
             version=self.version + other.version,
         )
 
@@ -209,6 +209,37 @@ class Pledge:
     area: str | None = None
     notify: bool = True
     quantity_reported: int | float = 0
+    # Private contact for the participant e-mail (verified address, language): never shown
+    # in a pledge response, never logged.
+    email: str | None = field(default=None, repr=False)
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a participant did for a challenge (km cycled, kg collected), counted in its
+    `progress.quantity`; `occurred_on` is the participant's own calendar date."""
+
+    id: str
+    challenge_id: str
+    participant_id: str
+    quantity: int | float
+    unit: str
+    occurred_on: date
+    created_at: datetime
+
+
+# Reported quantities keep at most this many decimals (metres of a km, grams of a kg), so
+# sums stay exact where binary floating point would drift (0.1 + 0.2).
+QUANTITY_DECIMALS = 3
+# No single report is larger than this, whatever the challenge's report_cap (a typo guard).
+MAX_REPORT_QUANTITY = 1_000_000
+
+
+def tidy_quantity(value: int | float) -> int | float:
+    """A quantity rounded to QUANTITY_DECIMALS, as an int when it is whole."""
+    rounded = round(float(value), QUANTITY_DECIMALS)
+    return int(rounded) if rounded.is_integer() else rounded
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.organizations import OrganizationDraft
 from chalicelib.services.pledges import PledgeRequest
+from chalicelib.services.reports import ReportRequest
 from chalicelib.wiring import Container
 
 HUMANIS_ORG = "org_humanis"
@@ -138,6 +139,46 @@ def humanis_employee(challenge_key: str, number: int) -> str:
     return f"demo-humanis-{(start + number) % HUMANIS_EMPLOYEES:04d}"
 
 
+def demo_participant(challenge_key: str, number: int) -> Principal:
+    """Who takes a demo challenge's `number`-th pledge."""
+    if challenge_key in HUMANIS_KEYS:
+        return Principal(sub=humanis_employee(challenge_key, number), org_id=HUMANIS_ORG)
+    return Principal(sub=f"demo-{challenge_key}-{number:04d}")
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    challenge_key: str
+    number: int  # whose: the challenge's `number`-th demo pledger
+    quantity: float
+
+
+# Per challenge: how many reports each pledger makes at most, and how much one report is
+# (kg of coffee grounds brought in; km of one commute there and back, by mode).
+REPORTED = {
+    "coffee": (3, 1.5, 6.0),
+    "humanis-transit": (2, 8.0, 30.0),
+    "humanis-carpool": (2, 12.0, 45.0),
+    "humanis-cycling": (2, 4.0, 16.0),
+    "humanis-walking": (2, 1.0, 4.5),
+    "humanis-scooter": (2, 2.0, 9.0),
+}
+
+
+def demo_reports(seed: int = 2013) -> tuple[DemoReport, ...]:
+    """The demo pledgers' reports, the same on every run (one decimal each)."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not security
+    reports: list[DemoReport] = []
+    for demo in DEMO_CHALLENGES:
+        if demo.key not in REPORTED:
+            continue
+        most, low, high = REPORTED[demo.key]
+        for number in range(demo.pledges):
+            for _ in range(rng.randint(1, most)):
+                reports.append(DemoReport(demo.key, number, round(rng.uniform(low, high), 1)))
+    return tuple(reports)
+
+
 def _near(rng: random.Random, town: str) -> str:
     lat, lon = TOWNS[town]
     return area_from_coordinates(lat + rng.uniform(-0.02, 0.02), lon + rng.uniform(-0.03, 0.03))
@@ -170,17 +211,19 @@ def load_demo(container: Container, *, seed: int = 2013) -> dict[str, str]:
         challenge = container.challenges.create(draft)
         ids[demo.key] = challenge.id
         for number in range(demo.pledges):
-            if challenge.organization_id == HUMANIS_ORG:
-                sub = humanis_employee(demo.key, number)
-                participant = Principal(sub=sub, org_id=HUMANIS_ORG)
-            else:
-                participant = Principal(sub=f"demo-{demo.key}-{number:04d}")
             container.pledges.pledge(
-                participant,
+                demo_participant(demo.key, number),
                 challenge.id,
                 PledgeRequest(
                     display_name=rng.choice(FIRST_NAMES),
                     area=_near(rng, rng.choice(demo.towns)),
                 ),
             )
+    # Reports after every pledge, from their own random stream: the pledges stay as they were.
+    for report in demo_reports(seed):
+        container.reports.report(
+            demo_participant(report.challenge_key, report.number),
+            ids[report.challenge_key],
+            ReportRequest(quantity=report.quantity),
+        )
     return ids

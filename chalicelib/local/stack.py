@@ -28,6 +28,7 @@ from chalice.local import (
 )
 
 from chalicelib.local.embedded_aws import EmbeddedAws
+from chalicelib.local.schedule_runner import ScheduleRunner, schedule_bindings, schedule_interval
 from chalicelib.local.stream_poller import StreamBinding, StreamPoller
 from chalicelib.local.tokens import mint_local_token
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, Settings
@@ -50,6 +51,8 @@ LOCAL_ENV = {
     "CROWDACT_STAGE": "local",
 }
 STREAM_POLL_INTERVAL = 0.1
+# How long stopping the stack waits for a schedule run under way to finish.
+SCHEDULE_STOP_TIMEOUT = 10.0
 
 
 def prepare_aws(settings: Settings) -> None:
@@ -75,9 +78,11 @@ def stream_bindings(app_module: ModuleType) -> list[StreamBinding]:
         StreamBinding("aggregate_progress", stream_arn(CounterShardItem),
                       app_module.aggregate_progress, batch_size=100),
         StreamBinding("notify_milestones", stream_arn(ChallengeEventItem),
-                      app_module.notify_milestones, batch_size=10),
+                      app_module.notify_milestones, batch_size=1),
         StreamBinding("track_campaigns", stream_arn(PledgeItem),
                       app_module.track_campaigns, batch_size=100),
+        StreamBinding("count_areas", stream_arn(PledgeItem),
+                      app_module.count_areas, batch_size=1000),
     ]  # fmt: skip
 
 
@@ -138,17 +143,22 @@ class LocalStack:
     server: LocalDevServer
     poller: StreamPoller
     stop_event: threading.Event
+    scheduler: threading.Thread | None = None
 
     def stop(self) -> None:
         self.stop_event.set()
         self.server.shutdown()
         self.server.server.server_close()
+        if self.scheduler is not None:
+            # Let a run under way finish before its embedded AWS goes away.
+            self.scheduler.join(timeout=SCHEDULE_STOP_TIMEOUT)
         self.aws.stop()
 
 
 def start_stack(port: int, aws_port: int, *, demo: bool, host: str = "127.0.0.1") -> LocalStack:
     for name, value in LOCAL_ENV.items():
         os.environ.setdefault(name, value)
+    interval = schedule_interval()  # a bad value stops the start here, before anything runs
     aws = EmbeddedAws(port=aws_port)
     aws.start()
     os.environ["CROWDACT_AWS_ENDPOINT_URL"] = aws.endpoint_url
@@ -170,13 +180,22 @@ def start_stack(port: int, aws_port: int, *, demo: bool, host: str = "127.0.0.1"
         name="stream-poller",
         daemon=True,
     ).start()
+    # What EventBridge does in AWS: every @app.schedule of the app, run every few seconds.
+    runner = ScheduleRunner(
+        schedule_bindings(app_module.app), interval=interval, region=settings.region
+    )
+    scheduler = threading.Thread(
+        target=runner.run, args=(stop_event,), name="schedules", daemon=True
+    )
+    scheduler.start()
+    logger.info("schedules %s run every %gs", ", ".join(runner.names), interval)
     config = ChaliceConfig.create(chalice_stage="local", app_name="crowdact", lambda_timeout=30)
     serve_on_threads(app_module.app)
     server = LocalDevServer(
         app_module.app, config, host, port,
         handler_cls=LocalRequestHandler, server_cls=BurstReadyHTTPServer,
     )  # fmt: skip
-    return LocalStack(aws, container, server, poller, stop_event)
+    return LocalStack(aws, container, server, poller, stop_event, scheduler)
 
 
 def _banner(stack: LocalStack, port: int) -> str:

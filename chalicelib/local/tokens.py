@@ -20,6 +20,7 @@ def mint_local_token(
     name: str | None = None,
     org_id: str | None = None,
     email_verified: bool = False,
+    locale: str | None = None,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
     now: datetime | None = None,
 ) -> str:
@@ -47,4 +48,6 @@ def mint_local_token(
         claims["name"] = name
     if org_id is not None:
         claims["custom:org_id"] = org_id
+    if locale is not None:
+        claims["locale"] = locale
     return jwt.encode(claims, secret, algorithm="HS256")

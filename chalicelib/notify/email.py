@@ -51,6 +51,21 @@ def _figure(challenge: Challenge, milestone: Milestone, locale: str) -> str:
     return f"{_number(milestone.totals.participants, locale)} participants"
 
 
+def _other_figure(challenge: Challenge, milestone: Milestone, locale: str) -> str | None:
+    """The figure the target does not count: participants of a quantity challenge, or what
+    the participants of a headcount challenge reported (km cycled), if it has a unit."""
+    if challenge.target.metric is Metric.QUANTITY:
+        return f"{_number(milestone.totals.participants, locale)} participants"
+    if challenge.target.unit:
+        return f"{_number(milestone.totals.quantity, locale)} {challenge.target.unit}"
+    return None
+
+
+def _percent(challenge: Challenge, milestone: Milestone, locale: str) -> str:
+    counted = float(challenge.counted_value(milestone.totals))
+    return _number(round(100.0 * counted / float(challenge.target.value), 1), locale)
+
+
 def _target(challenge: Challenge, locale: str) -> str:
     unit = challenge.target.unit if challenge.target.metric is Metric.QUANTITY else "participants"
     return f"{_number(challenge.target.value, locale)} {unit or ''}".strip()
@@ -78,25 +93,32 @@ class JinjaEmailRenderer:
         challenge: Challenge,
         delivery: Delivery,
         locale: str | None = None,
+        recipient_name: str | None = None,
     ) -> EmailMessage:
+        """`locale`: a supported language (else the default); `recipient_name`: whom to
+        greet, for a participant (their display name; None: a greeting without a name)."""
         locale = locale if locale in LOCALES else self._default_locale
         role = delivery.recipient_role.value
-        recipient = (
-            challenge.sponsor
-            if delivery.recipient_role is RecipientRole.SPONSOR
-            else challenge.beneficiary
-        )
+        base = f"{locale}/{milestone.event.value}"
+        if delivery.recipient_role is RecipientRole.PARTICIPANT:
+            # A participant made it happen: their e-mail reads differently (own templates).
+            base = f"{locale}/participant/{milestone.event.value}"
+        elif delivery.recipient_role is RecipientRole.SPONSOR:
+            recipient_name = challenge.sponsor.name
+        else:
+            recipient_name = challenge.beneficiary.name
         context: dict[str, Any] = {
             "challenge": challenge,
             "role": role,
             "role_label": _ROLE_LABELS[locale].get(role, role),
-            "recipient_name": recipient.name,
+            "recipient_name": recipient_name,
             "figure": _figure(challenge, milestone, locale),
             "target": _target(challenge, locale),
+            "other_figure": _other_figure(challenge, milestone, locale),
+            "percent": _percent(challenge, milestone, locale),
             "reached": milestone.reached,
             "occurred_on": milestone.occurred_at.strftime("%Y-%m-%d %H:%M UTC"),
         }
-        base = f"{locale}/{milestone.event.value}"
         return EmailMessage(
             to=delivery.to,
             subject=self._env.get_template(f"{base}.subject.j2").render(context).strip(),

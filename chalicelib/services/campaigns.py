@@ -15,6 +15,7 @@ from chalicelib.domain.model import (
     Principal,
     Visibility,
     counter_shard_for,
+    tidy_quantity,
 )
 from chalicelib.services.challenges import ChallengeService, new_id
 from chalicelib.services.ports import ChallengeRepository, Clock
@@ -144,7 +145,9 @@ class CampaignService:
         quantity: dict[str, int | float] = defaultdict(int)
         for challenge in challenges:
             if challenge.target.unit:
-                quantity[challenge.target.unit] += challenge.totals.quantity
+                quantity[challenge.target.unit] = tidy_quantity(
+                    quantity[challenge.target.unit] + challenge.totals.quantity
+                )
         return CampaignView(
             campaign=campaign,
             challenges=challenges,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.domain.access import can_view
+from chalicelib.domain.access import can_view, needs_organization
 from chalicelib.domain.errors import (
     ChallengeFrozenError,
     ChallengeNotFoundError,
@@ -25,7 +25,13 @@ from chalicelib.domain.model import (
     Totals,
     Visibility,
 )
-from chalicelib.services.ports import ChallengeChanges, ChallengeRepository, Clock, Page
+from chalicelib.services.ports import (
+    ChallengeChanges,
+    ChallengeRepository,
+    Clock,
+    OrganizationReader,
+    Page,
+)
 from chalicelib.services.progress import ProgressService
 
 PUBLIC_STATUSES = (ChallengeStatus.LIVE, ChallengeStatus.ENDED)
@@ -87,6 +93,7 @@ class ChallengeService:
         counter_shards: int,
         id_factory: Callable[[str], str] = new_id,
         cache: ChallengeRepository | None = None,
+        organizations: OrganizationReader | None = None,
     ) -> None:
         self._challenges = challenges
         # `cache` (a read-through cache of `challenges` in this container) answers the reads
@@ -97,6 +104,10 @@ class ChallengeService:
         self._clock = clock
         self._counter_shards = counter_shards
         self._new_id = id_factory
+        # Read (through a per-container cache) only for an employee-only challenge and a
+        # caller whose verified e-mail may be one of its organisation's domains; None: the
+        # org_id claim is the only way in.
+        self._organizations = organizations
 
     # --- admin ---------------------------------------------------------------------------------
 
@@ -191,9 +202,20 @@ class ChallengeService:
         """The challenge if `principal` may see it; `cached`: possibly up to the cache's TTL
         old (status, dates and visibility included), for paths that accept that."""
         challenge = (self._cache if cached else self._challenges).get(challenge_id)
-        if challenge is None or not can_view(challenge, principal):
+        if challenge is None or not self.can_view(challenge, principal):
             raise ChallengeNotFoundError(challenge_id)
         return challenge
+
+    def can_view(self, challenge: Challenge, principal: Principal | None) -> bool:
+        """`domain.access.can_view`, with the challenge's organisation when it is needed."""
+        organization = None
+        if (
+            self._organizations is not None
+            and challenge.organization_id is not None
+            and needs_organization(challenge, principal)
+        ):
+            organization = self._organizations.get(challenge.organization_id)
+        return can_view(challenge, principal, organization)
 
     def list_visible(
         self,
@@ -212,7 +234,7 @@ class ChallengeService:
             page = self._challenges.list(
                 statuses, limit=limit - len(items), cursor=cursor, campaign_id=campaign_id
             )
-            items.extend(c for c in page.items if can_view(c, principal))
+            items.extend(c for c in page.items if self.can_view(c, principal))
             cursor = page.next_cursor
             if cursor is None or len(items) >= limit:
                 break

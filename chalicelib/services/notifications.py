@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
@@ -22,6 +23,7 @@ from chalicelib.services.ports import (
     DeliveryRepository,
     EmailMessage,
     Mailer,
+    Page,
     WebhookError,
     WebhookSender,
 )
@@ -42,6 +44,14 @@ class DeliveryRetryError(Exception):
     """Some deliveries failed and will be retried when the event is delivered again."""
 
 
+class Delivered(Enum):
+    """What `NotificationService.deliver` found or did."""
+
+    SETTLED = "settled"  # the log already had it sent or given up: nothing was tried
+    DONE = "done"  # sent now, or given up for good now
+    RETRY = "retry"  # still owed: to be tried again later
+
+
 class _Try(Enum):
     """How one try at sending a claimed delivery ended, once recorded in the delivery log."""
 
@@ -51,9 +61,22 @@ class _Try(Enum):
     FAILED = "failed"  # unexpected: left to the stream's redelivery
 
 
+@dataclass(frozen=True)
+class Addressee:
+    """Whom a participant e-mail greets, and in which language (None: the default)."""
+
+    name: str | None = None
+    locale: str | None = None
+
+
 class EmailRenderer(Protocol):
     def render(
-        self, milestone: Milestone, challenge: Challenge, delivery: Delivery
+        self,
+        milestone: Milestone,
+        challenge: Challenge,
+        delivery: Delivery,
+        locale: str | None = None,
+        recipient_name: str | None = None,
     ) -> EmailMessage: ...
 
 
@@ -122,43 +145,79 @@ class NotificationService:
         retry = [
             delivery.key
             for delivery in milestone_recipients(milestone, challenge)
-            if not self._deliver(milestone, challenge, delivery)
+            if self._deliver(milestone, challenge, delivery) is Delivered.RETRY
         ]
         if retry:
             raise DeliveryRetryError(f"will retry {', '.join(retry)}")
 
-    def _deliver(self, milestone: Milestone, challenge: Challenge, delivery: Delivery) -> bool:
-        """True when nothing more is owed for this delivery (sent, or given up for good).
+    def deliver(
+        self,
+        milestone: Milestone,
+        challenge: Challenge,
+        delivery: Delivery,
+        addressee: Addressee | None = None,
+        *,
+        retry_until: datetime | None = None,
+    ) -> Delivered:
+        """Send one delivery unless the log says it is settled (`retry_until`: no in-handler
+        retry begins after this moment)."""
+        return self._deliver(milestone, challenge, delivery, addressee, retry_until)
+
+    def _deliver(
+        self,
+        milestone: Milestone,
+        challenge: Challenge,
+        delivery: Delivery,
+        addressee: Addressee | None = None,
+        retry_until: datetime | None = None,
+    ) -> Delivered:
+        """Whether anything more is owed for this delivery (RETRY) or not.
 
         Each try claims the delivery anew, so `attempts` counts every call to the provider,
         the log shows each failure as it happens, and no lease is held while waiting.
         """
         started = self._clock.now()
+        window_ends = started + RETRY_WINDOW
+        if retry_until is not None:
+            window_ends = min(window_ends, retry_until)
         delays = self._retry.delays()
+        tried = False
         while True:
             claimed = self._deliveries.claim(delivery, now=self._clock.now(), lease=DELIVERY_LEASE)
             if claimed is ClaimRefused.SETTLED:
-                return True
+                return Delivered.DONE if tried else Delivered.SETTLED
             if claimed is ClaimRefused.HELD:
                 # Maybe a sender that died before recording its outcome: retry once its lease ends.
-                return False
-            outcome = self._try_send(milestone, challenge, claimed)
+                return Delivered.RETRY
+            tried = True
+            outcome = self._try_send(milestone, challenge, claimed, addressee)
             if outcome is not _Try.TRANSIENT:
-                return outcome is not _Try.FAILED
+                return Delivered.RETRY if outcome is _Try.FAILED else Delivered.DONE
             delay = next(delays, None)
-            if (
-                delay is None
-                or self._clock.now() + timedelta(seconds=delay) > started + RETRY_WINDOW
-            ):
-                return False  # The stream brings the record back.
+            if delay is None or self._clock.now() + timedelta(seconds=delay) > window_ends:
+                return Delivered.RETRY  # The stream brings the record back.
             self._retry.sleep(delay)
 
-    def _try_send(self, milestone: Milestone, challenge: Challenge, claimed: Delivery) -> _Try:
+    def _try_send(
+        self,
+        milestone: Milestone,
+        challenge: Challenge,
+        claimed: Delivery,
+        addressee: Addressee | None = None,
+    ) -> _Try:
         try:
             if claimed.channel is Channel.WEBHOOK:
                 self._webhooks.send(claimed, milestone, challenge)
             else:
-                self._mailer.send(self._renderer.render(milestone, challenge, claimed))
+                addressee = addressee or Addressee()
+                message = self._renderer.render(
+                    milestone,
+                    challenge,
+                    claimed,
+                    locale=addressee.locale,
+                    recipient_name=addressee.name,
+                )
+                self._mailer.send(message)
         except Exception as error:
             # Whatever went wrong, record it and release the lease so a retry can send.
             return self._record_failure(claimed, error)
@@ -180,6 +239,17 @@ class NotificationService:
         if final:
             return _Try.GIVEN_UP
         return _Try.TRANSIENT if isinstance(error, DeliveryProviderError) else _Try.FAILED
+
+    def log_page(
+        self,
+        challenge_id: str,
+        *,
+        role: RecipientRole | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> Page[Delivery]:
+        """The log a page at a time (a reached challenge logs one entry per participant)."""
+        return self._deliveries.list_page(challenge_id, role=role, limit=limit, cursor=cursor)
 
     def log(self, challenge_id: str) -> list[Delivery]:
         return sorted(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain.errors import ChallengeNotOpenError, ContentionError, PledgeNotFoundError
+from chalicelib.domain.locale import language_for
 from chalicelib.domain.model import (
     Challenge,
     ChallengeStatus,
@@ -82,6 +83,10 @@ class PledgeService:
             display_name=request.display_name,
             area=request.area,
             notify=request.notify,
+            # Only an address the identity provider verified: an unverified one may be
+            # someone else's. Two more attributes on the same item: no extra call.
+            email=principal.email if principal.email_verified else None,
+            locale=language_for(principal.locale),
         )
         shard = counter_shard_for(principal.sub, challenge.counter_shards)
         token = request_token(principal.sub, challenge.id, "pledge", request.idempotency_key)

@@ -8,12 +8,16 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
+from chalicelib.domain.fanout import FanoutChunk
 from chalicelib.domain.model import (
     Challenge,
     ChallengeStatus,
     Delivery,
     Milestone,
+    Organization,
     Pledge,
+    RecipientRole,
+    Report,
     Totals,
 )
 
@@ -86,7 +90,13 @@ class ChallengeRepository(Protocol):
 
     def record_milestone(self, challenge: Challenge, milestone: Milestone) -> bool:
         """Write a milestone once; for `challenge.reached` also set `reached_at` once,
-        only while the target is still met. False if it was already recorded."""
+        only while the target is still met; for `challenge.ended` also turn the challenge
+        from `live` to `ended`, only while it is live with the same `ends_at`. False (nothing
+        written) if it was already recorded or that condition failed."""
+        ...
+
+    def list_due(self, now: datetime) -> Sequence[Challenge]:
+        """Every `live` challenge whose `ends_at` is at or before `now`."""
         ...
 
 
@@ -117,10 +127,38 @@ class PledgeRepository(Protocol):
     ) -> Page[Pledge]: ...
 
 
+class ReportWrite(Enum):
+    """What became of a report written to storage."""
+
+    ADDED = "added"  # stored and counted, together with the pledge's quantity_reported
+    EXISTS = "exists"  # a report with this id was already stored: nothing written
+    NOT_PLEDGED = "not_pledged"  # the participant has no current pledge: nothing written
+
+
+class ReportRepository(Protocol):
+    def add(self, report: Report, shard: int, *, request_token: str | None = None) -> ReportWrite:
+        """Store the report, add its quantity to the pledge and to counter shard `shard`,
+        atomically, if the pledge exists and the report does not (`request_token`: as for
+        `PledgeRepository.add`)."""
+        ...
+
+    def get(self, participant_id: str, report_id: str) -> Report | None: ...
+
+    def list_for_participant(
+        self, participant_id: str, *, challenge_id: str | None, limit: int, cursor: str | None
+    ) -> Page[Report]:
+        """Newest first; only one challenge's reports when `challenge_id` is given."""
+        ...
+
+
 class CounterRepository(Protocol):
     def totals(self, challenge_id: str, shards: int) -> Totals:
         """Sum of the challenge's counter shards, read strongly consistently."""
         ...
+
+
+class OrganizationReader(Protocol):
+    def get(self, organization_id: str) -> Organization | None: ...
 
 
 class ClaimRefused(Enum):
@@ -147,6 +185,50 @@ class DeliveryRepository(Protocol):
         ...
 
     def list_for_challenge(self, challenge_id: str) -> list[Delivery]: ...
+
+    def list_page(
+        self,
+        challenge_id: str,
+        *,
+        role: RecipientRole | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Delivery]:
+        """The log a page at a time: sponsor entries, then beneficiary, then participant ones
+        (one role only when `role` is given), each role's by event and recipient."""
+        ...
+
+
+@dataclass(frozen=True)
+class ParticipantPage:
+    """Pledges of one pledge-index bucket, by participant id; `last` is the id to go on
+    after when more may follow (None: the bucket ends here)."""
+
+    pledges: list[Pledge]
+    last: str | None = None
+
+
+class FanoutRepository(Protocol):
+    """The participant e-mail fan-out's chunks (in the outbox) and the pledges they read."""
+
+    def add_chunk(self, chunk: FanoutChunk) -> bool:
+        """Write the chunk unless one with its key exists; False when it did (unchanged)."""
+        ...
+
+    def get_chunk(self, challenge_id: str, key: str) -> FanoutChunk | None: ...
+
+    def participants(
+        self,
+        challenge_id: str,
+        bucket: int,
+        *,
+        after: str | None,
+        limit: int | None = None,
+        until: str | None = None,
+    ) -> ParticipantPage:
+        """Pledges of the bucket with `after` < participant id (<= `until`), at most `limit`
+        read (None: all of them, `last` then being None)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -344,6 +344,15 @@ class DynamoChallengeRepository:
         more = position < len(statuses)
         return Page(items, encode_cursor({"s": position, "k": start_key}) if more else None)
 
+    def list_due(self, now: datetime) -> Sequence[Challenge]:
+        """Every live challenge whose `ends_at` is at or before `now`, read page by page from
+        the `live` partition of `by_status` (live challenges number in the thousands at most;
+        see docs/decisions.md). The filter only trims what comes back, not what is read."""
+        result = ChallengeItem.by_status.query(
+            ChallengeStatus.LIVE.value, filter_condition=ChallengeItem.ends_at <= now
+        )
+        return [_challenge_from_item(item) for item in result]
+
     def _list_campaign(
         self,
         campaign_id: str,
@@ -422,6 +431,18 @@ class DynamoChallengeRepository:
                         condition=ChallengeItem.reached_at.does_not_exist()
                         & (ChallengeItem.target_value <= challenge.counted_value(milestone.totals)),
                     )
+                elif milestone.event is EventType.ENDED:
+                    transaction.update(
+                        ChallengeItem(id=challenge.id),
+                        actions=[
+                            ChallengeItem.status.set(ChallengeStatus.ENDED.value),
+                            ChallengeItem.updated_at.set(milestone.occurred_at),
+                        ],
+                        # Still live, with the deadline that was found due: an admin's close
+                        # or a new ends_at made meanwhile wins, and nothing is written.
+                        condition=(ChallengeItem.status == ChallengeStatus.LIVE.value)
+                        & (ChallengeItem.ends_at == _deadline(challenge)),
+                    )
 
         try:
             with_transaction_retries(write)
@@ -430,6 +451,12 @@ class DynamoChallengeRepository:
                 return False
             raise
         return True
+
+
+def _deadline(challenge: Challenge) -> datetime:
+    if challenge.ends_at is None:
+        raise ValueError(f"challenge {challenge.id} has no ends_at: it cannot end by its deadline")
+    return challenge.ends_at
 
 
 # --- the pledge path's challenge cache ---------------------------------------------------------
@@ -577,6 +604,9 @@ class CachedChallengeRepository:
     ) -> Page[Challenge]:
         return self._challenges.list(statuses, limit=limit, cursor=cursor, campaign_id=campaign_id)
 
+    def list_due(self, now: datetime) -> Sequence[Challenge]:
+        return self._challenges.list_due(now)
+
     # --- writes --------------------------------------------------------------------------------
 
     def add(self, challenge: Challenge) -> None:
@@ -641,6 +671,8 @@ def _pledge_to_item(pledge: Pledge) -> PledgeItem:
         notify=pledge.notify,
         quantity_reported=pledge.quantity_reported,
         created_at=pledge.created_at,
+        email=pledge.email,
+        locale=pledge.locale,
     )
 
 
@@ -653,6 +685,8 @@ def _pledge_from_item(item: PledgeItem) -> Pledge:
         notify=bool(item.notify),
         quantity_reported=item.quantity_reported,
         created_at=item.created_at,
+        email=item.email,
+        locale=item.locale,
     )
 
 
@@ -832,6 +866,48 @@ class DynamoDeliveryRepository:
 
     def list_for_challenge(self, challenge_id: str) -> list[Delivery]:
         return [_delivery_from_item(item) for item in DeliveryItem.query(challenge_id)]
+
+    def list_page(
+        self,
+        challenge_id: str,
+        *,
+        role: RecipientRole | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Delivery]:
+        # One key range per role and event (`<event>#<role>#…`), sponsors' first, so the few
+        # sponsor and beneficiary entries lead the log however many participants follow.
+        segments = delivery_log_segments(role)
+        state = decode_cursor(cursor) or {"s": 0}
+        position = state.get("s", 0)
+        if not isinstance(position, int) or not 0 <= position < len(segments):
+            raise InvalidRequestError("the cursor is not one this API returned")
+        start_key = _start_key(state, {"challenge_id": challenge_id, "key": None})
+        if start_key is not None and not start_key["key"]["S"].startswith(segments[position]):
+            raise InvalidRequestError("the cursor is not one this API returned for this list")
+        items: list[Delivery] = []
+        while position < len(segments) and len(items) < limit:
+            result = DeliveryItem.query(
+                challenge_id,
+                DeliveryItem.key.startswith(segments[position]),
+                limit=limit - len(items),
+                last_evaluated_key=start_key,
+            )
+            items.extend(_delivery_from_item(item) for item in result)
+            start_key = result.last_evaluated_key
+            if start_key is None:
+                position += 1
+        more = position < len(segments)
+        return Page(items, encode_cursor({"s": position, "k": start_key}) if more else None)
+
+
+LOG_ROLE_ORDER = (RecipientRole.SPONSOR, RecipientRole.BENEFICIARY, RecipientRole.PARTICIPANT)
+
+
+def delivery_log_segments(role: RecipientRole | None) -> list[str]:
+    """The delivery-key prefixes a log listing walks, in order."""
+    roles = LOG_ROLE_ORDER if role is None else (role,)
+    return [f"{event}#{each}#" for each in roles for event in EventType]
 
 
 def milestone_from_stream_image(image: dict[str, Any]) -> Milestone:

@@ -7,12 +7,13 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.aws_clients import botocore_session
@@ -138,6 +139,9 @@ class PledgeItem(Model):
     notify = BooleanAttribute(default=True)
     quantity_reported = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
+    # Private: where and in which language the participant e-mail goes (never in responses).
+    email = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
 
     by_challenge = PledgesByChallenge()
 
@@ -155,6 +159,49 @@ class CounterShardItem(Model):
     version = NumberAttribute(default=0)
 
 
+class ReportsByCreation(LocalSecondaryIndex["ReportItem"]):
+    """A participant's reports, newest first (`GET /me/reports`)."""
+
+    class Meta:
+        index_name = "by_creation"
+        projection = AllProjection()
+
+    participant_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)  # <created_at>#<id>
+
+
+class ReportsByChallenge(LocalSecondaryIndex["ReportItem"]):
+    """A participant's reports on one challenge, newest first (`?challenge_id=`)."""
+
+    class Meta:
+        index_name = "by_challenge"
+        projection = AllProjection()
+
+    participant_id = UnicodeAttribute(hash_key=True)
+    challenge_key = UnicodeAttribute(range_key=True)  # <challenge_id>#<created_at>#<id>
+
+
+class ReportItem(Model):
+    """One item per activity report. Its id is derived from the Idempotency-Key when the
+    request had one, so the conditional put stores a retried report once."""
+
+    class Meta(_BaseMeta):
+        table_name = "reports"
+
+    participant_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    challenge_id = UnicodeAttribute()
+    created_key = UnicodeAttribute()
+    challenge_key = UnicodeAttribute()
+    quantity = NumberAttribute()
+    unit = UnicodeAttribute()
+    occurred_on = UnicodeAttribute()  # YYYY-MM-DD, the participant's calendar date
+    created_at = UTCDateTimeAttribute()
+
+    by_creation = ReportsByCreation()
+    by_challenge = ReportsByChallenge()
+
+
 class ChallengeEventItem(Model):
     """The outbox: a milestone item is inserted once per challenge and event."""
 
@@ -168,6 +215,11 @@ class ChallengeEventItem(Model):
     participants = NumberAttribute()
     quantity = NumberAttribute()
     reached = BooleanAttribute()
+    # Participant e-mail fan-out chunks (`event` = fanout#<event>#<bucket>#<page>, see
+    # chalicelib/storage/fanout.py) carry their milestone's fields above plus these.
+    fanout_bucket = NumberAttribute(null=True)
+    fanout_page = NumberAttribute(null=True)
+    fanout_after = UnicodeAttribute(null=True)
 
 
 class DeliveryItem(Model):
@@ -257,6 +309,30 @@ class IdempotencyItem(Model):
     id = UnicodeAttribute(hash_key=True)
 
 
+class AreaCountItem(Model):
+    """Live pledges of a challenge in one coarse area, counted from the pledges stream by the
+    `count_areas` trigger (never on the pledge path): one write per area per stream batch."""
+
+    class Meta(_BaseMeta):
+        table_name = "area_counts"
+
+    challenge_id = UnicodeAttribute(hash_key=True)
+    area = UnicodeAttribute(range_key=True)
+    participants = NumberAttribute(default=0)
+
+
+class StreamReceiptItem(Model):
+    """A receipt for a stream record a consumer has counted, written in the same transaction
+    as the count it made, so that a redelivered record counts nothing. `id` is
+    `<consumer>#<sequence number>`; expires after the stream's 24 h retention, with a margin."""
+
+    class Meta(_BaseMeta):
+        table_name = "stream_receipts"
+
+    id = UnicodeAttribute(hash_key=True)
+    expires_at = TTLAttribute()
+
+
 ALL_TABLES: tuple[type[Model], ...] = (
     ChallengeItem,
     PledgeItem,
@@ -267,6 +343,9 @@ ALL_TABLES: tuple[type[Model], ...] = (
     CampaignItem,
     CampaignMemberItem,
     IdempotencyItem,
+    ReportItem,
+    AreaCountItem,
+    StreamReceiptItem,
 )
 BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 

@@ -242,13 +242,27 @@ class Stack:
         challenge: dict[str, Any] = response.json()
         return challenge
 
-    def notifications(self, challenge_id: str) -> list[dict[str, Any]]:
-        response = self.request(
-            "GET", f"/admin/challenges/{challenge_id}/notifications", token=self.admin_token()
-        )
-        assert response.status_code == 200, response.text
-        items: list[dict[str, Any]] = response.json()["items"]
-        return items
+    def notifications(
+        self, challenge_id: str, recipient_role: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The whole delivery log (every page), or one recipient role's entries."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 100}
+        if recipient_role is not None:
+            params["recipient_role"] = recipient_role
+        while True:
+            response = self.request(
+                "GET",
+                f"/admin/challenges/{challenge_id}/notifications",
+                token=self.admin_token(),
+                params=params,
+            )
+            assert response.status_code == 200, response.text
+            page = response.json()
+            items.extend(page["items"])
+            if not page.get("next_cursor"):
+                return items
+            params["cursor"] = page["next_cursor"]
 
     def sent_emails(self) -> list[SentEmail]:
         return fetch_sent_emails(self.aws_endpoint)

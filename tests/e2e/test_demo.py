@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib.local.demo import DEMO_CHALLENGES, HUMANIS_KEYS, humanis_employee
+from chalicelib.domain.model import tidy_quantity
+from chalicelib.local.demo import (
+    DEMO_CHALLENGES,
+    HUMANIS_KEYS,
+    demo_reports,
+    humanis_employee,
+)
 from tests.e2e.conftest import Stack, assert_problem
 
 # One stack with demo data for the whole session, shared by the tests of this module only.
@@ -132,3 +138,40 @@ def test_the_humanis_week_counts_each_employee_once(demo_stack: Stack) -> None:
     # An outsider sees the campaign but none of its employee-only challenges.
     outsider = demo_stack.request("GET", "/campaigns/cmp_humanis_mobility_week").json()
     assert outsider["challenges"] == []
+
+
+def reported(keys: tuple[str, ...]) -> int | float:
+    """What the demo's reports add up to on these challenges."""
+    return tidy_quantity(sum(r.quantity for r in demo_reports() if r.challenge_key in keys))
+
+
+# The demo's reports, summed (demo_reports() is the same on every run).
+COFFEE_KG = 51.9
+HUMANIS_KM = 615.5
+
+
+def test_demo_reports_are_counted_in_kg_and_in_the_week_s_km(demo_stack: Stack) -> None:
+    assert reported(("coffee",)) == COFFEE_KG
+    assert reported(HUMANIS_KEYS) == HUMANIS_KM
+    titles = {demo.key: demo.draft.title for demo in DEMO_CHALLENGES}
+    employee = demo_stack.employee_token("humanis-e2e-employee", HUMANIS_ORG)
+    expected = {titles[key]: reported((key,)) for key in ("coffee", *HUMANIS_KEYS)}
+
+    def all_counted() -> dict[str, dict[str, Any]] | None:
+        challenges = listed(demo_stack, employee)
+        quantities = {
+            title: challenges[title]["progress"]["quantity"]
+            for title in expected
+            if title in challenges
+        }
+        return challenges if quantities == expected else None
+
+    challenges = demo_stack.wait_until(
+        all_counted, COUNT_TIMEOUT_SECONDS, message="demo reports counted"
+    )
+    coffee = challenges[titles["coffee"]]["progress"]
+    assert (coffee["quantity"], coffee["percent"], coffee["reached"]) == (
+        COFFEE_KG, round(100 * COFFEE_KG / 500, 1), False,
+    )  # fmt: skip
+    week = demo_stack.request("GET", "/campaigns/cmp_humanis_mobility_week", token=employee)
+    assert week.json()["totals"]["quantity"] == {"km": HUMANIS_KM}

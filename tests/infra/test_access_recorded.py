@@ -9,6 +9,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ def recorded(
     import app as app_module
 
     for function in app_functions(load_app(repo_root)):
-        if function.stream_table is not None:
+        if function.stream_table is not None or function.schedule is not None:
             handler = getattr(app_module, function.name)
             monkeypatch.setattr(app_module, function.name, _attributed(function.name, handler))
     calls: list[Call] = []
@@ -109,7 +110,8 @@ def _scenario(api: Api) -> None:
     campaign_id = json.loads(response.body)["id"]
     challenge = api.create(campaign_id=campaign_id, target={"metric": "participants", "value": 2})
     for sub in ("ana", "ben"):
-        assert api.pledge(challenge["id"], sub).status_code == 201
+        located = {"location": {"lat": 48.9045, "lon": 2.3057}}  # counted by count_areas
+        assert api.pledge(challenge["id"], sub, located).status_code == 201
     replayable = {**bearer("cy"), "Idempotency-Key": "key-1"}
     response = api.request("POST", f"/challenges/{api.create()['id']}/pledges", None, replayable)
     assert response.status_code == 201, response.body
@@ -123,6 +125,22 @@ def _scenario(api: Api) -> None:
     assert api.notifications(challenge["id"])
     for path in ("/challenges", f"/campaigns/{campaign_id}", "/me/pledges"):
         assert api.request("GET", path, None, bearer("ana")).status_code == 200, path
+    _end_by_deadline(api)
+
+
+def _end_by_deadline(api: Api) -> None:
+    """The deadline schedule ends a due challenge (refresh, then the ending transaction)."""
+    import app as app_module
+
+    due = api.create(ends_at=(datetime.now(UTC) + timedelta(days=1)).isoformat())
+    assert api.pledge(due["id"], "dee").status_code == 201
+    past = {"ends_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}
+    assert api.request("PATCH", f"/admin/challenges/{due['id']}", past, ADMIN).status_code == 200
+    event = {"version": "0", "id": "e2", "detail-type": "Scheduled Event", "source": "aws.events",
+             "account": "123456789012", "time": "2026-06-01T09:00:00Z", "region": "eu-west-3",
+             "resources": [], "detail": {}}  # fmt: skip
+    assert app_module.end_due_challenges(event, None)["ended"] == [due["id"]]
+    api.drain()  # the challenge.ended milestone is notified
 
 
 def allowed(call: Call, prefix: str) -> bool:
@@ -144,7 +162,9 @@ def test_every_call_is_allowed_by_its_functions_role(
     prefix = api.container.settings.table_prefix
     triggers = {c.function for c in calls} - {API_HANDLER}
     assert triggers == {
-        f.name for f in synthesis.stages["dev"].stack.functions.values() if f.stream_table
-    }, "the scenario must run every stream trigger"
+        f.name
+        for f in synthesis.stages["dev"].stack.functions.values()
+        if f.stream_table or f.schedule
+    }, "the scenario must run every stream trigger and schedule"
     refused = sorted({c for c in calls if not allowed(c, prefix)}, key=str)
     assert refused == []

@@ -19,9 +19,12 @@ from chalicelib.domain.model import (
     Milestone,
     Party,
     Pledge,
+    RecipientRole,
+    Report,
     Target,
     Totals,
     Visibility,
+    tidy_quantity,
 )
 from chalicelib.services.ports import (
     ChallengeChanges,
@@ -29,8 +32,10 @@ from chalicelib.services.ports import (
     EmailMessage,
     MailerError,
     Page,
+    ReportWrite,
 )
 from chalicelib.storage.cursors import decode_cursor, encode_cursor
+from chalicelib.storage.repositories import delivery_log_segments
 
 # The same fields the DynamoDB repository writes as plain attributes.
 _UPDATABLE_FIELDS = frozenset(
@@ -237,8 +242,31 @@ class FakeChallengeRepository:
                 ):
                     return False
                 self._db.store_challenge(current.with_changes(reached_at=milestone.occurred_at))
+            elif milestone.event is EventType.ENDED:
+                current = self._db.challenges.get(challenge.id)
+                if challenge.ends_at is None:
+                    raise ValueError(f"challenge {challenge.id} has no ends_at")
+                # Like DynamoDB's condition: still live, with the deadline found due.
+                if (
+                    current is None
+                    or current.status is not ChallengeStatus.LIVE
+                    or current.ends_at != challenge.ends_at
+                ):
+                    return False
+                self._db.store_challenge(
+                    current.with_changes(
+                        status=ChallengeStatus.ENDED, updated_at=milestone.occurred_at
+                    )
+                )
             self._db.milestones[key] = milestone
             return True
+
+    def list_due(self, now: datetime) -> builtins.list[Challenge]:
+        return [
+            c
+            for c in self._where(ChallengeStatus.LIVE)
+            if c.ends_at is not None and c.ends_at <= now
+        ]
 
 
 def _changed_values(changes: ChallengeChanges) -> dict[str, object]:
@@ -332,6 +360,65 @@ class FakePledgeRepository:
         return Page(page, encode_cursor({"k": last}) if last else None)
 
 
+class FakeReportRepository:
+    """Reports with the DynamoDB repository's transaction: the report, the pledge's
+    quantity_reported and the counter shard change together or not at all. Request tokens
+    behave as in FakePledgeRepository (a replayed token with the same write changes nothing)."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+        self.reports: dict[tuple[str, str], Report] = {}
+        self._applied: dict[str, tuple[object, ...]] = {}
+        self.request_tokens: list[str] = []
+
+    def add(self, report: Report, shard: int, *, request_token: str | None = None) -> ReportWrite:
+        write = ("report", report, shard)
+        with self._db.lock:
+            if request_token is not None:
+                self.request_tokens.append(request_token)
+                if self._applied.get(request_token) == write:
+                    return ReportWrite.ADDED
+            if (report.participant_id, report.id) in self.reports:
+                return ReportWrite.EXISTS
+            pledge_key = (report.participant_id, report.challenge_id)
+            pledge = self._db.pledges.get(pledge_key)
+            if pledge is None:
+                return ReportWrite.NOT_PLEDGED
+            self.reports[(report.participant_id, report.id)] = report
+            self._db.pledges[pledge_key] = replace(
+                pledge, quantity_reported=tidy_quantity(pledge.quantity_reported + report.quantity)
+            )
+            self._db.count(report.challenge_id, shard, quantity=report.quantity)
+            if request_token is not None:
+                self._applied[request_token] = write
+            return ReportWrite.ADDED
+
+    def get(self, participant_id: str, report_id: str) -> Report | None:
+        with self._db.lock:
+            return self.reports.get((participant_id, report_id))
+
+    def list_for_participant(
+        self, participant_id: str, *, challenge_id: str | None, limit: int, cursor: str | None
+    ) -> Page[Report]:
+        after = _start_key(decode_cursor(cursor))
+        with self._db.lock:
+            mine = [
+                r
+                for (pid, _), r in self.reports.items()
+                if pid == participant_id and challenge_id in (None, r.challenge_id)
+            ]
+        ordered = sorted(mine, key=_report_key, reverse=True)
+        if after is not None:
+            ordered = [r for r in ordered if _report_key(r) < after]
+        page = ordered[:limit]
+        last = _report_key(page[-1]) if page and len(page) == limit else None
+        return Page(page, encode_cursor({"k": last}) if last else None)
+
+
+def _report_key(report: Report) -> str:
+    return f"{report.created_at.isoformat()}#{report.id}"
+
+
 class FakeCounterRepository:
     def __init__(self, db: FakeDatabase) -> None:
         self._db = db
@@ -395,6 +482,38 @@ class FakeDeliveryRepository:
                 for (cid, _), stored in sorted(self._db.deliveries.items())
                 if cid == challenge_id
             ]
+
+    def list_page(
+        self,
+        challenge_id: str,
+        *,
+        role: RecipientRole | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Delivery]:
+        # The DynamoDB repository's walk: one key prefix after another, by key in each.
+        segments = delivery_log_segments(role)
+        state = decode_cursor(cursor) or {"s": 0}
+        position = state.get("s", 0)
+        if not isinstance(position, int) or not 0 <= position < len(segments):
+            raise _invalid_cursor()
+        after = _start_key(state)
+        with self._db.lock:
+            keys = sorted(key for cid, key in self._db.deliveries if cid == challenge_id)
+            stored = {key: self._db.deliveries[(challenge_id, key)].delivery for key in keys}
+        items: list[Delivery] = []
+        while position < len(segments) and len(items) < limit:
+            found = [
+                key
+                for key in keys
+                if key.startswith(segments[position]) and (after is None or key > after)
+            ][: limit - len(items)]
+            items.extend(stored[key] for key in found)
+            after = found[-1] if found and len(items) == limit else None
+            if after is None:
+                position += 1
+        more = position < len(segments)
+        return Page(items, encode_cursor({"s": position, "k": after}) if more else None)
 
     def lease_until(self, delivery: Delivery) -> datetime | None:
         with self._db.lock:
