@@ -10,7 +10,7 @@ import logging
 import re
 import sys
 import threading
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from chalicelib.settings import LOCAL_STAGE, Settings
 
@@ -100,38 +100,55 @@ class LoggedMetrics:
         return None
 
 
+class ContainerMetrics(Protocol):
+    def count(self, name: str, value: int = 1) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+def build_metrics(settings: Settings) -> ContainerMetrics:
+    """EMF counters in AWS; debug lines locally (no EMF noise in the local stack's output)."""
+    if settings.stage == LOCAL_STAGE:
+        return LoggedMetrics()
+    return Metrics(settings.stage)
+
+
 _configured: list[Any] = []
 _lock = threading.Lock()
 
 
 def configure_logging(settings: Settings, *, stream: IO[str] | None = None) -> Any:
-    """Once per container: the app's loggers (`chalicelib.*`) get one handler, JSON with a
-    correlation id in AWS, readable lines locally, redacted everywhere. Returns the
-    Powertools Logger in AWS (to set the correlation id), None locally."""
+    """Once per container in AWS: the app's loggers (`chalicelib.*`) write Powertools JSON
+    lines with a correlation id, redacted. Returns that Powertools Logger.
+
+    The local stage leaves logging to its host: the local stack prints readable, redacted
+    lines (`local_log_handler`), and the tests keep pytest's capture.
+    """
+    if settings.stage == LOCAL_STAGE:
+        return None
     with _lock:
         if _configured:
             return _configured[0]
+        from aws_lambda_powertools import Logger
+
+        powertools_logger = Logger(
+            service=SERVICE, stream=stream, logger_formatter=_json_formatter()
+        )
         app_logger = logging.getLogger(APP_LOGGERS)
         app_logger.setLevel(logging.INFO)
-        app_logger.propagate = False
-        powertools_logger: Any = None
-        if settings.stage == LOCAL_STAGE:
-            handler = logging.StreamHandler(stream or sys.stderr)
-            handler.setFormatter(ReadableFormatter())
-        else:
-            from aws_lambda_powertools import Logger
-
-            powertools_logger = Logger(
-                service=SERVICE,
-                stream=stream,
-                logger_formatter=_json_formatter(),
-            )
-            handler = powertools_logger.registered_handler
+        app_logger.propagate = False  # Lambda's own root handler would print each line again
         for old in list(app_logger.handlers):
             app_logger.removeHandler(old)
-        app_logger.addHandler(handler)
+        app_logger.addHandler(powertools_logger.registered_handler)
         _configured.append(powertools_logger)
         return powertools_logger
+
+
+def local_log_handler(stream: IO[str] | None = None) -> logging.Handler:
+    """The local stack's root handler: readable lines, redacted."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(ReadableFormatter())
+    return handler
 
 
 def set_correlation_id(value: str | None) -> None:

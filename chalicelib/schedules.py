@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.observability import set_correlation_id
 from chalicelib.services.deadlines import DeadlineRunError
 from chalicelib.wiring import Container
 
@@ -28,7 +29,11 @@ def end_due_challenges(event: dict[str, Any], context: Any, container: Container
     A challenge that could not be ended fails the invocation after the others were done, so
     the function's error alarm tells; the next run (a minute later) tries it again.
     """
-    run = container.deadlines.end_due(should_stop=_running_out(context))
+    set_correlation_id(getattr(context, "aws_request_id", None))
+    try:
+        run = container.deadlines.end_due(should_stop=_running_out(context))
+    finally:
+        container.metrics.flush()
     if run.ended or run.failed or run.unvisited:
         logger.info(
             "deadlines: %d ended, %d skipped, %d failed, %d left for the next run",

@@ -52,6 +52,9 @@ class Settings:
     # usual 50-100 ms a send, well within the notifier's 30 s.
     participant_email_chunk: int = 100
     max_body_bytes: int = 64 * 1024
+    # Per participant and container (docs/decisions.md); the WAF bounds the whole fleet.
+    pledges_per_minute: int = 60
+    reports_per_minute: int = 60
 
     def table_name(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -80,6 +83,8 @@ class Settings:
             participant_email_chunk=_positive_int(
                 env, "CROWDACT_PARTICIPANT_EMAIL_CHUNK", 100, maximum=MAX_PARTICIPANT_EMAIL_CHUNK
             ),
+            pledges_per_minute=_positive_int(env, "CROWDACT_PLEDGES_PER_MINUTE", 60),
+            reports_per_minute=_positive_int(env, "CROWDACT_REPORTS_PER_MINUTE", 60),
         )
 
 

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from chalicelib.domain.fanout import is_fanout_key
 from chalicelib.domain.model import CHALLENGE_ID_PREFIX
+from chalicelib.observability import set_correlation_id
 from chalicelib.services.areas import AreaChange, group_changes
 from chalicelib.storage.areas import area_change_from_stream_record
 from chalicelib.storage.fanout import chunk_from_stream_image
@@ -32,19 +33,27 @@ logger = logging.getLogger(__name__)
 
 
 def _process(
-    event: dict[str, Any], context: Any, record_handler: Callable[[DynamoDBRecord], None]
+    event: dict[str, Any],
+    context: Any,
+    record_handler: Callable[[DynamoDBRecord], None],
+    container: Container,
 ) -> dict[str, Any]:
     """Run `record_handler` on each record; answer which failed (ReportBatchItemFailures)."""
+    # One correlation id per invocation: the Lambda request id, which its logs also carry.
+    set_correlation_id(getattr(context, "aws_request_id", None))
     # Report failed records even when all of them failed, rather than raising: the retry is
     # the same, and the function's error metric keeps meaning "crowdact crashed".
     processor = BatchProcessor(
         event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
     )
-    return dict(
-        process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+    try:
+        return dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
         )
-    )
+    finally:
+        container.metrics.flush()
 
 
 def aggregate_progress(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
@@ -66,7 +75,7 @@ def aggregate_progress(event: dict[str, Any], context: Any, container: Container
         container.progress.refresh(challenge_id)
         refreshed.add(challenge_id)
 
-    return _process(event, context, record_handler)
+    return _process(event, context, record_handler, container)
 
 
 def track_campaigns(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
@@ -82,7 +91,7 @@ def track_campaigns(event: dict[str, Any], context: Any, container: Container) -
         elif record.event_name is DynamoDBRecordEventName.REMOVE:
             container.campaigns.pledge_removed(challenge_id, participant_id)
 
-    return _process(event, context, record_handler)
+    return _process(event, context, record_handler, container)
 
 
 def count_areas(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
@@ -117,7 +126,7 @@ def count_areas(event: dict[str, Any], context: Any, container: Container) -> di
         if error is not None:
             raise AreaCountError(f"record {sequence_number} was not counted") from error
 
-    return _process(event, context, record_handler)
+    return _process(event, context, record_handler, container)
 
 
 class AreaCountError(RuntimeError):
@@ -146,7 +155,7 @@ def notify_milestones(event: dict[str, Any], context: Any, container: Container)
             # Participants are not kept waiting on a sponsor's mailbox that keeps failing.
             container.participant_mail.start(milestone)
 
-    return _process(event, context, record_handler)
+    return _process(event, context, record_handler, container)
 
 
 def _time_left(context: Any) -> timedelta | None:

@@ -12,6 +12,7 @@ from chalicelib.auth import Authenticator, build_verifier
 from chalicelib.aws_clients import create_client
 from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
 from chalicelib.notify.webhook import HttpWebhookSender
+from chalicelib.observability import ContainerMetrics, build_metrics, configure_logging
 from chalicelib.services.areas import AreaService
 from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
@@ -22,6 +23,7 @@ from chalicelib.services.participant_mail import ParticipantMail
 from chalicelib.services.pledges import PledgeService
 from chalicelib.services.ports import Clock, Mailer, SystemClock
 from chalicelib.services.progress import ProgressService
+from chalicelib.services.ratelimit import Limit, RateLimits
 from chalicelib.services.reports import ReportService
 from chalicelib.services.retry import RetryPolicy
 from chalicelib.settings import LOCAL_STAGE, Settings
@@ -74,6 +76,8 @@ class Container:
     reports: ReportService
     areas: AreaService
     deadlines: DeadlineService
+    metrics: ContainerMetrics
+    rate_limits: RateLimits
 
 
 def build_container(
@@ -82,9 +86,11 @@ def build_container(
     mailer: Mailer | None = None,
     clock: Clock | None = None,
 ) -> Container:
+    configure_logging(settings)
     configure_tables(settings)
     open_connections()
     clock = clock or SystemClock()
+    metrics = build_metrics(settings)
     challenge_repository = DynamoChallengeRepository(settings)
     # The hot reads (the pledge path, the campaign trigger) may be one TTL stale; see
     # docs/decisions.md. Admin and public reads go to the table.
@@ -92,7 +98,7 @@ def build_container(
         challenge_repository, ttl=settings.challenge_cache_ttl_seconds
     )
     counters = DynamoCounterRepository()
-    progress = ProgressService(challenge_repository, counters, clock)
+    progress = ProgressService(challenge_repository, counters, clock, metrics=metrics)
     # Employee-only visibility by e-mail domain needs the organisation; cached so a pledge
     # on a hot employee-only challenge adds no DynamoDB call.
     organization_cache = CachedOrganizationRepository(DynamoOrganizationRepository())
@@ -103,6 +109,7 @@ def build_container(
         counter_shards=settings.counter_shards,
         cache=challenge_cache,
         organizations=organization_cache,
+        campaigns=DynamoCampaignRepository(),  # a challenge's campaign_id must exist
     )
     notifications = NotificationService(
         challenge_repository,
@@ -115,6 +122,7 @@ def build_container(
         retry=RetryPolicy(attempts=settings.notification_tries_per_invocation),
         # Only the local stage may call loopback and plain-http endpoints (for its tests).
         webhooks=HttpWebhookSender(allow_private=settings.stage == LOCAL_STAGE),
+        metrics=metrics,
     )
     campaigns = CampaignService(
         DynamoCampaignRepository(),
@@ -129,7 +137,7 @@ def build_container(
         settings=settings,
         authenticator=Authenticator(build_verifier(settings.jwt)),
         challenges=challenges,
-        pledges=PledgeService(challenges, DynamoPledgeRepository(settings), clock),
+        pledges=PledgeService(challenges, DynamoPledgeRepository(settings), clock, metrics=metrics),
         progress=progress,
         notifications=notifications,
         idempotency=IdempotentResponses(lambda: idempotency_store(settings)),
@@ -143,9 +151,18 @@ def build_container(
             chunk_size=settings.participant_email_chunk,
             buckets=PLEDGE_INDEX_BUCKETS,
         ),
-        reports=ReportService(challenges, DynamoReportRepository(settings), clock),
+        reports=ReportService(challenges, DynamoReportRepository(settings), clock, metrics=metrics),
         areas=AreaService(DynamoAreaCounts(settings), challenges, clock),
-        deadlines=DeadlineService(challenge_cache, progress, clock),
+        deadlines=DeadlineService(challenge_cache, progress, clock, metrics=metrics),
+        metrics=metrics,
+        rate_limits=RateLimits(
+            {
+                "pledge": Limit(settings.pledges_per_minute, 60),
+                "report": Limit(settings.reports_per_minute, 60),
+            },
+            clock,
+            metrics=metrics,
+        ),
     )
 
 

@@ -48,6 +48,7 @@ def _area(body: PledgeIn) -> str | None:
     headers=(IDEMPOTENCY_HEADER,),
     errors=(404, 409),
     tag="participant",
+    rate_limit="pledge",
 )
 def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
     body = request.body
@@ -125,6 +126,7 @@ def my_pledges(request: ApiRequest[Any, ListQuery]) -> PledgeList:
     headers=(IDEMPOTENCY_HEADER,),
     errors=(404, 409),
     tag="participant",
+    rate_limit="report",
 )
 def report(request: ApiRequest[ReportIn, Any], challenge_id: str) -> Response:
     body = request.body

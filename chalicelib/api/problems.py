@@ -40,6 +40,7 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.ConflictError, ProblemKind(409, "conflict", "Conflict")),
     (errors.PayloadTooLargeError, ProblemKind(413, "payload-too-large", "Payload too large")),
     (errors.ContentionError, ProblemKind(503, "contention", "Busy, try again")),
+    (errors.RateLimitedError, ProblemKind(429, "too-many-requests", "Too many requests")),
 )
 _INTERNAL = ProblemKind(500, "internal", "Internal server error")
 
@@ -109,6 +110,10 @@ def response_for_error(error: Exception) -> Response:
         headers["WWW-Authenticate"] = 'Bearer realm="crowdact"'
     if kind.status == 503 or isinstance(error, errors.RequestInProgressError):
         headers["Retry-After"] = "1"
+    if isinstance(error, errors.RateLimitedError):
+        from chalicelib.services.ratelimit import retry_after_header
+
+        headers["Retry-After"] = retry_after_header(error.retry_after_seconds)
     return problem_response(kind, str(error), extra=extra, headers=headers)
 
 

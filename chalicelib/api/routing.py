@@ -24,6 +24,7 @@ from chalicelib.domain.errors import (
     PayloadTooLargeError,
 )
 from chalicelib.domain.model import Principal
+from chalicelib.observability import set_correlation_id
 from chalicelib.wiring import Container, get_container
 
 Auth = Literal["none", "optional", "participant", "admin"]
@@ -95,6 +96,13 @@ def _validation_errors(error: ValidationError, where: str) -> list[dict[str, obj
 def _raw_body(request: Request) -> bytes:
     raw_body = request.raw_body or b""
     return raw_body.encode() if isinstance(raw_body, str) else raw_body
+
+
+def _request_id(request: Request, lambda_context: Any) -> str | None:
+    """API Gateway's request id (also in its access logs), else the Lambda request id."""
+    context = getattr(request, "context", None) or {}
+    request_id = context.get("requestId") if isinstance(context, dict) else None
+    return request_id or getattr(lambda_context, "aws_request_id", None)
 
 
 def parse_body(request: Request, model: type[BodyT], max_bytes: int) -> BodyT:
@@ -171,16 +179,25 @@ def endpoint(
     tag: str = "public",
     headers: tuple[str, ...] = (),
     alternatives: tuple[tuple[str, type[BaseModel]], ...] = (),
+    rate_limit: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    """`rate_limit` names the per-participant limit the route counts against (`pledge`,
+    `report`): over it, a 429 with Retry-After before any other work."""
+
     def decorator(view: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(view)
         def handler(request: Request, lambda_context: Any, **path_params: str) -> Response:
+            container: Container | None = None
             try:
+                set_correlation_id(_request_id(request, lambda_context))
                 _check_path_ids(path_params)
                 container = get_container()
+                principal = _authenticate(container, request, auth)
+                if rate_limit is not None and principal is not None:
+                    container.rate_limits.check(rate_limit, principal.sub)
                 api_request: ApiRequest[Any, Any] = ApiRequest(
                     container=container,
-                    principal=_authenticate(container, request, auth),
+                    principal=principal,
                     body=parse_body(request, body, container.settings.max_body_bytes)
                     if body
                     else _Empty(),
@@ -192,6 +209,9 @@ def endpoint(
                 return json_response(view(api_request, **path_params), status)
             except Exception as error:
                 return response_for_error(error)
+            finally:
+                if container is not None:
+                    container.metrics.flush()
 
         if (method, path) in HANDLERS:
             raise ValueError(f"{method} {path} is declared twice")
@@ -200,6 +220,7 @@ def endpoint(
             *_ERROR_STATUSES[auth],
             *((400,) if body or query else ()),
             *((413,) if body else ()),
+            *((429,) if rate_limit else ()),
         }
         OPERATIONS.append(
             Operation(

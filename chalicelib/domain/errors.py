@@ -83,6 +83,17 @@ class PayloadTooLargeError(CrowdactError):
         self.limit = limit
 
 
+class RateLimitedError(CrowdactError):
+    """A participant went over their rate of pledges or reports; try again later."""
+
+    def __init__(self, action: str, retry_after_seconds: float) -> None:
+        super().__init__(
+            f"too many {action}s from this participant: try again in "
+            f"{max(1, round(retry_after_seconds))} s"
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+
 class AuthenticationError(CrowdactError):
     """No token, or a token that is malformed, expired or badly signed."""
 

@@ -31,6 +31,7 @@ from chalicelib.local.embedded_aws import EmbeddedAws
 from chalicelib.local.schedule_runner import ScheduleRunner, schedule_bindings, schedule_interval
 from chalicelib.local.stream_poller import StreamBinding, StreamPoller
 from chalicelib.local.tokens import mint_local_token
+from chalicelib.observability import local_log_handler
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, Settings
 from chalicelib.storage.tables import (
     ChallengeEventItem,
@@ -229,9 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-demo", action="store_true", help="start with empty tables")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-    )
+    # Readable lines, with e-mails, tokens and secrets redacted as in AWS.
+    logging.basicConfig(level=logging.INFO, handlers=[local_log_handler()])
     for noisy in ("botocore", "werkzeug", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from chalicelib.domain.model import ChallengeStatus, EventType, Milestone
-from chalicelib.services.ports import ChallengeRepository, Clock
+from chalicelib.services.ports import (
+    NO_METRICS,
+    ChallengeRepository,
+    Clock,
+    MetricName,
+    MetricsRecorder,
+)
 from chalicelib.services.progress import ProgressService
 
 logger = logging.getLogger(__name__)
@@ -41,6 +47,7 @@ class DeadlineService:
         clock: Clock,
         *,
         settle: timedelta = DEADLINE_SETTLE,
+        metrics: MetricsRecorder = NO_METRICS,
     ) -> None:
         # `challenges` is the container's cached repository: ending a challenge through it
         # drops this container's cached copy, as the admin's transitions do.
@@ -48,6 +55,7 @@ class DeadlineService:
         self._progress = progress
         self._clock = clock
         self._settle = settle
+        self._metrics = metrics
 
     def end_due(self, *, should_stop: Callable[[], bool] = lambda: False) -> DeadlineRun:
         """End every live challenge whose deadline has passed. Safe to run concurrently and
@@ -87,4 +95,7 @@ class DeadlineService:
         milestone = Milestone(
             challenge.id, EventType.ENDED, now, challenge.totals, reached=challenge.reached
         )
-        return self._challenges.record_milestone(challenge, milestone)
+        ended = self._challenges.record_milestone(challenge, milestone)
+        if ended:
+            self._metrics.count(MetricName.CHALLENGES_ENDED)
+        return ended

@@ -16,6 +16,7 @@ from chalicelib.domain.model import (
     RecipientRole,
 )
 from chalicelib.services.ports import (
+    NO_METRICS,
     ChallengeRepository,
     ClaimRefused,
     Clock,
@@ -23,6 +24,8 @@ from chalicelib.services.ports import (
     DeliveryRepository,
     EmailMessage,
     Mailer,
+    MetricName,
+    MetricsRecorder,
     Page,
     WebhookError,
     WebhookSender,
@@ -127,6 +130,7 @@ class NotificationService:
         max_attempts: int,
         retry: RetryPolicy = SINGLE_TRY,
         webhooks: WebhookSender | None = None,
+        metrics: MetricsRecorder = NO_METRICS,
     ) -> None:
         self._challenges = challenges
         self._deliveries = deliveries
@@ -136,6 +140,7 @@ class NotificationService:
         self._max_attempts = max_attempts
         self._retry = retry
         self._webhooks = webhooks or _NoWebhooks()
+        self._metrics = metrics
 
     def notify(self, milestone: Milestone) -> None:
         """Send what is still owed for this milestone; raise if something must be retried."""
@@ -196,6 +201,7 @@ class NotificationService:
             delay = next(delays, None)
             if delay is None or self._clock.now() + timedelta(seconds=delay) > window_ends:
                 return Delivered.RETRY  # The stream brings the record back.
+            self._metrics.count(MetricName.NOTIFICATION_RETRIES)
             self._retry.sleep(delay)
 
     def _try_send(
@@ -222,6 +228,7 @@ class NotificationService:
             # Whatever went wrong, record it and release the lease so a retry can send.
             return self._record_failure(claimed, error)
         self._deliveries.mark_sent(claimed, now=self._clock.now())
+        self._metrics.count(MetricName.NOTIFICATIONS_SENT)
         return _Try.SENT
 
     def _record_failure(self, claimed: Delivery, error: Exception) -> _Try:
@@ -237,6 +244,7 @@ class NotificationService:
         final = claimed.attempts >= self._max_attempts or not retryable
         self._deliveries.mark_failed(claimed, error=str(error) or repr(error), final=final)
         if final:
+            self._metrics.count(MetricName.NOTIFICATIONS_FAILED)
             return _Try.GIVEN_UP
         return _Try.TRANSIENT if isinstance(error, DeliveryProviderError) else _Try.FAILED
 

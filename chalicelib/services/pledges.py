@@ -17,7 +17,14 @@ from chalicelib.domain.model import (
     counter_shard_for,
 )
 from chalicelib.services.challenges import ChallengeService
-from chalicelib.services.ports import Clock, Page, PledgeRepository
+from chalicelib.services.ports import (
+    NO_METRICS,
+    Clock,
+    MetricName,
+    MetricsRecorder,
+    Page,
+    PledgeRepository,
+)
 
 # A pledge that is withdrawn between our failed insert and our read is retried this often.
 PLEDGE_ATTEMPTS = 3
@@ -61,11 +68,17 @@ class PledgeOutcome:
 
 class PledgeService:
     def __init__(
-        self, challenges: ChallengeService, pledges: PledgeRepository, clock: Clock
+        self,
+        challenges: ChallengeService,
+        pledges: PledgeRepository,
+        clock: Clock,
+        *,
+        metrics: MetricsRecorder = NO_METRICS,
     ) -> None:
         self._challenges = challenges
         self._pledges = pledges
         self._clock = clock
+        self._metrics = metrics
 
     def pledge(
         self, principal: Principal, challenge_id: str, request: PledgeRequest
@@ -92,6 +105,7 @@ class PledgeService:
         token = request_token(principal.sub, challenge.id, "pledge", request.idempotency_key)
         for _ in range(PLEDGE_ATTEMPTS):
             if self._pledges.add(pledge, shard, request_token=token):
+                self._metrics.count(MetricName.PLEDGES_CREATED)
                 return PledgeOutcome(pledge, challenge, created=True)
             existing = self._pledges.get(challenge.id, principal.sub)
             if existing is not None:
@@ -111,6 +125,7 @@ class PledgeService:
         token = request_token(principal.sub, challenge.id, "withdraw", None)
         if not self._pledges.remove(challenge.id, principal.sub, shard, request_token=token):
             raise PledgeNotFoundError(challenge.id)
+        self._metrics.count(MetricName.PLEDGES_WITHDRAWN)
 
     def list_mine(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Pledge]:
         return self._pledges.list_for_participant(principal.sub, limit=limit, cursor=cursor)

@@ -269,3 +269,31 @@ class WebhookSender(Protocol):
     def send(self, delivery: Delivery, milestone: Milestone, challenge: Challenge) -> None:
         """POST the signed event to `delivery.to`; raise WebhookError unless it took it."""
         ...
+
+
+class MetricsRecorder(Protocol):
+    """Counts business events (CloudWatch EMF in AWS, a debug line locally)."""
+
+    def count(self, name: str, value: int = 1) -> None: ...
+
+
+class NoMetrics:
+    def count(self, name: str, value: int = 1) -> None:
+        return None
+
+
+NO_METRICS: MetricsRecorder = NoMetrics()
+
+
+class MetricName:
+    """The counters crowdact publishes (namespace `crowdact`, dimensions stage and service)."""
+
+    PLEDGES_CREATED = "PledgesCreated"
+    PLEDGES_WITHDRAWN = "PledgesWithdrawn"
+    REPORTS_CREATED = "ReportsCreated"
+    CHALLENGES_REACHED = "ChallengesReached"
+    CHALLENGES_ENDED = "ChallengesEnded"
+    NOTIFICATIONS_SENT = "NotificationsSent"
+    NOTIFICATIONS_FAILED = "NotificationsFailed"
+    NOTIFICATION_RETRIES = "NotificationRetries"
+    RATE_LIMITED = "RateLimited"

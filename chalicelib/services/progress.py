@@ -8,16 +8,29 @@ from chalicelib.domain.model import (
     EventType,
     Milestone,
 )
-from chalicelib.services.ports import ChallengeRepository, Clock, CounterRepository
+from chalicelib.services.ports import (
+    NO_METRICS,
+    ChallengeRepository,
+    Clock,
+    CounterRepository,
+    MetricName,
+    MetricsRecorder,
+)
 
 
 class ProgressService:
     def __init__(
-        self, challenges: ChallengeRepository, counters: CounterRepository, clock: Clock
+        self,
+        challenges: ChallengeRepository,
+        counters: CounterRepository,
+        clock: Clock,
+        *,
+        metrics: MetricsRecorder = NO_METRICS,
     ) -> None:
         self._challenges = challenges
         self._counters = counters
         self._clock = clock
+        self._metrics = metrics
 
     def refresh(self, challenge_id: str) -> Challenge | None:
         """Bring a challenge's published totals up to date and reach it if its target is met.
@@ -41,6 +54,7 @@ class ProgressService:
             now = self._clock.now()
             milestone = Milestone(challenge.id, EventType.REACHED, now, totals, reached=True)
             if self._challenges.record_milestone(challenge, milestone):
+                self._metrics.count(MetricName.CHALLENGES_REACHED)
                 challenge = challenge.with_changes(reached_at=now)
             else:
                 # Another refresh reached it first (or the target moved): report what is stored.

@@ -8,7 +8,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.services.ports import Clock
+from chalicelib.domain.errors import RateLimitedError
+from chalicelib.services.ports import NO_METRICS, Clock, MetricName, MetricsRecorder
 
 # Bounds the limiter's memory in a long-lived container: the least recently seen participants
 # are forgotten first (they are the least likely to be over their limit).
@@ -58,3 +59,26 @@ class SlidingWindowLimiter:
 def retry_after_header(seconds: float) -> str:
     """Whole seconds, rounded up, at least 1 (HTTP's Retry-After takes an integer)."""
     return str(max(1, math.ceil(seconds)))
+
+
+class RateLimits:
+    """One limiter per action (`pledge`, `report`), keyed by participant."""
+
+    def __init__(
+        self,
+        limits: dict[str, Limit],
+        clock: Clock,
+        *,
+        metrics: MetricsRecorder = NO_METRICS,
+    ) -> None:
+        self._limiters = {
+            action: SlidingWindowLimiter(limit, clock) for action, limit in limits.items()
+        }
+        self._metrics = metrics
+
+    def check(self, action: str, participant_id: str) -> None:
+        """Count this request; raise RateLimitedError (with the wait) when over the limit."""
+        wait = self._limiters[action].acquire(participant_id)
+        if wait is not None:
+            self._metrics.count(MetricName.RATE_LIMITED)
+            raise RateLimitedError(action, wait)

@@ -27,7 +27,15 @@ from chalicelib.domain.model import (
 )
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.pledges import _closed_reason, request_token
-from chalicelib.services.ports import Clock, Page, ReportRepository, ReportWrite
+from chalicelib.services.ports import (
+    NO_METRICS,
+    Clock,
+    MetricName,
+    MetricsRecorder,
+    Page,
+    ReportRepository,
+    ReportWrite,
+)
 
 REPORT_ID_PREFIX = "rpt_"
 REPORT_ID_HEX_DIGITS = 20
@@ -111,11 +119,17 @@ def check_unit(unit: str | None, challenge: Challenge) -> str:
 
 class ReportService:
     def __init__(
-        self, challenges: ChallengeService, reports: ReportRepository, clock: Clock
+        self,
+        challenges: ChallengeService,
+        reports: ReportRepository,
+        clock: Clock,
+        *,
+        metrics: MetricsRecorder = NO_METRICS,
     ) -> None:
         self._challenges = challenges
         self._reports = reports
         self._clock = clock
+        self._metrics = metrics
 
     def report(
         self, principal: Principal, challenge_id: str, request: ReportRequest
@@ -140,6 +154,7 @@ class ReportService:
         token = request_token(principal.sub, challenge.id, "report", request.idempotency_key)
         written = self._reports.add(report, shard, request_token=token)
         if written is ReportWrite.ADDED:
+            self._metrics.count(MetricName.REPORTS_CREATED)
             return ReportOutcome(report, challenge, created=True)
         if written is ReportWrite.NOT_PLEDGED:
             raise NotPledgedError(challenge.id)

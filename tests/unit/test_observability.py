@@ -14,6 +14,7 @@ from chalicelib import observability
 from chalicelib.observability import (
     Metrics,
     configure_logging,
+    local_log_handler,
     redact,
     reset_for_tests,
     set_correlation_id,
@@ -70,12 +71,18 @@ def test_aws_logs_are_json_with_a_correlation_id_and_nothing_private() -> None:
 
 
 def test_local_logs_are_readable_lines_and_redacted() -> None:
+    assert configure_logging(LOCAL) is None  # the local stack and pytest keep their handlers
     stream = io.StringIO()
-    configure_logging(LOCAL, stream=stream)
-    set_correlation_id("ignored locally")
-    logging.getLogger("chalicelib.x").info("welcome lea@example.org")
+    logger = logging.getLogger("chalicelib.x")
+    handler = local_log_handler(stream)
+    logger.addHandler(handler)
+    try:
+        set_correlation_id("ignored locally")
+        logger.warning("welcome lea@example.org")
+    finally:
+        logger.removeHandler(handler)
     line = stream.getvalue().strip()
-    assert line.endswith("INFO    chalicelib.x: welcome [email]")
+    assert line.endswith("WARNING chalicelib.x: welcome [email]")
     assert not line.startswith("{")
 
 
