@@ -51,6 +51,11 @@ class ChallengeFrozenError(ConflictError):
     """An ended or closed challenge keeps its final figures and fields."""
 
 
+class MembershipFrozenError(ConflictError):
+    """A published challenge keeps its campaign, and in a campaign its audience: the pledges
+    already counted in the campaign's totals were counted under them."""
+
+
 class NotPledgedError(ConflictError):
     """Reports need a current pledge on the challenge."""
 

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from chalicelib.domain.access import can_view, needs_organization
 from chalicelib.domain.errors import (
@@ -14,9 +15,11 @@ from chalicelib.domain.errors import (
     ConflictError,
     InvalidRequestError,
     InvalidTransitionError,
+    MembershipFrozenError,
     TargetFrozenError,
 )
 from chalicelib.domain.model import (
+    Campaign,
     Challenge,
     ChallengeStatus,
     Party,
@@ -43,6 +46,12 @@ ADMIN_STATUSES = (
 )
 EDITABLE_STATUSES = (ChallengeStatus.DRAFT, ChallengeStatus.LIVE)
 LIST_READS_PER_PAGE = 5
+
+
+class CampaignLookup(Protocol):
+    def get(self, campaign_id: str) -> tuple[Campaign, int] | None:
+        """The campaign (and its number of counter shards), or None if there is none."""
+        ...
 
 
 def new_id(prefix: str) -> str:
@@ -75,6 +84,17 @@ def _check_visibility(visibility: object, organization_id: object) -> None:
         )
 
 
+def _audience(visibility: object, organization_id: object) -> object:
+    """Whom a challenge's pledges are counted for in its campaign (as `campaigns.audience`)."""
+    return organization_id if visibility is Visibility.ORGANIZATION else None
+
+
+def _new_value(changes: ChallengeChanges, name: str, current: object) -> object:
+    """The value `changes` gives `name` if that is not `current`, else None."""
+    value = changes.fields.get(name, current)
+    return None if value == current else value
+
+
 def _check_dates(starts_at: object, ends_at: object) -> None:
     if isinstance(starts_at, datetime) and isinstance(ends_at, datetime) and ends_at <= starts_at:
         raise InvalidRequestError(
@@ -94,6 +114,7 @@ class ChallengeService:
         id_factory: Callable[[str], str] = new_id,
         cache: ChallengeRepository | None = None,
         organizations: OrganizationReader | None = None,
+        campaigns: CampaignLookup | None = None,
     ) -> None:
         self._challenges = challenges
         # `cache` (a read-through cache of `challenges` in this container) answers the reads
@@ -108,12 +129,16 @@ class ChallengeService:
         # caller whose verified e-mail may be one of its organisation's domains; None: the
         # org_id claim is the only way in.
         self._organizations = organizations
+        # `organizations` and `campaigns` also check that the ones a challenge names exist
+        # (None: not checked, for tests of other rules; the wiring always passes both).
+        self._campaigns = campaigns
 
     # --- admin ---------------------------------------------------------------------------------
 
     def create(self, draft: ChallengeDraft) -> Challenge:
         _check_dates(draft.starts_at, draft.ends_at)
         _check_visibility(draft.visibility, draft.organization_id)
+        self._check_references(draft.campaign_id, draft.organization_id)
         now = self._clock.now()
         challenge = Challenge(
             id=self._new_id("ch"),
@@ -162,19 +187,76 @@ class ChallengeService:
             changes.fields.get("visibility", challenge.visibility),
             changes.fields.get("organization_id", challenge.organization_id),
         )
+        self._check_references(  # only what changes: the rest was checked when it was set
+            _new_value(changes, "campaign_id", challenge.campaign_id),
+            _new_value(changes, "organization_id", challenge.organization_id),
+        )
+        allowed = self._allowed_statuses(challenge, changes)
         sponsor = changes.fields.get("sponsor")
         if isinstance(sponsor, Party):  # a new sponsor brings its own secret, or gets one
             changes = ChallengeChanges({**changes.fields, "sponsor": sponsor.with_webhook_secret()})
         updated = self._cache.update(
-            challenge, changes, allowed_statuses=EDITABLE_STATUSES, now=self._clock.now()
+            challenge, changes, allowed_statuses=allowed, now=self._clock.now()
         )
         if updated is None:
-            # The challenge was reached, closed or ended between our read and our write.
+            # The challenge was reached, published, closed or ended between our read and our
+            # write.
             raise ConflictError("the challenge changed while it was being updated; try again")
         if changes.changes_target and updated.status is ChallengeStatus.LIVE:
             # Lowering the target to the current count reaches the challenge at once.
             return self._progress.refresh(updated.id) or updated
         return updated
+
+    def _allowed_statuses(
+        self, challenge: Challenge, changes: ChallengeChanges
+    ) -> tuple[ChallengeStatus, ...]:
+        """The statuses in which these changes may be written: a challenge's campaign, and
+        its audience within a campaign, change only while it is a draft (no pledges yet).
+
+        `track_campaigns` counts each pledge in the campaign and audience the challenge has
+        when the pledge arrives, and uncounts a withdrawal the same way: moving a live
+        challenge would leave its participants counted where they no longer are.
+        """
+        fields = changes.fields
+        campaign_id = fields.get("campaign_id", challenge.campaign_id)
+        audience_before = _audience(challenge.visibility, challenge.organization_id)
+        audience_after = _audience(
+            fields.get("visibility", challenge.visibility),
+            fields.get("organization_id", challenge.organization_id),
+        )
+        moves_campaign = campaign_id != challenge.campaign_id
+        moves_audience = challenge.campaign_id is not None and audience_after != audience_before
+        if not (moves_campaign or moves_audience):
+            return EDITABLE_STATUSES
+        if challenge.status is not ChallengeStatus.DRAFT:
+            what = "campaign" if moves_campaign else "visibility and organization"
+            raise MembershipFrozenError(
+                f"the {what} of a {challenge.status} challenge cannot change: its pledges are "
+                "counted in its campaign as they are; close it and create a new challenge"
+            )
+        return (ChallengeStatus.DRAFT,)
+
+    def _check_references(self, campaign_id: object, organization_id: object) -> None:
+        """The campaign and organisation a challenge names must exist (400 otherwise: the
+        request's body is wrong, not its URL)."""
+        unknown: dict[str, str] = {}
+        if (
+            isinstance(campaign_id, str)
+            and self._campaigns is not None
+            and self._campaigns.get(campaign_id) is None
+        ):
+            unknown["campaign_id"] = f"no campaign has the id {campaign_id!r}"
+        if (
+            isinstance(organization_id, str)
+            and self._organizations is not None
+            and self._organizations.get(organization_id) is None
+        ):
+            unknown["organization_id"] = f"no organization has the id {organization_id!r}"
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown {' and '.join(unknown)}: create it first, then refer to its id",
+                [{"loc": ["body", name], "msg": msg} for name, msg in unknown.items()],
+            )
 
     def publish(self, challenge_id: str) -> Challenge:
         return self._transition(challenge_id, ChallengeStatus.DRAFT, ChallengeStatus.LIVE)

@@ -99,6 +99,15 @@ class Api:
     def pledge(self, challenge_id: str, sub: str, body: Any = None) -> Any:
         return self.request("POST", f"/challenges/{challenge_id}/pledges", body, bearer(sub))
 
+    def seed_organization(self, organization_id: str, name: str = "Humanis") -> None:
+        """An organisation with a fixed id (as the demo seeds them), for challenges to name."""
+        from chalicelib.domain.model import OrganizationKind
+        from chalicelib.services.organizations import OrganizationDraft
+
+        self.container.organizations.create(
+            OrganizationDraft(name, OrganizationKind.COMPANY, id=organization_id)
+        )
+
     def challenge(self, challenge_id: str) -> dict[str, Any]:
         response = self.request("GET", f"/challenges/{challenge_id}")
         assert response.status_code == 200, response.body

@@ -215,6 +215,7 @@ def test_drafts_and_unknown_challenges_are_404(api: Api) -> None:
 
 
 def test_employee_only_areas_are_for_its_employees(api: Api) -> None:
+    api.seed_organization("org_humanis")
     internal = api.create(visibility="organization", organization_id="org_humanis")
     for number in range(5):
         response = api.request(

@@ -136,6 +136,7 @@ def test_expired_token_is_401(api: Api) -> None:
 
 
 def test_employee_only_challenge_exists_only_for_its_organisation(api: Api) -> None:
+    api.seed_organization("org_humanis")
     internal = api.create(title="Humanis: cycling", visibility="organization",
                           organization_id="org_humanis")  # fmt: skip
     employee = bearer("emp-1", org_id="org_humanis")
