@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -20,8 +20,28 @@ _STATUS_TEXT = {
     200: "OK", 201: "Created", 204: "No content", 400: "Invalid request",
     401: "Missing or invalid token", 403: "The token lacks the required role",
     404: "Not found", 405: "Method not allowed", 409: "Conflict with the current state",
-    413: "Body over 64 KiB", 415: "Unsupported media type", 503: "Busy; retry",
+    413: "Body over 64 KiB", 415: "Unsupported media type", 429: "Too many requests; retry",
+    503: "Busy; retry",
 }  # fmt: skip
+# Every route answers 415 to a request whose Content-Type is not JSON (Chalice checks it before
+# the route runs), and 500 if all else fails.
+_ALWAYS = (415, 500)
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+# pydantic leaves a constraint it cannot place inside a union (`Annotated[int | float,
+# Field(gt=0)]`) under its own name, which JSON Schema does not know: a client would miss it.
+_PYDANTIC_TO_JSON_SCHEMA = {
+    "gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum",
+    "multiple_of": "multipleOf",
+}  # fmt: skip
+# Mappings whose keys are names, not keywords: their values are schemas.
+_NAMED_SCHEMAS = ("properties", "patternProperties", "$defs", "definitions")
+# Keywords whose values are instances, not schemas: left as they are.
+_INSTANCES = ("default", "const", "enum", "examples", "example")
 
 
 _HEADERS = {
@@ -40,7 +60,32 @@ def _schemas(models: set[type[BaseModel]]) -> tuple[dict[Any, Any], dict[str, An
     modes: tuple[Literal["serialization", "validation"], ...] = ("serialization", "validation")
     keyed = [(model, mode) for mode in modes for model in models]
     refs, top = models_json_schema(keyed, ref_template=REF_TEMPLATE)
-    return refs, top.get("$defs", {})
+    return refs, json_schema_keywords(top.get("$defs", {}), named=True)
+
+
+def json_schema_keywords(node: Any, *, named: bool = False) -> Any:
+    """`node` with pydantic's stray constraint names turned into JSON Schema keywords."""
+    if isinstance(node, list):
+        return [json_schema_keywords(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if named:
+        return {name: json_schema_keywords(schema) for name, schema in node.items()}
+    return {
+        _PYDANTIC_TO_JSON_SCHEMA.get(key, key): value
+        if key in _INSTANCES
+        else json_schema_keywords(value, named=key in _NAMED_SCHEMAS)
+        for key, value in node.items()
+    }
+
+
+def _body_required(model: type[BaseModel]) -> bool:
+    """A body is optional when an empty one (`{}`, what a missing body is read as) is valid."""
+    try:
+        model.model_validate_json(b"{}")
+    except ValidationError:
+        return True
+    return False
 
 
 def _query_parameters(model: type[BaseModel], refs: dict[Any, Any]) -> list[dict[str, Any]]:
@@ -50,7 +95,7 @@ def _query_parameters(model: type[BaseModel], refs: dict[Any, Any]) -> list[dict
             "name": name,
             "in": "query",
             "required": name in schema.get("required", []),
-            "schema": {k: v for k, v in prop.items() if k != "title"},
+            "schema": json_schema_keywords({k: v for k, v in prop.items() if k != "title"}),
         }
         for name, prop in schema.get("properties", {}).items()
     ]
@@ -67,6 +112,19 @@ def _operation_id(method: str, path: str) -> str:
 def _alternatives(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
     """The success response's other media types (e.g. GeoJSON for maps)."""
     return {media: {"schema": refs[(model, "serialization")]} for media, model in op.alternatives}
+
+
+def _problem_responses(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
+    problem_ref = refs[(Problem, "serialization")]
+    responses: dict[str, Any] = {}
+    for status in sorted({*op.errors, *_ALWAYS}):
+        responses[str(status)] = {
+            "description": _STATUS_TEXT.get(status, "Internal error"),
+            "content": _json_content(problem_ref, "application/problem+json"),
+        }
+        if status in (429, 503):
+            responses[str(status)]["headers"] = _RETRY_AFTER
+    return responses
 
 
 def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
@@ -87,12 +145,7 @@ def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
         elif op.response is None and status != 204:
             entry["content"] = {"application/json": {"schema": {"type": "object"}}}
         responses[str(status)] = entry
-    problem_ref = refs[(Problem, "serialization")]
-    for status in (*op.errors, 500):
-        responses[str(status)] = {
-            "description": _STATUS_TEXT.get(status, "Internal error"),
-            "content": _json_content(problem_ref, "application/problem+json"),
-        }
+    responses.update(_problem_responses(op, refs))
     document: dict[str, Any] = {
         "operationId": _operation_id(op.method, op.path),
         "summary": op.summary,
@@ -102,7 +155,7 @@ def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
     }
     if op.body is not None:
         document["requestBody"] = {
-            "required": op.method != "post" or op.tag != "participant",
+            "required": _body_required(op.body),
             "content": _json_content(refs[(op.body, "validation")]),
         }
     if op.auth in ("participant", "admin"):

@@ -32,6 +32,7 @@ from chalicelib.domain.areas import (
 )
 from chalicelib.domain.model import (
     MAX_REPORT_QUANTITY,
+    QUANTITY_DECIMALS,
     Campaign,
     Challenge,
     Delivery,
@@ -80,7 +81,20 @@ Text = Annotated[
 ]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Unit = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9%°/._ -]{1,16}$")]
-Number = Annotated[int | float, Field(gt=0, le=1_000_000_000)]
+
+
+def _decimals(value: int | float) -> int | float:
+    # Like reported quantities; this also keeps out what DynamoDB cannot store (5e-324).
+    if round(value, QUANTITY_DECIMALS) != value:
+        raise ValueError(f"must have at most {QUANTITY_DECIMALS} decimals")
+    return value
+
+
+Number = Annotated[
+    int | float,
+    Field(gt=0, le=1_000_000_000, description=f"at most {QUANTITY_DECIMALS} decimals"),
+    AfterValidator(_decimals),
+]
 
 
 class _Body(BaseModel):
@@ -152,13 +166,35 @@ class _ChallengeFields(_Body):
     reward: Annotated[Text, StringConstraints(max_length=500)]
     starts_at: Instant | None = None
     ends_at: Instant | None = None
-    campaign_id: Identifier | None = None
-    organization_id: Identifier | None = None
+    campaign_id: Identifier | None = Field(
+        default=None, description="An existing campaign's id (400 otherwise)."
+    )
+    organization_id: Identifier | None = Field(
+        default=None,
+        description="An existing organisation's id (400 otherwise); required when "
+        "visibility is organization.",
+    )
     visibility: Literal["public", "organization"] = "public"
     report_cap: Number | None = None
 
 
 class ChallengeCreate(_ChallengeFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Clichy à vélo",
+                    "action": "I cycle when I can",
+                    "target": {"metric": "participants", "value": 500, "unit": "km"},
+                    "sponsor": {"name": "Ville de Clichy", "email": "mobilite@clichy.example"},
+                    "beneficiary": {"name": "Solicycle", "email": "contact@solicycle.example"},
+                    "reward": "€5,000 to teach 500 pupils bike repair",
+                    "publish": True,
+                }
+            ]
+        }
+    )
+
     publish: bool = False
 
 
@@ -167,6 +203,15 @@ _REQUIRED_ON_PATCH = ("title", "action", "target", "sponsor", "beneficiary", "re
 
 class ChallengePatch(_Body):
     """Any subset of the creation fields; `null` clears an optional one."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"title": "Clichy à vélo, saison 2", "ends_at": "2099-06-30T18:00:00Z"},
+                {"target": {"metric": "participants", "value": 1000, "unit": "km"}},
+            ]
+        }
+    )
 
     title: Annotated[Text, StringConstraints(max_length=140)] | None = None
     action: Annotated[Text, StringConstraints(max_length=280)] | None = None
@@ -177,9 +222,17 @@ class ChallengePatch(_Body):
     reward: Annotated[Text, StringConstraints(max_length=500)] | None = None
     starts_at: Instant | None = None
     ends_at: Instant | None = None
-    campaign_id: Identifier | None = None
+    campaign_id: Identifier | None = Field(
+        default=None,
+        description="An existing campaign's id, or null to leave it. Only a draft changes "
+        "campaign (409 otherwise: its pledges are counted in the campaign it has).",
+    )
     organization_id: Identifier | None = None
-    visibility: Literal["public", "organization"] | None = None
+    visibility: Literal["public", "organization"] | None = Field(
+        default=None,
+        description="With organization_id, who the challenge is for; in a campaign only a "
+        "draft changes it (409 otherwise).",
+    )
     report_cap: Number | None = None
 
     @model_validator(mode="after")
@@ -210,12 +263,23 @@ class PostalLocation(_Body):
 
 
 class PledgeIn(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"display_name": "Léa", "location": {"lat": 48.904, "lon": 2.305}},
+                {"location": {"postal_code": "92110", "country": "FR"}, "notify": False},
+            ]
+        }
+    )
+
     display_name: Annotated[Text, StringConstraints(max_length=80)] | None = None
     location: LatLon | PostalLocation | None = None
     notify: bool = True
 
 
 class ReportIn(_Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"quantity": 12.5}]})
+
     quantity: Annotated[
         float,
         Field(

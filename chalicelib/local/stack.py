@@ -106,6 +106,13 @@ class LocalRequestHandler(ChaliceRequestHandler):
             return
         super()._send_error_response(error)
 
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a `do_<METHOD>` (TRACE, QUERY, …) with an HTML
+        # 501; the app answers it like any undeclared method: 405 problem+json, or 404.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.info("%s %s", self.address_string(), format % args)
 
