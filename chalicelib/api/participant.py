@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Response
@@ -34,6 +35,22 @@ def _area(body: PledgeIn) -> str | None:
     if isinstance(location, LatLon):
         return area_from_coordinates(location.lat, location.lon)
     return area_from_postal_code(location.postal_code, location.country)
+
+
+def _once_per_key(
+    request: ApiRequest[Any, Any], scope: str, key: str | None, answer: Callable[[], Response]
+) -> Response:
+    """The answer, produced once per Idempotency-Key and replayed for the same key and body
+    (409 for the same key with another body); without a key, produced every time."""
+    if key is None:
+        return answer()
+    return request.container.idempotency.run(
+        scope=scope,
+        key=key,
+        body=request.raw_body,
+        produce=answer,
+        lambda_context=request.lambda_context,
+    )
 
 
 @endpoint(
@@ -72,15 +89,7 @@ def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
         )
         return json_response(result, 201 if outcome.created else 200)
 
-    if key is None:
-        return answer()
-    return request.container.idempotency.run(
-        scope=f"pledge#{request.caller.sub}#{challenge_id}",
-        key=key,
-        body=request.raw_body,
-        produce=answer,
-        lambda_context=request.lambda_context,
-    )
+    return _once_per_key(request, f"pledge#{request.caller.sub}#{challenge_id}", key, answer)
 
 
 @endpoint(
@@ -149,15 +158,7 @@ def report(request: ApiRequest[ReportIn, Any], challenge_id: str) -> Response:
         )
         return json_response(result, 201)
 
-    if key is None:
-        return answer()
-    return request.container.idempotency.run(
-        scope=f"report#{request.caller.sub}#{challenge_id}",
-        key=key,
-        body=request.raw_body,
-        produce=answer,
-        lambda_context=request.lambda_context,
-    )
+    return _once_per_key(request, f"report#{request.caller.sub}#{challenge_id}", key, answer)
 
 
 @endpoint(
