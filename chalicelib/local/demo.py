@@ -27,11 +27,16 @@ HUMANIS_CAMPAIGN = "cmp_humanis_mobility_week"
 # Humanis employees pledge on several of the week's commuting challenges: the campaign counts
 # each of them once. This many employees take the demo's Humanis pledges between them.
 HUMANIS_EMPLOYEES = 18
+GRDF_ORG = "org_grdf"
+GRDF_CAMPAIGN = "cmp_grdf_sd_week"
+# GRDF's week: three employee-only challenges; this many employees share the demo's pledges.
+GRDF_EMPLOYEES = 140
 
 ORGANIZATIONS = (
     OrganizationDraft("Humanis", OrganizationKind.COMPANY, ("humanis.example",), HUMANIS_ORG),
     OrganizationDraft("Ville de Clichy", OrganizationKind.CITY, id="org_clichy"),
     OrganizationDraft("Ville de Bourg-la-Reine", OrganizationKind.CITY, id="org_bourg_la_reine"),
+    OrganizationDraft("GRDF", OrganizationKind.COMPANY, ("grdf.example",), GRDF_ORG),
 )
 
 # Town centres (lat, lon) that pledges are scattered around, a few km at most.
@@ -43,6 +48,11 @@ TOWNS = {
     "Paris 17e": (48.8835, 2.3220),
     "Bourg-la-Reine": (48.7797, 2.3163),
     "Lyon": (45.7640, 4.8357),
+    "Paris 9e": (48.8763, 2.3376),
+    "Marseille": (43.2965, 5.3698),
+    "Lille": (50.6292, 3.0573),
+    "Nantes": (47.2184, -1.5536),
+    "Toulouse": (43.6047, 1.4442),
 }
 FIRST_NAMES = ("Léa", "Hugo", "Chloé", "Lucas", "Manon", "Nathan", "Inès", "Yanis", "Camille",
                "Sofiane", "Emma", "Karim", "Jade", "Louis", "Zoé", "Mehdi")  # fmt: skip
@@ -76,6 +86,25 @@ def _commute(mode: str, action: str) -> ChallengeDraft:
         publish=True,
     )
 
+
+def _grdf(title: str, action: str, target: int, beneficiary: Party, reward: str) -> ChallengeDraft:
+    return ChallengeDraft(
+        title=f"GRDF sustainable-development week: {title}",
+        action=action,
+        description="One of three challenges of GRDF's sustainable-development week (June 2018: "
+        "564 employees took part and three social-impact associations were funded).",
+        target=Target(Metric.PARTICIPANTS, target),
+        sponsor=_party("GRDF", "rse@grdf.example"),
+        beneficiary=beneficiary,
+        reward=reward,
+        visibility=Visibility.ORGANIZATION,
+        organization_id=GRDF_ORG,
+        campaign_id=GRDF_CAMPAIGN,
+        publish=True,
+    )
+
+
+GRDF_TOWNS = ("Paris 9e", "Lyon", "Marseille", "Lille", "Nantes", "Toulouse")
 
 DEMO_CHALLENGES: tuple[DemoChallenge, ...] = (
     DemoChallenge("clichy", ChallengeDraft(
@@ -126,10 +155,27 @@ DEMO_CHALLENGES: tuple[DemoChallenge, ...] = (
     DemoChallenge("humanis-walking", _commute("walking", "I walk to work"), 4, ("Paris 17e",)),
     DemoChallenge("humanis-scooter", _commute("scooter", "I ride a kick scooter to work"), 3,
                   ("Saint-Ouen",)),
+    # Appended last, so the earlier challenges' generated pledges stay as they were.
+    DemoChallenge("grdf-stairs", _grdf(
+        "stairs", "I take the stairs instead of the lift", 150,
+        _party("Emmaüs Connect", "contact@emmaus-connect.example"),
+        "€2,000 to Emmaüs Connect for digital-inclusion workshops",
+    ), 70, GRDF_TOWNS),
+    DemoChallenge("grdf-cup", _grdf(
+        "reusable cup", "I use a reusable cup instead of disposable ones", 200,
+        _party("Les Restos du Cœur", "contact@restosducoeur.example"),
+        "€2,000 to Les Restos du Cœur: 2,000 meals",
+    ), 80, GRDF_TOWNS),
+    DemoChallenge("grdf-screens", _grdf(
+        "screens off", "I switch off my screens every evening", 150,
+        _party("Simplon.co", "contact@simplon.example"),
+        "€2,000 to Simplon.co for a coding bootcamp grant",
+    ), 60, GRDF_TOWNS),
 )  # fmt: skip
 
 
 HUMANIS_KEYS = tuple(demo.key for demo in DEMO_CHALLENGES if demo.key.startswith("humanis"))
+GRDF_KEYS = tuple(demo.key for demo in DEMO_CHALLENGES if demo.key.startswith("grdf"))
 
 
 def humanis_employee(challenge_key: str, number: int) -> str:
@@ -143,6 +189,10 @@ def demo_participant(challenge_key: str, number: int) -> Principal:
     """Who takes a demo challenge's `number`-th pledge."""
     if challenge_key in HUMANIS_KEYS:
         return Principal(sub=humanis_employee(challenge_key, number), org_id=HUMANIS_ORG)
+    if challenge_key in GRDF_KEYS:
+        # Overlapping runs again: some employees take part in two or three challenges.
+        start = 45 * GRDF_KEYS.index(challenge_key)
+        return Principal(sub=f"demo-grdf-{(start + number) % GRDF_EMPLOYEES:04d}", org_id=GRDF_ORG)
     return Principal(sub=f"demo-{challenge_key}-{number:04d}")
 
 
@@ -203,9 +253,18 @@ def load_demo(container: Container, *, seed: int = 2013) -> dict[str, str]:
             id=HUMANIS_CAMPAIGN,
         )
     )
+    container.campaigns.create(
+        CampaignDraft(
+            title="GRDF sustainable-development week",
+            description="Three challenges for GRDF's employees, each funding an association.",
+            organization_id=GRDF_ORG,
+            ends_at=week,
+            id=GRDF_CAMPAIGN,
+        )
+    )
     for demo in DEMO_CHALLENGES:
         draft = demo.draft
-        if demo.key.startswith("humanis"):
+        if demo.key.startswith(("humanis", "grdf")):
             # A one-week campaign, running now.
             draft = replace(draft, ends_at=week)
         challenge = container.challenges.create(draft)

@@ -211,6 +211,10 @@ def _banner(stack: LocalStack, port: int) -> str:
     admin = mint_local_token(secret, "local-admin", groups=["admin"], name="Local admin")
     participant = mint_local_token(secret, "local-participant", name="Léa")
     employee = mint_local_token(secret, "humanis-employee", org_id="org_humanis", name="Sam")
+    # A GRDF employee known by a verified e-mail in GRDF's domain, not by an org claim.
+    grdf = mint_local_token(
+        secret, "grdf-employee", name="Inès", email="ines@grdf.example", email_verified=True
+    )
     api = f"http://127.0.0.1:{port}"
     return "\n".join([
         "",
@@ -221,6 +225,7 @@ def _banner(stack: LocalStack, port: int) -> str:
         f"  admin token:       {admin}",
         f"  participant token: {participant}",
         f"  Humanis employee:  {employee}",
+        f"  GRDF employee:     {grdf}",
         "  Ctrl-C stops everything.",
         "",
     ])  # fmt: skip

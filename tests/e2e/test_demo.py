@@ -9,7 +9,10 @@ import pytest
 from chalicelib.domain.model import tidy_quantity
 from chalicelib.local.demo import (
     DEMO_CHALLENGES,
+    GRDF_CAMPAIGN,
+    GRDF_KEYS,
     HUMANIS_KEYS,
+    demo_participant,
     demo_reports,
     humanis_employee,
 )
@@ -138,6 +141,49 @@ def test_the_humanis_week_counts_each_employee_once(demo_stack: Stack) -> None:
     # An outsider sees the campaign but none of its employee-only challenges.
     outsider = demo_stack.request("GET", "/campaigns/cmp_humanis_mobility_week").json()
     assert outsider["challenges"] == []
+
+
+def test_grdf_week_is_seen_by_a_verified_grdf_address_and_counts_each_employee_once(
+    demo_stack: Stack,
+) -> None:
+    grdf = {demo.draft.title: demo for demo in DEMO_CHALLENGES if demo.key in GRDF_KEYS}
+    pledges = sum(demo.pledges for demo in grdf.values())
+    people = {
+        demo_participant(demo.key, number).sub
+        for demo in grdf.values()
+        for number in range(demo.pledges)
+    }
+    assert len(people) < pledges  # some employees take part in several challenges
+    # An employee known only by a verified e-mail in GRDF's domain (no custom:org_id).
+    employee = demo_stack.participant_token(
+        "grdf-e2e-employee", email="ines@grdf.example", email_verified=True
+    )
+
+    def counted() -> dict[str, Any] | None:
+        response = demo_stack.request("GET", f"/campaigns/{GRDF_CAMPAIGN}", token=employee)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        totals = body["totals"]
+        return (
+            body if (totals["pledges"], totals["participants"]) == (pledges, len(people)) else None
+        )
+
+    week = demo_stack.wait_until(counted, COUNT_TIMEOUT_SECONDS, message="GRDF week counted")
+    assert {c["title"]: c["progress"]["participants"] for c in week["challenges"]} == {
+        title: demo.pledges for title, demo in grdf.items()
+    }
+    # The same domain unverified, or another domain: none of it.
+    for token in (
+        demo_stack.participant_token("grdf-unverified", email="max@grdf.example"),
+        demo_stack.participant_token("outsider", email="eve@other.example", email_verified=True),
+    ):
+        assert (
+            demo_stack.request("GET", f"/campaigns/{GRDF_CAMPAIGN}", token=token).json()[
+                "challenges"
+            ]
+            == []
+        )
+        assert not [title for title in listed(demo_stack, token) if title in grdf]
 
 
 def reported(keys: tuple[str, ...]) -> int | float:
