@@ -144,6 +144,18 @@ def configure_logging(settings: Settings, *, stream: IO[str] | None = None) -> A
         return powertools_logger
 
 
+def configure_tracing(settings: Settings) -> Any:
+    """Once per container in AWS: Powertools Tracer, which patches botocore so every AWS call
+    is a subsegment of the invocation's X-Ray trace (functions run with `Tracing: Active`).
+    Outside Lambda (the local stack, the tests) the Tracer disables itself; locally it is
+    not even built. Returns it, or None."""
+    if settings.stage == LOCAL_STAGE:
+        return None
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
 def local_log_handler(stream: IO[str] | None = None) -> logging.Handler:
     """The local stack's root handler: readable lines, redacted."""
     handler = logging.StreamHandler(stream or sys.stderr)

@@ -12,7 +12,12 @@ from chalicelib.auth import Authenticator, build_verifier
 from chalicelib.aws_clients import create_client
 from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
 from chalicelib.notify.webhook import HttpWebhookSender
-from chalicelib.observability import ContainerMetrics, build_metrics, configure_logging
+from chalicelib.observability import (
+    ContainerMetrics,
+    build_metrics,
+    configure_logging,
+    configure_tracing,
+)
 from chalicelib.services.areas import AreaService
 from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
@@ -87,6 +92,7 @@ def build_container(
     clock: Clock | None = None,
 ) -> Container:
     configure_logging(settings)
+    configure_tracing(settings)
     configure_tables(settings)
     open_connections()
     clock = clock or SystemClock()

@@ -41,6 +41,7 @@ STREAM_READ_ACTIONS = (
     "dynamodb:ListStreams",
 )
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+TRACE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,12 @@ def policy_statements(grants: Grants) -> list[iam.PolicyStatement]:
                 sid="SendMail", actions=["ses:SendEmail"], resources=list(grants.mail_resources)
             )
         )
+    # Active tracing (Powertools Tracer): X-Ray's write actions support no resource-level
+    # permissions, so this is the one Allow on "*" (AWS's AWSXRayDaemonWriteAccess does the
+    # same), limited to these two actions.
+    statements.append(
+        iam.PolicyStatement(sid="WriteTraces", actions=list(TRACE_ACTIONS), resources=["*"])
+    )
     return statements
 
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from infra.access import FUNCTION_ACCESS, READ_ACTIONS, WRITE_ACTIONS, TableAccess
+from infra.access import FUNCTION_ACCESS, READ_ACTIONS, TRACE_ACTIONS, WRITE_ACTIONS, TableAccess
 from tests.infra.conftest import Synthesized
 
 # Every resource type whose properties hold an IAM policy document.
@@ -43,16 +43,30 @@ def test_no_allow_statement_has_a_wildcard_action(stage: Synthesized) -> None:
             assert "*" not in action, f"{logical_id}: {action}"
 
 
-def test_no_allow_statement_applies_to_every_resource(stage: Synthesized) -> None:
-    # None of the actions used needs "Resource": "*": tracing is off (Tracing: PassThrough,
-    # so no xray:PutTraceSegments) and the app publishes no custom metrics (no
-    # cloudwatch:PutMetricData). ListStreams is scoped to the table's streams, as AWS's own
-    # stream-reader example does.
+def test_only_x_ray_writes_apply_to_every_resource(stage: Synthesized) -> None:
+    # X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permissions, so
+    # active tracing needs them on "*": that statement holds those two actions and nothing
+    # else. Metrics go out as EMF log lines (no cloudwatch:PutMetricData). ListStreams is
+    # scoped to the table's streams, as AWS's own stream-reader example does.
+    traced = 0
     for logical_id, statement in statements(stage):
-        if statement["Effect"] == "Allow":
-            assert "*" not in as_list(statement["Resource"]), logical_id
-            assert "NotAction" not in statement, logical_id
-            assert "NotResource" not in statement, logical_id
+        if statement["Effect"] != "Allow":
+            continue
+        assert "NotAction" not in statement, logical_id
+        assert "NotResource" not in statement, logical_id
+        if "*" in as_list(statement["Resource"]):
+            assert statement.get("Sid") == "WriteTraces", logical_id
+            assert sorted(as_list(statement["Action"])) == sorted(TRACE_ACTIONS), logical_id
+            assert as_list(statement["Resource"]) == ["*"], logical_id
+            traced += 1
+    assert traced == len(stage.stack.functions)
+
+
+def test_every_function_is_traced(stage: Synthesized) -> None:
+    functions = stage.template.find_resources("AWS::Serverless::Function")
+    assert functions
+    for logical_id, function in functions.items():
+        assert function["Properties"].get("Tracing") == "Active", logical_id
 
 
 def test_wildcards_appear_only_in_tls_only_deny_statements(stage: Synthesized) -> None:

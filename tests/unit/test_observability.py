@@ -114,3 +114,12 @@ def test_metrics_are_flushed_as_one_emf_document_then_cleared() -> None:
     assert document["stage"] == "prod"
     metrics.flush()
     assert len(stream.getvalue().splitlines()) == 1
+
+
+def test_tracing_is_off_locally_and_self_disabled_outside_lambda() -> None:
+    from chalicelib.observability import configure_tracing
+
+    assert configure_tracing(LOCAL) is None
+    tracer = configure_tracing(DEV)  # not in a Lambda here: Powertools disables it itself
+    assert tracer is not None
+    assert tracer.disabled is True
