@@ -138,6 +138,7 @@ def build_container(
         challenge_cache,
         clock,
         counter_shards=settings.campaign_counter_shards,
+        organizations=organization_cache,
     )
     return Container(
         settings=settings,

@@ -18,7 +18,7 @@ from chalicelib.domain.model import (
     tidy_quantity,
 )
 from chalicelib.services.challenges import ChallengeService, new_id
-from chalicelib.services.ports import ChallengeRepository, Clock
+from chalicelib.services.ports import ChallengeRepository, Clock, OrganizationReader
 
 # The most challenges one campaign page lists (a campaign runs a handful).
 MAX_CHALLENGES_SHOWN = 100
@@ -96,8 +96,10 @@ class CampaignService:
         clock: Clock,
         *,
         counter_shards: int,
+        organizations: OrganizationReader | None = None,
     ) -> None:
         self._campaigns = campaigns
+        self._organizations = organizations
         self._members = members
         self._counts = counts
         self._challenges = challenges
@@ -111,6 +113,17 @@ class CampaignService:
                 "ends_at must be after starts_at",
                 [{"loc": ["body", "ends_at"], "msg": "must be after starts_at"}],
             )
+        if (
+            draft.organization_id is not None
+            and self._organizations is not None
+            and self._organizations.get(draft.organization_id) is None
+        ):
+            # As for challenges (docs/decisions.md): the body is wrong, not the URL.
+            raise InvalidRequestError(
+                "unknown organization_id: create it first, then refer to its id",
+                [{"loc": ["body", "organization_id"],
+                  "msg": f"no organization has the id {draft.organization_id!r}"}],
+            )  # fmt: skip
         campaign = Campaign(
             id=draft.id or new_id("cmp"),
             title=draft.title,

@@ -105,6 +105,21 @@ def test_unknown_campaign_is_404_and_bad_bodies_400(api: Api) -> None:
     assert_problem(api.request("POST", "/admin/campaigns", {"title": "T"}, bearer("p")), 403)
 
 
+def test_a_campaign_names_an_existing_organisation(api: Api) -> None:
+    unknown = api.request(
+        "POST", "/admin/campaigns", {"title": "T", "organization_id": "org_nope"}, ADMIN
+    )
+    problem = assert_problem(unknown, 400)
+    assert problem["errors"] == [
+        {"loc": ["body", "organization_id"], "msg": "no organization has the id 'org_nope'"}
+    ]
+    api.seed_organization("org_known")
+    known = api.request(
+        "POST", "/admin/campaigns", {"title": "T", "organization_id": "org_known"}, ADMIN
+    )
+    assert known.status_code == 201, known.body
+
+
 # --- the membership repository on the embedded DynamoDB ----------------------------------------
 
 
