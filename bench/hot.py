@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -313,7 +314,11 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
 
     settings = Settings.from_env()
     recorder = CapacityRecorder(MotoStore(settings.region))
-    with recorder.capture_clients():
+    # Hooked for the whole run: repositories build some clients on first use (the pledge
+    # and report transactions', the area counts'), after the container is built.
+    capture = contextlib.ExitStack()
+    capture.enter_context(recorder.capture_clients())
+    try:
         container = build_container(settings)
         container_clients = recorder.clients
         set_container(container)
@@ -322,7 +327,11 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
 
         stream = _Stream(recorder, settings, app_module)
         naive_challenges, naive_service = naive_services(settings, container.progress)
+    except BaseException:
+        capture.close()
+        raise
     if container_clients == 0:
+        capture.close()
         raise RuntimeError("no DynamoDB client was hooked: PynamoDB built them elsewhere")
     prefix = settings.table_prefix
     try:
@@ -371,6 +380,7 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
         )
     finally:
         set_container(None)
+        capture.close()
     sharded = variants["sharded"]
     sharded_invocations = max(1, sharded.stream_invocations)
     challenge_bytes = _largest_item(recorder, "update", "challenges")

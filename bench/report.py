@@ -425,7 +425,21 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
         ),
         "blockers": _blockers(data),
         "burst": _burst_section(data["local_burst"]),
+        "burst_row": _burst_row(data["local_burst"]),
     }
+
+
+def _burst_row(burst: dict[str, Any] | None) -> str:
+    target = "≥ 5,000 pledges, 0 errors, exact count, 1 e-mail per recipient"
+    if burst is None:
+        return f"skipped | {target}: **not run**"
+    sent = ", ".join(str(n) for n in burst["notifications_per_recipient"].values())
+    figures = (
+        f"{burst['pledges']:,} pledges, {burst['errors']} errors, exact count "
+        f"{burst['exact_count']}, e-mails per recipient {sent}"
+    )
+    met = burst["ok"] and burst["pledges"] >= 5000
+    return f"{figures} | {target}: {'met' if met else '**not met**'}"
 
 
 def _burst_section(burst: dict[str, Any] | None) -> str:
@@ -466,6 +480,7 @@ Machine: {cpus} cores ({cpu}), Python {python}; {versions}. This file and
 | `usd_per_million_pledges` ({region}, on demand) | {usd} | – |
 | `cold_start_import_ratio` | {cold} | ≤ 1.5: {cold_met} |
 | `cold_start_peak_rss_mb` (after `import app`) | {rss} | – |
+| `local_burst` | {burst_row} |
 
 ## Local burst (locust against the local stack)
 
@@ -483,7 +498,7 @@ answers; one `challenge.reached` e-mail per recipient, in the log and in SES.
 
 The throughput and latencies are those of moto server and one Python process on this
 machine, not of AWS: they say the stack stays correct under concurrent load, not how fast
-production is (the capacity figures above are for that).
+production is (the capacity figures below are for that).
 
 ## Hot challenge: write capacity per partition key
 
@@ -492,11 +507,14 @@ container from `chalicelib.wiring.build_container`, the tables from
 `chalicelib.local.stack.prepare_aws`. A live challenge is created through `ChallengeService`
 and {pledges} distinct participants pledge through `PledgeService.pledge`, the route's
 service call: the challenge from the container's cache (a `GetItem` about once per TTL),
-then one `TransactWriteItems` (pledge put and counter shard update). Every 100 pledges the
-local `StreamPoller` runs the real `aggregate_progress` (and `notify_milestones`) triggers
-from `app.py` over the streams with the deployed batch size, 100: each invocation gets one
-full batch of records written after the previous invocation, the steady state of a busy
-trigger, in which the aggregator rewrites the challenge's totals once per batch. The same
+then one `TransactWriteItems` (pledge put and counter shard update). Every pledge carries a
+location in one ~5 km area, the worst case for area counting. Every 100 pledges the local
+`StreamPoller` runs every stream trigger of `app.py` (`aggregate_progress`,
+`notify_milestones`, `track_campaigns`, `count_areas`) with its deployed batch size:
+`aggregate_progress` (batch 100) gets one full batch of records written after the previous
+invocation, the steady state of a busy trigger, in which the aggregator rewrites the
+challenge's totals once per batch; `count_areas` gets the same 100 records (its deployed
+batch of up to 1,000 would make its area writes rarer still). The same
 run then does the same for the naive baseline (`bench/naive.py`: the same pledge item and
 transaction, one counter item per challenge) on a second challenge created with one counter
 item: {naive_pledges} pledges. The target is the number of pledges, so each challenge is
@@ -543,7 +561,9 @@ Naive design:
 {nv_keys}
 
 Per pledge, sharded: {wcu_api} WCU on the API path (pledge put 2 + counter shard 2 +
-`by_challenge` index entry 1) and {wcu_stream} WCU in the stream handlers; {sh_rcu_api} RCU
+`by_challenge` index entry 1) and {wcu_stream} WCU in the stream handlers (almost all of it
+`count_areas`' receipt, 2 WCU per pledge on a key of its own: the record's sequence number;
+the area item takes one write per batch); {sh_rcu_api} RCU
 on the API path and {sh_rcu_stream} RCU in the stream handlers. Stream handler calls over the
 run: {sh_stream_calls}, in {sh_invocations} `aggregate_progress` invocations ({sh_records}
 records).
