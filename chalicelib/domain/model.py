@@ -157,12 +157,18 @@ class Challenge:
     def is_target_met(self, totals: Totals) -> bool:
         return self.counted_value(totals) >= self.target.value
 
-    def accepts_pledges_at(self, now: datetime) -> bool:
+    def figures_frozen_at(self, now: datetime) -> bool:
+        """Whether the counted figures are final: closed, ended, or past its deadline (the
+        schedule may not have marked it ended yet). A challenge not started yet is not
+        frozen: nothing can be withdrawn from it, but nothing is final either."""
         if self.status is not ChallengeStatus.LIVE:
+            return True
+        return self.ends_at is not None and now >= self.ends_at
+
+    def accepts_pledges_at(self, now: datetime) -> bool:
+        if self.figures_frozen_at(now):
             return False
-        if self.starts_at is not None and now < self.starts_at:
-            return False
-        return self.ends_at is None or now < self.ends_at
+        return self.starts_at is None or now >= self.starts_at
 
     def with_changes(self, **changes: object) -> Challenge:
         return replace(self, **changes)  # type: ignore[arg-type]

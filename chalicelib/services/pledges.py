@@ -117,9 +117,7 @@ class PledgeService:
         # withdrawal is rare enough to pay for a read of its own.
         challenge = self._challenges.get_visible(challenge_id, principal)
         now = self._clock.now()
-        if challenge.status is not ChallengeStatus.LIVE or (
-            challenge.ends_at is not None and now >= challenge.ends_at
-        ):
+        if challenge.figures_frozen_at(now):
             raise ChallengeNotOpenError(f"{_closed_reason(challenge, now)}: its figures are final")
         shard = counter_shard_for(principal.sub, challenge.counter_shards)
         token = request_token(principal.sub, challenge.id, "withdraw", None)
