@@ -104,7 +104,12 @@ def response_for_error(error: Exception) -> Response:
         return problem_response(_INTERNAL, "An unexpected error occurred; it has been logged.")
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
-    if isinstance(error, errors.InvalidRequestError) and error.errors:
+    if isinstance(error, errors.InvalidFieldsError):
+        # The domain names fields of the request body; the location is the API's business.
+        extra["errors"] = [
+            {"loc": ["body", name], "msg": msg} for name, msg in error.fields.items()
+        ]
+    elif isinstance(error, errors.InvalidRequestError) and error.errors:
         extra["errors"] = error.errors
     if kind.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="crowdact"'

@@ -82,6 +82,15 @@ class InvalidRequestError(CrowdactError):
         self.errors = errors or []
 
 
+class InvalidFieldsError(InvalidRequestError):
+    """Values the domain refuses, by the name of the field that carried each (the API layer
+    says where that field was: the body)."""
+
+    def __init__(self, detail: str, fields: dict[str, str]) -> None:
+        super().__init__(detail)
+        self.fields = dict(fields)
+
+
 class PayloadTooLargeError(CrowdactError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"the request body is larger than {limit} bytes")

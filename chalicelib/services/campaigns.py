@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from chalicelib.domain.errors import CampaignNotFoundError, InvalidRequestError
+from chalicelib.domain.errors import CampaignNotFoundError, InvalidFieldsError
 from chalicelib.domain.model import (
     Campaign,
     Challenge,
@@ -109,9 +109,8 @@ class CampaignService:
 
     def create(self, draft: CampaignDraft) -> Campaign:
         if draft.starts_at and draft.ends_at and draft.ends_at <= draft.starts_at:
-            raise InvalidRequestError(
-                "ends_at must be after starts_at",
-                [{"loc": ["body", "ends_at"], "msg": "must be after starts_at"}],
+            raise InvalidFieldsError(
+                "ends_at must be after starts_at", {"ends_at": "must be after starts_at"}
             )
         if (
             draft.organization_id is not None
@@ -119,11 +118,10 @@ class CampaignService:
             and self._organizations.get(draft.organization_id) is None
         ):
             # As for challenges (docs/decisions.md): the body is wrong, not the URL.
-            raise InvalidRequestError(
+            raise InvalidFieldsError(
                 "unknown organization_id: create it first, then refer to its id",
-                [{"loc": ["body", "organization_id"],
-                  "msg": f"no organization has the id {draft.organization_id!r}"}],
-            )  # fmt: skip
+                {"organization_id": f"no organization has the id {draft.organization_id!r}"},
+            )
         campaign = Campaign(
             id=draft.id or new_id("cmp"),
             title=draft.title,

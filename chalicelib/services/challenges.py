@@ -13,7 +13,7 @@ from chalicelib.domain.errors import (
     ChallengeFrozenError,
     ChallengeNotFoundError,
     ConflictError,
-    InvalidRequestError,
+    InvalidFieldsError,
     InvalidTransitionError,
     MembershipFrozenError,
     TargetFrozenError,
@@ -78,9 +78,9 @@ class ChallengeDraft:
 
 def _check_visibility(visibility: object, organization_id: object) -> None:
     if visibility is Visibility.ORGANIZATION and organization_id is None:
-        raise InvalidRequestError(
+        raise InvalidFieldsError(
             "an employee-only challenge needs an organization_id",
-            [{"loc": ["body", "organization_id"], "msg": "required for visibility organization"}],
+            {"organization_id": "required for visibility organization"},
         )
 
 
@@ -97,9 +97,8 @@ def _new_value(changes: ChallengeChanges, name: str, current: object) -> object:
 
 def _check_dates(starts_at: object, ends_at: object) -> None:
     if isinstance(starts_at, datetime) and isinstance(ends_at, datetime) and ends_at <= starts_at:
-        raise InvalidRequestError(
-            "ends_at must be after starts_at",
-            [{"loc": ["body", "ends_at"], "msg": "must be after starts_at"}],
+        raise InvalidFieldsError(
+            "ends_at must be after starts_at", {"ends_at": "must be after starts_at"}
         )
 
 
@@ -253,9 +252,8 @@ class ChallengeService:
         ):
             unknown["organization_id"] = f"no organization has the id {organization_id!r}"
         if unknown:
-            raise InvalidRequestError(
-                f"unknown {' and '.join(unknown)}: create it first, then refer to its id",
-                [{"loc": ["body", name], "msg": msg} for name, msg in unknown.items()],
+            raise InvalidFieldsError(
+                f"unknown {' and '.join(unknown)}: create it first, then refer to its id", unknown
             )
 
     def publish(self, challenge_id: str) -> Challenge:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from chalicelib.domain.errors import (
     ChallengeNotOpenError,
     IdempotencyKeyReusedError,
-    InvalidRequestError,
+    InvalidFieldsError,
     NotPledgedError,
     ReportsNotAcceptedError,
 )
@@ -73,8 +73,8 @@ def report_id(participant_id: str, challenge_id: str, idempotency_key: str | Non
     return REPORT_ID_PREFIX + digest[:REPORT_ID_HEX_DIGITS]
 
 
-def _invalid(field: str, message: str) -> InvalidRequestError:
-    return InvalidRequestError(message, [{"loc": ["body", field], "msg": message}])
+def _invalid(field: str, message: str) -> InvalidFieldsError:
+    return InvalidFieldsError(message, {field: message})
 
 
 def check_quantity(quantity: int | float, report_cap: int | float | None) -> int | float:

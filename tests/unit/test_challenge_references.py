@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.domain.errors import (
     ConflictError,
+    InvalidFieldsError,
     InvalidRequestError,
     MembershipFrozenError,
 )
@@ -95,7 +96,9 @@ def service(
 
 
 def locs(error: InvalidRequestError) -> list[object]:
-    return [entry["loc"] for entry in error.errors]
+    """Where the API reports each refused field: in the body."""
+    assert isinstance(error, InvalidFieldsError)
+    return [["body", name] for name in error.fields]
 
 
 # --- creation ----------------------------------------------------------------------------------

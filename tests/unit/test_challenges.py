@@ -10,6 +10,7 @@ from chalicelib.domain.errors import (
     ChallengeFrozenError,
     ChallengeNotFoundError,
     ConflictError,
+    InvalidFieldsError,
     InvalidRequestError,
     InvalidTransitionError,
     TargetFrozenError,
@@ -52,7 +53,8 @@ def test_create_refuses_ends_at_not_after_starts_at(backend: Backend) -> None:
     for ends_at in (moment, moment - timedelta(seconds=1)):
         with pytest.raises(InvalidRequestError) as raised:
             backend.challenges.create(challenge_draft(starts_at=moment, ends_at=ends_at))
-        assert raised.value.errors[0]["loc"] == ["body", "ends_at"]
+        assert isinstance(raised.value, InvalidFieldsError)
+        assert list(raised.value.fields) == ["ends_at"]
     assert backend.db.challenges == {}
 
 

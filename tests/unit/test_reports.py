@@ -15,6 +15,7 @@ from chalicelib.domain.errors import (
     ChallengeNotFoundError,
     ChallengeNotOpenError,
     IdempotencyKeyReusedError,
+    InvalidFieldsError,
     InvalidRequestError,
     NotPledgedError,
     ReportsNotAcceptedError,
@@ -68,7 +69,9 @@ def reporting(backend: Backend) -> Reporting:
 
 
 def _loc(error: pytest.ExceptionInfo[InvalidRequestError]) -> list[object]:
-    return [item["loc"] for item in error.value.errors]
+    """Where the API reports each refused field: in the body."""
+    assert isinstance(error.value, InvalidFieldsError)
+    return [["body", name] for name in error.value.fields]
 
 
 def test_a_report_is_stored_and_counted_in_the_pledge_and_the_shards(
