@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import builtins
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.areas import AreaCount
 from chalicelib.domain.errors import InvalidRequestError
 from chalicelib.domain.model import (
     Challenge,
@@ -26,6 +28,7 @@ from chalicelib.domain.model import (
     Visibility,
     tidy_quantity,
 )
+from chalicelib.services.areas import AreaChange
 from chalicelib.services.ports import (
     ChallengeChanges,
     ClaimRefused,
@@ -578,3 +581,29 @@ class FakeMailer:
     def sent_to(self, address: str) -> list[EmailMessage]:
         with self._lock:
             return [message for message in self.sent if message.to == address]
+
+
+class FakeAreaCounts:
+    """Area counts in memory: a change counts once, by its receipt, as DynamoAreaCounts."""
+
+    def __init__(self) -> None:
+        self.by_area: Counter[tuple[str, str]] = Counter()
+        self.receipts: set[str] = set()
+
+    def apply(
+        self, challenge_id: str, area: str, changes: Sequence[AreaChange], *, now: datetime
+    ) -> int:
+        fresh = [change for change in changes if change.receipt not in self.receipts]
+        delta = sum(change.delta for change in fresh)
+        self.receipts.update(change.receipt for change in fresh)
+        # Like the DynamoDB transaction, which writes the area only for a delta: changes
+        # netting to zero leave an area never counted out of the listing.
+        if delta:
+            self.by_area[(challenge_id, area)] += delta
+        return delta
+
+    def counts(self, challenge_id: str) -> builtins.list[AreaCount]:
+        return [AreaCount(a, n) for (c, a), n in self.by_area.items() if c == challenge_id]
+
+    def count(self, challenge_id: str, area: str) -> int:
+        return self.by_area[(challenge_id, area)]

@@ -4,9 +4,6 @@ nearby query, reading pledges-stream records, and the service's visibility rules
 from __future__ import annotations
 
 import itertools
-from collections import Counter
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import pygeohash
@@ -31,33 +28,11 @@ from chalicelib.domain.errors import ChallengeNotFoundError
 from chalicelib.domain.model import Principal, Visibility
 from chalicelib.services.areas import AreaChange, AreaService, group_changes
 from chalicelib.storage.areas import area_change_from_stream_record
+from tests.unit.fakes import FakeAreaCounts
 from tests.unit.support import Backend, challenge_draft
 
 latitudes = st.floats(min_value=-90, max_value=90, allow_nan=False)
 longitudes = st.floats(min_value=-180, max_value=180, allow_nan=False)
-
-
-class FakeAreaCounts:
-    """The repository's contract in memory: a change counts once, by its receipt."""
-
-    def __init__(self) -> None:
-        self.by_area: Counter[tuple[str, str]] = Counter()
-        self.receipts: set[str] = set()
-
-    def apply(
-        self, challenge_id: str, area: str, changes: Sequence[AreaChange], *, now: datetime
-    ) -> int:
-        fresh = [change for change in changes if change.receipt not in self.receipts]
-        delta = sum(change.delta for change in fresh)
-        self.receipts.update(change.receipt for change in fresh)
-        self.by_area[(challenge_id, area)] += delta
-        return delta
-
-    def counts(self, challenge_id: str) -> list[AreaCount]:
-        return [AreaCount(a, n) for (c, a), n in self.by_area.items() if c == challenge_id]
-
-    def count(self, challenge_id: str, area: str) -> int:
-        return self.by_area[(challenge_id, area)]
 
 
 def change(receipt: int, area: str, delta: int = 1, challenge_id: str = "ch_1") -> AreaChange:

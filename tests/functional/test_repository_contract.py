@@ -1,0 +1,633 @@
+"""One contract for the repository ports, run on the in-memory fakes and on DynamoDB (moto).
+
+Each case is written once against `Store` and runs twice, so a fake cannot drift from the
+DynamoDB repository it stands in for. What moto cannot show (DynamoDB's replay of a
+ClientRequestToken) stays with the fakes in tests/unit/test_fakes.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from moto import mock_aws
+from pynamodb.exceptions import PutError
+
+from chalicelib.domain.areas import AreaCount
+from chalicelib.domain.model import (
+    Challenge,
+    ChallengeStatus,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    EventType,
+    Metric,
+    Milestone,
+    Pledge,
+    RecipientRole,
+    Report,
+    Target,
+    Totals,
+    Visibility,
+)
+from chalicelib.local import moto_fixes
+from chalicelib.services.areas import AreaChange, AreaCountRepository
+from chalicelib.services.ports import (
+    ChallengeChanges,
+    ChallengeRepository,
+    ClaimRefused,
+    CounterRepository,
+    DeliveryRepository,
+    Page,
+    PledgeRepository,
+    ReportRepository,
+    ReportWrite,
+)
+from chalicelib.settings import Settings
+from chalicelib.storage.areas import DynamoAreaCounts
+from chalicelib.storage.reports import DynamoReportRepository
+from chalicelib.storage.repositories import (
+    DynamoChallengeRepository,
+    DynamoCounterRepository,
+    DynamoDeliveryRepository,
+    DynamoPledgeRepository,
+)
+from chalicelib.storage.tables import ChallengeEventItem, create_tables
+from chalicelib.wiring import build_container
+from tests.unit.fakes import (
+    DuplicateItemError,
+    FakeAreaCounts,
+    FakeClock,
+    FakeReportRepository,
+)
+from tests.unit.support import BENEFICIARY, REWARD, SPONSOR, build_backend
+
+LEASE = timedelta(seconds=90)
+SHARDS = 4
+
+
+@dataclass
+class Store:
+    """One back end's repositories, behind the ports, and what a case needs to look inside."""
+
+    name: str
+    challenges: ChallengeRepository
+    pledges: PledgeRepository
+    reports: ReportRepository
+    counters: CounterRepository
+    deliveries: DeliveryRepository
+    areas: AreaCountRepository
+    clock: FakeClock
+    # What `ChallengeRepository.add` raises for an id that exists (the port leaves it open).
+    duplicate_error: type[Exception]
+    # The milestones stored for a challenge: (event, occurred_at, participants, reached).
+    milestones: Callable[[str], list[tuple[EventType, datetime, int, bool]]]
+    _ids: int = 0
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def live_challenge(self, **overrides: Any) -> Challenge:
+        self._ids += 1
+        fields: dict[str, Any] = {
+            "id": f"ch_{self._ids:04d}",
+            "title": "Cycle to work",
+            "action": "I cycle to work at least once a week",
+            "description": "",
+            "target": Target(Metric.PARTICIPANTS, 3),
+            "sponsor": SPONSOR,
+            "beneficiary": BENEFICIARY,
+            "reward": REWARD,
+            "status": ChallengeStatus.LIVE,
+            "visibility": Visibility.PUBLIC,
+            "created_at": self.now(),
+            "counter_shards": SHARDS,
+        }
+        fields.update(overrides)
+        challenge = Challenge(**fields)
+        self.challenges.add(challenge)
+        return challenge
+
+    def stored(self, challenge_id: str) -> Challenge:
+        challenge = self.challenges.get(challenge_id, consistent=True)
+        assert challenge is not None
+        return challenge
+
+    def totals(self, challenge_id: str) -> Totals:
+        return self.counters.totals(challenge_id, SHARDS)
+
+
+def _fake_store() -> Store:
+    backend = build_backend(counter_shards=SHARDS)
+
+    def milestones(challenge_id: str) -> list[tuple[EventType, datetime, int, bool]]:
+        return sorted(
+            (m.event, m.occurred_at, m.totals.participants, m.reached)
+            for m in backend.db.milestones_for(challenge_id)
+        )
+
+    return Store(
+        name="fakes",
+        challenges=backend.challenge_repository,
+        pledges=backend.pledge_repository,
+        reports=FakeReportRepository(backend.db),
+        counters=backend.counter_repository,
+        deliveries=backend.delivery_repository,
+        areas=FakeAreaCounts(),
+        clock=backend.clock,
+        duplicate_error=DuplicateItemError,
+        milestones=milestones,
+    )
+
+
+def _dynamo_milestones(challenge_id: str) -> list[tuple[EventType, datetime, int, bool]]:
+    return sorted(
+        (EventType(item.event), item.occurred_at, int(item.participants), bool(item.reached))
+        for item in ChallengeEventItem.query(challenge_id, consistent_read=True)
+        if not item.event.startswith("fanout#")
+    )
+
+
+def _dynamo_store(settings: Settings) -> Iterator[Store]:
+    moto_fixes.apply()
+    with mock_aws():
+        build_container(settings)  # points the models at this stage's tables, as in AWS
+        create_tables()  # what prepare_aws does, less its SES client (a costly build)
+        yield Store(
+            name="dynamodb",
+            challenges=DynamoChallengeRepository(settings),
+            pledges=DynamoPledgeRepository(settings),
+            reports=DynamoReportRepository(settings),
+            counters=DynamoCounterRepository(),
+            deliveries=DynamoDeliveryRepository(),
+            areas=DynamoAreaCounts(settings),
+            clock=FakeClock(),
+            duplicate_error=PutError,
+            milestones=_dynamo_milestones,
+        )
+
+
+@pytest.fixture(params=["fakes", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    if request.param == "fakes":
+        yield _fake_store()
+    else:
+        yield from _dynamo_store(request.getfixturevalue("env"))
+
+
+# --- challenges ----------------------------------------------------------------------------------
+
+
+def test_save_totals_only_stores_a_higher_version(store: Store) -> None:
+    challenge = store.live_challenge()
+
+    assert store.challenges.save_totals(challenge.id, Totals(5, 0, 7))
+    assert not store.challenges.save_totals(challenge.id, Totals(3, 0, 6))
+    assert not store.challenges.save_totals(challenge.id, Totals(9, 0, 7))
+    assert not store.challenges.save_totals("ch_missing", Totals(1, 0, 1))
+    assert store.stored(challenge.id).totals == Totals(5, 0, 7)
+    assert store.challenges.get("ch_missing") is None
+
+
+def test_adding_an_existing_challenge_fails(store: Store) -> None:
+    challenge = store.live_challenge()
+
+    with pytest.raises(store.duplicate_error):
+        store.challenges.add(challenge.with_changes(title="Other"))
+    assert store.stored(challenge.id) == challenge
+
+
+def test_record_milestone_needs_the_stored_target_met_and_writes_once(store: Store) -> None:
+    challenge = store.live_challenge(target=Target(Metric.PARTICIPANTS, 10))
+    now = store.now()
+    short = Milestone(challenge.id, EventType.REACHED, now, Totals(9, 0, 9), reached=True)
+    met = Milestone(challenge.id, EventType.REACHED, now, Totals(10, 0, 10), reached=True)
+
+    assert not store.challenges.record_milestone(challenge, short)
+    assert not store.stored(challenge.id).reached
+    # A caller holding an older, lower target is still judged on the stored one.
+    assert not store.challenges.record_milestone(
+        challenge.with_changes(target=Target(Metric.PARTICIPANTS, 9)), short
+    )
+    assert store.challenges.record_milestone(challenge, met)
+    assert not store.challenges.record_milestone(challenge, met)
+    assert store.stored(challenge.id).reached_at == now
+    assert store.milestones(challenge.id) == [(EventType.REACHED, now, 10, True)]
+
+
+def test_an_ended_milestone_ends_a_live_challenge_at_its_deadline_only(store: Store) -> None:
+    deadline = store.now() + timedelta(days=1)
+    challenge = store.live_challenge(ends_at=deadline)
+    moved = store.live_challenge(ends_at=deadline)
+    later = deadline + timedelta(minutes=1)
+
+    def ended(of: Challenge) -> Milestone:
+        return Milestone(of.id, EventType.ENDED, later, Totals(2, 0, 2), reached=False)
+
+    # An admin moved the deadline after it was found due: the stale one ends nothing.
+    new_deadline = deadline + timedelta(days=7)
+    changes = ChallengeChanges({"ends_at": new_deadline})
+    assert store.challenges.update(
+        moved, changes, allowed_statuses=[ChallengeStatus.LIVE], now=later
+    )
+    assert not store.challenges.record_milestone(moved, ended(moved))
+    assert store.stored(moved.id).status is ChallengeStatus.LIVE
+    assert store.milestones(moved.id) == []
+
+    assert store.challenges.record_milestone(challenge, ended(challenge))
+    assert not store.challenges.record_milestone(challenge, ended(challenge))
+    stored = store.stored(challenge.id)
+    assert (stored.status, stored.updated_at) == (ChallengeStatus.ENDED, later)
+    assert store.milestones(challenge.id) == [(EventType.ENDED, later, 2, False)]
+
+
+def test_transition_moves_only_from_the_expected_status(store: Store) -> None:
+    challenge = store.live_challenge(status=ChallengeStatus.DRAFT)
+    now = store.now()
+
+    assert (
+        store.challenges.transition(challenge.id, ChallengeStatus.LIVE, ChallengeStatus.CLOSED, now)
+        is None
+    )
+    live = store.challenges.transition(
+        challenge.id, ChallengeStatus.DRAFT, ChallengeStatus.LIVE, now
+    )
+    assert live is not None
+    assert (live.status, live.updated_at) == (ChallengeStatus.LIVE, now)
+    assert store.stored(challenge.id) == live
+    assert (
+        store.challenges.transition("ch_missing", ChallengeStatus.DRAFT, ChallengeStatus.LIVE, now)
+        is None
+    )
+
+
+def test_update_writes_only_in_allowed_statuses_and_no_target_once_reached(
+    store: Store,
+) -> None:
+    challenge = store.live_challenge(target=Target(Metric.PARTICIPANTS, 1))
+    now = store.now()
+    live_only = [ChallengeStatus.LIVE]
+
+    updated = store.challenges.update(
+        challenge, ChallengeChanges({"title": "Renamed"}), allowed_statuses=live_only, now=now
+    )
+    assert updated is not None
+    assert (updated.title, updated.updated_at) == ("Renamed", now)
+    assert store.stored(challenge.id) == updated
+    assert (
+        store.challenges.update(
+            challenge,
+            ChallengeChanges({"title": "Draft only"}),
+            allowed_statuses=[ChallengeStatus.DRAFT],
+            now=now,
+        )
+        is None
+    )
+
+    met = Milestone(challenge.id, EventType.REACHED, now, Totals(1, 0, 1), reached=True)
+    assert store.challenges.record_milestone(challenge, met)
+    retarget = ChallengeChanges({"target": Target(Metric.PARTICIPANTS, 5)})
+    assert store.challenges.update(challenge, retarget, allowed_statuses=live_only, now=now) is None
+    assert store.stored(challenge.id).target == Target(Metric.PARTICIPANTS, 1)
+    assert store.challenges.update(
+        challenge, ChallengeChanges({"reward": "More"}), allowed_statuses=live_only, now=now
+    )
+
+
+def test_list_due_returns_live_challenges_at_or_past_their_deadline(store: Store) -> None:
+    now = store.now()
+    due = store.live_challenge(ends_at=now)
+    overdue = store.live_challenge(ends_at=now - timedelta(hours=1))
+    store.live_challenge(ends_at=now + timedelta(seconds=1))
+    store.live_challenge()  # no deadline
+    store.live_challenge(status=ChallengeStatus.CLOSED, ends_at=now - timedelta(hours=1))
+
+    assert sorted(c.id for c in store.challenges.list_due(now)) == sorted([due.id, overdue.id])
+
+
+def _pages(list_page: Callable[[str | None], Page[Challenge]]) -> list[list[str]]:
+    """Every page's challenge ids, following the cursors to the end."""
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    for _ in range(20):
+        page = list_page(cursor)
+        pages.append([c.id for c in page.items])
+        cursor = page.next_cursor
+        if cursor is None:
+            return pages
+    raise AssertionError("the listing did not end")
+
+
+def test_listing_walks_the_statuses_in_order_newest_first_a_page_at_a_time(
+    store: Store,
+) -> None:
+    statuses = [ChallengeStatus.LIVE] * 3 + [ChallengeStatus.ENDED] * 2 + [ChallengeStatus.DRAFT]
+    ids = [
+        store.live_challenge(status=status, created_at=store.now() + timedelta(minutes=number)).id
+        for number, status in enumerate(statuses)
+    ]
+    wanted = [ChallengeStatus.LIVE, ChallengeStatus.ENDED]
+
+    pages = _pages(lambda cursor: store.challenges.list(wanted, limit=2, cursor=cursor))
+
+    # A page is filled across the status partitions; a partition's key ends a full page.
+    assert pages == [[ids[2], ids[1]], [ids[0], ids[4]], [ids[3]]]
+
+
+def test_a_campaigns_listing_pages_through_the_wanted_statuses_newest_first(
+    store: Store,
+) -> None:
+    statuses = [ChallengeStatus.LIVE, ChallengeStatus.DRAFT, ChallengeStatus.LIVE]
+    ids = [
+        store.live_challenge(
+            status=status, campaign_id="cmp_1", created_at=store.now() + timedelta(minutes=n)
+        ).id
+        for n, status in enumerate(statuses)
+    ]
+    store.live_challenge(campaign_id="cmp_2")
+
+    pages = _pages(
+        lambda cursor: store.challenges.list(
+            [ChallengeStatus.LIVE], limit=2, cursor=cursor, campaign_id="cmp_1"
+        )
+    )
+
+    # DynamoDB reads `limit` items, then filters them, so a page may come back short (the
+    # fake does so: [[ids[2]], [ids[0]]]); moto filters first, so only what both promise
+    # is checked here: the wanted challenges, newest first, each once, `limit` at most a page.
+    assert all(len(page) <= 2 for page in pages)
+    assert [cid for page in pages for cid in page] == [ids[2], ids[0]]
+
+
+# --- pledges and counters -------------------------------------------------------------------
+
+
+def test_pledges_are_counted_in_their_shard_with_the_insert(store: Store) -> None:
+    challenge = store.live_challenge()
+    pledge = Pledge(challenge.id, "lea", store.now(), display_name="Léa", area="u09tv")
+
+    assert store.pledges.add(pledge, 0)
+    assert not store.pledges.add(replace(pledge, display_name="Other"), 0)
+    assert store.pledges.get(challenge.id, "lea") == pledge
+    assert store.totals(challenge.id) == Totals(1, 0, 1)
+    assert store.pledges.remove(challenge.id, "lea", 0)
+    assert not store.pledges.remove(challenge.id, "lea", 0)
+    assert store.pledges.get(challenge.id, "lea") is None
+    assert store.totals(challenge.id) == Totals(0, 0, 2)
+
+
+def test_a_request_token_whose_write_failed_applies_it_when_retried(store: Store) -> None:
+    challenge = store.live_challenge()
+    pledge = Pledge(challenge.id, "lea", store.now())
+
+    assert not store.pledges.remove(challenge.id, "lea", 1, request_token="t-1")  # nothing yet
+    assert store.pledges.add(pledge, 1)
+    assert store.pledges.remove(challenge.id, "lea", 1, request_token="t-1")
+
+    assert store.totals(challenge.id).participants == 0
+
+
+def test_a_participants_pledges_are_listed_by_challenge_a_page_at_a_time(store: Store) -> None:
+    ids = [store.live_challenge().id for _ in range(3)]
+    for challenge_id in reversed(ids):
+        assert store.pledges.add(Pledge(challenge_id, "lea", store.now()), 0)
+    assert store.pledges.add(Pledge(ids[0], "max", store.now()), 0)
+
+    first = store.pledges.list_for_participant("lea", limit=2, cursor=None)
+    assert [p.challenge_id for p in first.items] == ids[:2]
+    assert first.next_cursor is not None
+    rest = _remaining(
+        lambda cursor: store.pledges.list_for_participant("lea", limit=2, cursor=cursor),
+        first.next_cursor,
+    )
+    assert [p.challenge_id for p in rest] == ids[2:]
+    assert store.pledges.list_for_participant("nobody", limit=2, cursor=None) == Page([])
+
+
+def _remaining(list_page: Callable[[str | None], Page[Any]], cursor: str | None) -> list[Any]:
+    items: list[Any] = []
+    for _ in range(20):
+        if cursor is None:
+            return items
+        page = list_page(cursor)
+        items.extend(page.items)
+        cursor = page.next_cursor
+    raise AssertionError("the listing did not end")
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+def report(challenge_id: str, number: int, quantity: float, created_at: datetime) -> Report:
+    return Report(
+        id=f"rep_{number:04d}",
+        challenge_id=challenge_id,
+        participant_id="lea",
+        quantity=quantity,
+        unit="km",
+        occurred_on=date(2026, 6, 1),
+        created_at=created_at,
+    )
+
+
+def test_a_report_is_stored_and_counted_once_and_only_with_a_pledge(store: Store) -> None:
+    challenge = store.live_challenge(target=Target(Metric.QUANTITY, 100, "km"))
+    first = report(challenge.id, 1, 0.1, store.now())
+
+    assert store.reports.add(first, 2) is ReportWrite.NOT_PLEDGED
+    assert store.reports.get("lea", first.id) is None
+    assert store.totals(challenge.id) == Totals()
+
+    assert store.pledges.add(Pledge(challenge.id, "lea", store.now()), 2)
+    assert store.reports.add(first, 2) is ReportWrite.ADDED
+    assert store.reports.add(replace(first, quantity=5), 2) is ReportWrite.EXISTS
+    assert store.reports.add(report(challenge.id, 2, 0.2, store.now()), 2) is ReportWrite.ADDED
+
+    assert store.reports.get("lea", first.id) == first
+    pledge = store.pledges.get(challenge.id, "lea")
+    assert pledge is not None
+    assert pledge.quantity_reported == 0.3  # summed exactly, as decimals
+    assert store.totals(challenge.id) == Totals(1, 0.3, 3)
+
+    # A report already stored wins over the pledge now missing: its answer is replayed.
+    assert store.pledges.remove(challenge.id, "lea", 2)
+    assert store.reports.add(first, 2) is ReportWrite.EXISTS
+    assert store.reports.add(report(challenge.id, 3, 1, store.now()), 2) is (
+        ReportWrite.NOT_PLEDGED
+    )
+    assert store.totals(challenge.id) == Totals(0, 0.3, 4)
+
+
+def test_reports_are_listed_newest_first_per_challenge_a_page_at_a_time(store: Store) -> None:
+    cycling, walking = store.live_challenge(), store.live_challenge()
+    for challenge in (cycling, walking):
+        assert store.pledges.add(Pledge(challenge.id, "lea", store.now()), 0)
+    made = []
+    for number in range(5):
+        challenge = cycling if number % 2 == 0 else walking
+        at = store.now() + timedelta(minutes=number, microseconds=number % 2)
+        made.append(report(challenge.id, number, number + 1, at))
+        assert store.reports.add(made[-1], 0) is ReportWrite.ADDED
+    newest_first = list(reversed(made))
+
+    def listed(challenge_id: str | None) -> list[Report]:
+        first = store.reports.list_for_participant(
+            "lea", challenge_id=challenge_id, limit=2, cursor=None
+        )
+        assert len(first.items) <= 2
+        return first.items + _remaining(
+            lambda cursor: store.reports.list_for_participant(
+                "lea", challenge_id=challenge_id, limit=2, cursor=cursor
+            ),
+            first.next_cursor,
+        )
+
+    assert listed(None) == newest_first
+    assert listed(cycling.id) == [r for r in newest_first if r.challenge_id == cycling.id]
+    assert listed(walking.id) == [r for r in newest_first if r.challenge_id == walking.id]
+    assert store.reports.list_for_participant(
+        "max", challenge_id=None, limit=2, cursor=None
+    ) == Page([])
+
+
+# --- the delivery log -----------------------------------------------------------------------
+
+
+def delivery(
+    challenge_id: str = "ch_1",
+    *,
+    role: RecipientRole = RecipientRole.SPONSOR,
+    event: EventType = EventType.REACHED,
+    recipient_key: str = "sponsor",
+) -> Delivery:
+    return Delivery(
+        challenge_id=challenge_id,
+        event=event,
+        recipient_role=role,
+        channel=Channel.EMAIL,
+        recipient_key=recipient_key,
+        to=f"{recipient_key}@example.org",
+    )
+
+
+def test_a_delivery_is_claimable_when_new_pending_and_unleased(store: Store) -> None:
+    deliveries = store.deliveries
+    now = store.now()
+
+    first = deliveries.claim(delivery(), now=now, lease=LEASE)
+    assert isinstance(first, Delivery)
+    assert (first.attempts, first.status, first.created_at) == (1, DeliveryStatus.PENDING, now)
+    assert first.lease_until == now + LEASE
+    held = deliveries.claim(delivery(), now=now + LEASE, lease=LEASE)
+    assert held is ClaimRefused.HELD
+
+    retaken = deliveries.claim(delivery(), now=now + LEASE + timedelta(seconds=1), lease=LEASE)
+    assert isinstance(retaken, Delivery)
+    assert (retaken.attempts, retaken.created_at) == (2, now)
+    # The first sender lost its lease: what it records now is ignored (fencing).
+    deliveries.mark_sent(first, now=now)
+    deliveries.mark_failed(first, error="late", final=True)
+    [pending] = deliveries.list_for_challenge("ch_1")
+    assert (pending.status, pending.last_error) == (DeliveryStatus.PENDING, None)
+
+    deliveries.mark_failed(retaken, error="boom", final=False)
+    [released] = deliveries.list_for_challenge("ch_1")
+    assert (released.lease_until, released.last_error) == (None, "boom")
+    again = deliveries.claim(delivery(), now=now + LEASE, lease=LEASE)
+    assert isinstance(again, Delivery)
+    assert (again.attempts, again.last_error) == (3, "boom")
+
+    deliveries.mark_sent(again, now=now)
+    settled = deliveries.claim(delivery(), now=now + 10 * LEASE, lease=LEASE)
+    assert settled is ClaimRefused.SETTLED
+    [stored] = deliveries.list_for_challenge("ch_1")
+    assert (stored.status, stored.attempts, stored.sent_at) == (DeliveryStatus.SENT, 3, now)
+    assert (stored.last_error, stored.lease_until) == (None, None)
+
+
+def test_a_failed_delivery_is_never_claimed_again(store: Store) -> None:
+    deliveries = store.deliveries
+    now = store.now()
+    claimed = deliveries.claim(delivery(), now=now, lease=LEASE)
+    assert isinstance(claimed, Delivery)
+
+    deliveries.mark_failed(claimed, error="x" * 600, final=True)
+
+    settled = deliveries.claim(delivery(), now=now + 10 * LEASE, lease=LEASE)
+    assert settled is ClaimRefused.SETTLED
+    [stored] = deliveries.list_for_challenge("ch_1")
+    assert stored.status is DeliveryStatus.FAILED
+    assert stored.last_error == "x" * 500
+    assert deliveries.list_for_challenge("ch_2") == []
+
+
+def test_the_delivery_log_pages_sponsors_then_beneficiaries_then_participants(
+    store: Store,
+) -> None:
+    now = store.now()
+    made = [
+        delivery(role=RecipientRole.PARTICIPANT, recipient_key="p2"),
+        delivery(role=RecipientRole.PARTICIPANT, recipient_key="p1"),
+        delivery(role=RecipientRole.PARTICIPANT, event=EventType.ENDED, recipient_key="p1"),
+        delivery(role=RecipientRole.BENEFICIARY, recipient_key="asso"),
+        delivery(event=EventType.ENDED),
+        delivery(),
+        delivery("ch_2"),
+    ]
+    for each in made:
+        assert isinstance(store.deliveries.claim(each, now=now, lease=LEASE), Delivery)
+
+    def keys(role: RecipientRole | None, limit: int) -> list[str]:
+        first = store.deliveries.list_page("ch_1", role=role, limit=limit, cursor=None)
+        assert len(first.items) <= limit
+        rest = _remaining(
+            lambda cursor: store.deliveries.list_page(
+                "ch_1", role=role, limit=limit, cursor=cursor
+            ),
+            first.next_cursor,
+        )
+        return [f"{d.recipient_key}/{d.event}" for d in first.items + rest]
+
+    everything = [
+        "sponsor/challenge.reached", "sponsor/challenge.ended",
+        "asso/challenge.reached",
+        "p1/challenge.reached", "p2/challenge.reached", "p1/challenge.ended",
+    ]  # fmt: skip
+    for limit in (1, 2, 4, 10):
+        assert keys(None, limit) == everything
+    assert keys(RecipientRole.PARTICIPANT, 2) == everything[3:]
+    assert keys(RecipientRole.BENEFICIARY, 2) == ["asso/challenge.reached"]
+    assert store.deliveries.list_page("ch_3", role=None, limit=5, cursor=None).items == []
+
+
+# --- area counts ----------------------------------------------------------------------------
+
+
+def area_change(receipt: int, delta: int = 1, challenge_id: str = "ch_1") -> AreaChange:
+    return AreaChange(f"{receipt:021d}", challenge_id, "u09tv", delta)
+
+
+def test_an_area_change_counts_once_by_its_receipt(store: Store) -> None:
+    areas, now = store.areas, store.now()
+
+    assert areas.apply("ch_1", "u09tv", [area_change(1), area_change(2)], now=now) == 2
+    assert areas.apply("ch_1", "u09tv", [area_change(2), area_change(3)], now=now) == 1
+    assert areas.apply("ch_1", "u09tv", [area_change(1), area_change(3)], now=now) == 0
+    assert areas.apply("ch_1", "u09tv", [area_change(4, -1)], now=now) == -1
+    assert areas.apply("ch_2", "u09tv", [area_change(5, challenge_id="ch_2")], now=now) == 1
+
+    assert areas.count("ch_1", "u09tv") == 2
+    assert areas.count("ch_1", "u09wh") == 0
+    assert areas.counts("ch_1") == [AreaCount("u09tv", 2)]
+
+
+def test_changes_netting_to_zero_leave_an_uncounted_area_unlisted(store: Store) -> None:
+    areas, now = store.areas, store.now()
+
+    assert areas.apply("ch_1", "u09tv", [area_change(1), area_change(2, -1)], now=now) == 0
+
+    assert areas.counts("ch_1") == []
+    assert areas.count("ch_1", "u09tv") == 0
