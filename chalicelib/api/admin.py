@@ -64,7 +64,7 @@ def _changes(patch: ChallengePatch) -> ChallengeChanges:
         elif name == "visibility":
             value = Visibility(value)
         fields[name] = value
-    return ChallengeChanges(fields)
+    return ChallengeChanges(**fields)  # type: ignore[arg-type]  # names and types: ChallengePatch
 
 
 @admin_endpoint(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -191,9 +191,8 @@ class ChallengeService:
             _new_value(changes, "organization_id", challenge.organization_id),
         )
         allowed = self._allowed_statuses(challenge, changes)
-        sponsor = changes.fields.get("sponsor")
-        if isinstance(sponsor, Party):  # a new sponsor brings its own secret, or gets one
-            changes = ChallengeChanges({**changes.fields, "sponsor": sponsor.with_webhook_secret()})
+        if isinstance(changes.sponsor, Party):  # a new sponsor brings its own secret, or gets one
+            changes = replace(changes, sponsor=changes.sponsor.with_webhook_secret())
         updated = self._cache.update(
             challenge, changes, allowed_statuses=allowed, now=self._clock.now()
         )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Generic, Protocol, TypeVar
@@ -15,10 +16,13 @@ from chalicelib.domain.model import (
     Delivery,
     Milestone,
     Organization,
+    Party,
     Pledge,
     RecipientRole,
     Report,
+    Target,
     Totals,
+    Visibility,
 )
 
 T = TypeVar("T")
@@ -30,15 +34,53 @@ class Page(Generic[T]):
     next_cursor: str | None = None
 
 
+class Unset(Enum):
+    """A change not asked for (unlike None, which clears an optional field)."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
 @dataclass(frozen=True)
 class ChallengeChanges:
-    """Fields an admin may change; only the ones present in `fields` are written."""
+    """What an admin's PATCH changes: a field left UNSET is kept, None clears it."""
 
-    fields: dict[str, object] = field(default_factory=dict)
+    title: str | Unset = UNSET
+    action: str | Unset = UNSET
+    description: str | Unset = UNSET
+    reward: str | Unset = UNSET
+    organization_id: str | Unset | None = UNSET
+    campaign_id: str | Unset | None = UNSET
+    visibility: Visibility | Unset = UNSET
+    report_cap: int | float | Unset | None = UNSET
+    starts_at: datetime | Unset | None = UNSET
+    ends_at: datetime | Unset | None = UNSET
+    target: Target | Unset = UNSET
+    sponsor: Party | Unset = UNSET
+    beneficiary: Party | Unset = UNSET
+
+    @property
+    def fields(self) -> dict[str, object]:
+        """The changes asked for, by field name."""
+        return {
+            change.name: getattr(self, change.name)
+            for change in dataclasses.fields(self)
+            if getattr(self, change.name) is not UNSET
+        }
 
     @property
     def changes_target(self) -> bool:
-        return "target" in self.fields
+        return self.target is not UNSET
+
+
+# The changes stored as plain attributes of the challenge item (the rest are maps).
+PLAIN_CHANGES = frozenset(
+    change.name
+    for change in dataclasses.fields(ChallengeChanges)
+    if change.name not in ("target", "sponsor", "beneficiary")
+)
 
 
 class Clock(Protocol):

@@ -35,7 +35,13 @@ from chalicelib.domain.model import (
     Visibility,
     counter_shard_for,
 )
-from chalicelib.services.ports import ChallengeChanges, ChallengeRepository, ClaimRefused, Page
+from chalicelib.services.ports import (
+    PLAIN_CHANGES,
+    ChallengeChanges,
+    ChallengeRepository,
+    ClaimRefused,
+    Page,
+)
 from chalicelib.settings import Settings
 from chalicelib.storage.cursors import decode_cursor, encode_cursor
 from chalicelib.storage.tables import (
@@ -270,16 +276,10 @@ def _challenge_from_item(item: ChallengeItem) -> Challenge:
     )
 
 
-_UPDATABLE_FIELDS = {
-    "title", "action", "description", "reward", "organization_id", "campaign_id",
-    "visibility", "report_cap", "starts_at", "ends_at",
-}  # fmt: skip
-
-
 def _update_actions(changes: ChallengeChanges, now: datetime) -> list[Any]:
     actions: list[Any] = [ChallengeItem.updated_at.set(now)]
     for name, value in changes.fields.items():
-        if name in _UPDATABLE_FIELDS:
+        if name in PLAIN_CHANGES:
             attribute = getattr(ChallengeItem, name)
             stored = value.value if isinstance(value, Visibility) else value
             actions.append(attribute.remove() if stored is None else attribute.set(stored))

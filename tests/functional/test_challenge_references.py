@@ -243,7 +243,7 @@ def test_a_campaign_change_that_read_a_draft_published_meanwhile_is_refused(
     )
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        move = pool.submit(slow_admin.update, draft.id, ChallengeChanges({"campaign_id": autumn}))
+        move = pool.submit(slow_admin.update, draft.id, ChallengeChanges(campaign_id=autumn))
         assert paused.read.wait(timeout=30)
         _publish_and_pledge(container, draft.id)
         paused.resume.set()
@@ -261,7 +261,7 @@ def test_a_draft_moved_before_it_is_published_counts_in_its_new_campaign(
 ) -> None:
     spring, autumn, draft = _race_setup(container)
 
-    container.challenges.update(draft.id, ChallengeChanges({"campaign_id": autumn}))
+    container.challenges.update(draft.id, ChallengeChanges(campaign_id=autumn))
     _publish_and_pledge(container, draft.id)
     StreamPoller(streams_client(container.settings), stream_bindings(app_module)).drain()
 

@@ -208,7 +208,7 @@ def test_overlapping_runs_end_each_challenge_once(served: Container) -> None:
             )
         )  # fmt: skip
         served.pledges.pledge(Principal(sub=f"p-{tag}"), created.id, PledgeRequest())
-        challenges.append(served.challenges.update(created.id, ChallengeChanges({"ends_at": past})))
+        challenges.append(served.challenges.update(created.id, ChallengeChanges(ends_at=past)))
     start = threading.Barrier(4)
 
     def run(_: int) -> dict[str, Any]:

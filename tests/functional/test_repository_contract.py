@@ -229,7 +229,7 @@ def test_an_ended_milestone_ends_a_live_challenge_at_its_deadline_only(store: St
 
     # An admin moved the deadline after it was found due: the stale one ends nothing.
     new_deadline = deadline + timedelta(days=7)
-    changes = ChallengeChanges({"ends_at": new_deadline})
+    changes = ChallengeChanges(ends_at=new_deadline)
     assert store.challenges.update(
         moved, changes, allowed_statuses=[ChallengeStatus.LIVE], now=later
     )
@@ -272,7 +272,7 @@ def test_update_writes_only_in_allowed_statuses_and_no_target_once_reached(
     live_only = [ChallengeStatus.LIVE]
 
     updated = store.challenges.update(
-        challenge, ChallengeChanges({"title": "Renamed"}), allowed_statuses=live_only, now=now
+        challenge, ChallengeChanges(title="Renamed"), allowed_statuses=live_only, now=now
     )
     assert updated is not None
     assert (updated.title, updated.updated_at) == ("Renamed", now)
@@ -280,7 +280,7 @@ def test_update_writes_only_in_allowed_statuses_and_no_target_once_reached(
     assert (
         store.challenges.update(
             challenge,
-            ChallengeChanges({"title": "Draft only"}),
+            ChallengeChanges(title="Draft only"),
             allowed_statuses=[ChallengeStatus.DRAFT],
             now=now,
         )
@@ -289,11 +289,11 @@ def test_update_writes_only_in_allowed_statuses_and_no_target_once_reached(
 
     met = Milestone(challenge.id, EventType.REACHED, now, Totals(1, 0, 1), reached=True)
     assert store.challenges.record_milestone(challenge, met)
-    retarget = ChallengeChanges({"target": Target(Metric.PARTICIPANTS, 5)})
+    retarget = ChallengeChanges(target=Target(Metric.PARTICIPANTS, 5))
     assert store.challenges.update(challenge, retarget, allowed_statuses=live_only, now=now) is None
     assert store.stored(challenge.id).target == Target(Metric.PARTICIPANTS, 1)
     assert store.challenges.update(
-        challenge, ChallengeChanges({"reward": "More"}), allowed_statuses=live_only, now=now
+        challenge, ChallengeChanges(reward="More"), allowed_statuses=live_only, now=now
     )
 
 

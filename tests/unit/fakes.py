@@ -30,6 +30,7 @@ from chalicelib.domain.model import (
 )
 from chalicelib.services.areas import AreaChange
 from chalicelib.services.ports import (
+    PLAIN_CHANGES,
     ChallengeChanges,
     ClaimRefused,
     EmailMessage,
@@ -39,14 +40,6 @@ from chalicelib.services.ports import (
 )
 from chalicelib.storage.cursors import decode_cursor, encode_cursor
 from chalicelib.storage.repositories import delivery_log_segments
-
-# The same fields the DynamoDB repository writes as plain attributes.
-_UPDATABLE_FIELDS = frozenset(
-    {
-        "title", "action", "description", "reward", "organization_id", "campaign_id",
-        "visibility", "report_cap", "starts_at", "ends_at",
-    }
-)  # fmt: skip
 
 
 def _invalid_cursor() -> InvalidRequestError:
@@ -278,7 +271,7 @@ def _changed_values(changes: ChallengeChanges) -> dict[str, object]:
         if name == "visibility" and value is not None:
             values[name] = Visibility(str(value))
         elif (
-            name in _UPDATABLE_FIELDS
+            name in PLAIN_CHANGES
             or (name == "target" and isinstance(value, Target))
             or (name in ("sponsor", "beneficiary") and isinstance(value, Party))
         ):

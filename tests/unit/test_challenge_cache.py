@@ -284,7 +284,7 @@ def test_writes_through_the_cache_are_seen_at_once_by_this_container(
 
     updated = container.cache.update(
         challenge,
-        ChallengeChanges({"title": "Renamed"}),
+        ChallengeChanges(title="Renamed"),
         allowed_statuses=[ChallengeStatus.LIVE],
         now=now,
     )

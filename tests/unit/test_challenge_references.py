@@ -161,14 +161,14 @@ def test_a_draft_may_join_leave_and_change_campaign_and_audience(
 ) -> None:
     draft = service.create(challenge_draft(campaign_id=SPRING))
 
-    moved = service.update(draft.id, ChallengeChanges({"campaign_id": AUTUMN}))
+    moved = service.update(draft.id, ChallengeChanges(campaign_id=AUTUMN))
     assert moved.campaign_id == AUTUMN
     internal = service.update(
         draft.id,
-        ChallengeChanges({"visibility": Visibility.ORGANIZATION, "organization_id": ACME}),
+        ChallengeChanges(visibility=Visibility.ORGANIZATION, organization_id=ACME),
     )
     assert (internal.visibility, internal.organization_id) == (Visibility.ORGANIZATION, ACME)
-    left = service.update(draft.id, ChallengeChanges({"campaign_id": None}))
+    left = service.update(draft.id, ChallengeChanges(campaign_id=None))
     assert left.campaign_id is None
     assert service.publish(draft.id).status is ChallengeStatus.LIVE
 
@@ -186,7 +186,7 @@ def test_a_change_to_an_unknown_reference_is_invalid_and_changes_nothing(
     draft = service.create(challenge_draft(campaign_id=SPRING, organization_id=ACME))
 
     with pytest.raises(InvalidRequestError) as raised:
-        service.update(draft.id, ChallengeChanges(changes))
+        service.update(draft.id, ChallengeChanges(**changes))  # type: ignore[arg-type]
 
     assert locs(raised.value) == [loc]
     assert backend.stored(draft.id) == draft
@@ -199,12 +199,12 @@ def test_only_references_that_change_are_looked_up(
     campaigns.lookups.clear()
     organizations.lookups.clear()
 
-    service.update(draft.id, ChallengeChanges({"title": "Renamed"}))
-    service.update(draft.id, ChallengeChanges({"campaign_id": SPRING, "organization_id": ACME}))
+    service.update(draft.id, ChallengeChanges(title="Renamed"))
+    service.update(draft.id, ChallengeChanges(campaign_id=SPRING, organization_id=ACME))
     assert campaigns.lookups == []
     assert organizations.lookups == []
 
-    service.update(draft.id, ChallengeChanges({"campaign_id": AUTUMN, "organization_id": GLOBEX}))
+    service.update(draft.id, ChallengeChanges(campaign_id=AUTUMN, organization_id=GLOBEX))
     assert campaigns.lookups == [AUTUMN]
     assert organizations.lookups == [GLOBEX]
 
@@ -231,7 +231,7 @@ def test_a_live_challenge_keeps_its_campaign_and_its_audience_in_it(
     backend.pledge_many(live.id, 2)
 
     with pytest.raises(MembershipFrozenError) as raised:
-        service.update(live.id, ChallengeChanges({"title": "Renamed", **changes}))
+        service.update(live.id, ChallengeChanges(title="Renamed", **changes))  # type: ignore[arg-type]
 
     assert isinstance(raised.value, ConflictError)  # a 409
     assert backend.stored(live.id) == live  # nothing written, not even the title
@@ -255,7 +255,7 @@ def test_an_employee_only_live_challenge_keeps_its_organisation_in_a_campaign(
     ]
     for changes in moves:
         with pytest.raises(MembershipFrozenError):
-            service.update(live.id, ChallengeChanges(changes))
+            service.update(live.id, ChallengeChanges(**changes))  # type: ignore[arg-type]
     assert backend.stored(live.id) == live
 
 
@@ -264,10 +264,10 @@ def test_live_changes_that_keep_the_campaign_and_audience_are_allowed(
 ) -> None:
     live = service.create(challenge_draft(campaign_id=SPRING, publish=True))
 
-    same = service.update(live.id, ChallengeChanges({"campaign_id": SPRING, "title": "Renamed"}))
+    same = service.update(live.id, ChallengeChanges(campaign_id=SPRING, title="Renamed"))
     assert (same.campaign_id, same.title) == (SPRING, "Renamed")
     # A public challenge counts for everyone whatever organisation runs it.
-    owned = service.update(live.id, ChallengeChanges({"organization_id": ACME}))
+    owned = service.update(live.id, ChallengeChanges(organization_id=ACME))
     assert (owned.organization_id, owned.visibility) == (ACME, Visibility.PUBLIC)
 
 
@@ -278,7 +278,7 @@ def test_outside_a_campaign_a_live_challenge_may_still_change_its_audience(
 
     internal = service.update(
         live.id,
-        ChallengeChanges({"visibility": Visibility.ORGANIZATION, "organization_id": ACME}),
+        ChallengeChanges(visibility=Visibility.ORGANIZATION, organization_id=ACME),
     )
 
     assert (internal.visibility, internal.organization_id) == (Visibility.ORGANIZATION, ACME)
@@ -307,7 +307,7 @@ def test_a_campaign_change_racing_with_publishing_is_a_conflict(
     )
 
     with pytest.raises(ConflictError):
-        racing.update(draft.id, ChallengeChanges({"campaign_id": AUTUMN}))
+        racing.update(draft.id, ChallengeChanges(campaign_id=AUTUMN))
     assert backend.stored(draft.id).campaign_id == SPRING
     # A change that keeps the campaign is still written while the challenge is live.
-    assert racing.update(draft.id, ChallengeChanges({"title": "Renamed"})).title == "Renamed"
+    assert racing.update(draft.id, ChallengeChanges(title="Renamed")).title == "Renamed"

@@ -96,7 +96,7 @@ def test_transitions_of_an_unknown_challenge_are_not_found(backend: Backend) -> 
     with pytest.raises(ChallengeNotFoundError):
         backend.challenges.close("ch_missing")
     with pytest.raises(ChallengeNotFoundError):
-        backend.challenges.update("ch_missing", ChallengeChanges({"title": "New"}))
+        backend.challenges.update("ch_missing", ChallengeChanges(title="New"))
 
 
 # --- updates -----------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def test_update_changes_only_the_fields_sent(backend: Backend) -> None:
     backend.later(minutes=1)
 
     updated = backend.challenges.update(
-        challenge.id, ChallengeChanges({"title": "Cycle to school", "report_cap": 50})
+        challenge.id, ChallengeChanges(title="Cycle to school", report_cap=50)
     )
 
     assert updated.title == "Cycle to school"
@@ -128,10 +128,10 @@ def test_closed_and_ended_challenges_are_frozen(
     )
 
     with pytest.raises(ChallengeFrozenError):
-        backend.challenges.update(challenge.id, ChallengeChanges({"title": "Too late"}))
+        backend.challenges.update(challenge.id, ChallengeChanges(title="Too late"))
     with pytest.raises(ChallengeFrozenError):
         backend.challenges.update(
-            challenge.id, ChallengeChanges({"target": Target(Metric.PARTICIPANTS, 1)})
+            challenge.id, ChallengeChanges(target=Target(Metric.PARTICIPANTS, 1))
         )
     assert backend.stored(challenge.id).title == challenge.title
 
@@ -143,11 +143,11 @@ def test_the_target_of_a_reached_challenge_is_frozen(backend: Backend) -> None:
 
     with pytest.raises(TargetFrozenError):
         backend.challenges.update(
-            challenge.id, ChallengeChanges({"target": Target(Metric.PARTICIPANTS, 500)})
+            challenge.id, ChallengeChanges(target=Target(Metric.PARTICIPANTS, 500))
         )
     assert backend.stored(challenge.id).target == Target(Metric.PARTICIPANTS, 2)
     # Other fields of a reached, live challenge may still change.
-    assert backend.challenges.update(challenge.id, ChallengeChanges({"title": "Done"})).reached
+    assert backend.challenges.update(challenge.id, ChallengeChanges(title="Done")).reached
 
 
 def test_update_refuses_ends_at_not_after_the_stored_starts_at(backend: Backend) -> None:
@@ -155,11 +155,11 @@ def test_update_refuses_ends_at_not_after_the_stored_starts_at(backend: Backend)
     challenge = backend.live_challenge(starts_at=starts_at)
 
     with pytest.raises(InvalidRequestError):
-        backend.challenges.update(challenge.id, ChallengeChanges({"ends_at": starts_at}))
+        backend.challenges.update(challenge.id, ChallengeChanges(ends_at=starts_at))
     with pytest.raises(InvalidRequestError):
         backend.challenges.update(
             challenge.id,
-            ChallengeChanges({"starts_at": starts_at + timedelta(days=9), "ends_at": starts_at}),
+            ChallengeChanges(starts_at=starts_at + timedelta(days=9), ends_at=starts_at),
         )
     assert backend.stored(challenge.id).ends_at is None
 
@@ -169,7 +169,7 @@ def test_raising_the_target_of_a_live_challenge_does_not_reach_it(backend: Backe
     backend.pledge_many(challenge.id, 2)
 
     updated = backend.challenges.update(
-        challenge.id, ChallengeChanges({"target": Target(Metric.PARTICIPANTS, 10)})
+        challenge.id, ChallengeChanges(target=Target(Metric.PARTICIPANTS, 10))
     )
 
     assert updated.target.value == 10
@@ -187,7 +187,7 @@ def test_lowering_the_target_to_the_count_reaches_at_once(
     assert not backend.stored(challenge.id).reached
 
     updated = backend.challenges.update(
-        challenge.id, ChallengeChanges({"target": Target(Metric.PARTICIPANTS, new_target)})
+        challenge.id, ChallengeChanges(target=Target(Metric.PARTICIPANTS, new_target))
     )
 
     assert updated.reached
@@ -202,7 +202,7 @@ def test_lowering_the_target_of_a_draft_does_not_reach_it(backend: Backend) -> N
     draft = backend.challenges.create(challenge_draft(target=Target(Metric.PARTICIPANTS, 10)))
 
     updated = backend.challenges.update(
-        draft.id, ChallengeChanges({"target": Target(Metric.PARTICIPANTS, 1)})
+        draft.id, ChallengeChanges(target=Target(Metric.PARTICIPANTS, 1))
     )
 
     assert updated.target.value == 1
@@ -233,7 +233,7 @@ def test_a_target_change_racing_with_reaching_is_a_conflict(backend: Backend) ->
     )
 
     with pytest.raises(ConflictError):
-        service.update(challenge.id, ChallengeChanges({"target": Target(Metric.PARTICIPANTS, 9)}))
+        service.update(challenge.id, ChallengeChanges(target=Target(Metric.PARTICIPANTS, 9)))
     assert backend.stored(challenge.id).target.value == 2
 
 
@@ -373,12 +373,10 @@ def test_an_employee_only_challenge_needs_an_organisation(backend: Backend) -> N
         backend.challenges.create(challenge_draft(visibility=Visibility.ORGANIZATION))
     public = backend.live_challenge()
     with pytest.raises(InvalidRequestError):
-        backend.challenges.update(
-            public.id, ChallengeChanges({"visibility": Visibility.ORGANIZATION})
-        )
+        backend.challenges.update(public.id, ChallengeChanges(visibility=Visibility.ORGANIZATION))
     moved = backend.challenges.update(
         public.id,
-        ChallengeChanges({"visibility": Visibility.ORGANIZATION, "organization_id": "org_acme"}),
+        ChallengeChanges(visibility=Visibility.ORGANIZATION, organization_id="org_acme"),
     )
     assert moved.visibility is Visibility.ORGANIZATION
     assert moved.organization_id == "org_acme"
@@ -390,7 +388,7 @@ def test_lowering_the_target_reaches_even_when_reads_lag_behind(backend: Backend
     backend.progress.refresh(challenge.id)
     backend.db.stale_reads = True  # an eventual read may still return the old target
     updated = backend.challenges.update(
-        challenge.id, ChallengeChanges({"target": Target(Metric.PARTICIPANTS, 3)})
+        challenge.id, ChallengeChanges(target=Target(Metric.PARTICIPANTS, 3))
     )
     assert updated.reached
     assert len(backend.db.milestones_for(challenge.id)) == 1

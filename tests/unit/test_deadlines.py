@@ -203,7 +203,7 @@ def test_a_deadline_moved_between_listing_and_ending_wins(
     # An admin pushes the deadline back after the run read the challenge.
     backend.challenge_repository.update(
         seen,
-        ChallengeChanges({"ends_at": backend.clock.now() + timedelta(days=1)}),
+        ChallengeChanges(ends_at=backend.clock.now() + timedelta(days=1)),
         allowed_statuses=(ChallengeStatus.LIVE,),
         now=backend.clock.now(),
     )
