@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from chalicelib.aws_clients import botocore_session
 from chalicelib.local import moto_fixes
 from chalicelib.local.embedded_aws import EmbeddedAws, SentEmail, sent_emails
 from chalicelib.local.stack import prepare_aws, stream_bindings, streams_client
@@ -135,6 +137,37 @@ def aws() -> Iterator[EmbeddedAws]:
     """The embedded AWS (moto over HTTP, one request at a time), one per test module."""
     with EmbeddedAws() as embedded:
         yield embedded
+
+
+def served_container(
+    aws: EmbeddedAws,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    taps: Mapping[str, Any] | None = None,
+) -> Iterator[Container]:
+    """A container on the embedded AWS server, which serialises requests as DynamoDB does its
+    writes (moto under `mock_aws` is not thread-safe), on tables of its own (a unique prefix
+    on the module's shared server). `taps`: botocore event handlers, registered on the
+    clients built now only (clients copy the session's handlers when they are made)."""
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CROWDACT_AWS_ENDPOINT_URL", aws.endpoint_url)
+    monkeypatch.setenv("CROWDACT_TABLE_PREFIX", f"t{uuid.uuid4().hex[:8]}-")
+    settings = Settings.from_env()
+    session = botocore_session()
+    for event, handler in (taps or {}).items():
+        session.register(event, handler)
+    try:
+        built = build_container(settings)
+    finally:
+        for event, handler in (taps or {}).items():
+            session.unregister(event, handler)
+    set_container(built)
+    prepare_aws(settings)
+    try:
+        yield built
+    finally:
+        set_container(None)
 
 
 def aws_client(aws: EmbeddedAws, service: str) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,12 +11,9 @@ from typing import Any
 import pytest
 
 from chalicelib.local.embedded_aws import EmbeddedAws
-from chalicelib.local.stack import prepare_aws
-from chalicelib.settings import Settings
 from chalicelib.storage.campaigns import DynamoAudienceCounts, DynamoCampaignMembers
 from chalicelib.storage.repositories import DynamoCounterRepository
-from chalicelib.wiring import build_container, set_container
-from tests.functional.conftest import ADMIN, TEST_ENV, Api, bearer
+from tests.functional.conftest import ADMIN, Api, bearer, served_container
 from tests.functional.test_public_api import assert_problem
 
 
@@ -125,15 +121,8 @@ def test_a_campaign_names_an_existing_organisation(api: Api) -> None:
 
 @pytest.fixture
 def members(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoCampaignMembers]:
-    for name, value in TEST_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CROWDACT_AWS_ENDPOINT_URL", aws.endpoint_url)
-    monkeypatch.setenv("CROWDACT_TABLE_PREFIX", f"t{uuid.uuid4().hex[:8]}-")
-    settings = Settings.from_env()
-    set_container(build_container(settings))
-    prepare_aws(settings)
-    yield DynamoCampaignMembers(settings)
-    set_container(None)
+    for container in served_container(aws, monkeypatch):
+        yield DynamoCampaignMembers(container.settings)
 
 
 SHARDS = 4

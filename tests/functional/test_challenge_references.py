@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ import app as app_module
 from chalicelib.domain.errors import ConflictError
 from chalicelib.domain.model import Campaign, Challenge, Metric, Party, Principal, Target
 from chalicelib.local.embedded_aws import EmbeddedAws
-from chalicelib.local.stack import prepare_aws, stream_bindings, streams_client
+from chalicelib.local.stack import stream_bindings, streams_client
 from chalicelib.local.stream_poller import StreamPoller
 from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft, ChallengeService
@@ -25,8 +24,8 @@ from chalicelib.services.pledges import PledgeRequest
 from chalicelib.services.ports import ChallengeChanges, SystemClock
 from chalicelib.settings import Settings
 from chalicelib.storage.repositories import DynamoChallengeRepository
-from chalicelib.wiring import Container, build_container, set_container
-from tests.functional.conftest import ADMIN, TEST_ENV, Api, bearer, challenge_body
+from chalicelib.wiring import Container
+from tests.functional.conftest import ADMIN, Api, bearer, challenge_body, served_container
 from tests.functional.test_public_api import assert_problem
 
 
@@ -171,16 +170,7 @@ def test_a_live_challenge_outside_campaigns_cannot_join_one(api: Api) -> None:
 
 @pytest.fixture
 def container(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Container]:
-    for name, value in TEST_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CROWDACT_AWS_ENDPOINT_URL", aws.endpoint_url)
-    monkeypatch.setenv("CROWDACT_TABLE_PREFIX", f"t{uuid.uuid4().hex[:8]}-")
-    settings = Settings.from_env()
-    built = build_container(settings)
-    set_container(built)
-    prepare_aws(settings)
-    yield built
-    set_container(None)
+    yield from served_container(aws, monkeypatch)
 
 
 PLEDGERS = 3

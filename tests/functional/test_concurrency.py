@@ -20,13 +20,12 @@ import app as app_module
 from chalicelib.domain.errors import ContentionError, PledgeNotFoundError
 from chalicelib.domain.model import Metric, Party, Principal, Target
 from chalicelib.local.embedded_aws import EmbeddedAws, sent_emails
-from chalicelib.local.stack import prepare_aws, stream_bindings, streams_client
+from chalicelib.local.stack import stream_bindings, streams_client
 from chalicelib.local.stream_poller import LocalLambdaContext, StreamPoller
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.pledges import PledgeRequest
-from chalicelib.settings import Settings
-from chalicelib.wiring import Container, build_container, set_container
-from tests.functional.conftest import TEST_ENV, load_event
+from chalicelib.wiring import Container
+from tests.functional.conftest import load_event, served_container
 
 CONTEXT = LocalLambdaContext(
     function_name="test", invoked_function_arn="arn:aws:lambda:eu-west-3:123456789012:function:t"
@@ -35,17 +34,7 @@ CONTEXT = LocalLambdaContext(
 
 @pytest.fixture
 def container(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Container]:
-    for name, value in TEST_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CROWDACT_AWS_ENDPOINT_URL", aws.endpoint_url)
-    # Fresh tables per test: a unique prefix on the shared embedded AWS.
-    monkeypatch.setenv("CROWDACT_TABLE_PREFIX", f"t{uuid.uuid4().hex[:8]}-")
-    settings = Settings.from_env()
-    built = build_container(settings)
-    set_container(built)
-    prepare_aws(settings)
-    yield built
-    set_container(None)
+    yield from served_container(aws, monkeypatch)
 
 
 def _draft(target: int, domain: str = "burst.example") -> ChallengeDraft:

@@ -26,16 +26,15 @@ from chalicelib.domain.model import (
     Target,
 )
 from chalicelib.local.embedded_aws import EmbeddedAws, sent_emails
-from chalicelib.local.stack import prepare_aws, stream_bindings, streams_client
+from chalicelib.local.stack import stream_bindings, streams_client
 from chalicelib.local.stream_poller import LocalLambdaContext, StreamPoller
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.deadlines import DeadlineRunError, DeadlineService
 from chalicelib.services.pledges import PledgeRequest
 from chalicelib.services.ports import ChallengeChanges, SystemClock
-from chalicelib.settings import Settings
 from chalicelib.storage.repositories import DynamoChallengeRepository
-from chalicelib.wiring import Container, build_container, set_container
-from tests.functional.conftest import ADMIN, TEST_ENV, Api, bearer, load_event
+from chalicelib.wiring import Container, set_container
+from tests.functional.conftest import ADMIN, Api, bearer, load_event, served_container
 from tests.functional.test_public_api import assert_problem
 
 
@@ -180,16 +179,7 @@ def test_a_target_met_by_the_last_pledges_reaches_then_ends(api: Api) -> None:
 def served(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Container]:
     """A container on the embedded AWS, which serialises requests as DynamoDB does its
     writes (moto under `mock_aws` is not thread-safe), on tables of its own."""
-    for name, value in TEST_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CROWDACT_AWS_ENDPOINT_URL", aws.endpoint_url)
-    monkeypatch.setenv("CROWDACT_TABLE_PREFIX", f"t{uuid.uuid4().hex[:8]}-")
-    settings = Settings.from_env()
-    built = build_container(settings)
-    set_container(built)
-    prepare_aws(settings)
-    yield built
-    set_container(None)
+    yield from served_container(aws, monkeypatch)
 
 
 def test_overlapping_runs_end_each_challenge_once(served: Container) -> None:

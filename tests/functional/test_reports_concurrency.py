@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,19 +15,17 @@ from typing import Any
 import pytest
 from chalice.app import Request
 
-from chalicelib.aws_clients import botocore_session
 from chalicelib.domain.errors import ChallengeNotOpenError, NotPledgedError
 from chalicelib.domain.model import Metric, Party, Principal, Target
 from chalicelib.local.embedded_aws import EmbeddedAws
-from chalicelib.local.stack import prepare_aws
 from chalicelib.local.stream_poller import LocalLambdaContext
 from chalicelib.local.tokens import mint_local_token
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.pledges import PledgeRequest, request_token
 from chalicelib.services.reports import ReportRequest, report_id
-from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, Settings
-from chalicelib.wiring import Container, build_container, set_container
-from tests.functional.conftest import TEST_ENV
+from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
+from chalicelib.wiring import Container
+from tests.functional.conftest import served_container
 from tests.functional.test_request_tokens import TRANSACT, TransactionTap
 
 LEA = Principal(sub="lea")
@@ -47,21 +44,7 @@ def tap() -> TransactionTap:
 def container(
     aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch, tap: TransactionTap
 ) -> Iterator[Container]:
-    for name, value in TEST_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CROWDACT_AWS_ENDPOINT_URL", aws.endpoint_url)
-    monkeypatch.setenv("CROWDACT_TABLE_PREFIX", f"t{uuid.uuid4().hex[:8]}-")
-    settings = Settings.from_env()
-    session = botocore_session()
-    session.register(TRANSACT, tap)
-    try:
-        built = build_container(settings)
-    finally:
-        session.unregister(TRANSACT, tap)
-    set_container(built)
-    prepare_aws(settings)
-    yield built
-    set_container(None)
+    yield from served_container(aws, monkeypatch, taps={TRANSACT: tap})
 
 
 def _challenge(container: Container, *subs: str) -> str:

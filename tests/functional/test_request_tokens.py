@@ -7,23 +7,19 @@ do with it; DynamoDB's own replay of a token is the fakes' business (tests/unit)
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from chalicelib.aws_clients import botocore_session
 from chalicelib.domain.model import Metric, Party, Pledge, Principal, Target
 from chalicelib.local.embedded_aws import EmbeddedAws
-from chalicelib.local.stack import prepare_aws
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.pledges import PledgeRequest, request_token
-from chalicelib.settings import Settings
 from chalicelib.storage.repositories import DynamoPledgeRepository
-from chalicelib.wiring import Container, build_container, set_container
-from tests.functional.conftest import TEST_ENV
+from chalicelib.wiring import Container
+from tests.functional.conftest import served_container
 
 TRANSACT = "before-call.dynamodb.TransactWriteItems"
 LEA = Principal(sub="lea")
@@ -60,22 +56,7 @@ def tap() -> TransactionTap:
 def container(
     aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch, tap: TransactionTap
 ) -> Iterator[Container]:
-    for name, value in TEST_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CROWDACT_AWS_ENDPOINT_URL", aws.endpoint_url)
-    monkeypatch.setenv("CROWDACT_TABLE_PREFIX", f"t{uuid.uuid4().hex[:8]}-")
-    settings = Settings.from_env()
-    # Clients copy the session's handlers when they are made: tap the ones built now only.
-    session = botocore_session()
-    session.register(TRANSACT, tap)
-    try:
-        built = build_container(settings)
-    finally:
-        session.unregister(TRANSACT, tap)
-    set_container(built)
-    prepare_aws(settings)
-    yield built
-    set_container(None)
+    yield from served_container(aws, monkeypatch, taps={TRANSACT: tap})
 
 
 def _challenge(container: Container) -> str:
