@@ -8,7 +8,7 @@ challenge's totals and reaches it on quantity, as a pledge does.
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,17 +22,14 @@ from chalicelib.settings import Settings
 from chalicelib.storage.cursors import decode_cursor, encode_cursor
 from chalicelib.storage.repositories import (
     CONDITIONAL_CHECK_FAILED,
-    IDEMPOTENT_PARAMETER_MISMATCH,
     _cancellation_codes,
     _connection,
     _start_key,
     counter_key,
-    new_request_token,
+    transact_once,
     with_transaction_retries,
 )
 from chalicelib.storage.tables import CounterShardItem, PledgeItem, ReportItem
-
-logger = logging.getLogger(__name__)
 
 # The transaction's items, in the order DynamoDB reports cancellation reasons.
 _REPORT, _PLEDGE = 0, 1
@@ -98,18 +95,7 @@ class DynamoReportRepository:
                     ],
                 )
 
-        token = request_token or new_request_token()
-        try:
-            return _written(lambda: write(token))
-        except TransactWriteError as error:
-            if error.cause_response_code != IDEMPOTENT_PARAMETER_MISMATCH:
-                raise
-        # The token was spent on other parameters (a client's retry of a request whose first
-        # attempt failed, `created_at` now being another): the report's own id, derived from
-        # the same Idempotency-Key, still keeps it from being stored twice.
-        logger.warning("request token reused with other parameters; going on under a new one")
-        fresh = new_request_token()
-        return _written(lambda: write(fresh))
+        return transact_once(write, request_token, _written)
 
     def get(self, participant_id: str, report_id: str) -> Report | None:
         try:
@@ -148,7 +134,7 @@ class DynamoReportRepository:
         return Page(items, encode_cursor({"k": next_key}) if next_key else None)
 
 
-def _written(transact: Any) -> ReportWrite:
+def _written(transact: Callable[[], None]) -> ReportWrite:
     """Run the report's transaction; what its cancellation, if any, means."""
     try:
         with_transaction_retries(transact)

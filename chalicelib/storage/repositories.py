@@ -99,25 +99,31 @@ def new_request_token() -> str:
     return str(uuid.uuid4())
 
 
-def _transact_once(write: Callable[[str], None], request_token: str | None) -> bool:
-    """`_transact_if` with one ClientRequestToken for every retry, so that a retry of a
-    transaction that did go through (its answer lost on the way back) is not applied twice.
+def transact_once(
+    write: Callable[[str], None],
+    request_token: str | None,
+    outcome: Callable[[Callable[[], None]], R],
+) -> R:
+    """Run `write` under one ClientRequestToken for every retry, so that a retry of a
+    transaction that did go through (its answer lost on the way back) is not applied twice;
+    `outcome` runs it and reads its cancellation (`_transact_if`: whether it was applied).
 
     DynamoDB refuses a token it saw in the last 10 minutes with other parameters
     (`IdempotentParameterMismatchException`): a client retrying with the same
-    Idempotency-Key after its first request failed or timed out, the pledge's `created_at`
-    now being another. The transaction's own condition (the pledge must not exist, or must)
-    already makes it apply once, so it goes on under a new token.
+    Idempotency-Key after its first request failed or timed out, the item's `created_at`
+    now being another. The transaction's own conditions (the pledge must not exist, or must;
+    a report's id comes from the same key) already make it apply once, so it goes on under a
+    new token.
     """
     token = request_token or new_request_token()
     try:
-        return _transact_if(lambda: write(token))
+        return outcome(lambda: write(token))
     except TransactWriteError as error:
         if error.cause_response_code != IDEMPOTENT_PARAMETER_MISMATCH:
             raise
     logger.warning("request token reused with other parameters; going on under a new one")
     fresh = new_request_token()
-    return _transact_if(lambda: write(fresh))
+    return outcome(lambda: write(fresh))
 
 
 _CONTENTION_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
@@ -723,7 +729,7 @@ class DynamoPledgeRepository:
                 transaction.save(item, condition=PledgeItem.challenge_id.does_not_exist())
                 self._count(transaction, pledge.challenge_id, shard, +1)
 
-        return _transact_once(write, request_token)
+        return transact_once(write, request_token, _transact_if)
 
     def get(self, challenge_id: str, participant_id: str) -> Pledge | None:
         try:
@@ -751,7 +757,7 @@ class DynamoPledgeRepository:
                 )
                 self._count(transaction, challenge_id, shard, -1)
 
-        return _transact_once(write, request_token)
+        return transact_once(write, request_token, _transact_if)
 
     def list_for_participant(
         self, participant_id: str, *, limit: int, cursor: str | None
