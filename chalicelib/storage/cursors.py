@@ -36,3 +36,19 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(state, dict):
         raise invalid
     return state
+
+
+def cursor_of_another_list() -> InvalidRequestError:
+    """A well-formed cursor that some other list (or query) returned."""
+    return InvalidRequestError(
+        "the cursor is not one this API returned for this list",
+        [{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
+    )
+
+
+def segment_position(state: dict[str, Any], segments: int) -> int:
+    """Which of a list's `segments` (key ranges read one after another) a cursor is in."""
+    position = state.get("s", 0)
+    if not isinstance(position, int) or not 0 <= position < segments:
+        raise InvalidRequestError("the cursor is not one this API returned")
+    return position

@@ -15,11 +15,10 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.errors import InvalidRequestError
 from chalicelib.domain.model import Report
 from chalicelib.services.ports import Page, ReportWrite
 from chalicelib.settings import Settings
-from chalicelib.storage.cursors import decode_cursor, encode_cursor
+from chalicelib.storage.cursors import cursor_of_another_list, decode_cursor, encode_cursor
 from chalicelib.storage.repositories import (
     CONDITIONAL_CHECK_FAILED,
     _cancellation_codes,
@@ -121,7 +120,7 @@ class DynamoReportRepository:
             prefix = f"{challenge_id}#"
             start = _start_key(state, {**keys, "challenge_key": None})
             if start is not None and not start["challenge_key"]["S"].startswith(prefix):
-                raise _cursor_of_another_list()
+                raise cursor_of_another_list()
             result = ReportItem.by_challenge.query(
                 participant_id,
                 ReportItem.challenge_key.startswith(prefix),
@@ -147,10 +146,3 @@ def _written(transact: Callable[[], None]) -> ReportWrite:
             return ReportWrite.NOT_PLEDGED
         raise
     return ReportWrite.ADDED
-
-
-def _cursor_of_another_list() -> InvalidRequestError:
-    return InvalidRequestError(
-        "the cursor is not one this API returned for this list",
-        [{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
-    )

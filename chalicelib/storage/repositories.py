@@ -43,7 +43,12 @@ from chalicelib.services.ports import (
     Page,
 )
 from chalicelib.settings import Settings
-from chalicelib.storage.cursors import decode_cursor, encode_cursor
+from chalicelib.storage.cursors import (
+    cursor_of_another_list,
+    decode_cursor,
+    encode_cursor,
+    segment_position,
+)
 from chalicelib.storage.tables import (
     ChallengeEventItem,
     ChallengeItem,
@@ -181,10 +186,7 @@ def _start_key(
             for name, value in key.items()
         )
     ):
-        raise InvalidRequestError(
-            "the cursor is not one this API returned for this list",
-            [{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
-        )
+        raise cursor_of_another_list()
     return key
 
 
@@ -328,9 +330,7 @@ class DynamoChallengeRepository:
         state = decode_cursor(cursor) or {"s": 0}
         if campaign_id is not None:
             return self._list_campaign(campaign_id, statuses, limit, state)
-        position = state.get("s", 0)
-        if not isinstance(position, int) or not 0 <= position < len(statuses):
-            raise InvalidRequestError("the cursor is not one this API returned")
+        position = segment_position(state, len(statuses))
         start_key = _start_key(
             state, {"id": None, "created_key": None, "status": statuses[position].value}
         )
@@ -885,9 +885,7 @@ class DynamoDeliveryRepository:
         # sponsor and beneficiary entries lead the log however many participants follow.
         segments = delivery_log_segments(role)
         state = decode_cursor(cursor) or {"s": 0}
-        position = state.get("s", 0)
-        if not isinstance(position, int) or not 0 <= position < len(segments):
-            raise InvalidRequestError("the cursor is not one this API returned")
+        position = segment_position(state, len(segments))
         start_key = _start_key(state, {"challenge_id": challenge_id, "key": None})
         if start_key is not None and not start_key["key"]["S"].startswith(segments[position]):
             raise InvalidRequestError("the cursor is not one this API returned for this list")
