@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
 from chalicelib.domain.model import Organization
 from chalicelib.services.ports import Page
+from chalicelib.storage.expiring import ExpiringLru
 
 # Organisations change rarely (an admin adds an e-mail domain): a change reaches other
 # containers within this TTL. An id that does not exist is retried sooner.
@@ -49,17 +49,15 @@ class CachedOrganizationRepository:
         self._organizations = organizations
         self._ttl = ttl
         self._missing_ttl = missing_ttl
-        self._max_entries = max_entries
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, Organization | None]] = OrderedDict()
+        self._entries: ExpiringLru[str, Organization | None] = ExpiringLru(max_entries)
 
     def get(self, organization_id: str) -> Organization | None:
         with self._lock:
-            entry = self._entries.get(organization_id)
-            if entry is not None and self._monotonic() < entry[0]:
-                self._entries.move_to_end(organization_id)
-                return entry[1]
+            hit, organization = self._entries.get(organization_id, self._monotonic())
+            if hit:
+                return organization
         # Two concurrent misses may both read: a rare, harmless extra GetItem.
         organization = self._organizations.get(organization_id)
         self._remember(organization_id, organization)
@@ -68,10 +66,7 @@ class CachedOrganizationRepository:
     def _remember(self, organization_id: str, organization: Organization | None) -> None:
         ttl = self._ttl if organization is not None else self._missing_ttl
         with self._lock:
-            self._entries.pop(organization_id, None)
-            self._entries[organization_id] = (self._monotonic() + ttl, organization)
-            if len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+            self._entries.put(organization_id, organization, self._monotonic() + ttl)
 
     def add(self, organization: Organization) -> None:
         self._organizations.add(organization)

@@ -7,7 +7,6 @@ import random
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -49,6 +48,7 @@ from chalicelib.storage.cursors import (
     encode_cursor,
     segment_position,
 )
+from chalicelib.storage.expiring import ExpiringLru
 from chalicelib.storage.tables import (
     ChallengeEventItem,
     ChallengeItem,
@@ -510,12 +510,10 @@ class CachedChallengeRepository:
         self._challenges = challenges
         self._ttl = ttl
         self._missing_ttl = missing_ttl
-        self._max_entries = max_entries
-        self._max_missing = max_missing
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._found: OrderedDict[str, tuple[float, Challenge]] = OrderedDict()
-        self._missing: OrderedDict[str, float] = OrderedDict()
+        self._found: ExpiringLru[str, Challenge] = ExpiringLru(max_entries)
+        self._missing: ExpiringLru[str, None] = ExpiringLru(max_missing)
         self._loads: dict[str, _Load] = {}
 
     # --- reads ---------------------------------------------------------------------------------
@@ -543,19 +541,11 @@ class CachedChallengeRepository:
 
     def _cached(self, challenge_id: str) -> tuple[bool, Challenge | None]:
         now = self._monotonic()
-        found = self._found.get(challenge_id)
-        if found is not None:
-            if now < found[0]:
-                self._found.move_to_end(challenge_id)
-                return True, found[1]
-            del self._found[challenge_id]
-        missing_until = self._missing.get(challenge_id)
-        if missing_until is not None:
-            if now < missing_until:
-                self._missing.move_to_end(challenge_id)
-                return True, None
-            del self._missing[challenge_id]
-        return False, None
+        hit, challenge = self._found.get(challenge_id, now)
+        if hit:
+            return True, challenge
+        hit, _ = self._missing.get(challenge_id, now)
+        return hit, None
 
     def _read(self, challenge_id: str, load: _Load) -> Challenge | None:
         try:
@@ -579,16 +569,12 @@ class CachedChallengeRepository:
     def _remember(self, challenge_id: str, challenge: Challenge | None) -> None:
         """Store what was read or written (under the lock)."""
         now = self._monotonic()
-        self._found.pop(challenge_id, None)
-        self._missing.pop(challenge_id, None)
+        self._found.pop(challenge_id)
+        self._missing.pop(challenge_id)
         if challenge is not None:
-            self._found[challenge_id] = (now + self._ttl, challenge)
-            if len(self._found) > self._max_entries:
-                self._found.popitem(last=False)
+            self._found.put(challenge_id, challenge, now + self._ttl)
         else:
-            self._missing[challenge_id] = now + self._missing_ttl
-            if len(self._missing) > self._max_missing:
-                self._missing.popitem(last=False)
+            self._missing.put(challenge_id, None, now + self._missing_ttl)
 
     def _written(self, challenge_id: str, challenge: Challenge | None) -> None:
         """After a write: keep its result (None: forget the id, the next read fetches it)."""
@@ -597,8 +583,8 @@ class CachedChallengeRepository:
             if challenge is not None:
                 self._remember(challenge_id, challenge)
             else:
-                self._found.pop(challenge_id, None)
-                self._missing.pop(challenge_id, None)
+                self._found.pop(challenge_id)
+                self._missing.pop(challenge_id)
 
     def list(
         self,
