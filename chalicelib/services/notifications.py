@@ -150,7 +150,7 @@ class NotificationService:
         retry = [
             delivery.key
             for delivery in milestone_recipients(milestone, challenge)
-            if self._deliver(milestone, challenge, delivery) is Delivered.RETRY
+            if self.deliver(milestone, challenge, delivery) is Delivered.RETRY
         ]
         if retry:
             raise DeliveryRetryError(f"will retry {', '.join(retry)}")
@@ -164,19 +164,8 @@ class NotificationService:
         *,
         retry_until: datetime | None = None,
     ) -> Delivered:
-        """Send one delivery unless the log says it is settled (`retry_until`: no in-handler
-        retry begins after this moment)."""
-        return self._deliver(milestone, challenge, delivery, addressee, retry_until)
-
-    def _deliver(
-        self,
-        milestone: Milestone,
-        challenge: Challenge,
-        delivery: Delivery,
-        addressee: Addressee | None = None,
-        retry_until: datetime | None = None,
-    ) -> Delivered:
-        """Whether anything more is owed for this delivery (RETRY) or not.
+        """Send one delivery unless the log says it is settled: whether anything more is
+        owed for it (RETRY) or not (`retry_until`: no in-handler retry begins after this).
 
         Each try claims the delivery anew, so `attempts` counts every call to the provider,
         the log shows each failure as it happens, and no lease is held while waiting.
