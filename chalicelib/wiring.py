@@ -33,6 +33,7 @@ from chalicelib.services.reports import ReportService
 from chalicelib.services.retry import RetryPolicy
 from chalicelib.settings import LOCAL_STAGE, Settings
 from chalicelib.storage.areas import DynamoAreaCounts
+from chalicelib.storage.campaign_cache import CachedCampaignRepository
 from chalicelib.storage.campaigns import (
     DynamoAudienceCounts,
     DynamoCampaignMembers,
@@ -131,7 +132,8 @@ def build_container(
         metrics=metrics,
     )
     campaigns = CampaignService(
-        DynamoCampaignRepository(),
+        # Read for every pledge record by the campaign trigger; campaigns never change.
+        CachedCampaignRepository(DynamoCampaignRepository()),
         DynamoCampaignMembers(settings),
         DynamoAudienceCounts(counters),
         challenges,

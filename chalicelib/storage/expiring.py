@@ -1,8 +1,12 @@
-"""A bounded map whose entries expire: the store behind the per-container read caches."""
+"""A bounded map whose entries expire, and the read-through cache built on it: the store
+behind the per-container read caches."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -40,3 +44,41 @@ class ExpiringLru(Generic[K, V]):
 
     def pop(self, key: K) -> None:
         self._entries.pop(key, None)
+
+
+class ReadThroughCache(Generic[K, V]):
+    """Values read through a loader and kept in this container's memory: `ttl` seconds for a
+    value found, `missing_ttl` for a key that has none (None). Bounded and thread-safe.
+
+    Two concurrent misses for one key may both load it: a rare, harmless extra read.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl: float,
+        missing_ttl: float,
+        max_entries: int,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl < 0 or missing_ttl < 0 or max_entries < 1:
+            raise ValueError("cache durations must not be negative, and the size must be positive")
+        self._ttl = ttl
+        self._missing_ttl = missing_ttl
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._entries: ExpiringLru[K, V | None] = ExpiringLru(max_entries)
+
+    def get(self, key: K, load: Callable[[K], V | None]) -> V | None:
+        with self._lock:
+            hit, value = self._entries.get(key, self._monotonic())
+            if hit:
+                return value
+        value = load(key)
+        self.remember(key, value)
+        return value
+
+    def remember(self, key: K, value: V | None) -> None:
+        ttl = self._ttl if value is not None else self._missing_ttl
+        with self._lock:
+            self._entries.put(key, value, self._monotonic() + ttl)

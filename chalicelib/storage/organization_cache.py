@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from chalicelib.domain.model import Organization
 from chalicelib.services.ports import Page
-from chalicelib.storage.expiring import ExpiringLru
+from chalicelib.storage.expiring import ReadThroughCache
 
 # Organisations change rarely (an admin adds an e-mail domain): a change reaches other
 # containers within this TTL. An id that does not exist is retried sooner.
@@ -44,33 +43,17 @@ class CachedOrganizationRepository:
         max_entries: int = ORGANIZATION_CACHE_MAX_ENTRIES,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        if ttl < 0 or missing_ttl < 0 or max_entries < 1:
-            raise ValueError("cache durations must not be negative, and the size must be positive")
         self._organizations = organizations
-        self._ttl = ttl
-        self._missing_ttl = missing_ttl
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._entries: ExpiringLru[str, Organization | None] = ExpiringLru(max_entries)
+        self._cache: ReadThroughCache[str, Organization] = ReadThroughCache(
+            ttl=ttl, missing_ttl=missing_ttl, max_entries=max_entries, monotonic=monotonic
+        )
 
     def get(self, organization_id: str) -> Organization | None:
-        with self._lock:
-            hit, organization = self._entries.get(organization_id, self._monotonic())
-            if hit:
-                return organization
-        # Two concurrent misses may both read: a rare, harmless extra GetItem.
-        organization = self._organizations.get(organization_id)
-        self._remember(organization_id, organization)
-        return organization
-
-    def _remember(self, organization_id: str, organization: Organization | None) -> None:
-        ttl = self._ttl if organization is not None else self._missing_ttl
-        with self._lock:
-            self._entries.put(organization_id, organization, self._monotonic() + ttl)
+        return self._cache.get(organization_id, self._organizations.get)
 
     def add(self, organization: Organization) -> None:
         self._organizations.add(organization)
-        self._remember(organization.id, organization)
+        self._cache.remember(organization.id, organization)
 
     def list(self, *, limit: int, cursor: str | None) -> Page[Organization]:
         return self._organizations.list(limit=limit, cursor=cursor)
