@@ -53,6 +53,13 @@ class IdempotentResponses:
                 self._store = self._store_factory()
             return self._store
 
+    def prepare(self) -> None:
+        """Build the store and load Powertools' idempotency now rather than on the first key
+        (the local stack, so that its first such request is as fast as the next)."""
+        from aws_lambda_powertools.utilities.idempotency.base import IdempotencyHandler  # noqa: F401
+
+        self._persistence()
+
     def run(
         self,
         *,

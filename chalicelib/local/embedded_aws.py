@@ -61,6 +61,7 @@ class EmbeddedAws:
         self._port = port
         self._log_requests = log_requests
         self._server: BaseWSGIServer | None = None
+        self._app: SerialisedWsgiApp | None = None
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> EmbeddedAws:
@@ -80,6 +81,11 @@ class EmbeddedAws:
         if self._server is None:
             raise RuntimeError("EmbeddedAws is not running: call start() first")
         return f"http://{self._host}:{self._server.server_port}"
+
+    @property
+    def http_requests(self) -> int:
+        """How many requests reached moto over HTTP since `start`."""
+        return self._app.requests if self._app is not None else 0
 
     @property
     def is_running(self) -> bool:
@@ -117,6 +123,7 @@ class EmbeddedAws:
         )
         thread.start()
         self._server = server
+        self._app = app
         self._thread = thread
 
     def stop(self) -> None:
@@ -138,11 +145,13 @@ class SerialisedWsgiApp:
     def __init__(self, app: WSGIApplication, lock: threading.RLock) -> None:
         self._app = app
         self._lock = lock
+        self.requests = 0  # served so far (counted under the lock)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # Read the request body before taking the lock so a slow client cannot stall everyone.
         _buffer_request_body(environ)
         with self._lock:
+            self.requests += 1
             result = self._app(environ, start_response)
             try:
                 # moto may build the body lazily while it is iterated: that is still moto code.

@@ -100,6 +100,8 @@ class ScheduleRunner:
         self._interval = interval
         self._region = region
         self._timeout_seconds = timeout_seconds
+        # Set once every schedule has run once: the local stack is not ready before that.
+        self.ran_once = threading.Event()
 
     @property
     def names(self) -> list[str]:
@@ -129,5 +131,6 @@ class ScheduleRunner:
         """Run every `interval` until `stop` is set (the first run right away)."""
         while not stop.is_set():
             self.run_once()
+            self.ran_once.set()
             if stop.wait(self._interval):
                 return

@@ -1,33 +1,32 @@
-"""The local stack: embedded AWS (moto), the real Chalice app over HTTP, and the stream poller."""
+"""The local stack: embedded AWS (moto), the real Chalice app over HTTP, the stream triggers and
+the schedules; it answers 503 until all of them are ready."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 from types import FrameType, ModuleType
 from typing import Any
 
-import boto3
 from botocore.config import Config as BotoConfig
-from chalice.app import Chalice
-from chalice.config import Config as ChaliceConfig
-from chalice.local import (
-    ChaliceRequestHandler,
-    LocalChalice,
-    LocalDevServer,
-    LocalGatewayException,
-    ThreadedHTTPServer,
-)
+from chalice.local import LocalDevServer
 
-from chalicelib.local.embedded_aws import EmbeddedAws
+from chalicelib.api.openapi import openapi_document
+from chalicelib.api.routes import load_all as load_all_routes
+from chalicelib.aws_clients import botocore_session, create_client
+from chalicelib.local.embedded_aws import MOTO_LOCK, EmbeddedAws
+from chalicelib.local.http_server import gated_server
+from chalicelib.local.in_process_aws import InProcessAws
 from chalicelib.local.schedule_runner import ScheduleRunner, schedule_bindings, schedule_interval
 from chalicelib.local.stream_poller import StreamBinding, StreamPoller
 from chalicelib.local.tokens import mint_local_token
@@ -42,7 +41,7 @@ from chalicelib.storage.tables import (
 )
 from chalicelib.wiring import Container, build_container, set_container
 
-logger = logging.getLogger("crowdact.local")
+logger = logging.getLogger(__name__)
 
 LOCAL_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -52,21 +51,26 @@ LOCAL_ENV = {
     "CROWDACT_STAGE": "local",
 }
 STREAM_POLL_INTERVAL = 0.1
-# How long stopping the stack waits for a schedule run under way to finish.
-SCHEDULE_STOP_TIMEOUT = 10.0
+# How long stopping the stack waits for a schedule run or a stream batch under way to finish.
+THREAD_STOP_TIMEOUT = 10.0
+# The start fails rather than loop for ever on a trigger that keeps writing what it reads.
+DRAIN_MAX_ROUNDS = 10_000
+SCHEDULE_FIRST_RUN_TIMEOUT = 60.0
+# How often the main thread looks for a stop signal once the stack is ready.
+SIGNAL_POLL_SECONDS = 0.5
 
 
 def prepare_aws(settings: Settings) -> None:
     """Create the tables and verify the sender, as the infrastructure does in AWS."""
     create_tables()
-    ses = boto3.client("ses", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    ses = create_client("ses", region=settings.region, endpoint_url=settings.aws_endpoint_url)
     ses.verify_email_identity(EmailAddress=parseaddr(settings.mail_from)[1])
 
 
 def streams_client(settings: Settings) -> Any:
-    return boto3.client(
+    return create_client(
         "dynamodbstreams",
-        region_name=settings.region,
+        region=settings.region,
         endpoint_url=settings.aws_endpoint_url,
         # botocore would otherwise route stream calls to an account endpoint moto ignores.
         config=BotoConfig(account_id_endpoint_mode="disabled"),
@@ -87,126 +91,162 @@ def stream_bindings(app_module: ModuleType) -> list[StreamBinding]:
     ]  # fmt: skip
 
 
-class LocalRequestHandler(ChaliceRequestHandler):
-    """Like API Gateway with crowdact's gateway responses: unknown routes are 404 problem+json."""
+@dataclass
+class StartupTimings:
+    """How long each step of the start took, in seconds, in order."""
 
-    # Headers and body leave in separate writes; without TCP_NODELAY each response waits
-    # ~40 ms for the client's delayed ACK.
-    disable_nagle_algorithm = True
+    steps: dict[str, float] = field(default_factory=dict)
 
-    def _send_error_response(self, error: LocalGatewayException) -> None:
-        if error.CODE == 403:
-            body = json.dumps({
-                "type": "https://crowdact.org/problems/not-found",
-                "title": "Not found",
-                "status": 404,
-                "detail": f"no route matches {self.command} {self.path.split('?')[0]}",
-            })  # fmt: skip
-            self._send_http_response(404, {"Content-Type": "application/problem+json"}, body)
-            return
-        super()._send_error_response(error)
-
-    def __getattr__(self, name: str) -> Any:
-        # http.server answers a method without a `do_<METHOD>` (TRACE, QUERY, …) with an HTML
-        # 501; the app answers it like any undeclared method: 405 problem+json, or 404.
-        if name.startswith("do_"):
-            return self._generic_handle
-        raise AttributeError(name)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.info("%s %s", self.address_string(), format % args)
-
-
-class BurstReadyHTTPServer(ThreadedHTTPServer):
-    """Chalice's threaded server with a listen queue for bursts (socketserver's default is 5,
-    and the kernel resets connections beyond it)."""
-
-    request_queue_size = 128
-
-
-class PerThreadChalice(LocalChalice):
-    """`chalice local`'s app class, which keeps the current request per thread (a Lambda
-    container serves one request at a time; this server serves many at once), with the Lambda
-    context per thread as well."""
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps[name] = time.perf_counter() - started
 
     @property
-    def lambda_context(self) -> Any:
-        return getattr(self._THREAD_LOCAL, "lambda_context", None)
+    def total(self) -> float:
+        return sum(self.steps.values())
 
-    @lambda_context.setter
-    def lambda_context(self, value: Any) -> None:
-        self._THREAD_LOCAL.lambda_context = value
-
-
-def serve_on_threads(app: Chalice) -> None:
-    """What `chalice local` does to the app before serving it (`create_local_server`)."""
-    if not isinstance(app, PerThreadChalice):
-        app.__class__ = type("ThreadedLocalChalice", (PerThreadChalice, type(app)), {})
+    def line(self) -> str:
+        parts = ", ".join(f"{name} {seconds:.2f}" for name, seconds in self.steps.items())
+        return f"started in {self.total:.2f} s ({parts})"
 
 
 @dataclass
 class LocalStack:
-    aws: EmbeddedAws
-    container: Container
+    """The API's socket, and once `start` has returned, everything behind it.
+
+    `bind_stack` opens the port first: the API answers 503 while the rest starts. `start`
+    then brings up the embedded AWS, creates the tables, loads the demo, delivers every stream
+    record it made to the triggers, runs each schedule once and loads every route's code.
+    Only then is `ready` set, and the API answers.
+    """
+
     server: LocalDevServer
-    poller: StreamPoller
-    stop_event: threading.Event
-    scheduler: threading.Thread | None = None
+    ready: threading.Event
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    aws: EmbeddedAws | None = None
+    transport: InProcessAws | None = None
+    container: Container | None = None
+    poller: StreamPoller | None = None
+    timings: StartupTimings = field(default_factory=StartupTimings)
+    demo_records: int = 0  # stream records delivered before ready
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _serving: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        port: int = self.server.server.server_address[1]
+        return port
+
+    def serve_in_background(self) -> None:
+        """Answer on the socket from another thread (503 until ready)."""
+        self._serving = threading.Thread(
+            target=self.server.server.serve_forever, name="http", daemon=True
+        )
+        self._serving.start()
+
+    @property
+    def serving(self) -> bool:
+        return self._serving is not None and self._serving.is_alive()
+
+    def start(self, aws_port: int = 0, *, demo: bool = True) -> None:
+        interval = schedule_interval()  # a bad value stops the start here, before anything runs
+        steps = self.timings
+        with steps.step("embedded AWS"):
+            aws = self.aws = EmbeddedAws(port=aws_port)
+            aws.start()
+            os.environ["CROWDACT_AWS_ENDPOINT_URL"] = aws.endpoint_url
+            # Before any client exists: every client of the container's session answers in
+            # process (see chalicelib.local.in_process_aws).
+            self.transport = InProcessAws(aws.endpoint_url, MOTO_LOCK)
+            self.transport.install(botocore_session())
+        with steps.step("tables"):
+            settings = Settings.from_env()
+            container = self.container = build_container(settings)
+            set_container(container)
+            prepare_aws(settings)
+        if demo:
+            with steps.step("demo"):
+                from chalicelib.local.demo import load_demo
+
+                load_demo(container)
+        import app as app_module
+
+        self.poller = StreamPoller(streams_client(settings), stream_bindings(app_module))
+        with steps.step("stream records"):
+            # The demo's figures come from the triggers, as a real pledge's do: all of its
+            # records are delivered before the first user's pledge queues behind them.
+            self.demo_records = self.poller.drain(max_rounds=DRAIN_MAX_ROUNDS)
+        self._thread("stream-poller", self.poller.run, self.stop_event, STREAM_POLL_INTERVAL)
+        with steps.step("schedules"):
+            # What EventBridge does in AWS: every @app.schedule of the app, every few seconds.
+            runner = ScheduleRunner(
+                schedule_bindings(app_module.app), interval=interval, region=settings.region
+            )
+            self._thread("schedules", runner.run, self.stop_event)
+            if not runner.ran_once.wait(SCHEDULE_FIRST_RUN_TIMEOUT):
+                raise RuntimeError(
+                    f"the schedules did not run within {SCHEDULE_FIRST_RUN_TIMEOUT:g} s"
+                )
+        logger.info("schedules %s run every %gs", ", ".join(runner.names), interval)
+        with steps.step("routes"):
+            warm_up(container)
+        self.ready.set()
+
+    def _thread(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def stop(self) -> None:
+        """Stop serving, let the stream poller and a schedule run under way finish, stop AWS."""
         self.stop_event.set()
-        self.server.shutdown()
+        if self._serving is not None:
+            self.server.shutdown()  # waits for serve_forever to return
         self.server.server.server_close()
-        if self.scheduler is not None:
-            # Let a run under way finish before its embedded AWS goes away.
-            self.scheduler.join(timeout=SCHEDULE_STOP_TIMEOUT)
-        self.aws.stop()
+        for thread in self._threads:
+            thread.join(timeout=THREAD_STOP_TIMEOUT)
+        if self.transport is not None:
+            self.transport.uninstall()
+        if self.aws is not None:
+            self.aws.stop()
 
 
-def start_stack(port: int, aws_port: int, *, demo: bool, host: str = "127.0.0.1") -> LocalStack:
+def bind_stack(port: int, *, host: str = "127.0.0.1") -> LocalStack:
+    """The API's port, open: it answers 503 until `LocalStack.start` is done."""
     for name, value in LOCAL_ENV.items():
         os.environ.setdefault(name, value)
-    interval = schedule_interval()  # a bad value stops the start here, before anything runs
-    aws = EmbeddedAws(port=aws_port)
-    aws.start()
-    os.environ["CROWDACT_AWS_ENDPOINT_URL"] = aws.endpoint_url
-    settings = Settings.from_env()
-    container = build_container(settings)
-    set_container(container)
-    prepare_aws(settings)
-    if demo:
-        from chalicelib.local.demo import load_demo
+    import app as app_module  # registers the routes; loads no application code yet
 
-        load_demo(container)
-    import app as app_module
-
-    poller = StreamPoller(streams_client(settings), stream_bindings(app_module))
-    stop_event = threading.Event()
-    threading.Thread(
-        target=poller.run,
-        args=(stop_event, STREAM_POLL_INTERVAL),
-        name="stream-poller",
-        daemon=True,
-    ).start()
-    # What EventBridge does in AWS: every @app.schedule of the app, run every few seconds.
-    runner = ScheduleRunner(
-        schedule_bindings(app_module.app), interval=interval, region=settings.region
-    )
-    scheduler = threading.Thread(
-        target=runner.run, args=(stop_event,), name="schedules", daemon=True
-    )
-    scheduler.start()
-    logger.info("schedules %s run every %gs", ", ".join(runner.names), interval)
-    config = ChaliceConfig.create(chalice_stage="local", app_name="crowdact", lambda_timeout=30)
-    serve_on_threads(app_module.app)
-    server = LocalDevServer(
-        app_module.app, config, host, port,
-        handler_cls=LocalRequestHandler, server_cls=BurstReadyHTTPServer,
-    )  # fmt: skip
-    return LocalStack(aws, container, server, poller, stop_event, scheduler)
+    ready = threading.Event()
+    return LocalStack(gated_server(app_module.app, host, port, ready), ready)
 
 
-def _banner(stack: LocalStack, port: int) -> str:
+def warm_up(container: Container) -> None:
+    """Load now what the first request of each kind would otherwise load or build, so that it
+    is answered as fast as the next (in Lambda each function stays lazy: see app.py).
+
+    `tests/functional/test_local_stack.py` sends one request of every route, and a pledge
+    through the stream triggers, to a stack started with empty tables, and fails if any of
+    them still loads a module.
+    """
+    load_all_routes()
+    openapi_document()  # its first build also completes pydantic's schema generation
+    container.idempotency.prepare()
+    # The stream triggers' code, which the demo's records load when there is a demo.
+    for module in ("chalicelib.streams", "chalicelib.schedules"):
+        importlib.import_module(module)
+    # moto looks for Lambda event source mappings on every stream record it writes, and
+    # imports its Lambda backend (and what that needs) on the first one.
+    importlib.import_module("moto.awslambda.models")
+
+
+def _banner(stack: LocalStack) -> str:
+    if stack.container is None or stack.aws is None:
+        raise RuntimeError("the stack has not started")
     secret = stack.container.settings.jwt.hs256_secret or LOCAL_JWT_SECRET_DEFAULT
     admin = mint_local_token(secret, "local-admin", groups=["admin"], name="Local admin")
     participant = mint_local_token(secret, "local-participant", name="Léa")
@@ -215,7 +255,7 @@ def _banner(stack: LocalStack, port: int) -> str:
     grdf = mint_local_token(
         secret, "grdf-employee", name="Inès", email="ines@grdf.example", email_verified=True
     )
-    api = f"http://127.0.0.1:{port}"
+    api = f"http://127.0.0.1:{stack.port}"
     return "\n".join([
         "",
         "crowdact local stack",
@@ -229,6 +269,10 @@ def _banner(stack: LocalStack, port: int) -> str:
         "  Ctrl-C stops everything.",
         "",
     ])  # fmt: skip
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -247,18 +291,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("botocore", "werkzeug", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    stack = start_stack(args.port, args.aws_port, demo=not args.no_demo)
+    # Ctrl-C or SIGTERM during the start abandons it.
+    signal.signal(signal.SIGTERM, _interrupt)
+    stack = bind_stack(args.port)
+    stack.serve_in_background()
+    print(f"starting: http://127.0.0.1:{stack.port} (503 until ready)", flush=True)
+    try:
+        stack.start(args.aws_port, demo=not args.no_demo)
+    except KeyboardInterrupt:
+        stack.stop()
+        print("crowdact local stack stopped before it was ready", flush=True)
+        return 130
+    except Exception:
+        logger.exception("the local stack could not start")
+        stack.stop()
+        return 1
+    logger.info("%s; %d stream records delivered", stack.timings.line(), stack.demo_records)
+
+    stopping = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
-        # shutdown() waits for serve_forever to return, so it must run on another thread.
-        threading.Thread(target=stack.stop, daemon=True).start()
+        stopping.set()
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    print(_banner(stack, args.port), flush=True)
-    print(f"ready: http://127.0.0.1:{args.port}", flush=True)
-    stack.server.server.serve_forever()
-    stack.stop_event.set()
+    print(_banner(stack), flush=True)
+    print(f"ready: http://127.0.0.1:{stack.port}", flush=True)
+    while stack.serving and not stopping.wait(SIGNAL_POLL_SECONDS):
+        pass
+    stack.stop()
     print("crowdact local stack stopped", flush=True)
     return 0
 

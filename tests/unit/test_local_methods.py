@@ -15,7 +15,7 @@ from chalice.config import Config as ChaliceConfig
 from chalice.local import LocalDevServer
 
 from chalicelib.api.problems import shape_chalice_errors
-from chalicelib.local.stack import BurstReadyHTTPServer, LocalRequestHandler
+from chalicelib.local.http_server import BurstReadyHTTPServer, LocalRequestHandler
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice.app import Chalice
 
-from chalicelib.local.stack import serve_on_threads
+from chalicelib.local.http_server import serve_on_threads
 
 THREADS = 8
 
