@@ -365,14 +365,18 @@ def open_connections() -> None:
     concurrent first requests would each build their own (a costly botocore step), and all
     from the container's one botocore session (see `chalicelib.aws_clients`)."""
     for model in ALL_TABLES:
-        with_container_session(model._get_connection().connection).client  # noqa: B018
+        with_container_session(model._get_connection().connection)
 
 
 def with_container_session(connection: Connection) -> Connection:
-    """Have PynamoDB build this connection's client from the container's botocore session:
-    left alone, it starts a session per connection (per thread) only to build the client,
-    which it then keeps."""
+    """Have PynamoDB build this connection's client now, from the container's botocore session.
+
+    Left alone, it builds the client on first use from a session of the thread that uses it
+    (a new one, unless this thread set it): a costly botocore step, and locally a client that
+    the stack's in-process AWS does not answer. The client, once built, serves every thread.
+    """
     connection._local.session = botocore_session()
+    connection.client  # noqa: B018 - built here, kept by the connection
     return connection
 
 
