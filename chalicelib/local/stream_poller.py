@@ -145,6 +145,11 @@ class StreamPoller:
             for binding in bindings
         ]
 
+    @property
+    def names(self) -> list[str]:
+        """The triggers this poller delivers to."""
+        return [state.binding.name for state in self._states]
+
     def poll_once(self) -> int:
         """Read what is new, deliver at most one batch per shard; returns records acknowledged."""
         return self._round().acknowledged
