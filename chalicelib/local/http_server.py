@@ -49,7 +49,7 @@ class LocalRequestHandler(ChaliceRequestHandler):
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 
     def _send_starting(self) -> None:
-        if self.path.split("?")[0] == "/health":
+        if self.command in ("GET", "HEAD") and self.path.split("?")[0] == "/health":
             body = json.dumps({"status": "starting"})
             content_type = "application/json"
         else:
@@ -68,7 +68,8 @@ class LocalRequestHandler(ChaliceRequestHandler):
             "Cache-Control": "no-store",
             "Connection": "close",
         }
-        self._send_http_response(503, headers, body)
+        # A HEAD gets the headers of the GET, without its body.
+        self._send_http_response(503, headers, None if self.command == "HEAD" else body)
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         if error.CODE == 403:

@@ -15,6 +15,7 @@ transport changes. A request this handler does not know how to answer goes over 
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -35,7 +36,7 @@ _EVENT = "before-send"
 class InProcessAws:
     """Answers requests to `endpoint_url` from moto in this process (see the module's doc)."""
 
-    def __init__(self, endpoint_url: str, lock: threading.RLock) -> None:
+    def __init__(self, endpoint_url: str, lock: AbstractContextManager[Any]) -> None:
         from moto.core.botocore_stubber import BotocoreStubber
 
         endpoint = urlsplit(endpoint_url)

@@ -34,3 +34,15 @@ def test_least_recently_used_goes_first() -> None:
 def test_a_store_that_holds_nothing_is_refused() -> None:
     with pytest.raises(ValueError, match="size must be positive"):
         ExpiringLru(0)
+
+
+def test_storing_a_key_again_replaces_it_and_makes_it_the_most_recent() -> None:
+    store: ExpiringLru[str, int] = ExpiringLru(2)
+    store.put("a", 1, 100.0)
+    store.put("b", 2, 100.0)
+    store.put("a", 10, 50.0)  # a new value and deadline; still two entries
+    store.put("c", 3, 100.0)  # b is now the least recent
+    assert store.get("b", 0.0) == (False, None)
+    assert store.get("c", 0.0) == (True, 3)
+    assert store.get("a", 49.0) == (True, 10)
+    assert store.get("a", 50.0) == (False, None)

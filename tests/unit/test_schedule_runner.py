@@ -96,6 +96,74 @@ def test_the_runner_runs_until_stopped() -> None:
     assert not thread.is_alive()
 
 
+def test_ran_once_is_set_after_the_first_round_and_not_before() -> None:
+    stop = threading.Event()
+    entered = threading.Event()
+    release = threading.Event()
+    seen_by_the_last: list[bool] = []
+
+    def blocking(event: dict[str, Any], context: Any) -> None:
+        entered.set()
+        release.wait(timeout=30)
+
+    bindings = [
+        ScheduleBinding("blocking", "rate(1 minute)", blocking),
+        ScheduleBinding("last", "rate(1 minute)",
+                        lambda e, c: seen_by_the_last.append(runner.ran_once.is_set())),
+    ]  # fmt: skip
+    runner = ScheduleRunner(bindings, interval=60, region="eu-west-3")
+    assert not runner.ran_once.is_set()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert entered.wait(timeout=10)
+        assert not runner.ran_once.is_set()  # the first handler has not returned yet
+        release.set()
+        assert runner.ran_once.wait(timeout=10)
+        assert seen_by_the_last == [False]  # the round's last handler ran before it was set
+    finally:
+        release.set()
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_ran_once_is_set_even_when_a_handler_raised(caplog: pytest.LogCaptureFixture) -> None:
+    stop = threading.Event()
+
+    def broken(event: dict[str, Any], context: Any) -> None:
+        raise RuntimeError("boom")
+
+    runner = ScheduleRunner(
+        [ScheduleBinding("broken", "rate(1 minute)", broken)], interval=60, region="eu-west-3"
+    )
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert runner.ran_once.wait(timeout=10)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert "schedule broken failed" in caplog.text
+
+
+def test_a_runner_stopped_before_it_starts_never_runs() -> None:
+    stop = threading.Event()
+    stop.set()
+    ran: list[str] = []
+    runner = ScheduleRunner(
+        [ScheduleBinding("tick", "rate(1 minute)", lambda e, c: ran.append("tick"))],
+        interval=60,
+        region="eu-west-3",
+    )
+
+    runner.run(stop)
+
+    assert ran == []
+    assert not runner.ran_once.is_set()
+
+
 @pytest.mark.parametrize(
     ("value", "expected"), [(None, DEFAULT_SCHEDULE_SECONDS), ("", 5.0), ("0.5", 0.5), ("10", 10)]
 )
