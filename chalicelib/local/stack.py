@@ -256,6 +256,7 @@ def warm_up(container: Container) -> None:
     load_all_routes()
     openapi_document()  # its first build also completes pydantic's schema generation
     container.idempotency.prepare()
+    container.notifications.prepare()  # the e-mail templates, compiled
     # The stream triggers' code, which the demo's records load when there is a demo.
     for module in ("chalicelib.streams", "chalicelib.schedules"):
         importlib.import_module(module)

@@ -87,6 +87,11 @@ class JinjaEmailRenderer:
             keep_trailing_newline=False,
         )
 
+    def prepare(self) -> None:
+        """Compile every template now (Jinja keeps them) rather than at the first e-mail."""
+        for name in self._env.list_templates(extensions=["j2"]):
+            self._env.get_template(name)
+
     def render(
         self,
         milestone: Milestone,

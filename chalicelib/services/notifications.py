@@ -82,6 +82,10 @@ class EmailRenderer(Protocol):
         recipient_name: str | None = None,
     ) -> EmailMessage: ...
 
+    def prepare(self) -> None:
+        """Load every template now rather than at the first e-mail."""
+        ...
+
 
 def milestone_recipients(milestone: Milestone, challenge: Challenge) -> list[Delivery]:
     """The sponsor and the beneficiary, each by e-mail, and the sponsor's webhook if any."""
@@ -141,6 +145,10 @@ class NotificationService:
         self._retry = retry
         self._webhooks = webhooks or _NoWebhooks()
         self._metrics = metrics
+
+    def prepare(self) -> None:
+        """Have the first e-mail sent as fast as the next (the local stack, before ready)."""
+        self._renderer.prepare()
 
     def notify(self, milestone: Milestone) -> None:
         """Send what is still owed for this milestone; raise if something must be retried."""

@@ -233,3 +233,14 @@ def test_an_unreachable_ses_is_worth_retrying() -> None:
     with pytest.raises(MailerError) as raised:
         mailer.send(EmailMessage(to="a@b.example", subject="s", text="t", html="h"))
     assert raised.value.retryable is True
+
+
+def test_prepare_compiles_every_template_before_the_first_e_mail() -> None:
+    renderer = JinjaEmailRenderer()
+    renderer.prepare()
+    env = renderer._env
+    names = env.list_templates(extensions=["j2"])
+    assert len(names) >= 12  # two locales x (sponsor and beneficiary, participant) x 3 parts
+    assert env.cache is not None
+    cached = {template.name for template in env.cache.values()}
+    assert cached == set(names)

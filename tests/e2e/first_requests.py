@@ -1,0 +1,189 @@
+"""`python -m tests.e2e.first_requests`: what the first requests of a ready stack still load.
+
+Run in a process of its own by `test_warm_start.py`. It starts the local stack with empty
+tables in this process, then sends one request of every route of the route table (and a few
+answered with an error), pledges until a challenge is reached so that every stream trigger
+runs, e-mails included, and prints one JSON line: the modules that all of this imported
+after ready, the routes it could not exercise, and how the stack's own AWS calls travelled.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.api.routes import ROUTES
+from chalicelib.local.stack import LocalStack, bind_stack
+from chalicelib.local.tokens import mint_local_token
+from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
+
+SETTLE_TIMEOUT_SECONDS = 30.0
+
+
+class Client:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.admin = mint_local_token(LOCAL_JWT_SECRET_DEFAULT, "warm-admin", groups=["admin"])
+        self.exercised: set[tuple[str, str]] = set()
+
+    def call(
+        self,
+        route: tuple[str, str],
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """One request of `route` (method, path template) to the concrete `path`."""
+        method = route[0]
+        sent = {**(headers or {})}
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            sent["Content-Type"] = "application/json"
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=data, headers=sent)
+            response = connection.getresponse()
+            raw = response.read()
+        finally:
+            connection.close()
+        self.exercised.add(route)
+        try:
+            return response.status, json.loads(raw) if raw else None
+        except ValueError:
+            return response.status, raw.decode(errors="replace")
+
+
+def participant(name: str) -> str:
+    return mint_local_token(LOCAL_JWT_SECRET_DEFAULT, f"warm-{name}-{uuid.uuid4().hex[:6]}")
+
+
+def exercise(client: Client) -> dict[str, int]:
+    """Every route once, in an order that gives each one something to work on."""
+    statuses: dict[str, int] = {}
+    admin = client.admin
+
+    def check(label: str, result: tuple[int, Any], expected: int) -> Any:
+        status, body = result
+        statuses[label] = status
+        if status != expected:
+            raise RuntimeError(f"{label}: {status} {body!r}")
+        return body
+
+    check("organization", client.call(("POST", "/admin/organizations"), "/admin/organizations",
+          token=admin, body={"name": "Warm", "kind": "company"}), 201)  # fmt: skip
+    check("organizations", client.call(("GET", "/admin/organizations"),
+          "/admin/organizations", token=admin), 200)  # fmt: skip
+    campaign = check("campaign", client.call(("POST", "/admin/campaigns"), "/admin/campaigns",
+                     token=admin, body={"title": "Warm week"}), 201)["id"]  # fmt: skip
+    draft = {
+        "title": "Warm", "action": "I cycle", "campaign_id": campaign,
+        "target": {"metric": "participants", "value": 2, "unit": "km"},
+        "sponsor": {"name": "S", "email": "sponsor@warm.example"},
+        "beneficiary": {"name": "B", "email": "beneficiary@warm.example"},
+        "reward": "€1",
+    }  # fmt: skip
+    admin_challenges = ("POST", "/admin/challenges")
+    check("invalid challenge", client.call(admin_challenges, "/admin/challenges", token=admin,
+          body=b"{"), 400)  # fmt: skip
+    cid = check("challenge", client.call(admin_challenges, "/admin/challenges", token=admin,
+                body=draft), 201)["id"]  # fmt: skip
+    one = ("/admin/challenges/{challenge_id}", f"/admin/challenges/{cid}")
+    check("patch", client.call(("PATCH", one[0]), one[1], token=admin,
+          body={"title": "Warm up"}), 200)  # fmt: skip
+    check("publish", client.call(("POST", one[0] + "/publish"), one[1] + "/publish",
+          token=admin), 200)  # fmt: skip
+    check("admin list", client.call(("GET", "/admin/challenges"), "/admin/challenges",
+          token=admin), 200)  # fmt: skip
+    check("admin get", client.call(("GET", one[0]), one[1], token=admin), 200)
+    check("list", client.call(("GET", "/challenges"), "/challenges"), 200)
+    public = ("/challenges/{challenge_id}", f"/challenges/{cid}")
+    check("get", client.call(("GET", public[0]), public[1]), 200)
+    pledges = ("POST", public[0] + "/pledges")
+    check("anonymous pledge", client.call(pledges, public[1] + "/pledges", body={}), 401)
+    lea, hugo = participant("lea"), participant("hugo")
+    check("pledge", client.call(pledges, public[1] + "/pledges", token=lea,
+          body={"display_name": "Léa", "location": {"lat": 48.9, "lon": 2.3}}), 201)  # fmt: skip
+    check("keyed pledge", client.call(pledges, public[1] + "/pledges", token=hugo,
+          body={"location": {"postal_code": "92110", "country": "FR"}},
+          headers={"Idempotency-Key": "warm-1"}), 201)  # fmt: skip
+    check("report", client.call(("POST", public[0] + "/reports"), public[1] + "/reports",
+          token=lea, body={"quantity": 3.5}), 201)  # fmt: skip
+    areas = ("GET", public[0] + "/areas")
+    check("areas", client.call(areas, public[1] + "/areas"), 200)
+    check("geojson", client.call(areas, public[1] + "/areas?format=geojson"), 200)
+    nearby = ("GET", public[0] + "/nearby")
+    check("nearby", client.call(nearby, public[1] + "/nearby?lat=48.9&lon=2.3"), 200)
+    check("nearby postal", client.call(nearby, public[1] + "/nearby?postal_code=92110&country=FR"),
+          200)  # fmt: skip
+    check("campaign view", client.call(("GET", "/campaigns/{campaign_id}"),
+          f"/campaigns/{campaign}"), 200)  # fmt: skip
+    check("my pledges", client.call(("GET", "/me/pledges"), "/me/pledges", token=lea), 200)
+    check("my reports", client.call(("GET", "/me/reports"), "/me/reports", token=lea), 200)
+    settle(client, one, cid)
+    check("notifications", client.call(("GET", one[0] + "/notifications"),
+          one[1] + "/notifications", token=admin), 200)  # fmt: skip
+    check("withdraw", client.call(("DELETE", public[0] + "/pledges/me"),
+          public[1] + "/pledges/me", token=hugo), 204)  # fmt: skip
+    check("close", client.call(("POST", one[0] + "/close"), one[1] + "/close", token=admin), 200)
+    check("unknown route", client.call(("GET", "/nowhere"), "/nowhere"), 404)
+    check("health", client.call(("GET", "/health"), "/health"), 200)
+    check("openapi", client.call(("GET", "/openapi.json"), "/openapi.json"), 200)
+    return statuses
+
+
+def settle(client: Client, route: tuple[str, str], challenge_id: str) -> None:
+    """Until the stream triggers have counted, reached and e-mailed (sponsor, beneficiary)."""
+
+    def sent() -> bool:
+        _, body = client.call(("GET", route[0] + "/notifications"), route[1] + "/notifications",
+                              token=client.admin)  # fmt: skip
+        return sum(item["status"] == "sent" for item in body["items"]) >= 2
+
+    wait_for(sent, f"the e-mails of {challenge_id}")
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not done within {SETTLE_TIMEOUT_SECONDS:.0f} s")
+        time.sleep(0.05)
+
+
+def main() -> int:
+    stack: LocalStack = bind_stack(0)
+    stack.serve_in_background()
+    stack.start(0, demo=False)
+    try:
+        client = Client(stack.port)
+        before = set(sys.modules)
+        statuses = exercise(client)
+        loaded = sorted(set(sys.modules) - before)
+        every = {(route.method, route.path) for route in ROUTES}
+        assert stack.aws is not None
+        assert stack.transport is not None
+        print(json.dumps({
+            "loaded_after_ready": loaded,
+            "routes_not_exercised": sorted(map(list, every - client.exercised)),
+            "statuses": statuses,
+            "aws_calls_over_http": stack.aws.http_requests,
+            "aws_calls_in_process": stack.transport.answered,
+            "aws_calls_passed_on": stack.transport.passed_on,
+        }))  # fmt: skip
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
