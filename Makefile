@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+DEMO ?= 1
 ROLE ?= participant
 SUB ?=
 ORG ?=
@@ -13,6 +14,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make run      start the local stack (API on http://127.0.0.1:$(PORT)) with demo data"
+	@echo "              (DEMO=0: empty tables; /health answers 503 until the stack is ready)"
 	@echo "make test     lint, type-check and run the whole test suite"
 	@echo "make token ROLE=admin|participant SUB=... [ORG=org_...] [EMAIL=... LOCALE=fr|en]   print a local JWT"
 	@echo "make bench    benchmarks (not in make test); figures go to docs/performance.md"
@@ -30,7 +32,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt
 venv: $(STAMP)
 
 run: $(STAMP)
-	PORT=$(PORT) $(BIN)/python -m chalicelib.local --port $(PORT)
+	PORT=$(PORT) $(BIN)/python -m chalicelib.local --port $(PORT) $(if $(filter 0,$(DEMO)),--no-demo)
 
 token: $(STAMP)
 	@$(BIN)/python scripts/mint_token.py --role $(ROLE) $(if $(SUB),--sub $(SUB)) \

@@ -28,6 +28,7 @@ STOP_TIMEOUT_SECONDS = 15.0
 HTTP_TIMEOUT_SECONDS = 30.0
 POLL_INTERVAL_SECONDS = 0.05
 READY_PREFIX = "ready: "
+STOPPED_LINE = "crowdact local stack stopped"
 OUTPUT_TAIL_LINES = 200
 PROBLEM_JSON = "application/problem+json"
 
@@ -58,21 +59,31 @@ def local_jwt_secret() -> str:
 
 
 class StackProcess:
-    """`python -m chalicelib.local` as a child process, its output collected as it comes."""
+    """`python -m chalicelib.local` as a child process, its output collected as it comes.
 
-    def __init__(self, *, demo: bool) -> None:
+    With `via_make`, the command a user types instead: `make run` (`DEMO=0` without the
+    demo), in its own process group so that stopping it reaches the stack as Ctrl-C would.
+    """
+
+    def __init__(self, *, demo: bool, via_make: bool = False) -> None:
         self.port, self.aws_port = two_free_ports()
-        self.args = [
-            sys.executable,
-            "-m",
-            "chalicelib.local",
-            "--port",
-            str(self.port),
-            "--aws-port",
-            str(self.aws_port),
-        ]
-        if not demo:
-            self.args.append("--no-demo")
+        self.via_make = via_make
+        if via_make:
+            self.args = ["make", "-s", "run", f"PORT={self.port}"]
+            if not demo:
+                self.args.append("DEMO=0")
+        else:
+            self.args = [
+                sys.executable,
+                "-m",
+                "chalicelib.local",
+                "--port",
+                str(self.port),
+                "--aws-port",
+                str(self.aws_port),
+            ]
+            if not demo:
+                self.args.append("--no-demo")
         self._lines: list[str] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
@@ -100,7 +111,12 @@ class StackProcess:
 
     def start(self) -> None:
         env = {**os.environ, "CROWDACT_STAGE": "local", "PYTHONUNBUFFERED": "1"}
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        if self.via_make:
+            env["AWS_PORT"] = str(self.aws_port)
+            # Not the make of `make test` that runs these tests: a make of its own.
+            for variable in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):
+                env.pop(variable, None)
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, or make
             self.args,
             cwd=REPO_ROOT,
             env=env,
@@ -111,6 +127,7 @@ class StackProcess:
             encoding="utf-8",
             errors="replace",
             bufsize=1,
+            start_new_session=self.via_make,
         )
         self._reader = threading.Thread(target=self._read, name="stack-output", daemon=True)
         self._reader.start()
@@ -153,7 +170,7 @@ class StackProcess:
         if process is None or process.poll() is not None:
             returncode = None if process is None else process.returncode
             pytest.fail(f"the local stack died during the tests ({returncode}):\n{self.output()}")
-        process.send_signal(signal.SIGINT)
+        self._signal(signal.SIGINT)
         try:
             process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -163,14 +180,25 @@ class StackProcess:
                 f"and was killed:\n{self.output(OUTPUT_TAIL_LINES)}"
             )
         self._join_reader()
+        if self.via_make:
+            # make reports the interrupt with a status of its own: the stack says it stopped.
+            assert STOPPED_LINE in self.output(), self.output(OUTPUT_TAIL_LINES)
+            return
         assert process.returncode == 0, (
             f"the local stack exited with {process.returncode} after SIGINT:\n"
             f"{self.output(OUTPUT_TAIL_LINES)}"
         )
 
+    def _signal(self, signum: int) -> None:
+        assert self._process is not None
+        if self.via_make:
+            os.killpg(self._process.pid, signum)  # make and the stack, as Ctrl-C in a terminal
+        else:
+            self._process.send_signal(signum)
+
     def kill(self) -> None:
         if self._process is not None and self._process.poll() is None:
-            self._process.kill()
+            self._signal(signal.SIGKILL)
             self._process.wait(timeout=STOP_TIMEOUT_SECONDS)
         self._join_reader()
 
