@@ -1,4 +1,5 @@
-"""`python -m bench`: hot-challenge capacity, calls and cost per pledge, cold start, local burst."""
+"""`python -m bench`: `make run` start-up, hot-challenge capacity, calls and cost per pledge,
+cold start, local burst."""
 
 from __future__ import annotations
 
@@ -12,12 +13,21 @@ from datetime import UTC, datetime
 from bench import cold_start, cost, report
 from bench.hot import run_hot
 from bench.local_burst import LocalBurstResult, run_local_burst
+from bench.startup import MIN_RUNS as MIN_STARTUP_RUNS
+from bench.startup import measure_startup
 
 MIN_COLD_START_RUNS = 10
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--startup-runs",
+        type=int,
+        default=5,
+        help=f"starts of `make run` with the demo, timed to ready and to a counted pledge "
+        f"(default 5, at least {MIN_STARTUP_RUNS})",
+    )
     parser.add_argument(
         "--pledges",
         type=int,
@@ -54,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
     args = parser.parse_args(argv)
+    if args.startup_runs < MIN_STARTUP_RUNS:
+        parser.error(f"--startup-runs must be at least {MIN_STARTUP_RUNS}")
     if args.cold_start_runs < MIN_COLD_START_RUNS:
         parser.error(f"--cold-start-runs must be at least {MIN_COLD_START_RUNS}")
     if args.burst_pledges < 0 or args.burst_users < 1:
@@ -68,8 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{time.perf_counter() - t0:6.1f}s] {message}", flush=True)
 
     command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
-    progress(f"{command}: cold start, then {args.pledges} pledges per design on moto")
-    # Cold start first, while this process is small and the machine quiet.
+    progress(f"{command}: start-up, cold start, then {args.pledges} pledges per design on moto")
+    # The start-up of `make run` first, while the machine is quiet (it is the stack's own
+    # processes that are timed), then the cold start, while this process is still small.
+    startup = measure_startup(args.startup_runs, progress=progress)
     cold = cold_start.measure(args.cold_start_runs, progress)
     # Then the burst, whose stack and locust run in their own processes, before this one grows.
     burst: LocalBurstResult | None = None
@@ -90,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         wru_per_pledge=(sharded.api_wcu + sharded.stream_wcu) / sharded.pledges,
         rru_per_pledge=hot.reads.rcu_per_pledge,
     )
-    run = report.Run(command, started_at, time.perf_counter() - t0, hot, cold, usd, burst)
+    seconds = time.perf_counter() - t0
+    run = report.Run(command, started_at, seconds, hot, cold, usd, burst, startup=startup)
     data = report.results(run)
     path = report.write_results(data)
     print()

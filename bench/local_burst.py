@@ -29,6 +29,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 ROLES = ("sponsor", "beneficiary")
 READY_PREFIX = "ready: "
+# urllib3's warning when more connections are opened than a pool keeps: a sign of a client
+# pool smaller than the threads sharing it (each such connection is opened, used, discarded).
+POOL_FULL = "Connection pool is full"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 30.0
 HTTP_TIMEOUT_SECONDS = 30.0
@@ -61,6 +64,7 @@ class LocalBurstResult:
     p99_ms: float
     users: int
     seconds: float
+    pool_warnings: int  # "Connection pool is full" lines in the stack's output, burst included
 
 
 class LocalBurstError(RuntimeError):
@@ -116,6 +120,11 @@ def percentile(values: Sequence[float], percent: float) -> float:
     return ordered[rank - 1]
 
 
+def count_pool_warnings(output: str) -> int:
+    """Lines of the output with urllib3's pool-full warning (the target is none)."""
+    return sum(1 for line in output.splitlines() if POOL_FULL in line)
+
+
 def tail(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")[-OUTPUT_TAIL_CHARS:]
@@ -162,6 +171,9 @@ class LocalStack:
         )
 
     def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        """Until the `ready: ` line: the stack prints it once /health answers 200, after the
+        tables, stream pollers, schedules and routes are up. The port opens earlier, with a
+        `starting: ` line, and answers 503 until then: neither counts as ready here."""
         process = self._require_process()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -391,6 +403,11 @@ def measure(
     progress(f"final: count {counted}, delivery log {sent}, SES {received}")
     if received != sent:
         raise LocalBurstError(f"the delivery log ({sent}) and SES ({received}) disagree")
+    # After the burst, the settling and the SES read: every request of the run is in the log.
+    pool_warnings = count_pool_warnings(
+        stack.log_path.read_text(encoding="utf-8", errors="replace")
+    )
+    progress(f"stack output: {pool_warnings} {POOL_FULL!r} warnings")
     seconds = outcome.seconds
     return LocalBurstResult(
         pledges=len(outcome.statuses),
@@ -403,6 +420,7 @@ def measure(
         p99_ms=percentile(outcome.latencies_ms, 99),
         users=users,
         seconds=seconds,
+        pool_warnings=pool_warnings,
     )
 
 

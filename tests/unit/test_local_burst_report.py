@@ -1,4 +1,5 @@
-"""The local burst's verdict (bench/report.py) and percentiles (bench/local_burst.py)."""
+"""The local burst's verdict and pool warnings (bench/report.py) and percentiles
+(bench/local_burst.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def burst(**changes: object) -> LocalBurstResult:
         "p99_ms": 1500.26,
         "users": 50,
         "seconds": 81.66,
+        "pool_warnings": 0,
     }
     fields.update(changes)
     return LocalBurstResult(**fields)  # type: ignore[arg-type]
@@ -30,6 +32,27 @@ def test_a_clean_burst_is_ok_and_rounded() -> None:
     assert data["ok"] is True
     assert data["throughput_per_s"] == 61.2
     assert "| 5,000 | 0 | True | sponsor 1, beneficiary 1 |" in _burst_section(data)
+    assert "| 1500.3 ms | 0 |" in _burst_section(data)
+    assert "after the burst: 0 (target 0: met)." in _burst_section(data)
+
+
+def test_pool_warnings_are_shown_against_their_target_of_none() -> None:
+    data = _local_burst(burst(pool_warnings=7))
+    assert data is not None
+    assert data["pool_warnings"] == 7
+    assert data["ok"] is True  # the verdict is about correctness; the warnings have their own
+    section = _burst_section(data)
+    assert "| 1500.3 ms | 7 |" in section
+    assert "after the burst: 7 (target 0: **not met**)." in section
+
+
+def test_a_burst_recorded_before_pool_warnings_were_counted_still_renders() -> None:
+    data = _local_burst(burst())
+    assert data is not None
+    del data["pool_warnings"]
+    section = _burst_section(data)
+    assert "| 1500.3 ms | not counted |" in section
+    assert "not counted in this run" in section
 
 
 @pytest.mark.parametrize(
