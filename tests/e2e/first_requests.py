@@ -147,7 +147,8 @@ def settle(client: Client, route: tuple[str, str], challenge_id: str) -> None:
     def sent() -> bool:
         _, body = client.call(("GET", route[0] + "/notifications"), route[1] + "/notifications",
                               token=client.admin)  # fmt: skip
-        return sum(item["status"] == "sent" for item in body["items"]) >= 2
+        statuses: list[str] = [item["status"] for item in body["items"]]
+        return statuses.count("sent") >= 2
 
     wait_for(sent, f"the e-mails of {challenge_id}")
 
