@@ -264,6 +264,14 @@ class Stack:
         challenge: dict[str, Any] = response.json()
         return challenge
 
+    def create_campaign(self, title: str, **fields: Any) -> str:
+        """POST /admin/campaigns; its id."""
+        body = {"title": title, **fields}
+        response = self.request("POST", "/admin/campaigns", token=self.admin_token(), json=body)
+        assert response.status_code == 201, response.text
+        campaign_id: str = response.json()["id"]
+        return campaign_id
+
     def challenge(self, challenge_id: str, *, token: str | None = None) -> dict[str, Any]:
         response = self.request("GET", f"/challenges/{challenge_id}", token=token)
         assert response.status_code == 200, response.text

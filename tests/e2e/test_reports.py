@@ -29,12 +29,7 @@ def post_report(
 
 
 def test_a_campaign_s_quantity_challenge_is_reached_by_reports_once(stack: Stack) -> None:
-    admin = stack.admin_token()
-    created = stack.request(
-        "POST", "/admin/campaigns", token=admin, json={"title": "Semaine sans déchets"}
-    )
-    assert created.status_code == 201, created.text
-    campaign_id = created.json()["id"]
+    campaign_id = stack.create_campaign("Semaine sans déchets")
     coffee = stack.create_challenge(
         title="Marc de café",
         target={"metric": "quantity", "value": 50, "unit": "kg"},

@@ -232,12 +232,7 @@ def pledge_report_and_settle(stack: Stack) -> float:
     """Right after ready: a campaign of two challenges, 64 pledges at once (16 sent twice,
     16 people on both challenges) and 8 reports (one sent twice with its Idempotency-Key).
     Returns how long after the last answer every figure was exact, in seconds."""
-    admin = stack.admin_token()
-    created = stack.request(
-        "POST", "/admin/campaigns", token=admin, json={"title": "Start-up week"}
-    )
-    assert created.status_code == 201, created.text
-    campaign_id = created.json()["id"]
+    campaign_id = stack.create_campaign("Start-up week")
     km = stack.create_challenge(
         target={"metric": "participants", "value": 500, "unit": "km"}, campaign_id=campaign_id
     )["id"]

@@ -3,11 +3,8 @@ problem+json (as for PUT), never http.server's HTML 501 (schemathesis found TRAC
 
 from __future__ import annotations
 
-import http.client
-import json
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from chalice.app import Chalice, Response
@@ -16,6 +13,7 @@ from chalice.local import LocalDevServer
 
 from chalicelib.api.problems import shape_chalice_errors
 from chalicelib.local.http_server import BurstReadyHTTPServer, LocalRequestHandler
+from tests.unit.loopback import request
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -40,18 +38,6 @@ def port() -> Iterator[int]:
     server.server.shutdown()
     server.server.server_close()
     thread.join(timeout=5)
-
-
-def request(port: int, method: str, path: str) -> tuple[int, dict[str, str], Any]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request(method, path)
-        response = connection.getresponse()
-        body = response.read()
-        headers = {k.lower(): v for k, v in response.getheaders()}
-        return response.status, headers, json.loads(body) if body else None
-    finally:
-        connection.close()
 
 
 @pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND", "PUT"])

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from chalice.app import Chalice, Response
@@ -17,6 +15,7 @@ from chalice.local import LocalDevServer
 
 from chalicelib.api.problems import shape_chalice_errors
 from chalicelib.local.http_server import BurstReadyHTTPServer, LocalRequestHandler, gated_server
+from tests.unit.loopback import request
 
 PROBLEM_JSON = "application/problem+json"
 # Generous bounds for a loopback round trip: they only keep a broken server from hanging the run.
@@ -66,21 +65,6 @@ def gated() -> Iterator[Served]:
     ready = threading.Event()
     for port in serve(gated_server(tiny_app("gated"), "127.0.0.1", 0, ready)):
         yield Served(port, ready)
-
-
-def request(
-    port: int, method: str, path: str, body: bytes | None = None
-) -> tuple[int, dict[str, str], Any]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_SECONDS)
-    try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        raw = response.read()
-        received = {k.lower(): v for k, v in response.getheaders()}
-        return response.status, received, json.loads(raw) if raw else None
-    finally:
-        connection.close()
 
 
 def assert_starting_headers(headers: dict[str, str]) -> None:
