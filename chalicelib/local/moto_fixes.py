@@ -16,8 +16,9 @@ from typing import Any
 
 _APPLIED = False
 # AWS expires a shard iterator after 15 minutes; moto keeps every one forever, and a poller
-# makes one per read: about 20 a second, 130 MB an hour. Keep the newest ones only.
-MAX_SHARD_ITERATORS = 1000
+# makes one per read: with one poller per trigger, about 40 a second, 250 MB an hour. Keep the
+# newest ones only (~1.8 KB each); an older one read again is answered as expired.
+MAX_SHARD_ITERATORS = 10_000
 
 
 def apply() -> None:
@@ -66,12 +67,19 @@ def apply() -> None:
 
 
 def _bound_shard_iterators() -> None:
+    from moto.core.exceptions import JsonRESTError
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 
     original = DynamoDBStreamsBackend.get_records
 
     @functools.wraps(original)
     def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
+        if iterator_arn not in self.shard_iterators:
+            # moto raises KeyError for an iterator it no longer keeps; AWS answers this for an
+            # iterator past its 15 minutes, and a reader starts again from where it was.
+            raise JsonRESTError(
+                "ExpiredIteratorException", "The shard iterator has expired: get a new one."
+            )
         result: dict[str, Any] = original(self, iterator_arn, limit)
         iterators = self.shard_iterators
         while len(iterators) > MAX_SHARD_ITERATORS:
@@ -199,7 +207,7 @@ def _answer_data_calls_with_json_dumps() -> None:
     answer's JSON data (`dynamo_to_dict`), apart from timestamps and binary values: a JSON
     dump with moto's own rules for those two (epoch seconds truncated to the millisecond;
     base64) is the same answer once botocore has parsed it. Anything else (errors, objects)
-    still goes to the serializer, and `tests/functional/test_moto_fixes.py` compares both
+    still goes to the serializer, and `tests/functional/test_moto_answers.py` compares both
     for every attribute type."""
     from moto.core.responses import ActionResult
 
@@ -237,7 +245,7 @@ _PLAIN_RESULTS: set[type] = set()
 def _wire_value(value: object) -> object:
     """What moto's JSON serializer writes for the values `json` does not know."""
     if isinstance(value, datetime):
-        seconds = calendar.timegm(value.timetuple())
+        seconds = calendar.timegm(value.utctimetuple())  # naive: taken as UTC, as moto does
         return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode("ascii")
@@ -251,7 +259,8 @@ def _json_content_type(service_model: Any) -> str:
 def _compare(expected: Any, actual: Any, operation: Any) -> None:
     """The same answer for a client: botocore parses both alike (it reads only the output
     shape's members, so a key moto's serializer drops, such as DeleteItem's legacy
-    `ConsumedCapacityUnits`, is not part of it)."""
+    `ConsumedCapacityUnits`, is not part of it). Numbers compare by value: a `double` that
+    moto's result holds as 1 parses as 1 from the dump and 1.0 from the serializer."""
     from botocore.parsers import create_parser
 
     parser = create_parser(operation.service_model.protocol)

@@ -25,6 +25,8 @@ OnFailure = Callable[["StreamBinding", Record, str], None]
 _GET_RECORDS_LIMIT = 1000
 # Lambda's upper bound for BatchSize on a DynamoDB event source mapping.
 _MAX_BATCH_SIZE = 10_000
+# drain() waits this long after a round whose reads failed, before reading again.
+_READ_ERROR_PAUSE_SECONDS = 0.05
 
 
 class StreamsClient(Protocol):
@@ -116,6 +118,7 @@ class _Outcome(NamedTuple):
 class _Round(NamedTuple):
     delivered: int
     acknowledged: int
+    read_errors: int = 0  # describe_stream or get_records calls that failed
 
 
 class StreamPoller:
@@ -140,6 +143,7 @@ class StreamPoller:
         """`region` sets each record's awsRegion; by default it is taken from the stream ARN."""
         self._client = streams_client
         self._on_failure = on_failure or _log_failure
+        self.given_up = 0  # records sent to on_failure after their retries
         self._states = [
             _BindingState(binding, region or _arn_field(binding.stream_arn, 3))
             for binding in bindings
@@ -155,14 +159,19 @@ class StreamPoller:
         return self._round().acknowledged
 
     def drain(self, max_rounds: int = 50) -> int:
-        """Poll until a round hands nothing to any handler; returns records acknowledged."""
+        """Poll until a round reads every shard and hands nothing to any handler; returns
+        records acknowledged. A round whose reads failed has not shown the stream empty."""
         acknowledged = 0
         for _ in range(max_rounds):
             result = self._round()
             acknowledged += result.acknowledged
-            if result.delivered == 0:
+            if result.delivered == 0 and result.read_errors == 0:
                 return acknowledged
-        raise StreamNotDrainedError(f"records were still being delivered after {max_rounds} rounds")
+            if result.read_errors:
+                time.sleep(_READ_ERROR_PAUSE_SECONDS)
+        raise StreamNotDrainedError(
+            f"records were still being delivered, or reads failing, after {max_rounds} rounds"
+        )
 
     def run(self, stop: threading.Event, interval: float = 0.2) -> None:
         """Poll until `stop` is set, waiting `interval` seconds after a round with nothing done."""
@@ -177,14 +186,16 @@ class StreamPoller:
                 stop.wait(interval)
 
     def _round(self) -> _Round:
-        delivered = acknowledged = 0
+        delivered = acknowledged = read_errors = 0
         for state in self._states:
             try:
                 self._discover_shards(state)
             except (ClientError, BotoCoreError):
                 logger.exception("cannot describe stream %s", state.binding.stream_arn)
+                read_errors += 1
             for shard in self._ready_shards(state):
-                self._fetch(state, shard)
+                if not self._fetch(state, shard):
+                    read_errors += 1
                 if shard.buffer:
                     result = self._deliver(state, shard)
                     delivered += result.delivered
@@ -192,7 +203,7 @@ class StreamPoller:
                 if shard.at_end and not shard.buffer:
                     del state.shards[shard.shard_id]
                     state.finished.add(shard.shard_id)
-        return _Round(delivered, acknowledged)
+        return _Round(delivered, acknowledged, read_errors)
 
     def _discover_shards(self, state: _BindingState) -> None:
         request: dict[str, Any] = {"StreamArn": state.binding.stream_arn}
@@ -216,27 +227,37 @@ class StreamPoller:
             if shard.parent_id is None or shard.parent_id not in state.shards
         ]
 
-    def _fetch(self, state: _BindingState, shard: _Shard) -> None:
+    def _fetch(self, state: _BindingState, shard: _Shard) -> bool:
+        """Read what the shard has beyond the buffer; False if the read failed."""
         room = state.binding.batch_size - len(shard.buffer)
         if shard.at_end or room <= 0:
-            return
+            return True
         try:
             if shard.iterator is None:
                 shard.iterator = self._new_iterator(state.binding, shard)
             response = self._client.get_records(
                 ShardIterator=shard.iterator, Limit=min(room, _GET_RECORDS_LIMIT)
             )
-        except (ClientError, BotoCoreError):
-            # Expired or unknown iterators land here: start again after the last record read.
+        except ClientError as error:
+            # An expired iterator, or another refusal: start again after the last record read.
+            if error.response.get("Error", {}).get("Code") == "ExpiredIteratorException":
+                logger.warning("shard %s of %s: iterator expired; reading on from the last "
+                               "record read", shard.shard_id, state.binding.name)  # fmt: skip
+            else:
+                logger.exception("cannot read shard %s of %s", shard.shard_id, state.binding.name)
+            shard.iterator = None
+            return False
+        except BotoCoreError:
             logger.exception("cannot read shard %s of %s", shard.shard_id, state.binding.name)
             shard.iterator = None
-            return
+            return False
         for raw in response.get("Records", []):
             record = _lambda_record(raw, state.binding.stream_arn, state.region)
             shard.buffer.append(record)
             shard.last_sequence_number = record["dynamodb"]["SequenceNumber"]
         shard.iterator = response.get("NextShardIterator")
         shard.at_end = shard.iterator is None
+        return True
 
     def _new_iterator(self, binding: StreamBinding, shard: _Shard) -> str:
         request: dict[str, Any] = {"StreamArn": binding.stream_arn, "ShardId": shard.shard_id}
@@ -295,6 +316,7 @@ class StreamPoller:
         return _partial_failure(response, batch)
 
     def _give_up(self, binding: StreamBinding, record: Record, reason: str) -> None:
+        self.given_up += 1
         try:
             self._on_failure(binding, record, reason)
         except Exception:

@@ -20,7 +20,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from chalicelib.local.embedded_aws import MOTO_ACCOUNT_ID, sent_emails
 from chalicelib.local.in_process_aws import InProcessAws
@@ -166,6 +166,27 @@ def test_moto_errors_come_back_as_aws_errors(transport: Transport) -> None:
     with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
         dynamodb.get_item(TableName=unique("no-such-table"), Key={"pk": {"S": "x"}})
     assert transport.handler.answered == 1
+
+
+def test_a_fault_in_moto_is_a_500_the_client_sees_as_an_aws_error(
+    transport: Transport, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As from moto's server: a bare exception inside moto (a KeyError, say) is a 500, which
+    botocore retries and then raises as a ClientError, not an exception of moto's own."""
+
+    class Broken:
+        def process_request(self, request: Any) -> Any:
+            raise KeyError("an iterator moto forgot")
+
+    monkeypatch.setattr(transport.handler, "_dispatcher", Broken())
+    dynamodb = transport.client("dynamodb")
+
+    with pytest.raises(ClientError) as raised:
+        dynamodb.get_item(TableName=unique("any"), Key={"pk": {"S": "x"}})
+    assert raised.value.response["Error"]["Code"] == "InternalFailure"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert "an iterator moto forgot" in caplog.text
+    assert transport.lock.held == 0
 
 
 def test_dynamodb_streams_records_are_read_in_process(transport: Transport) -> None:

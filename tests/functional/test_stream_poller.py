@@ -242,6 +242,7 @@ def test_poison_record_goes_to_on_failure_after_max_retries(streams: Any, table:
     assert poller.drain() == 1
 
     assert destination.keys == ["item-001"]
+    assert poller.given_up == 1
     [(name, record, reason)] = destination.failed
     assert name == "notifier"
     assert record["eventSourceARN"] == table.stream_arn
@@ -418,3 +419,48 @@ def test_moto_emits_two_inserts_when_update_item_creates_an_item(
         {"pk": {"S": "counter"}},
         {"pk": {"S": "counter"}, "pledges": {"N": "1"}},
     ]
+
+
+def test_an_expired_iterator_is_read_again_from_the_last_record(streams: Any, table: Table) -> None:
+    """moto keeps a bounded number of iterators (moto_fixes): an older one read again is
+    ExpiredIteratorException, as in AWS after 15 minutes, and the poller carries on."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    from chalicelib.local.embedded_aws import MOTO_ACCOUNT_ID, MOTO_LOCK
+
+    handler = RecordingHandler()
+    poller = poller_for(streams, table, handler)
+    table.put_many(2)
+    assert poller.drain() == 2
+    with MOTO_LOCK:
+        dynamodbstreams_backends[MOTO_ACCOUNT_ID][REGION].shard_iterators.clear()
+    table.put("later")
+
+    # The first read fails: drain does not take that round for an empty stream.
+    assert poller.drain() == 1
+    assert handler.batches[-1] == ["later"]
+    assert [handler.delivered(pk) for pk in ("item-000", "item-001", "later")] == [1, 1, 1]
+
+
+def test_drain_gives_up_while_reads_keep_failing(streams: Any, table: Table) -> None:
+    class Refusing:
+        def __init__(self, real: Any) -> None:
+            self._real = real
+
+        def describe_stream(self, **kwargs: Any) -> dict[str, Any]:
+            return dict(self._real.describe_stream(**kwargs))
+
+        def get_shard_iterator(self, **kwargs: Any) -> dict[str, Any]:
+            return dict(self._real.get_shard_iterator(**kwargs))
+
+        def get_records(self, **kwargs: Any) -> dict[str, Any]:
+            from botocore.exceptions import ClientError
+
+            error = {"Error": {"Code": "InternalFailure", "Message": "no"}}
+            raise ClientError(error, "GetRecords")
+
+    table.put("waiting")
+    binding = StreamBinding("notifier", table.stream_arn, RecordingHandler())
+    poller = StreamPoller(Refusing(streams), [binding])
+    with pytest.raises(StreamNotDrainedError, match="reads failing"):
+        poller.drain(max_rounds=3)
