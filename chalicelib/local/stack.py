@@ -184,6 +184,10 @@ class LocalStack:
             # The demo's figures come from the triggers, as a real pledge's do: all of its
             # records are delivered before the first user's pledge queues behind them.
             self.demo_records = drain_all(self.pollers)
+        failed = sum(poller.given_up for poller in self.pollers)
+        if failed:
+            # A demo whose figures would be wrong is not ready: say so rather than serve it.
+            raise RuntimeError(f"{failed} stream record(s) failed their trigger during the start")
         for poller in self.pollers:
             self._thread(
                 f"stream-{poller.names[0]}", poller.run, self.stop_event, STREAM_POLL_INTERVAL
@@ -211,7 +215,7 @@ class LocalStack:
     def stop(self) -> None:
         """Stop serving, let the stream poller and a schedule run under way finish, stop AWS."""
         self.stop_event.set()
-        if self._serving is not None:
+        if self.serving:
             self.server.shutdown()  # waits for serve_forever to return
         self.server.server.server_close()
         for thread in self._threads:
@@ -249,9 +253,9 @@ def warm_up(container: Container) -> None:
     """Load now what the first request of each kind would otherwise load or build, so that it
     is answered as fast as the next (in Lambda each function stays lazy: see app.py).
 
-    `tests/functional/test_local_stack.py` sends one request of every route, and a pledge
-    through the stream triggers, to a stack started with empty tables, and fails if any of
-    them still loads a module.
+    `tests/e2e/test_warm_start.py` (through `tests/e2e/first_requests.py`) sends one request
+    of every route, and a pledge through every stream trigger, to a stack started with empty
+    tables, and fails if any of them still loads a module.
     """
     load_all_routes()
     openapi_document()  # its first build also completes pydantic's schema generation
@@ -329,17 +333,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     logger.info("%s; %d stream records delivered", stack.timings.line(), stack.demo_records)
 
-    stopping = threading.Event()
+    # A flag, not an Event: a handler that set an Event the main thread is waiting on could
+    # wait on that Event's own lock, held by the very thread it interrupted.
+    stopping: list[int] = []
 
     def _stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
+        stopping.append(signum)
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     print(_banner(stack), flush=True)
     print(f"ready: http://127.0.0.1:{stack.port}", flush=True)
-    while stack.serving and not stopping.wait(SIGNAL_POLL_SECONDS):
-        pass
+    while stack.serving and not stopping:
+        time.sleep(SIGNAL_POLL_SECONDS)
     stack.stop()
     print("crowdact local stack stopped", flush=True)
     return 0
