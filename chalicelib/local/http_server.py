@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 STARTING_RETRY_AFTER_SECONDS = 1
+# API Gateway's own payload limit: no request it would pass is left unread.
+MAX_DISCARDED_BODY_BYTES = 10 * 1024 * 1024
 
 
 class LocalRequestHandler(ChaliceRequestHandler):
@@ -60,16 +62,28 @@ class LocalRequestHandler(ChaliceRequestHandler):
                 "detail": "the local stack is starting; GET /health answers 200 once it is ready",
             })  # fmt: skip
             content_type = PROBLEM_JSON
-        # The request's body is not read: the connection closes rather than parse it as the
-        # next request.
-        headers = {
-            "Content-Type": content_type,
-            "Retry-After": str(STARTING_RETRY_AFTER_SECONDS),
-            "Cache-Control": "no-store",
-            "Connection": "close",
-        }
-        # A HEAD gets the headers of the GET, without its body.
-        self._send_http_response(503, headers, None if self.command == "HEAD" else body)
+        self._discard_body()
+        encoded = body.encode("utf-8")
+        self.send_response(503)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(encoded)))
+        self.send_header("Retry-After", str(STARTING_RETRY_AFTER_SECONDS))
+        self.send_header("Cache-Control", "no-store")
+        # Whatever follows on this connection is not parsed: it closes after the answer.
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":  # a HEAD gets the headers of the GET, without its body
+            self.wfile.write(encoded)
+
+    def _discard_body(self) -> None:
+        """Read the refused request's body, so that a client still sending it gets the 503
+        rather than a reset connection (within a bound: a larger one is left unread)."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return
+        if 0 < length <= MAX_DISCARDED_BODY_BYTES:
+            self.rfile.read(length)
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         if error.CODE == 403:

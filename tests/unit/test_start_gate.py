@@ -18,6 +18,7 @@ from chalicelib.local.http_server import BurstReadyHTTPServer, LocalRequestHandl
 from tests.unit.loopback import request
 
 PROBLEM_JSON = "application/problem+json"
+STARTING_BODY = b'{"status": "starting"}'
 # Generous bounds for a loopback round trip: they only keep a broken server from hanging the run.
 TIMEOUT_SECONDS = 10
 # How often serve_forever looks for shutdown(): its default (0.5 s) would slow every teardown.
@@ -94,6 +95,7 @@ def test_a_head_during_start_up_gets_the_headers_of_its_get_and_no_body(gated: S
     head, _, rest = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 503")
     assert b"Retry-After: 1" in head
+    assert f"Content-Length: {len(STARTING_BODY)}".encode() in head  # the GET's length
     assert rest == b""
 
 
