@@ -75,10 +75,20 @@ class ReadThroughCache(Generic[K, V]):
             if hit:
                 return value
         value = load(key)
-        self.remember(key, value)
+        with self._lock:
+            if value is None:
+                # A concurrent `remember` (an add) may have stored it since this load began:
+                # keep that rather than hide it behind a miss.
+                hit, current = self._entries.get(key, self._monotonic())
+                if hit and current is not None:
+                    return current
+            self._put(key, value)
         return value
 
     def remember(self, key: K, value: V | None) -> None:
-        ttl = self._ttl if value is not None else self._missing_ttl
         with self._lock:
-            self._entries.put(key, value, self._monotonic() + ttl)
+            self._put(key, value)
+
+    def _put(self, key: K, value: V | None) -> None:
+        ttl = self._ttl if value is not None else self._missing_ttl
+        self._entries.put(key, value, self._monotonic() + ttl)

@@ -263,3 +263,18 @@ def test_an_unknown_campaign_is_retried_after_the_missing_ttl() -> None:
     clock.now = MISSING_CAMPAIGN_TTL_SECONDS
     assert campaigns.get(WEEK.id) == (WEEK, 4)
     assert store.reads == 2
+
+
+def test_a_miss_does_not_hide_a_value_added_while_it_was_read() -> None:
+    """An add (remember) landing between a miss's read and its store wins: the campaign
+    trigger must not skip a campaign created a moment ago for missing_ttl."""
+    cache: ReadThroughCache[str, int] = ReadThroughCache(
+        ttl=60, missing_ttl=1, max_entries=8, monotonic=Monotonic()
+    )
+
+    def load_while_another_thread_adds(key: str) -> int | None:
+        cache.remember(key, 7)  # the add, done while this read was on its way
+        return None  # what the read saw, before the add
+
+    assert cache.get("cmp_new", load_while_another_thread_adds) == 7
+    assert cache.get("cmp_new", CountingLoader()) == 7  # remembered, not re-read
