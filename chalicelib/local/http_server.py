@@ -24,9 +24,12 @@ from chalice.local import (
     ThreadedHTTPServer,
 )
 
+from chalicelib.api.problems import PROBLEM_CONTENT_TYPE, ProblemKind, problem_body
+
 logger = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
+STARTING = ProblemKind(503, "starting", "Starting")
+NOT_FOUND = ProblemKind(404, "not-found", "Not found")  # what API Gateway answers, shaped
 STARTING_RETRY_AFTER_SECONDS = 1
 # API Gateway's own payload limit: no request it would pass is left unread.
 MAX_DISCARDED_BODY_BYTES = 10 * 1024 * 1024
@@ -55,13 +58,9 @@ class LocalRequestHandler(ChaliceRequestHandler):
             body = json.dumps({"status": "starting"})
             content_type = "application/json"
         else:
-            body = json.dumps({
-                "type": "https://crowdact.org/problems/starting",
-                "title": "Starting",
-                "status": 503,
-                "detail": "the local stack is starting; GET /health answers 200 once it is ready",
-            })  # fmt: skip
-            content_type = PROBLEM_JSON
+            detail = "the local stack is starting; GET /health answers 200 once it is ready"
+            body = json.dumps(problem_body(STARTING, detail))
+            content_type = PROBLEM_CONTENT_TYPE
         self._discard_body()
         encoded = body.encode("utf-8")
         self.send_response(503)
@@ -87,13 +86,9 @@ class LocalRequestHandler(ChaliceRequestHandler):
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         if error.CODE == 403:
-            body = json.dumps({
-                "type": "https://crowdact.org/problems/not-found",
-                "title": "Not found",
-                "status": 404,
-                "detail": f"no route matches {self.command} {self.path.split('?')[0]}",
-            })  # fmt: skip
-            self._send_http_response(404, {"Content-Type": PROBLEM_JSON}, body)
+            detail = f"no route matches {self.command} {self.path.split('?')[0]}"
+            body = json.dumps(problem_body(NOT_FOUND, detail))
+            self._send_http_response(404, {"Content-Type": PROBLEM_CONTENT_TYPE}, body)
             return
         super()._send_error_response(error)
 

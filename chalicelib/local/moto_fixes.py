@@ -210,14 +210,17 @@ def _answer_data_calls_with_json_dumps() -> None:
     still goes to the serializer, and `tests/functional/test_moto_answers.py` compares both
     for every attribute type."""
     from moto.core.responses import ActionResult
+    from moto.dynamodb.responses import DynamoResult
 
     original = ActionResult.execute_result
+    # Exactly these: their subclasses (paginated, empty results) shape what they hold.
+    plain_results = (ActionResult, DynamoResult)
 
     @functools.wraps(original)
     def execute_result(self: Any, context: Any) -> Any:
         operation = context.operation_model
         fast = (
-            type(self) in _PLAIN_RESULTS
+            type(self) in plain_results
             and isinstance(self.result, dict)
             and (operation.service_model.service_name, operation.name) in FAST_ANSWERS
         )
@@ -233,13 +236,7 @@ def _answer_data_calls_with_json_dumps() -> None:
             _compare(original(self, context), (status, headers, body), operation)
         return status, headers, body
 
-    from moto.dynamodb.responses import DynamoResult
-
-    _PLAIN_RESULTS.update({ActionResult, DynamoResult})
     ActionResult.execute_result = execute_result  # type: ignore[method-assign]
-
-
-_PLAIN_RESULTS: set[type] = set()
 
 
 def _wire_value(value: object) -> object:

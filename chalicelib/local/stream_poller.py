@@ -238,17 +238,13 @@ class StreamPoller:
             response = self._client.get_records(
                 ShardIterator=shard.iterator, Limit=min(room, _GET_RECORDS_LIMIT)
             )
-        except ClientError as error:
-            # An expired iterator, or another refusal: start again after the last record read.
-            if error.response.get("Error", {}).get("Code") == "ExpiredIteratorException":
+        except (ClientError, BotoCoreError) as error:
+            # An expired iterator, or another failure: start again after the last record read.
+            if _error_code(error) == "ExpiredIteratorException":
                 logger.warning("shard %s of %s: iterator expired; reading on from the last "
                                "record read", shard.shard_id, state.binding.name)  # fmt: skip
             else:
                 logger.exception("cannot read shard %s of %s", shard.shard_id, state.binding.name)
-            shard.iterator = None
-            return False
-        except BotoCoreError:
-            logger.exception("cannot read shard %s of %s", shard.shard_id, state.binding.name)
             shard.iterator = None
             return False
         for raw in response.get("Records", []):
@@ -322,6 +318,10 @@ class StreamPoller:
         except Exception:
             # The record is skipped either way: a broken destination must not block the shard.
             logger.exception("on_failure for %s raised", binding.name)
+
+
+def _error_code(error: Exception) -> str | None:
+    return error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
 
 
 def _acknowledge(shard: _Shard, count: int) -> None:
