@@ -53,6 +53,15 @@ def two_free_ports() -> tuple[int, int]:
     return api, aws
 
 
+def health(base_url: str) -> tuple[int, Any] | None:
+    """What GET /health answered, (status, body); None while the port is not open."""
+    try:
+        response = requests.get(f"{base_url}/health", timeout=5)
+    except requests.ConnectionError:
+        return None
+    return response.status_code, response.json()
+
+
 def local_jwt_secret() -> str:
     # The subprocess inherits our environment, so it reads the same secret.
     return os.environ.get("CROWDACT_LOCAL_JWT_SECRET") or LOCAL_JWT_SECRET_DEFAULT

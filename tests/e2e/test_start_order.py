@@ -14,11 +14,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-import requests
 
-from tests.e2e.conftest import REPO_ROOT, free_port
+from tests.e2e.conftest import REPO_ROOT, free_port, health
 
 pytestmark = pytest.mark.e2e
 TIMEOUT_SECONDS = 60.0
@@ -37,19 +37,15 @@ def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pope
     )
 
 
-def health(port: int) -> tuple[int, object] | None:
-    try:
-        response = requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
-    except requests.ConnectionError:
-        return None
-    return response.status_code, response.json()
+def health_of(port: int) -> tuple[int, Any] | None:
+    return health(f"http://127.0.0.1:{port}")
 
 
 def wait_for(port: int, status: int, process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         assert process.poll() is None, "the stack exited"
-        answer = health(port)
+        answer = health_of(port)
         if answer is not None and answer[0] == status:
             return
         time.sleep(0.05)
@@ -63,11 +59,11 @@ def test_health_says_starting_while_the_stream_records_wait(tmp_path: Path) -> N
     try:
         wait_for(port, 503, process)
         # However often it is asked while the start is held: starting.
-        answers = [health(port) for _ in range(POLLS_WHILE_HELD)]
+        answers = [health_of(port) for _ in range(POLLS_WHILE_HELD)]
         assert answers == [(503, {"status": "starting"})] * POLLS_WHILE_HELD
         release.touch()
         wait_for(port, 200, process)
-        assert health(port) == (200, {"status": "ok"})
+        assert health_of(port) == (200, {"status": "ok"})
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=TIMEOUT_SECONDS)
@@ -87,4 +83,4 @@ def test_a_start_that_fails_stops_what_it_started_and_says_why() -> None:
     assert "could not start" in output
     assert "CROWDACT_LOCAL_SCHEDULE_SECONDS" in output
     assert "ready: " not in output
-    assert health(port) is None  # the port is closed again
+    assert health_of(port) is None  # the port is closed again

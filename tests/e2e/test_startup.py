@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 import boto3
 import pytest
-import requests
 
 from chalicelib.domain.areas import MIN_PARTICIPANTS_SHOWN, area_from_coordinates
 from chalicelib.domain.model import tidy_quantity
@@ -30,6 +29,7 @@ from tests.e2e.conftest import (
     START_TIMEOUT_SECONDS,
     Stack,
     StackProcess,
+    health,
 )
 
 pytestmark = pytest.mark.e2e
@@ -75,14 +75,11 @@ def first_health_200(process: StackProcess) -> tuple[list[tuple[int, Any]], floa
     while time.monotonic() < deadline:
         if process.state() != "running":
             pytest.fail(f"make run stopped before it was ready:\n{process.output()}")
-        try:
-            response = requests.get(f"{process.base_url}/health", timeout=5)
-        except requests.ConnectionError:
-            time.sleep(POLL_INTERVAL_SECONDS)
-            continue  # the port is not open yet
-        if response.status_code == 200:
+        answer = health(process.base_url)
+        if answer is not None and answer[0] == 200:
             return seen, time.monotonic()
-        seen.append((response.status_code, response.json()))
+        if answer is not None:  # None: the port is not open yet
+            seen.append(answer)
         time.sleep(POLL_INTERVAL_SECONDS)
     pytest.fail(f"make run was not ready within {START_TIMEOUT_SECONDS:.0f} s:\n{process.output()}")
 
