@@ -497,7 +497,7 @@ def _hot_reads(
     prefix: str,
 ) -> HotReads:
     """The read figures of the sharded run, with the challenge cache modelled (see HotReads)."""
-    from chalicelib.storage.repositories import CHALLENGE_CACHE_TTL_SECONDS
+    from chalicelib.storage.challenge_cache import CHALLENGE_CACHE_TTL_SECONDS
 
     api, stream = ["api:sharded"], ["stream:sharded"]
     pledges = sharded.pledges

@@ -7,7 +7,8 @@ from chalicelib.services.pledges import PledgeService
 from chalicelib.services.ports import SystemClock
 from chalicelib.services.progress import ProgressService
 from chalicelib.settings import Settings
-from chalicelib.storage.repositories import DynamoChallengeRepository, DynamoPledgeRepository
+from chalicelib.storage.challenges import DynamoChallengeRepository
+from chalicelib.storage.pledges import DynamoPledgeRepository
 
 # With one shard, every participant's pledge lands on `<challenge_id>#0`: the application's
 # own pledge item, index entry and transaction, counted on a single counter item. That is

@@ -17,7 +17,7 @@ from bench.hot import PARTITION_RCU_PER_S, PARTITION_WCU_PER_S, HotResult, KeySh
 from bench.local_burst import LocalBurstResult
 from bench.startup import COMMAND as STARTUP_COMMAND
 from bench.startup import COUNT_WITHIN_SECONDS, StartupResult
-from chalicelib.storage.repositories import PLEDGE_INDEX_BUCKETS
+from chalicelib.storage.pledges import PLEDGE_INDEX_BUCKETS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results.json"

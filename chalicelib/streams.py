@@ -22,11 +22,9 @@ from chalicelib.domain.model import CHALLENGE_ID_PREFIX
 from chalicelib.observability import set_correlation_id
 from chalicelib.services.areas import AreaChange, group_changes
 from chalicelib.storage.areas import area_change_from_stream_record
+from chalicelib.storage.challenges import milestone_from_stream_image
+from chalicelib.storage.counters import challenge_id_from_counter_key
 from chalicelib.storage.fanout import chunk_from_stream_image
-from chalicelib.storage.repositories import (
-    challenge_id_from_counter_key,
-    milestone_from_stream_image,
-)
 from chalicelib.wiring import Container
 
 logger = logging.getLogger(__name__)

@@ -39,18 +39,15 @@ from chalicelib.storage.campaigns import (
     DynamoCampaignMembers,
     DynamoCampaignRepository,
 )
+from chalicelib.storage.challenge_cache import CachedChallengeRepository
+from chalicelib.storage.challenges import DynamoChallengeRepository
+from chalicelib.storage.counters import DynamoCounterRepository
+from chalicelib.storage.deliveries import DynamoDeliveryRepository
 from chalicelib.storage.fanout import DynamoFanoutRepository
 from chalicelib.storage.organization_cache import CachedOrganizationRepository
 from chalicelib.storage.organizations import DynamoOrganizationRepository
+from chalicelib.storage.pledges import PLEDGE_INDEX_BUCKETS, DynamoPledgeRepository
 from chalicelib.storage.reports import DynamoReportRepository
-from chalicelib.storage.repositories import (
-    PLEDGE_INDEX_BUCKETS,
-    CachedChallengeRepository,
-    DynamoChallengeRepository,
-    DynamoCounterRepository,
-    DynamoDeliveryRepository,
-    DynamoPledgeRepository,
-)
 from chalicelib.storage.tables import configure_tables, open_connections
 
 

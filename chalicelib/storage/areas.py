@@ -21,13 +21,13 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.areas import AreaCount
 from chalicelib.services.areas import AreaChange
 from chalicelib.settings import Settings
-from chalicelib.storage.repositories import (
+from chalicelib.storage.connection import connection
+from chalicelib.storage.tables import AreaCountItem, PledgeItem, StreamReceiptItem
+from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
-    _cancellation_codes,
-    _connection,
+    cancellation_codes,
     with_transaction_retries,
 )
-from chalicelib.storage.tables import AreaCountItem, PledgeItem, StreamReceiptItem
 
 # TransactWriteItems takes at most 100 items: the receipts and the area's update.
 RECEIPTS_PER_TRANSACTION = 99
@@ -42,7 +42,7 @@ def receipt_key(sequence_number: str) -> str:
 
 class DynamoAreaCounts:
     def __init__(self, settings: Settings) -> None:
-        self._connection = _connection(settings)
+        self._connection = connection(settings)
 
     def apply(
         self, challenge_id: str, area: str, changes: Sequence[AreaChange], *, now: datetime
@@ -68,7 +68,7 @@ class DynamoAreaCounts:
             try:
                 with_transaction_retries(write)
             except TransactWriteError as error:
-                codes = _cancellation_codes(error)
+                codes = cancellation_codes(error)
                 counted = {i for i, code in enumerate(codes) if code == CONDITIONAL_CHECK_FAILED}
                 if not counted or max(counted) >= len(pending):
                     raise

@@ -24,17 +24,14 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import Campaign
 from chalicelib.settings import Settings
-from chalicelib.storage.repositories import (
-    DynamoCounterRepository,
-    _transact_if,
-    counter_key,
-)
+from chalicelib.storage.counters import DynamoCounterRepository, counter_key
 from chalicelib.storage.tables import (
     CampaignItem,
     CampaignMemberItem,
     CounterShardItem,
     with_container_session,
 )
+from chalicelib.storage.transactions import transact_if
 
 # A membership change that keeps losing races with the same person's other changes.
 MEMBERSHIP_ATTEMPTS = 8
@@ -174,7 +171,7 @@ class DynamoCampaignMembers:
                                 ],
                             )
 
-        return _transact_if(write)
+        return transact_if(write)
 
 
 class DynamoAudienceCounts:

@@ -1,4 +1,5 @@
-"""Opaque pagination cursors: a DynamoDB start key (and list position) as URL-safe base64."""
+"""Opaque pagination cursors: a DynamoDB start key (and list position) as URL-safe base64,
+and the check of a cursor's start key against the query it continues."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from chalicelib.domain.errors import InvalidRequestError
 
 MAX_CURSOR_LENGTH = 2048
+MAX_KEY_LENGTH = 1024  # DynamoDB's limit for a sort key; our ids are far shorter
 
 
 def encode_cursor(state: dict[str, Any] | None) -> str | None:
@@ -52,3 +54,28 @@ def segment_position(state: dict[str, Any], segments: int) -> int:
     if not isinstance(position, int) or not 0 <= position < segments:
         raise InvalidRequestError("the cursor is not one this API returned")
     return position
+
+
+def checked_start_key(
+    state: dict[str, Any] | None, expected: dict[str, str | None]
+) -> dict[str, Any] | None:
+    """The start key carried by a client's cursor, checked against the query it continues:
+    exactly the index's key attributes, with the partition value(s) given in `expected`
+    (None: any string). A cursor from another list, or an edited one, is a 400, not a 500."""
+    if state is None or state.get("k") is None:
+        return None
+    key = state["k"]
+    if (
+        not isinstance(key, dict)
+        or set(key) != set(expected)
+        or not all(
+            isinstance(value, dict)
+            and set(value) == {"S"}
+            and isinstance(value["S"], str)
+            and 0 < len(value["S"]) <= MAX_KEY_LENGTH
+            and expected[name] in (None, value["S"])
+            for name, value in key.items()
+        )
+    ):
+        raise cursor_of_another_list()
+    return key

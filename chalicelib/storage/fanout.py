@@ -9,11 +9,9 @@ from pynamodb.exceptions import PutError
 from chalicelib.domain.fanout import FANOUT_KEY_PREFIX, FanoutChunk
 from chalicelib.domain.model import EventType, Milestone, Totals
 from chalicelib.services.ports import ParticipantPage
-from chalicelib.storage.repositories import (
-    CONDITIONAL_CHECK_FAILED_EXCEPTION,
-    _pledge_from_item,
-)
+from chalicelib.storage.pledges import pledge_from_item
 from chalicelib.storage.tables import ChallengeEventItem, PledgeItem, PledgesByChallenge
+from chalicelib.storage.transactions import CONDITIONAL_CHECK_FAILED_EXCEPTION
 
 
 def _chunk_to_item(chunk: FanoutChunk) -> ChallengeEventItem:
@@ -99,6 +97,6 @@ class DynamoFanoutRepository:
         result = PledgeItem.by_challenge.query(
             f"{challenge_id}#{bucket}", range_key_condition=condition, limit=limit
         )
-        pledges = [_pledge_from_item(item) for item in result if item.participant_id != after]
+        pledges = [pledge_from_item(item) for item in result if item.participant_id != after]
         full = limit is not None and len(pledges) >= limit
         return ParticipantPage(pledges, pledges[-1].participant_id if full else None)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from chalicelib.domain.model import Organization, OrganizationKind
 from chalicelib.services.ports import Page
-from chalicelib.storage.cursors import decode_cursor, encode_cursor
-from chalicelib.storage.repositories import _start_key
+from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
 from chalicelib.storage.tables import OrganizationItem
 
 LISTED = "organization"
@@ -44,7 +43,7 @@ class DynamoOrganizationRepository:
             return None
 
     def list(self, *, limit: int, cursor: str | None) -> Page[Organization]:
-        start_key = _start_key(
+        start_key = checked_start_key(
             decode_cursor(cursor), {"id": None, "created_key": None, "listed": LISTED}
         )
         result = OrganizationItem.by_creation.query(

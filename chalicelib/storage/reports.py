@@ -18,17 +18,21 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.model import Report
 from chalicelib.services.ports import Page, ReportWrite
 from chalicelib.settings import Settings
-from chalicelib.storage.cursors import cursor_of_another_list, decode_cursor, encode_cursor
-from chalicelib.storage.repositories import (
+from chalicelib.storage.connection import connection
+from chalicelib.storage.counters import counter_key
+from chalicelib.storage.cursors import (
+    checked_start_key,
+    cursor_of_another_list,
+    decode_cursor,
+    encode_cursor,
+)
+from chalicelib.storage.tables import CounterShardItem, PledgeItem, ReportItem
+from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
-    _cancellation_codes,
-    _connection,
-    _start_key,
-    counter_key,
+    cancellation_codes,
     transact_once,
     with_transaction_retries,
 )
-from chalicelib.storage.tables import CounterShardItem, PledgeItem, ReportItem
 
 # The transaction's items, in the order DynamoDB reports cancellation reasons.
 _REPORT, _PLEDGE = 0, 1
@@ -68,7 +72,7 @@ def _report_from_item(item: ReportItem) -> Report:
 
 class DynamoReportRepository:
     def __init__(self, settings: Settings) -> None:
-        self._connection = _connection(settings)
+        self._connection = connection(settings)
         self._connection.client  # noqa: B018 - built once, up front (see open_connections)
 
     def add(self, report: Report, shard: int, *, request_token: str | None = None) -> ReportWrite:
@@ -114,11 +118,11 @@ class DynamoReportRepository:
                 participant_id,
                 scan_index_forward=False,
                 limit=limit,
-                last_evaluated_key=_start_key(state, {**keys, "created_key": None}),
+                last_evaluated_key=checked_start_key(state, {**keys, "created_key": None}),
             )
         else:
             prefix = f"{challenge_id}#"
-            start = _start_key(state, {**keys, "challenge_key": None})
+            start = checked_start_key(state, {**keys, "challenge_key": None})
             if start is not None and not start["challenge_key"]["S"].startswith(prefix):
                 raise cursor_of_another_list()
             result = ReportItem.by_challenge.query(
@@ -138,7 +142,7 @@ def _written(transact: Callable[[], None]) -> ReportWrite:
     try:
         with_transaction_retries(transact)
     except TransactWriteError as error:
-        codes = _cancellation_codes(error)
+        codes = cancellation_codes(error)
         if len(codes) > _PLEDGE and CONDITIONAL_CHECK_FAILED in codes[: _PLEDGE + 1]:
             # A report already stored wins over a missing pledge: its answer is replayed.
             if codes[_REPORT] == CONDITIONAL_CHECK_FAILED:

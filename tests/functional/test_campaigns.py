@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.local.embedded_aws import EmbeddedAws
 from chalicelib.storage.campaigns import DynamoAudienceCounts, DynamoCampaignMembers
-from chalicelib.storage.repositories import DynamoCounterRepository
+from chalicelib.storage.counters import DynamoCounterRepository
 from tests.functional.conftest import ADMIN, Api, bearer, served_container
 from tests.functional.test_public_api import assert_problem
 

@@ -23,7 +23,7 @@ from chalicelib.services.challenges import ChallengeDraft, ChallengeService
 from chalicelib.services.pledges import PledgeRequest
 from chalicelib.services.ports import ChallengeChanges, SystemClock
 from chalicelib.settings import Settings
-from chalicelib.storage.repositories import DynamoChallengeRepository
+from chalicelib.storage.challenges import DynamoChallengeRepository
 from chalicelib.wiring import Container
 from tests.functional.conftest import ADMIN, Api, bearer, challenge_body, served_container
 from tests.functional.test_public_api import assert_problem

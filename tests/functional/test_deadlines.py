@@ -32,7 +32,7 @@ from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.deadlines import DeadlineRunError, DeadlineService
 from chalicelib.services.pledges import PledgeRequest
 from chalicelib.services.ports import ChallengeChanges, SystemClock
-from chalicelib.storage.repositories import DynamoChallengeRepository
+from chalicelib.storage.challenges import DynamoChallengeRepository
 from chalicelib.wiring import Container, set_container
 from tests.functional.conftest import ADMIN, Api, bearer, load_event, served_container
 from tests.functional.test_public_api import assert_problem

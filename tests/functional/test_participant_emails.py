@@ -25,7 +25,7 @@ from chalicelib.local.tokens import mint_local_token
 from chalicelib.notify.email import LazySesClient, SesMailer
 from chalicelib.services.ports import EmailMessage, MailerError
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, Settings
-from chalicelib.storage.repositories import hash_bucket
+from chalicelib.storage.pledges import hash_bucket
 from chalicelib.storage.tables import ChallengeEventItem, PledgeItem
 from chalicelib.wiring import build_container, set_container
 from tests.functional.conftest import ADMIN, Api

@@ -48,13 +48,11 @@ from chalicelib.services.ports import (
 )
 from chalicelib.settings import Settings
 from chalicelib.storage.areas import DynamoAreaCounts
+from chalicelib.storage.challenges import DynamoChallengeRepository
+from chalicelib.storage.counters import DynamoCounterRepository
+from chalicelib.storage.deliveries import DynamoDeliveryRepository
+from chalicelib.storage.pledges import DynamoPledgeRepository
 from chalicelib.storage.reports import DynamoReportRepository
-from chalicelib.storage.repositories import (
-    DynamoChallengeRepository,
-    DynamoCounterRepository,
-    DynamoDeliveryRepository,
-    DynamoPledgeRepository,
-)
 from chalicelib.storage.tables import ChallengeEventItem, create_tables
 from chalicelib.wiring import build_container
 from tests.unit.fakes import (

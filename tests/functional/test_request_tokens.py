@@ -17,7 +17,7 @@ from chalicelib.domain.model import Metric, Party, Pledge, Principal, Target
 from chalicelib.local.embedded_aws import EmbeddedAws
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.pledges import PledgeRequest, request_token
-from chalicelib.storage.repositories import DynamoPledgeRepository
+from chalicelib.storage.pledges import DynamoPledgeRepository
 from chalicelib.wiring import Container
 from tests.functional.conftest import served_container
 

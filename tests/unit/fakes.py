@@ -39,7 +39,7 @@ from chalicelib.services.ports import (
     ReportWrite,
 )
 from chalicelib.storage.cursors import decode_cursor, encode_cursor
-from chalicelib.storage.repositories import delivery_log_segments
+from chalicelib.storage.deliveries import delivery_log_segments
 
 
 def _invalid_cursor() -> InvalidRequestError:

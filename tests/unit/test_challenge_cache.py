@@ -15,7 +15,7 @@ from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.pledges import PledgeRequest, PledgeService
 from chalicelib.services.ports import ChallengeChanges
 from chalicelib.services.progress import ProgressService
-from chalicelib.storage.repositories import CachedChallengeRepository
+from chalicelib.storage.challenge_cache import CachedChallengeRepository
 from tests.unit.fakes import (
     DuplicateItemError,
     FakeChallengeRepository,

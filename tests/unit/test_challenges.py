@@ -25,7 +25,7 @@ from chalicelib.domain.model import (
 )
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.ports import ChallengeChanges
-from chalicelib.storage.repositories import CachedChallengeRepository
+from chalicelib.storage.challenge_cache import CachedChallengeRepository
 from tests.unit.fakes import FakeChallengeRepository, FakeDatabase
 from tests.unit.support import Backend, challenge_draft, participant
 

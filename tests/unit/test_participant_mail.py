@@ -28,7 +28,7 @@ from chalicelib.services.participant_mail import ChunkReport, ParticipantMail
 from chalicelib.services.pledges import PledgeRequest
 from chalicelib.services.ports import EmailMessage, MailerError, ParticipantPage
 from chalicelib.settings import ConfigurationError, Settings
-from chalicelib.storage.repositories import PLEDGE_INDEX_BUCKETS, hash_bucket
+from chalicelib.storage.pledges import PLEDGE_INDEX_BUCKETS, hash_bucket
 from tests.unit.fakes import FakeDatabase
 from tests.unit.support import BENEFICIARY, SPONSOR, Backend, build_backend
 

@@ -9,7 +9,7 @@ from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseC
 
 from chalicelib.api.problems import response_for_error
 from chalicelib.domain.errors import ContentionError
-from chalicelib.storage.repositories import with_transaction_retries
+from chalicelib.storage.transactions import with_transaction_retries
 
 
 def cancelled(*codes: str | None) -> TransactWriteError:

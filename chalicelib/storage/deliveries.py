@@ -1,0 +1,150 @@
+"""The notification delivery log: `DynamoDeliveryRepository` (leased claims, outcomes, pages)
+and the key ranges a log listing walks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.errors import InvalidRequestError
+from chalicelib.domain.model import Channel, Delivery, DeliveryStatus, EventType, RecipientRole
+from chalicelib.services.ports import ClaimRefused, Page
+from chalicelib.storage.cursors import (
+    checked_start_key,
+    decode_cursor,
+    encode_cursor,
+    segment_position,
+)
+from chalicelib.storage.tables import DeliveryItem
+from chalicelib.storage.transactions import update_if
+
+logger = logging.getLogger(__name__)
+
+
+def _delivery_from_item(item: DeliveryItem) -> Delivery:
+    return Delivery(
+        challenge_id=item.challenge_id,
+        event=EventType(item.event),
+        recipient_role=RecipientRole(item.recipient_role),
+        channel=Channel(item.channel),
+        recipient_key=item.recipient_key,
+        to=item.to,
+        status=DeliveryStatus(item.status),
+        attempts=int(item.attempts),
+        created_at=item.created_at,
+        sent_at=item.sent_at,
+        last_error=item.last_error,
+        lease_until=item.lease_until,
+    )
+
+
+class DynamoDeliveryRepository:
+    def claim(
+        self, delivery: Delivery, *, now: datetime, lease: timedelta
+    ) -> Delivery | ClaimRefused:
+        item = DeliveryItem(challenge_id=delivery.challenge_id, key=delivery.key)
+        claimable = DeliveryItem.key.does_not_exist() | (
+            (DeliveryItem.status == DeliveryStatus.PENDING.value)
+            & (DeliveryItem.lease_until.does_not_exist() | (DeliveryItem.lease_until < now))
+        )
+        claimed = update_if(
+            item,
+            [
+                DeliveryItem.id.set(delivery.id),
+                DeliveryItem.event.set(delivery.event.value),
+                DeliveryItem.recipient_role.set(delivery.recipient_role.value),
+                DeliveryItem.channel.set(delivery.channel.value),
+                DeliveryItem.recipient_key.set(delivery.recipient_key),
+                DeliveryItem.to.set(delivery.to),
+                DeliveryItem.status.set(DeliveryStatus.PENDING.value),
+                DeliveryItem.attempts.add(1),
+                DeliveryItem.created_at.set(DeliveryItem.created_at | now),
+                DeliveryItem.lease_until.set(now + lease),
+            ],
+            claimable,
+        )
+        if not claimed:
+            return self._why_refused(delivery)
+        return _delivery_from_item(item)
+
+    @staticmethod
+    def _why_refused(delivery: Delivery) -> ClaimRefused:
+        try:
+            stored = DeliveryItem.get(delivery.challenge_id, delivery.key, consistent_read=True)
+        except DeliveryItem.DoesNotExist:
+            return ClaimRefused.HELD  # cannot happen (the condition saw it); retry to be safe
+        if stored.status == DeliveryStatus.PENDING.value:
+            return ClaimRefused.HELD
+        return ClaimRefused.SETTLED
+
+    def _finish(self, claimed: Delivery, actions: list[Any]) -> None:
+        recorded = update_if(
+            DeliveryItem(challenge_id=claimed.challenge_id, key=claimed.key),
+            [*actions, DeliveryItem.lease_until.remove()],
+            # The lease is a fencing token: a sender whose lease was taken over records
+            # nothing, so it cannot overwrite the newer sender's outcome.
+            DeliveryItem.lease_until == claimed.lease_until,
+        )
+        if not recorded:
+            logger.warning("delivery %s: lease lost before its outcome was recorded", claimed.id)
+
+    def mark_sent(self, claimed: Delivery, *, now: datetime) -> None:
+        self._finish(
+            claimed,
+            [
+                DeliveryItem.status.set(DeliveryStatus.SENT.value),
+                DeliveryItem.sent_at.set(now),
+                DeliveryItem.last_error.remove(),
+            ],
+        )
+
+    def mark_failed(self, claimed: Delivery, *, error: str, final: bool) -> None:
+        status = DeliveryStatus.FAILED if final else DeliveryStatus.PENDING
+        self._finish(
+            claimed,
+            [DeliveryItem.status.set(status.value), DeliveryItem.last_error.set(error[:500])],
+        )
+
+    def list_for_challenge(self, challenge_id: str) -> list[Delivery]:
+        return [_delivery_from_item(item) for item in DeliveryItem.query(challenge_id)]
+
+    def list_page(
+        self,
+        challenge_id: str,
+        *,
+        role: RecipientRole | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Delivery]:
+        # One key range per role and event (`<event>#<role>#…`), sponsors' first, so the few
+        # sponsor and beneficiary entries lead the log however many participants follow.
+        segments = delivery_log_segments(role)
+        state = decode_cursor(cursor) or {"s": 0}
+        position = segment_position(state, len(segments))
+        start_key = checked_start_key(state, {"challenge_id": challenge_id, "key": None})
+        if start_key is not None and not start_key["key"]["S"].startswith(segments[position]):
+            raise InvalidRequestError("the cursor is not one this API returned for this list")
+        items: list[Delivery] = []
+        while position < len(segments) and len(items) < limit:
+            result = DeliveryItem.query(
+                challenge_id,
+                DeliveryItem.key.startswith(segments[position]),
+                limit=limit - len(items),
+                last_evaluated_key=start_key,
+            )
+            items.extend(_delivery_from_item(item) for item in result)
+            start_key = result.last_evaluated_key
+            if start_key is None:
+                position += 1
+        more = position < len(segments)
+        return Page(items, encode_cursor({"s": position, "k": start_key}) if more else None)
+
+
+LOG_ROLE_ORDER = (RecipientRole.SPONSOR, RecipientRole.BENEFICIARY, RecipientRole.PARTICIPANT)
+
+
+def delivery_log_segments(role: RecipientRole | None) -> list[str]:
+    """The delivery-key prefixes a log listing walks, in order."""
+    roles = LOG_ROLE_ORDER if role is None else (role,)
+    return [f"{event}#{each}#" for each in roles for event in EventType]

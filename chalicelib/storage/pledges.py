@@ -1,0 +1,117 @@
+"""Pledges: their item mapping, the pledge index's hash buckets, and `DynamoPledgeRepository`
+(which counts each pledge on a counter shard in the same transaction)."""
+
+from __future__ import annotations
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.model import Pledge, counter_shard_for
+from chalicelib.services.ports import Page
+from chalicelib.settings import Settings
+from chalicelib.storage.connection import connection
+from chalicelib.storage.counters import counter_key
+from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
+from chalicelib.storage.tables import CounterShardItem, PledgeItem
+from chalicelib.storage.transactions import transact_if, transact_once
+
+PLEDGE_INDEX_BUCKETS = 16
+
+
+def _pledge_to_item(pledge: Pledge) -> PledgeItem:
+    bucket = hash_bucket(pledge.participant_id)
+    return PledgeItem(
+        participant_id=pledge.participant_id,
+        challenge_id=pledge.challenge_id,
+        challenge_bucket=f"{pledge.challenge_id}#{bucket}",
+        display_name=pledge.display_name,
+        area=pledge.area,
+        notify=pledge.notify,
+        quantity_reported=pledge.quantity_reported,
+        created_at=pledge.created_at,
+        email=pledge.email,
+        locale=pledge.locale,
+    )
+
+
+def pledge_from_item(item: PledgeItem) -> Pledge:
+    return Pledge(
+        challenge_id=item.challenge_id,
+        participant_id=item.participant_id,
+        display_name=item.display_name,
+        area=item.area,
+        notify=bool(item.notify),
+        quantity_reported=item.quantity_reported,
+        created_at=item.created_at,
+        email=item.email,
+        locale=item.locale,
+    )
+
+
+def hash_bucket(participant_id: str) -> int:
+    return counter_shard_for(participant_id, PLEDGE_INDEX_BUCKETS)
+
+
+class DynamoPledgeRepository:
+    def __init__(self, settings: Settings) -> None:
+        self._connection = connection(settings)
+        self._connection.client  # noqa: B018 - built once, up front (see open_connections)
+
+    def _count(self, transaction: TransactWrite, challenge_id: str, shard: int, delta: int) -> None:
+        transaction.update(
+            CounterShardItem(id=counter_key(challenge_id, shard)),
+            actions=[CounterShardItem.participants.add(delta), CounterShardItem.version.add(1)],
+        )
+
+    def add(self, pledge: Pledge, shard: int, *, request_token: str | None = None) -> bool:
+        item = _pledge_to_item(pledge)
+
+        def write(token: str) -> None:
+            with TransactWrite(
+                connection=self._connection, client_request_token=token
+            ) as transaction:
+                transaction.save(item, condition=PledgeItem.challenge_id.does_not_exist())
+                self._count(transaction, pledge.challenge_id, shard, +1)
+
+        return transact_once(write, request_token, transact_if)
+
+    def get(self, challenge_id: str, participant_id: str) -> Pledge | None:
+        try:
+            return pledge_from_item(
+                PledgeItem.get(participant_id, challenge_id, consistent_read=True)
+            )
+        except PledgeItem.DoesNotExist:
+            return None
+
+    def remove(
+        self,
+        challenge_id: str,
+        participant_id: str,
+        shard: int,
+        *,
+        request_token: str | None = None,
+    ) -> bool:
+        def write(token: str) -> None:
+            with TransactWrite(
+                connection=self._connection, client_request_token=token
+            ) as transaction:
+                transaction.delete(
+                    PledgeItem(participant_id=participant_id, challenge_id=challenge_id),
+                    condition=PledgeItem.challenge_id.exists(),
+                )
+                self._count(transaction, challenge_id, shard, -1)
+
+        return transact_once(write, request_token, transact_if)
+
+    def list_for_participant(
+        self, participant_id: str, *, limit: int, cursor: str | None
+    ) -> Page[Pledge]:
+        result = PledgeItem.query(
+            participant_id,
+            limit=limit,
+            last_evaluated_key=checked_start_key(
+                decode_cursor(cursor), {"participant_id": participant_id, "challenge_id": None}
+            ),
+        )
+        items = [pledge_from_item(item) for item in result]
+        next_key = result.last_evaluated_key
+        return Page(items, encode_cursor({"k": next_key}) if next_key else None)
