@@ -16,7 +16,7 @@ help:
 	@echo "make run      start the local stack (API on http://127.0.0.1:$(PORT)) with demo data"
 	@echo "              (DEMO=0: empty tables; /health answers 503 until the stack is ready)"
 	@echo "make test     lint, type-check and run the whole test suite"
-	@echo "make token ROLE=admin|participant SUB=... [ORG=org_...] [EMAIL=... LOCALE=fr|en]   print a local JWT"
+	@echo "make token ROLE=admin|org-admin|participant SUB=... [ORG=org_...] [EMAIL=... LOCALE=fr|en]   print a local JWT"
 	@echo "make bench    benchmarks (not in make test); figures go to docs/performance.md"
 	@echo "make synth    CloudFormation for dev and prod into cdk.out/ (offline)"
 	@echo "make deploy STAGE=dev MAIL_DOMAIN=...   deploy to AWS (credentials needed; docs/deploy.md)"

@@ -19,6 +19,9 @@ from chalicelib.api.routes import ROUTES, Route
 
 app = Chalice(app_name="crowdact")
 app.api.cors = False
+# The sponsor's report as a PDF (application/zip is already one of Chalice's binary types);
+# API Gateway gets the list as its binaryMediaTypes.
+app.api.binary_types.append("application/pdf")
 app.register_middleware(shape_chalice_errors, "http")
 
 

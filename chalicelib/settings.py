@@ -55,6 +55,8 @@ class Settings:
     # Per participant and container (docs/decisions.md); the WAF bounds the whole fleet.
     pledges_per_minute: int = 60
     reports_per_minute: int = 60
+    # The sponsor's report counts days in this IANA time zone (its sponsors are French).
+    report_time_zone: str = "Europe/Paris"
 
     def table_name(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -85,7 +87,19 @@ class Settings:
             ),
             pledges_per_minute=_positive_int(env, "CROWDACT_PLEDGES_PER_MINUTE", 60),
             reports_per_minute=_positive_int(env, "CROWDACT_REPORTS_PER_MINUTE", 60),
+            report_time_zone=_time_zone(env, "CROWDACT_REPORT_TIME_ZONE", "Europe/Paris"),
         )
+
+
+def _time_zone(env: Mapping[str, str], name: str, default: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = env.get(name) or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(f"{name} must be an IANA time zone, got {value!r}") from exc
+    return value
 
 
 def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:

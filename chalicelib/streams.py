@@ -20,11 +20,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from chalicelib.domain.fanout import is_fanout_key
 from chalicelib.domain.model import CHALLENGE_ID_PREFIX
 from chalicelib.observability import set_correlation_id
-from chalicelib.services.areas import AreaChange, group_changes
-from chalicelib.storage.areas import area_change_from_stream_record
+from chalicelib.services.tallies import PledgeChange, group_changes
 from chalicelib.storage.challenges import milestone_from_stream_image
 from chalicelib.storage.counters import challenge_id_from_counter_key
 from chalicelib.storage.fanout import chunk_from_stream_image
+from chalicelib.storage.tallies import pledge_change_from_stream_record
 from chalicelib.wiring import Container
 
 logger = logging.getLogger(__name__)
@@ -93,19 +93,20 @@ def track_campaigns(event: dict[str, Any], context: Any, container: Container) -
 
 
 def count_areas(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
-    """Pledges were added or withdrawn: count participants per area, one write per area.
+    """Pledges were added or withdrawn: count participants per area and pledges made and
+    withdrawn per hour (services.tallies), one write per area and hour per challenge.
 
-    The batch's changes are grouped by (challenge, area) first, and each group is applied
-    once (its records' receipts make a redelivery count nothing). A group that fails fails
-    its records alone; the stream brings them back, with the records after them, whose
-    receipts then skip them.
+    The batch's changes are grouped by challenge first, and each group is applied once (its
+    records' receipts make a redelivery count nothing). A group that fails fails its records
+    alone; the stream brings them back, with the records after them, whose receipts then
+    skip them.
     """
     failed: dict[str, Exception] = {}
-    changes: list[AreaChange] = []
+    changes: list[PledgeChange] = []
     for raw in event.get("Records", []):
         sequence_number = str((raw.get("dynamodb") or {}).get("SequenceNumber"))
         try:
-            change = area_change_from_stream_record(raw)
+            change = pledge_change_from_stream_record(raw)
         except (KeyError, TypeError, ValueError) as error:
             failed[sequence_number] = error
             continue
@@ -113,22 +114,24 @@ def count_areas(event: dict[str, Any], context: Any, container: Container) -> di
             changes.append(change)
     for group in group_changes(changes):
         try:
-            container.areas.count(group)
+            container.tallies.count(group)
         except Exception as error:  # the group's records are retried; the others go on
-            logger.exception("counting %d record(s) in area %s failed", len(group), group[0].area)
+            logger.exception(
+                "counting %d record(s) of challenge %s failed", len(group), group[0].challenge_id
+            )
             failed.update((change.receipt, error) for change in group)
 
     def record_handler(record: DynamoDBRecord) -> None:
         sequence_number = record.dynamodb.sequence_number if record.dynamodb else None
         error = failed.get(str(sequence_number))
         if error is not None:
-            raise AreaCountError(f"record {sequence_number} was not counted") from error
+            raise TallyError(f"record {sequence_number} was not counted") from error
 
     return _process(event, context, record_handler, container)
 
 
-class AreaCountError(RuntimeError):
-    """A pledges-stream record whose area could not be counted (it will be delivered again)."""
+class TallyError(RuntimeError):
+    """A pledges-stream record that could not be counted (it will be delivered again)."""
 
 
 def notify_milestones(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chalicelib.api.idempotency import IdempotentResponses
 from chalicelib.auth import Authenticator, build_verifier
@@ -31,8 +32,9 @@ from chalicelib.services.progress import ProgressService
 from chalicelib.services.ratelimit import Limit, RateLimits
 from chalicelib.services.reports import ReportService
 from chalicelib.services.retry import RetryPolicy
+from chalicelib.services.sponsor_reports import SponsorReportService
+from chalicelib.services.tallies import TallyService
 from chalicelib.settings import LOCAL_STAGE, Settings
-from chalicelib.storage.areas import DynamoAreaCounts
 from chalicelib.storage.campaign_cache import CachedCampaignRepository
 from chalicelib.storage.campaigns import (
     DynamoAudienceCounts,
@@ -49,6 +51,7 @@ from chalicelib.storage.organizations import DynamoOrganizationRepository
 from chalicelib.storage.pledges import PLEDGE_INDEX_BUCKETS, DynamoPledgeRepository
 from chalicelib.storage.reports import DynamoReportRepository
 from chalicelib.storage.tables import configure_tables, open_connections
+from chalicelib.storage.tallies import DynamoPledgeTallies
 
 
 def idempotency_store(settings: Settings) -> Any:
@@ -78,6 +81,8 @@ class Container:
     participant_mail: ParticipantMail
     reports: ReportService
     areas: AreaService
+    tallies: TallyService
+    sponsor_reports: SponsorReportService
     deadlines: DeadlineService
     metrics: ContainerMetrics
     rate_limits: RateLimits
@@ -105,7 +110,7 @@ def build_container(
     progress = ProgressService(challenge_repository, counters, clock, metrics=metrics)
     # Employee-only visibility by e-mail domain needs the organisation; cached so a pledge
     # on a hot employee-only challenge adds no DynamoDB call.
-    organization_cache = CachedOrganizationRepository(DynamoOrganizationRepository())
+    organization_cache = CachedOrganizationRepository(DynamoOrganizationRepository(settings))
     challenges = ChallengeService(
         challenge_repository,
         progress,
@@ -115,9 +120,11 @@ def build_container(
         organizations=organization_cache,
         campaigns=DynamoCampaignRepository(),  # a challenge's campaign_id must exist
     )
+    deliveries = DynamoDeliveryRepository()
+    tallies = DynamoPledgeTallies(settings)
     notifications = NotificationService(
         challenge_repository,
-        DynamoDeliveryRepository(),
+        deliveries,
         mailer
         or SesMailer(LazySesClient(settings), settings.mail_from, settings.ses_configuration_set),
         JinjaEmailRenderer(),
@@ -147,7 +154,9 @@ def build_container(
         progress=progress,
         notifications=notifications,
         idempotency=IdempotentResponses(lambda: idempotency_store(settings)),
-        organizations=OrganizationService(organization_cache, clock),
+        organizations=OrganizationService(
+            organization_cache, clock, challenges=challenges, campaigns=campaigns
+        ),
         campaigns=campaigns,
         participant_mail=ParticipantMail(
             challenge_repository,
@@ -158,7 +167,18 @@ def build_container(
             buckets=PLEDGE_INDEX_BUCKETS,
         ),
         reports=ReportService(challenges, DynamoReportRepository(settings), clock, metrics=metrics),
-        areas=AreaService(DynamoAreaCounts(settings), challenges, clock),
+        areas=AreaService(tallies, challenges),
+        tallies=TallyService(tallies, clock),
+        sponsor_reports=SponsorReportService(
+            challenges,
+            campaigns,
+            organization_cache,
+            tallies,
+            tallies,
+            deliveries,
+            clock,
+            time_zone=ZoneInfo(settings.report_time_zone),
+        ),
         deadlines=DeadlineService(challenge_cache, progress, clock, metrics=metrics),
         metrics=metrics,
         rate_limits=RateLimits(

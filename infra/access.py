@@ -87,10 +87,12 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
         },
         sends_mail=True,
     ),
-    # services.areas.count: the area counts and the receipts of counted stream records.
+    # services.tallies.count: the area counts, the hourly pledge counts and the receipts
+    # of counted stream records.
     "count_areas": FunctionAccess(
         tables={
             "area_counts": TableAccess.READ_WRITE,
+            "pledge_hours": TableAccess.READ_WRITE,
             "stream_receipts": TableAccess.READ_WRITE,
         }
     ),

@@ -37,12 +37,10 @@ FILTER_PATTERNS: Mapping[str, tuple[dict[str, Any], ...]] = {
     "notify_milestones": ({"eventName": ["INSERT"]},),
     # Pledges made (INSERT) and withdrawn (REMOVE); the handler skips MODIFY.
     "track_campaigns": ({"eventName": ["INSERT", "REMOVE"]},),
-    # Pledges with an area made (INSERT: the new image has one) and withdrawn (REMOVE: the old
-    # image had one); the handler skips MODIFY and pledges without an area.
-    "count_areas": (
-        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"area": {"S": [{"exists": True}]}}}},
-        {"eventName": ["REMOVE"], "dynamodb": {"OldImage": {"area": {"S": [{"exists": True}]}}}},
-    ),
+    # Pledges made (INSERT) and withdrawn (REMOVE), with an area or not: every one is counted
+    # in its hour (the report's series), those with an area in their area too. The handler
+    # skips MODIFY.
+    "count_areas": ({"eventName": ["INSERT", "REMOVE"]},),
 }
 
 

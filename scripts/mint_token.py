@@ -17,7 +17,12 @@ from chalicelib.local.tokens import DEFAULT_TTL_SECONDS, mint_local_token  # noq
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT  # noqa: E402
 
 SECRET_ENV = "CROWDACT_LOCAL_JWT_SECRET"
-ROLE_GROUPS: dict[str, tuple[str, ...]] = {"admin": ("admin",), "participant": ()}
+# org-admin: an organisation's administrator, with --org-id naming the organisation.
+ROLE_GROUPS: dict[str, tuple[str, ...]] = {
+    "admin": ("admin",),
+    "org-admin": ("org-admin",),
+    "participant": (),
+}
 
 
 def _positive_int(raw: str) -> int:

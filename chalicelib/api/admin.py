@@ -1,4 +1,6 @@
-"""Admin routes: create and run challenges, read their delivery log (`admin` group)."""
+"""Admin routes: create and run challenges and campaigns, read their delivery log, manage
+organisations. A platform `admin` runs everything; an `org-admin` its own organisation's
+(`request.scope`): another organisation's answers 404, as if it did not exist."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from chalicelib.api.schemas import (
     AdminChallengeList,
     AdminChallengeOut,
     CampaignCreate,
+    CampaignList,
     CampaignOut,
     ChallengeCreate,
     ChallengePatch,
@@ -20,16 +23,22 @@ from chalicelib.api.schemas import (
     OrganizationCreate,
     OrganizationList,
     OrganizationOut,
+    OrganizationPatch,
     SponsorIn,
 )
 from chalicelib.domain.errors import InvalidRequestError
-from chalicelib.domain.model import OrganizationKind, RecipientRole, Visibility
+from chalicelib.domain.model import (
+    OrganizationKind,
+    OrganizationProfile,
+    RecipientRole,
+    Visibility,
+)
 from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.organizations import OrganizationDraft
 from chalicelib.services.ports import ChallengeChanges
 
-# Admin routes need an `admin` token (no CORS either: see `Route.cors`).
+# Admin routes need an `admin` or `org-admin` token (no CORS either: see `Route.cors`).
 admin_endpoint = functools.partial(endpoint, auth="admin", tag="admin")
 
 _DOMAIN_CONVERTED = ("target", "sponsor", "beneficiary")
@@ -94,7 +103,8 @@ def create_challenge(request: ApiRequest[ChallengeCreate, Any]) -> AdminChalleng
             visibility=Visibility(body.visibility),
             report_cap=body.report_cap,
             publish=body.publish,
-        )
+        ),
+        request.scope,
     )
     return AdminChallengeOut.from_challenge(
         challenge, reveal_webhook_secret=body.sponsor.secret_to_generate
@@ -104,13 +114,13 @@ def create_challenge(request: ApiRequest[ChallengeCreate, Any]) -> AdminChalleng
 @admin_endpoint(
     "/admin/challenges",
     "GET",
-    summary="List all challenges, drafts included",
+    summary="List the challenges you administer, drafts included",
     response=AdminChallengeList,
     query=ListQuery,
 )
 def list_challenges(request: ApiRequest[Any, ListQuery]) -> AdminChallengeList:
     page = request.container.challenges.list_for_admin(
-        limit=request.query.limit, cursor=request.query.cursor
+        limit=request.query.limit, cursor=request.query.cursor, scope=request.scope
     )
     return AdminChallengeList(
         items=[AdminChallengeOut.from_challenge(c) for c in page.items],
@@ -127,7 +137,7 @@ def list_challenges(request: ApiRequest[Any, ListQuery]) -> AdminChallengeList:
 )
 def get_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
     return AdminChallengeOut.from_challenge(
-        request.container.challenges.get_for_admin(challenge_id)
+        request.container.challenges.get_for_admin(challenge_id, request.scope)
     )
 
 
@@ -144,7 +154,7 @@ def update_challenge(
 ) -> AdminChallengeOut:
     body = request.body
     _check_webhook_url(request, body.sponsor)
-    challenge = request.container.challenges.update(challenge_id, _changes(body))
+    challenge = request.container.challenges.update(challenge_id, _changes(body), request.scope)
     reveal = body.sponsor is not None and body.sponsor.secret_to_generate
     return AdminChallengeOut.from_challenge(challenge, reveal_webhook_secret=reveal)
 
@@ -157,7 +167,9 @@ def update_challenge(
     errors=(404, 409),
 )
 def publish_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
-    return AdminChallengeOut.from_challenge(request.container.challenges.publish(challenge_id))
+    return AdminChallengeOut.from_challenge(
+        request.container.challenges.publish(challenge_id, request.scope)
+    )
 
 
 @admin_endpoint(
@@ -168,7 +180,9 @@ def publish_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> Admin
     errors=(404, 409),
 )
 def close_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
-    return AdminChallengeOut.from_challenge(request.container.challenges.close(challenge_id))
+    return AdminChallengeOut.from_challenge(
+        request.container.challenges.close(challenge_id, request.scope)
+    )
 
 
 @admin_endpoint(
@@ -182,7 +196,7 @@ def close_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminCh
 def notifications(
     request: ApiRequest[Any, NotificationListQuery], challenge_id: str
 ) -> NotificationList:
-    challenge = request.container.challenges.get_for_admin(challenge_id)
+    challenge = request.container.challenges.get_for_admin(challenge_id, request.scope)
     query = request.query
     page = request.container.notifications.log_page(
         challenge.id,
@@ -199,10 +213,12 @@ def notifications(
 @admin_endpoint(
     "/admin/organizations",
     "POST",
-    summary="Create an organisation (company, city or association)",
+    summary="Create an organisation (company, city or association): platform admins only",
     response=OrganizationOut,
     status=201,
     body=OrganizationCreate,
+    errors=(409,),
+    auth="platform",
 )
 def create_organization(request: ApiRequest[OrganizationCreate, Any]) -> OrganizationOut:
     body = request.body
@@ -211,6 +227,13 @@ def create_organization(request: ApiRequest[OrganizationCreate, Any]) -> Organiz
             name=body.name,
             kind=OrganizationKind(body.kind),
             email_domains=tuple(body.email_domains),
+            profile=OrganizationProfile(
+                display_name=body.display_name,
+                logo_url=str(body.logo_url) if body.logo_url else None,
+                primary_color=body.primary_color,
+                default_locale=body.default_locale,
+                slug=body.slug,
+            ),
         )
     )
     return OrganizationOut.from_organization(organization)
@@ -219,17 +242,49 @@ def create_organization(request: ApiRequest[OrganizationCreate, Any]) -> Organiz
 @admin_endpoint(
     "/admin/organizations",
     "GET",
-    summary="List organisations, newest first",
+    summary="List organisations, newest first (an org-admin: its own)",
     response=OrganizationList,
     query=ListQuery,
 )
 def list_organizations(request: ApiRequest[Any, ListQuery]) -> OrganizationList:
     page = request.container.organizations.list(
-        limit=request.query.limit, cursor=request.query.cursor
+        limit=request.query.limit, cursor=request.query.cursor, scope=request.scope
     )
     return OrganizationList(
         items=[OrganizationOut.from_organization(o) for o in page.items],
         next_cursor=page.next_cursor,
+    )
+
+
+@admin_endpoint(
+    "/admin/organizations/{organization_id}",
+    "GET",
+    summary="Get an organisation with its profile",
+    response=OrganizationOut,
+    errors=(404,),
+)
+def get_organization(request: ApiRequest[Any, Any], organization_id: str) -> OrganizationOut:
+    return OrganizationOut.from_organization(
+        request.container.organizations.get_for_admin(organization_id, request.scope)
+    )
+
+
+@admin_endpoint(
+    "/admin/organizations/{organization_id}",
+    "PATCH",
+    summary="Change an organisation's public profile (and, platform admins, its name, kind "
+    "and e-mail domains)",
+    response=OrganizationOut,
+    body=OrganizationPatch,
+    errors=(404, 409),
+)
+def update_organization(
+    request: ApiRequest[OrganizationPatch, Any], organization_id: str
+) -> OrganizationOut:
+    return OrganizationOut.from_organization(
+        request.container.organizations.update(
+            organization_id, request.body.to_changes(), request.scope
+        )
     )
 
 
@@ -250,6 +305,37 @@ def create_campaign(request: ApiRequest[CampaignCreate, Any]) -> CampaignOut:
             organization_id=body.organization_id,
             starts_at=body.starts_at,
             ends_at=body.ends_at,
-        )
+            visibility=Visibility(body.visibility),
+        ),
+        request.scope,
     )
     return CampaignOut.from_campaign(campaign)
+
+
+@admin_endpoint(
+    "/admin/campaigns",
+    "GET",
+    summary="List the campaigns you administer, newest first",
+    response=CampaignList,
+    query=ListQuery,
+)
+def list_campaigns(request: ApiRequest[Any, ListQuery]) -> CampaignList:
+    page = request.container.campaigns.list_for_admin(
+        limit=request.query.limit, cursor=request.query.cursor, scope=request.scope
+    )
+    return CampaignList(
+        items=[CampaignOut.from_campaign(c) for c in page.items], next_cursor=page.next_cursor
+    )
+
+
+@admin_endpoint(
+    "/admin/campaigns/{campaign_id}",
+    "GET",
+    summary="Get a campaign",
+    response=CampaignOut,
+    errors=(404,),
+)
+def get_campaign(request: ApiRequest[Any, Any], campaign_id: str) -> CampaignOut:
+    return CampaignOut.from_campaign(
+        request.container.campaigns.get_for_admin(campaign_id, request.scope)
+    )

@@ -19,7 +19,8 @@ _PATH_PARAM = re.compile(r"{(\w+)}")
 _STATUS_TEXT = {
     200: "OK", 201: "Created", 204: "No content", 400: "Invalid request",
     401: "Missing or invalid token", 403: "The token lacks the required role",
-    404: "Not found", 405: "Method not allowed", 409: "Conflict with the current state",
+    404: "Not found", 405: "Method not allowed", 406: "Not acceptable",
+    409: "Conflict with the current state",
     413: "Body over 64 KiB", 415: "Unsupported media type", 429: "Too many requests; retry",
     503: "Busy; retry",
 }  # fmt: skip
@@ -110,8 +111,14 @@ def _operation_id(method: str, path: str) -> str:
 
 
 def _alternatives(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
-    """The success response's other media types (e.g. GeoJSON for maps)."""
-    return {media: {"schema": refs[(model, "serialization")]} for media, model in op.alternatives}
+    """The success response's other media types (e.g. GeoJSON for maps), and files."""
+    content = {
+        media: {"schema": refs[(model, "serialization")]} for media, model in op.alternatives
+    }
+    content.update(
+        {media: {"schema": {"type": "string", "format": "binary"}} for media in op.files}
+    )
+    return content
 
 
 def _problem_responses(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
@@ -158,7 +165,7 @@ def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
             "required": _body_required(op.body),
             "content": _json_content(refs[(op.body, "validation")]),
         }
-    if op.auth in ("participant", "admin"):
+    if op.auth in ("participant", "admin", "platform"):
         document["security"] = [{"bearerAuth": []}]
     elif op.auth == "optional":
         document["security"] = [{}, {"bearerAuth": []}]

@@ -19,6 +19,7 @@ from chalicelib.api.schemas import (
     Health,
     NearbyOut,
     NearbyQuery,
+    OrganizationSpaceOut,
 )
 from chalicelib.domain.model import ChallengeStatus
 
@@ -126,3 +127,17 @@ def list_areas(request: ApiRequest[Any, AreasQuery], challenge_id: str) -> AreaL
 def nearby(request: ApiRequest[Any, NearbyQuery], challenge_id: str) -> NearbyOut:
     count = request.container.areas.nearby(challenge_id, request.principal, request.query.area())
     return NearbyOut(area=count.area, participants=count.participants)
+
+
+@endpoint(
+    "/organizations/{slug}",
+    "GET",
+    summary="An organisation's public space: its profile, its challenges and campaigns",
+    auth="optional",
+    response=OrganizationSpaceOut,
+    errors=(404,),
+)
+def organization_space(request: ApiRequest[Any, Any], slug: str) -> OrganizationSpaceOut:
+    return OrganizationSpaceOut.from_space(
+        request.container.organizations.space(slug, request.principal)
+    )

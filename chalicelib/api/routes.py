@@ -17,7 +17,8 @@ from typing import Any
 PUBLIC = "chalicelib.api.public"
 PARTICIPANT = "chalicelib.api.participant"
 ADMIN = "chalicelib.api.admin"
-MODULES = (PUBLIC, PARTICIPANT, ADMIN)
+ADMIN_REPORTS = "chalicelib.api.admin_reports"  # loads reportlab only for its own requests
+MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS)
 
 # What a route's module registers for it: called with Chalice's current request, the Lambda
 # context and the path parameters.
@@ -33,7 +34,11 @@ class Route:
     @property
     def cors(self) -> bool:
         # Browsers call the public and participant API; the admin API is not offered to them.
-        return self.module != ADMIN
+        return not self.is_admin
+
+    @property
+    def is_admin(self) -> bool:
+        return self.path.startswith("/admin/")
 
     @property
     def name(self) -> str:
@@ -68,9 +73,16 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/challenges/{challenge_id}/publish", "POST", ADMIN),
     Route("/admin/challenges/{challenge_id}/close", "POST", ADMIN),
     Route("/admin/challenges/{challenge_id}/notifications", "GET", ADMIN),
+    Route("/admin/challenges/{challenge_id}/report", "GET", ADMIN_REPORTS),
     Route("/admin/organizations", "POST", ADMIN),
     Route("/admin/organizations", "GET", ADMIN),
+    Route("/admin/organizations/{organization_id}", "GET", ADMIN),
+    Route("/admin/organizations/{organization_id}", "PATCH", ADMIN),
     Route("/admin/campaigns", "POST", ADMIN),
+    Route("/admin/campaigns", "GET", ADMIN),
+    Route("/admin/campaigns/{campaign_id}", "GET", ADMIN),
+    Route("/admin/campaigns/{campaign_id}/report", "GET", ADMIN_REPORTS),
+    Route("/organizations/{slug}", "GET", PUBLIC),
 )
 
 

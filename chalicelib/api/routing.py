@@ -17,6 +17,7 @@ from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.problems import response_for_error
+from chalicelib.domain.access import AdminScope, admin_scope
 from chalicelib.domain.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -27,7 +28,9 @@ from chalicelib.domain.model import Principal
 from chalicelib.observability import set_correlation_id
 from chalicelib.wiring import Container, get_container
 
-Auth = Literal["none", "optional", "participant", "admin"]
+# "admin": a platform admin, or an org-admin within its organisation (`ApiRequest.scope`);
+# "platform": a platform admin only.
+Auth = Literal["none", "optional", "participant", "admin", "platform"]
 BodyT = TypeVar("BodyT", bound=BaseModel)
 QueryT = TypeVar("QueryT", bound=BaseModel)
 
@@ -36,6 +39,7 @@ _ERROR_STATUSES: dict[Auth, tuple[int, ...]] = {
     "optional": (401,),
     "participant": (401,),
     "admin": (401, 403),
+    "platform": (401, 403),
 }
 
 
@@ -57,6 +61,8 @@ class Operation:
     headers: tuple[str, ...] = ()  # optional request headers the route reads
     # Other representations of the success response: (media type, model), e.g. GeoJSON.
     alternatives: tuple[tuple[str, type[BaseModel]], ...] = ()
+    # Media types of files the success response may also be (a PDF, a zip).
+    files: tuple[str, ...] = ()
 
 
 OPERATIONS: list[Operation] = []
@@ -80,6 +86,11 @@ class ApiRequest(Generic[BodyT, QueryT]):
         if self.principal is None:  # the endpoint's auth level guarantees one
             raise AuthenticationError("missing bearer token")
         return self.principal
+
+    @property
+    def scope(self) -> AdminScope:
+        """What the calling administrator may run (an admin route's auth level checked it)."""
+        return admin_scope(self.caller)
 
 
 class _Empty(BaseModel):
@@ -147,8 +158,11 @@ def _authenticate(container: Container, request: Request, auth: Auth) -> Princip
         return None
     header = request.headers.get("authorization")
     principal = container.authenticator.authenticate(header, required=auth != "optional")
-    if auth == "admin" and principal is not None:
-        container.authenticator.require_admin(principal)
+    if principal is not None:
+        if auth == "platform":
+            container.authenticator.require_admin(principal)
+        elif auth == "admin":
+            admin_scope(principal)  # 403 unless an admin or an org-admin of an organisation
     return principal
 
 
@@ -179,6 +193,7 @@ def endpoint(
     tag: str = "public",
     headers: tuple[str, ...] = (),
     alternatives: tuple[tuple[str, type[BaseModel]], ...] = (),
+    files: tuple[str, ...] = (),
     rate_limit: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
     """`rate_limit` names the per-participant limit the route counts against (`pledge`,
@@ -237,6 +252,7 @@ def endpoint(
                 tag,
                 headers,
                 alternatives=alternatives,
+                files=files,
             )
         )
         return handler

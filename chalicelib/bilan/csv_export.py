@@ -92,6 +92,7 @@ def _summary(report: SponsorReport) -> list[Row]:
         ("withdrawals", report.withdrawals),
         ("hidden_participants", report.hidden_participants),
         ("generated_at", report.generated_at),
+        ("time_zone", report.time_zone),
     ]
     rows.extend((f"quantity_{unit}", value) for unit, value in report.quantity.items())
     return rows

@@ -12,10 +12,11 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.lineplots import LinePlot
@@ -120,6 +121,11 @@ def report_pdf(report: SponsorReport) -> bytes:
     return buffer.getvalue()
 
 
+def _day_text(look: _Look, moment: datetime) -> str:
+    """The calendar day of a moment where the report's days are counted, in words."""
+    return format_date(moment.astimezone(ZoneInfo(look.report.time_zone)).date(), look.locale)
+
+
 def pdf_text(text: str) -> str:
     """Text Helvetica can show: a narrow no-break space (French thousands) becomes a no-break
     space, and a letter outside Windows-1252 its base letter where it has one. Anything else
@@ -192,7 +198,7 @@ def _footer(look: _Look, canvas: Canvas) -> None:
     canvas.line(MARGIN, MARGIN + 6 * mm, PAGE_WIDTH - MARGIN, MARGIN + 6 * mm)
     canvas.setFillColor(MUTED)
     canvas.setFont("Helvetica", 8)
-    generated = format_date(look.report.generated_at.date(), look.locale)
+    generated = _day_text(look, look.report.generated_at)
     canvas.drawString(MARGIN, MARGIN, pdf_text(look.words["generated"].format(date=generated)))
     page = look.words["page"].format(number=canvas.getPageNumber())
     canvas.drawRightString(PAGE_WIDTH - MARGIN, MARGIN, page)
@@ -251,6 +257,7 @@ def _styles(look: _Look) -> _Styles:
             leading=16,
             spaceBefore=10,
             spaceAfter=4,
+            keepWithNext=1,  # never alone at the foot of a page
         ),
         note=ParagraphStyle("note", body, fontSize=8.5, leading=11, textColor=MUTED),
         cell=ParagraphStyle("cell", body, fontSize=9, leading=11.5),
@@ -320,7 +327,7 @@ def _detail_rows(look: _Look) -> list[tuple[str, str]]:
         rows.append((words["target"], _target_text(report.target, look)))
     rows.append(_reached(look))
     if report.ended_at is not None:
-        rows.append((words["ended_on"], format_date(report.ended_at.date(), look.locale)))
+        rows.append((words["ended_on"], _day_text(look, report.ended_at)))
     return rows
 
 
@@ -339,8 +346,8 @@ def _parties(singular: str, plural: str, names: Sequence[str]) -> tuple[str, str
 
 def _period(look: _Look) -> str | None:
     report, words = look.report, look.words
-    start = format_date(report.starts_at.date(), look.locale) if report.starts_at else None
-    end = format_date(report.ends_at.date(), look.locale) if report.ends_at else None
+    start = _day_text(look, report.starts_at) if report.starts_at else None
+    end = _day_text(look, report.ends_at) if report.ends_at else None
     if start and end:
         return words["period_between"].format(start=start, end=end)
     if start:
@@ -356,7 +363,7 @@ def _reached(look: _Look) -> tuple[str, str]:
     campaign = report.subject is ReportSubject.CAMPAIGN
     label = words["all_reached_on"] if campaign else words["reached_on"]
     if report.reached_at is not None:
-        return label, format_date(report.reached_at.date(), look.locale)
+        return label, _day_text(look, report.reached_at)
     return label, words["not_all_reached"] if campaign else words["not_reached"]
 
 
@@ -501,10 +508,25 @@ def _bar_chart(look: _Look, styles: _Styles) -> list[Flowable]:
     return parts
 
 
+def distinct_labels(titles: Sequence[str]) -> list[str]:
+    """The titles without the words they all begin with ("Humanis mobility week: cycling",
+    "…: walking" → "cycling", "walking"), so short bar labels still tell them apart."""
+    if len(titles) < 2:
+        return list(titles)
+    words = [title.split(" ") for title in titles]
+    common = 0
+    while all(len(w) > common + 1 and w[common] == words[0][common] for w in words):
+        common += 1
+    return [" ".join(w[common:]) for w in words]
+
+
 def _bars(look: _Look) -> list[tuple[str, int]]:
     report = look.report
     if report.subject is ReportSubject.CAMPAIGN:
-        return [(row.title, row.participants) for row in report.challenges]
+        labels = distinct_labels([row.title for row in report.challenges])
+        return [
+            (label, row.participants) for label, row in zip(labels, report.challenges, strict=True)
+        ]
     bars = [(area.area, area.participants) for area in report.areas]
     if report.hidden_participants > 0:
         bars.append((look.words["elsewhere"], report.hidden_participants))
@@ -595,9 +617,7 @@ def _challenges_table(look: _Look, styles: _Styles) -> list[Flowable]:
     ]
     for row in look.report.challenges:
         quantity = f"{format_number(row.quantity, locale)} {row.target.unit or ''}".strip()
-        reached = (
-            format_date(row.reached_at.date(), locale) if row.reached_at else words["not_reached"]
-        )
+        reached = _day_text(look, row.reached_at) if row.reached_at else words["not_reached"]
         rows.append(
             [
                 _para(row.title, styles.cell),

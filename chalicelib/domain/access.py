@@ -1,8 +1,13 @@
-"""Who may see a challenge: public ones everyone, employee-only ones their organisation."""
+"""Who may see what: public challenges and campaigns everyone, employee-only ones their
+organisation; and what an administrator may run (`AdminScope`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from chalicelib.domain.errors import PermissionDeniedError
 from chalicelib.domain.model import (
+    Campaign,
     Challenge,
     ChallengeStatus,
     Organization,
@@ -53,3 +58,56 @@ def can_view(
         and organization.id == challenge.organization_id
         and organization.employs(principal)
     )
+
+
+def can_view_campaign(
+    campaign: Campaign,
+    principal: Principal | None,
+    organization: Organization | None = None,
+) -> bool:
+    """Whether a participant-facing endpoint may show this campaign: a public one to everyone,
+    an employee-only one to its organisation's people and to platform admins (as challenges)."""
+    if campaign.visibility is Visibility.PUBLIC or campaign.organization_id is None:
+        return True
+    if principal is None:
+        return False
+    if principal.is_admin or principal.org_id == campaign.organization_id:
+        return True
+    return (
+        organization is not None
+        and organization.id == campaign.organization_id
+        and organization.employs(principal)
+    )
+
+
+@dataclass(frozen=True)
+class AdminScope:
+    """What an administrator may run: every organisation (a platform `admin`), or one (an
+    `org-admin`, whose token names it in `custom:org_id`)."""
+
+    organization_id: str | None  # None: every organisation, and challenges of none
+
+    @property
+    def is_platform(self) -> bool:
+        return self.organization_id is None
+
+    def covers(self, organization_id: str | None) -> bool:
+        """Whether something of this organisation (None: of none) is within the scope."""
+        return self.organization_id is None or organization_id == self.organization_id
+
+
+PLATFORM = AdminScope(None)
+
+
+def admin_scope(principal: Principal) -> AdminScope:
+    """The caller's administrative scope; PermissionDeniedError if they administer nothing."""
+    if principal.is_admin:
+        return PLATFORM
+    if principal.is_org_admin and principal.org_id:
+        return AdminScope(principal.org_id)
+    raise PermissionDeniedError("this operation needs the admin or org-admin role")
+
+
+def require_platform(scope: AdminScope, what: str) -> None:
+    if not scope.is_platform:
+        raise PermissionDeniedError(f"{what} needs the platform admin role")

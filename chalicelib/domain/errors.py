@@ -122,3 +122,18 @@ class IdempotencyKeyReusedError(ConflictError):
 
 class RequestInProgressError(ConflictError):
     """The first request with this Idempotency-Key has not finished yet; retry shortly."""
+
+
+class SlugTakenError(ConflictError):
+    """Another organisation already has this slug (its public space's address)."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"the slug {slug!r} is already taken")
+
+
+class NotReportableError(ConflictError):
+    """A draft has no figures yet: its report would be empty, and it may still change."""
+
+
+class NotAcceptableError(CrowdactError):
+    """The Accept header names no representation this resource has."""

@@ -77,6 +77,11 @@ class Principal:
     def is_admin(self) -> bool:
         return ADMIN_GROUP in self.groups
 
+    @property
+    def is_org_admin(self) -> bool:
+        """An organisation's administrator: the group, and the organisation it administers."""
+        return ORG_ADMIN_GROUP in self.groups and bool(self.org_id)
+
 
 @dataclass(frozen=True)
 class Target:
@@ -174,6 +179,20 @@ class Challenge:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+DEFAULT_LOCALE = "fr"
+
+
+@dataclass(frozen=True)
+class OrganizationProfile:
+    """An organisation's public face (its branded space, its reports), set by its admins."""
+
+    display_name: str | None = None
+    logo_url: str | None = None  # https only
+    primary_color: str | None = None  # "#rrggbb"
+    default_locale: str = DEFAULT_LOCALE  # "fr" or "en"
+    slug: str | None = None  # unique: /organizations/{slug}
+
+
 @dataclass(frozen=True)
 class Organization:
     """A company, city or association that runs challenges; `email_domains` (lower case)
@@ -184,6 +203,11 @@ class Organization:
     kind: OrganizationKind
     created_at: datetime
     email_domains: tuple[str, ...] = ()
+    profile: OrganizationProfile = field(default_factory=OrganizationProfile)
+
+    @property
+    def display_name(self) -> str:
+        return self.profile.display_name or self.name
 
     def employs(self, principal: Principal) -> bool:
         if principal.org_id is not None and principal.org_id == self.id:
@@ -204,6 +228,8 @@ class Campaign:
     organization_id: str | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    # ORGANIZATION: only its organisation's people (and admins) see it, like a challenge.
+    visibility: Visibility = Visibility.PUBLIC
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from chalicelib.domain.areas import AreaCount
-from chalicelib.domain.model import Channel, ChallengeStatus, DeliveryStatus, RecipientRole, Target
+from chalicelib.domain.model import ChallengeStatus, Channel, DeliveryStatus, RecipientRole, Target
 
 
 class ReportSubject(StrEnum):
@@ -71,6 +71,7 @@ class SponsorReport:
     title: str
     description: str
     locale: str  # "fr" or "en": the organisation's default locale
+    time_zone: str  # IANA name: the days' (and the dates shown') time zone
     generated_at: datetime
     branding: Branding
     # A challenge's own parties; a campaign's are its challenges' (each name once, in order).

@@ -10,11 +10,13 @@ from chalicelib.domain.areas import area_from_coordinates
 from chalicelib.domain.model import (
     Metric,
     OrganizationKind,
+    OrganizationProfile,
     Party,
     Principal,
     Target,
     Visibility,
 )
+from chalicelib.local.clock import ShiftedClock
 from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.organizations import OrganizationDraft
@@ -33,11 +35,32 @@ GRDF_CAMPAIGN = "cmp_grdf_sd_week"
 GRDF_EMPLOYEES = 140
 
 ORGANIZATIONS = (
-    OrganizationDraft("Humanis", OrganizationKind.COMPANY, ("humanis.example",), HUMANIS_ORG),
-    OrganizationDraft("Ville de Clichy", OrganizationKind.CITY, id="org_clichy"),
-    OrganizationDraft("Ville de Bourg-la-Reine", OrganizationKind.CITY, id="org_bourg_la_reine"),
-    OrganizationDraft("GRDF", OrganizationKind.COMPANY, ("grdf.example",), GRDF_ORG),
-)
+    OrganizationDraft(
+        "Humanis", OrganizationKind.COMPANY, ("humanis.example",), HUMANIS_ORG,
+        OrganizationProfile(display_name="Humanis", primary_color="#0b5394", slug="humanis",
+                            logo_url="https://www.humanis.example/logo.png"),
+    ),
+    OrganizationDraft(
+        "Ville de Clichy", OrganizationKind.CITY, id="org_clichy",
+        profile=OrganizationProfile(primary_color="#c0392b", slug="clichy"),
+    ),
+    OrganizationDraft(
+        "Ville de Bourg-la-Reine", OrganizationKind.CITY, id="org_bourg_la_reine",
+        profile=OrganizationProfile(primary_color="#2e7d32", slug="bourg-la-reine"),
+    ),
+    OrganizationDraft(
+        "GRDF", OrganizationKind.COMPANY, ("grdf.example",), GRDF_ORG,
+        OrganizationProfile(display_name="GRDF", primary_color="#0071bc", slug="grdf",
+                            default_locale="en"),
+    ),
+)  # fmt: skip
+# The two weeks began this long ago, so their reports have days to show; their pledges are
+# spread over those days (see ShiftedClock).
+WEEK_STARTED = timedelta(days=4)
+WEEK_LENGTH = timedelta(days=7)
+# GRDF employees who pledged on the first day and withdraw (their pledges are not among the
+# challenge's `pledges`): the reports show withdrawals, the live counts stay as stated.
+GRDF_WITHDRAWN = 4
 
 # Town centres (lat, lon) that pledges are scattered around, a few km at most.
 TOWNS = {
@@ -234,42 +257,50 @@ def _near(rng: random.Random, town: str) -> str:
     return area_from_coordinates(lat + rng.uniform(-0.02, 0.02), lon + rng.uniform(-0.03, 0.03))
 
 
-def load_demo(container: Container, *, seed: int = 2013) -> dict[str, str]:
-    """Create the demo challenges and their pledges through the real services.
+def _in_the_week(clock: ShiftedClock, number: int, count: int) -> None:
+    """Move the clock to when a week's `number`-th of `count` pledges is made: most of them
+    in its first days, as a campaign's launch e-mail brings them."""
+    clock.offset = WEEK_STARTED * (1 - (number / max(count, 1)) ** 0.6)
+
+
+def load_demo(
+    container: Container, *, seed: int = 2013, clock: ShiftedClock | None = None
+) -> dict[str, str]:
+    """Create the demo challenges and their pledges through the real services. With the
+    container's `clock`, the two company weeks started four days ago, and their pledges are
+    spread over those days.
 
     Returns the challenge ids by demo key.
     """
+    clock = clock or ShiftedClock()  # not the container's: changes nothing
+    try:
+        return _load(container, seed, clock)
+    finally:
+        clock.offset = timedelta(0)
+
+
+def _load(container: Container, seed: int, clock: ShiftedClock) -> dict[str, str]:
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not security
     ids: dict[str, str] = {}
     for organization in ORGANIZATIONS:
         container.organizations.create(organization)
-    week = datetime.now(UTC) + timedelta(days=5)
-    container.campaigns.create(
-        CampaignDraft(
-            title="Humanis sustainable mobility week",
-            description="Five commuting challenges at once; employees pick as many as they like.",
-            organization_id=HUMANIS_ORG,
-            ends_at=week,
-            id=HUMANIS_CAMPAIGN,
-        )
-    )
-    container.campaigns.create(
-        CampaignDraft(
-            title="GRDF sustainable-development week",
-            description="Three challenges for GRDF's employees, each funding an association.",
-            organization_id=GRDF_ORG,
-            ends_at=week,
-            id=GRDF_CAMPAIGN,
-        )
-    )
+    started = datetime.now(UTC) - WEEK_STARTED
+    week = started + WEEK_LENGTH
+    clock.offset = WEEK_STARTED
+    _create_weeks(container, started, week)
     for demo in DEMO_CHALLENGES:
         draft = demo.draft
-        if demo.key.startswith(("humanis", "grdf")):
-            # A one-week campaign, running now.
+        in_a_week = demo.key.startswith(("humanis", "grdf"))
+        if in_a_week:
             draft = replace(draft, ends_at=week)
+            _in_the_week(clock, 0, 1)
+        else:
+            clock.offset = timedelta(0)
         challenge = container.challenges.create(draft)
         ids[demo.key] = challenge.id
         for number in range(demo.pledges):
+            if in_a_week:
+                _in_the_week(clock, number, demo.pledges)
             container.pledges.pledge(
                 demo_participant(demo.key, number),
                 challenge.id,
@@ -278,6 +309,9 @@ def load_demo(container: Container, *, seed: int = 2013) -> dict[str, str]:
                     area=_near(rng, rng.choice(demo.towns)),
                 ),
             )
+        if demo.key in GRDF_KEYS:
+            _withdrawn_early(container, clock, demo, challenge.id)
+    clock.offset = timedelta(0)
     # Reports after every pledge, from their own random stream: the pledges stay as they were.
     for report in demo_reports(seed):
         container.reports.report(
@@ -286,3 +320,45 @@ def load_demo(container: Container, *, seed: int = 2013) -> dict[str, str]:
             ReportRequest(quantity=report.quantity),
         )
     return ids
+
+
+def _create_weeks(container: Container, started: datetime, ends: datetime) -> None:
+    """Humanis' and GRDF's weeks: employee-only campaigns, running since `started`."""
+    for title, description, organization_id, campaign_id in (
+        (
+            "Humanis sustainable mobility week",
+            "Five commuting challenges at once; employees pick as many as they like.",
+            HUMANIS_ORG,
+            HUMANIS_CAMPAIGN,
+        ),
+        (
+            "GRDF sustainable-development week",
+            "Three challenges for GRDF's employees, each funding an association.",
+            GRDF_ORG,
+            GRDF_CAMPAIGN,
+        ),
+    ):
+        container.campaigns.create(
+            CampaignDraft(
+                title=title,
+                description=description,
+                organization_id=organization_id,
+                starts_at=started,
+                ends_at=ends,
+                visibility=Visibility.ORGANIZATION,
+                id=campaign_id,
+            )
+        )
+
+
+def _withdrawn_early(
+    container: Container, clock: ShiftedClock, demo: DemoChallenge, challenge_id: str
+) -> None:
+    """A few GRDF employees who pledged on the first day and withdraw today."""
+    key_number = GRDF_KEYS.index(demo.key)
+    for number in range(GRDF_WITHDRAWN):
+        who = Principal(sub=f"demo-grdf-early-{key_number}-{number}", org_id=GRDF_ORG)
+        clock.offset = WEEK_STARTED - timedelta(hours=2 + number)
+        container.pledges.pledge(who, challenge_id, PledgeRequest())
+        # Counted on the day of its stream record: today, whatever the clock says.
+        container.pledges.withdraw(who, challenge_id)

@@ -24,6 +24,7 @@ from chalice.local import LocalDevServer
 from chalicelib.api.openapi import openapi_document
 from chalicelib.api.routes import load_all as load_all_routes
 from chalicelib.aws_clients import botocore_session, create_client
+from chalicelib.local.clock import ShiftedClock
 from chalicelib.local.embedded_aws import MOTO_LOCK, EmbeddedAws
 from chalicelib.local.http_server import gated_server
 from chalicelib.local.in_process_aws import InProcessAws
@@ -131,6 +132,7 @@ class LocalStack:
     aws: EmbeddedAws | None = None
     transport: InProcessAws | None = None
     container: Container | None = None
+    clock: ShiftedClock | None = None
     pollers: list[StreamPoller] = field(default_factory=list)
     timings: StartupTimings = field(default_factory=StartupTimings)
     demo_records: int = 0  # stream records delivered before ready
@@ -166,14 +168,16 @@ class LocalStack:
             self.transport.install(botocore_session())
         with steps.step("tables"):
             settings = Settings.from_env()
-            container = self.container = build_container(settings)
+            # The demo writes its company weeks' first days with this clock set back.
+            self.clock = ShiftedClock()
+            container = self.container = build_container(settings, clock=self.clock)
             set_container(container)
             prepare_aws(settings)
         if demo:
             with steps.step("demo"):
                 from chalicelib.local.demo import load_demo
 
-                load_demo(container)
+                load_demo(container, clock=self.clock)
         import app as app_module
 
         # One poller per trigger, as Lambda has one event source mapping per function: a
@@ -276,6 +280,10 @@ def _banner(stack: LocalStack) -> str:
     admin = mint_local_token(secret, "local-admin", groups=["admin"], name="Local admin")
     participant = mint_local_token(secret, "local-participant", name="Léa")
     employee = mint_local_token(secret, "humanis-employee", org_id="org_humanis", name="Sam")
+    humanis_admin, grdf_admin = (
+        mint_local_token(secret, f"{org}-csr", groups=["org-admin"], org_id=f"org_{org}", name=name)
+        for org, name in (("humanis", "Humanis CSR team"), ("grdf", "GRDF CSR team"))
+    )
     # A GRDF employee known by a verified e-mail in GRDF's domain, not by an org claim.
     grdf = mint_local_token(
         secret, "grdf-employee", name="Inès", email="ines@grdf.example", email_verified=True
@@ -291,6 +299,10 @@ def _banner(stack: LocalStack) -> str:
         f"  participant token: {participant}",
         f"  Humanis employee:  {employee}",
         f"  GRDF employee:     {grdf}",
+        f"  Humanis org-admin: {humanis_admin}",
+        f"  GRDF org-admin:    {grdf_admin}",
+        f"  Humanis week report (PDF): curl -H 'Authorization: Bearer <Humanis org-admin>' "
+        f"-o bilan.pdf '{api}/admin/campaigns/cmp_humanis_mobility_week/report?format=pdf'",
         "  Ctrl-C stops everything.",
         "",
     ])  # fmt: skip

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+from chalicelib.domain.access import PLATFORM, AdminScope, can_view_campaign
 from chalicelib.domain.errors import CampaignNotFoundError, InvalidFieldsError
 from chalicelib.domain.model import (
     Campaign,
     Challenge,
     ChallengeStatus,
+    Organization,
     Principal,
     Visibility,
     counter_shard_for,
     tidy_quantity,
 )
-from chalicelib.services.challenges import ChallengeService, new_id
-from chalicelib.services.ports import ChallengeRepository, Clock, OrganizationReader
+from chalicelib.services.challenges import ChallengeService, new_id, own_organization
+from chalicelib.services.ports import ChallengeRepository, Clock, OrganizationReader, Page
 
 # The most challenges one campaign page lists (a campaign runs a handful).
 MAX_CHALLENGES_SHOWN = 100
@@ -39,6 +41,12 @@ class CampaignRepository(Protocol):
 
     def get(self, campaign_id: str) -> tuple[Campaign, int] | None:
         """The campaign and its number of counter shards."""
+        ...
+
+    def list(
+        self, *, limit: int, cursor: str | None, organization_id: str | None = None
+    ) -> Page[Campaign]:
+        """Newest first; only one organisation's when given."""
         ...
 
 
@@ -73,6 +81,7 @@ class CampaignDraft:
     organization_id: str | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    visibility: Visibility = Visibility.PUBLIC
     id: str | None = None  # seeded data only (the local demo); the API lets the server choose
 
 
@@ -107,7 +116,13 @@ class CampaignService:
         self._clock = clock
         self._counter_shards = counter_shards
 
-    def create(self, draft: CampaignDraft) -> Campaign:
+    def create(self, draft: CampaignDraft, scope: AdminScope = PLATFORM) -> Campaign:
+        draft = replace(draft, organization_id=own_organization(scope, draft.organization_id))
+        if draft.visibility is Visibility.ORGANIZATION and draft.organization_id is None:
+            raise InvalidFieldsError(
+                "an employee-only campaign needs an organization_id",
+                {"organization_id": "required for visibility organization"},
+            )
         if draft.starts_at and draft.ends_at and draft.ends_at <= draft.starts_at:
             raise InvalidFieldsError(
                 "ends_at must be after starts_at", {"ends_at": "must be after starts_at"}
@@ -129,14 +144,29 @@ class CampaignService:
             organization_id=draft.organization_id,
             starts_at=draft.starts_at,
             ends_at=draft.ends_at,
+            visibility=draft.visibility,
             created_at=self._clock.now(),
         )
         self._campaigns.add(campaign, counter_shards=self._counter_shards)
         return campaign
 
+    def get_for_admin(self, campaign_id: str, scope: AdminScope = PLATFORM) -> Campaign:
+        """The campaign, if it is within the scope (another organisation's is not found)."""
+        found = self._campaigns.get(campaign_id)
+        if found is None or not scope.covers(found[0].organization_id):
+            raise CampaignNotFoundError(campaign_id)
+        return found[0]
+
+    def list_for_admin(
+        self, *, limit: int, cursor: str | None, scope: AdminScope = PLATFORM
+    ) -> Page[Campaign]:
+        return self._campaigns.list(
+            limit=limit, cursor=cursor, organization_id=scope.organization_id
+        )
+
     def view(self, campaign_id: str, principal: Principal | None) -> CampaignView:
         found = self._campaigns.get(campaign_id)
-        if found is None:
+        if found is None or not self._can_view(found[0], principal):
             raise CampaignNotFoundError(campaign_id)
         campaign, shards = found
         challenges: list[Challenge] = []
@@ -172,18 +202,54 @@ class CampaignService:
             quantity=dict(quantity),
         )
 
+    def list_visible(
+        self,
+        organization_id: str,
+        principal: Principal | None,
+        organization: Organization,
+        *,
+        limit: int,
+    ) -> list[Campaign]:
+        """An organisation's campaigns that the caller may see, newest first."""
+        page = self._campaigns.list(limit=limit, cursor=None, organization_id=organization_id)
+        return [c for c in page.items if can_view_campaign(c, principal, organization)]
+
+    def _can_view(self, campaign: Campaign, principal: Principal | None) -> bool:
+        if can_view_campaign(campaign, principal):
+            return True
+        # Perhaps one of its people by a verified e-mail address: only then read the
+        # organisation.
+        if principal is None or campaign.organization_id is None or self._organizations is None:
+            return False
+        organization = self._organizations.get(campaign.organization_id)
+        return can_view_campaign(campaign, principal, organization)
+
+    def counted(self, campaign_id: str) -> tuple[list[Challenge], int]:
+        """Every challenge of the campaign that may have pledges, and the unique people with
+        a live pledge on any of them (whatever their audience: for its administrators)."""
+        found = self._campaigns.get(campaign_id)
+        if found is None:
+            raise CampaignNotFoundError(campaign_id)
+        challenges = self._counted_challenges(campaign_id)
+        audiences = {audience(challenge) for challenge in challenges}
+        participants = self._counts.unique_participants(campaign_id, audiences, audiences, found[1])
+        return challenges, participants
+
     def _audiences(self, campaign_id: str) -> set[str]:
         """The audiences of every challenge of the campaign that may have pledges."""
-        audiences: set[str] = set()
+        return {audience(challenge) for challenge in self._counted_challenges(campaign_id)}
+
+    def _counted_challenges(self, campaign_id: str) -> list[Challenge]:
+        challenges: list[Challenge] = []
         cursor: str | None = None
         while True:
             page = self._challenge_reads.list(
                 COUNTED_STATUSES, limit=MAX_CHALLENGES_SHOWN, cursor=cursor, campaign_id=campaign_id
             )
-            audiences.update(audience(challenge) for challenge in page.items)
+            challenges.extend(page.items)
             cursor = page.next_cursor
             if cursor is None:
-                return audiences
+                return challenges
 
     # --- from the pledges stream ----------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from chalicelib.domain.access import can_view, needs_organization
+from chalicelib.domain.access import PLATFORM, AdminScope, can_view, needs_organization
 from chalicelib.domain.errors import (
     ChallengeFrozenError,
     ChallengeNotFoundError,
@@ -16,6 +16,7 @@ from chalicelib.domain.errors import (
     InvalidFieldsError,
     InvalidTransitionError,
     MembershipFrozenError,
+    PermissionDeniedError,
     TargetFrozenError,
 )
 from chalicelib.domain.model import (
@@ -95,6 +96,24 @@ def _new_value(changes: ChallengeChanges, name: str, current: object) -> object:
     return None if value == current else value
 
 
+def own_organization(scope: AdminScope, organization_id: str | None) -> str | None:
+    """The organisation of a challenge or campaign an admin creates: an org-admin's own (the
+    default when none is given), any for a platform admin."""
+    if organization_id is None and not scope.is_platform:
+        return scope.organization_id
+    check_own_organization(scope, organization_id)
+    return organization_id
+
+
+def check_own_organization(scope: AdminScope, organization_id: object) -> None:
+    """An org-admin may not give something to another organisation, nor to none."""
+    if not scope.is_platform and organization_id != scope.organization_id:
+        raise PermissionDeniedError(
+            "an organisation administrator may only give their own organization_id "
+            f"({scope.organization_id!r})"
+        )
+
+
 def _check_dates(starts_at: object, ends_at: object) -> None:
     if isinstance(starts_at, datetime) and isinstance(ends_at, datetime) and ends_at <= starts_at:
         raise InvalidFieldsError(
@@ -134,10 +153,11 @@ class ChallengeService:
 
     # --- admin ---------------------------------------------------------------------------------
 
-    def create(self, draft: ChallengeDraft) -> Challenge:
+    def create(self, draft: ChallengeDraft, scope: AdminScope = PLATFORM) -> Challenge:
+        draft = replace(draft, organization_id=own_organization(scope, draft.organization_id))
         _check_dates(draft.starts_at, draft.ends_at)
         _check_visibility(draft.visibility, draft.organization_id)
-        self._check_references(draft.campaign_id, draft.organization_id)
+        self._check_references(draft.campaign_id, draft.organization_id, scope)
         now = self._clock.now()
         challenge = Challenge(
             id=self._new_id("ch"),
@@ -163,17 +183,27 @@ class ChallengeService:
         self._cache.add(challenge)
         return challenge
 
-    def get_for_admin(self, challenge_id: str) -> Challenge:
+    def get_for_admin(self, challenge_id: str, scope: AdminScope = PLATFORM) -> Challenge:
+        """The challenge, if it is within the scope; another organisation's is not found
+        (an org-admin does not learn that it exists)."""
         challenge = self._challenges.get(challenge_id)
-        if challenge is None:
+        if challenge is None or not scope.covers(challenge.organization_id):
             raise ChallengeNotFoundError(challenge_id)
         return challenge
 
-    def list_for_admin(self, *, limit: int, cursor: str | None) -> Page[Challenge]:
-        return self._challenges.list(ADMIN_STATUSES, limit=limit, cursor=cursor)
+    def list_for_admin(
+        self, *, limit: int, cursor: str | None, scope: AdminScope = PLATFORM
+    ) -> Page[Challenge]:
+        return self._challenges.list(
+            ADMIN_STATUSES, limit=limit, cursor=cursor, organization_id=scope.organization_id
+        )
 
-    def update(self, challenge_id: str, changes: ChallengeChanges) -> Challenge:
-        challenge = self.get_for_admin(challenge_id)
+    def update(
+        self, challenge_id: str, changes: ChallengeChanges, scope: AdminScope = PLATFORM
+    ) -> Challenge:
+        challenge = self.get_for_admin(challenge_id, scope)
+        if "organization_id" in changes.fields:
+            check_own_organization(scope, changes.organization_id)
         if challenge.status not in EDITABLE_STATUSES:
             raise ChallengeFrozenError(f"a {challenge.status} challenge cannot be changed")
         if changes.changes_target and challenge.reached:
@@ -189,6 +219,7 @@ class ChallengeService:
         self._check_references(  # only what changes: the rest was checked when it was set
             _new_value(changes, "campaign_id", challenge.campaign_id),
             _new_value(changes, "organization_id", challenge.organization_id),
+            scope,
         )
         allowed = self._allowed_statuses(challenge, changes)
         if isinstance(changes.sponsor, Party):  # a new sponsor brings its own secret, or gets one
@@ -234,16 +265,17 @@ class ChallengeService:
             )
         return (ChallengeStatus.DRAFT,)
 
-    def _check_references(self, campaign_id: object, organization_id: object) -> None:
+    def _check_references(
+        self, campaign_id: object, organization_id: object, scope: AdminScope
+    ) -> None:
         """The campaign and organisation a challenge names must exist (400 otherwise: the
-        request's body is wrong, not its URL)."""
+        request's body is wrong, not its URL); for an org-admin, a campaign of another
+        organisation does not exist."""
         unknown: dict[str, str] = {}
-        if (
-            isinstance(campaign_id, str)
-            and self._campaigns is not None
-            and self._campaigns.get(campaign_id) is None
-        ):
-            unknown["campaign_id"] = f"no campaign has the id {campaign_id!r}"
+        if isinstance(campaign_id, str) and self._campaigns is not None:
+            found = self._campaigns.get(campaign_id)
+            if found is None or not scope.covers(found[0].organization_id):
+                unknown["campaign_id"] = f"no campaign has the id {campaign_id!r}"
         if (
             isinstance(organization_id, str)
             and self._organizations is not None
@@ -255,16 +287,20 @@ class ChallengeService:
                 f"unknown {' and '.join(unknown)}: create it first, then refer to its id", unknown
             )
 
-    def publish(self, challenge_id: str) -> Challenge:
-        return self._transition(challenge_id, ChallengeStatus.DRAFT, ChallengeStatus.LIVE)
+    def publish(self, challenge_id: str, scope: AdminScope = PLATFORM) -> Challenge:
+        return self._transition(challenge_id, ChallengeStatus.DRAFT, ChallengeStatus.LIVE, scope)
 
-    def close(self, challenge_id: str) -> Challenge:
-        return self._transition(challenge_id, ChallengeStatus.LIVE, ChallengeStatus.CLOSED)
+    def close(self, challenge_id: str, scope: AdminScope = PLATFORM) -> Challenge:
+        return self._transition(challenge_id, ChallengeStatus.LIVE, ChallengeStatus.CLOSED, scope)
 
     def _transition(
-        self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus
+        self,
+        challenge_id: str,
+        source: ChallengeStatus,
+        target: ChallengeStatus,
+        scope: AdminScope,
     ) -> Challenge:
-        challenge = self.get_for_admin(challenge_id)
+        challenge = self.get_for_admin(challenge_id, scope)
         updated = self._cache.transition(challenge.id, source, target, self._clock.now())
         if updated is None:
             current = self._challenges.get(challenge_id) or challenge
@@ -304,6 +340,7 @@ class ChallengeService:
         campaign_id: str | None,
         limit: int,
         cursor: str | None,
+        organization_id: str | None = None,
     ) -> Page[Challenge]:
         statuses = (status,) if status is not None else PUBLIC_STATUSES
         items: list[Challenge] = []
@@ -311,7 +348,11 @@ class ChallengeService:
         # pages at most) to fill the page; the cursor always points just past what was read.
         for _ in range(LIST_READS_PER_PAGE):
             page = self._challenges.list(
-                statuses, limit=limit - len(items), cursor=cursor, campaign_id=campaign_id
+                statuses,
+                limit=limit - len(items),
+                cursor=cursor,
+                campaign_id=campaign_id,
+                organization_id=organization_id,
             )
             items.extend(c for c in page.items if self.can_view(c, principal))
             cursor = page.next_cursor

@@ -106,7 +106,11 @@ class ChallengeRepository(Protocol):
         limit: int,
         cursor: str | None,
         campaign_id: str | None = None,
-    ) -> Page[Challenge]: ...
+        organization_id: str | None = None,
+    ) -> Page[Challenge]:
+        """Newest first in each status; only one campaign's, or one organisation's, when
+        given (not both)."""
+        ...
 
     def update(
         self,

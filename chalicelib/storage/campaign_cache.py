@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from chalicelib.domain.model import Campaign
 from chalicelib.services.campaigns import CampaignRepository
+from chalicelib.services.ports import Page
 from chalicelib.storage.expiring import ReadThroughCache
 
 # A campaign and its number of counter shards never change once created, so this bounds
@@ -21,7 +22,7 @@ class CachedCampaignRepository:
 
     `track_campaigns` reads the campaign of every pledge record it handles: from memory, a
     burst of pledges on a campaign's challenges costs one read per container, not one per
-    pledge. `add` goes through and keeps what it wrote.
+    pledge. `add` goes through and keeps what it wrote; lists go straight to the table.
     """
 
     def __init__(
@@ -45,3 +46,8 @@ class CachedCampaignRepository:
     def get(self, campaign_id: str) -> tuple[Campaign, int] | None:
         """The campaign and its number of counter shards."""
         return self._cache.get(campaign_id, self._campaigns.get)
+
+    def list(
+        self, *, limit: int, cursor: str | None, organization_id: str | None = None
+    ) -> Page[Campaign]:
+        return self._campaigns.list(limit=limit, cursor=cursor, organization_id=organization_id)

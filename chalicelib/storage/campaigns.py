@@ -22,9 +22,11 @@ from itertools import combinations
 from pynamodb.connection import Connection
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.model import Campaign
+from chalicelib.domain.model import Campaign, Visibility
+from chalicelib.services.ports import Page
 from chalicelib.settings import Settings
 from chalicelib.storage.counters import DynamoCounterRepository, counter_key
+from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
 from chalicelib.storage.tables import (
     CampaignItem,
     CampaignMemberItem,
@@ -37,9 +39,15 @@ from chalicelib.storage.transactions import transact_if
 MEMBERSHIP_ATTEMPTS = 8
 
 
+LISTED = "campaign"
+
+
 def _to_item(campaign: Campaign, shards: int) -> CampaignItem:
     return CampaignItem(
         id=campaign.id,
+        listed=LISTED,
+        created_key=f"{campaign.created_at.isoformat()}#{campaign.id}",
+        visibility=campaign.visibility.value,
         title=campaign.title,
         description=campaign.description,
         organization_id=campaign.organization_id,
@@ -59,6 +67,7 @@ def _from_item(item: CampaignItem) -> Campaign:
         starts_at=item.starts_at,
         ends_at=item.ends_at,
         created_at=item.created_at,
+        visibility=Visibility(item.visibility),
     )
 
 
@@ -73,6 +82,25 @@ class DynamoCampaignRepository:
         except CampaignItem.DoesNotExist:
             return None
         return _from_item(item), int(item.counter_shards)
+
+    def list(
+        self, *, limit: int, cursor: str | None, organization_id: str | None = None
+    ) -> Page[Campaign]:
+        """Newest first: every campaign, or one organisation's."""
+        index, key_name, key = (
+            (CampaignItem.by_creation, "listed", LISTED)
+            if organization_id is None
+            else (CampaignItem.by_organization, "organization_id", organization_id)
+        )
+        start_key = checked_start_key(
+            decode_cursor(cursor), {"id": None, "created_key": None, key_name: key}
+        )
+        result = index.query(
+            key, scan_index_forward=False, limit=limit, last_evaluated_key=start_key
+        )
+        items = [_from_item(item) for item in result]
+        last = result.last_evaluated_key
+        return Page(items, encode_cursor({"k": last}) if last else None)
 
 
 def signature(audiences: Iterable[str]) -> str:

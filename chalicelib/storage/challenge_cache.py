@@ -138,8 +138,15 @@ class CachedChallengeRepository:
         limit: int,
         cursor: str | None,
         campaign_id: str | None = None,
+        organization_id: str | None = None,
     ) -> Page[Challenge]:
-        return self._challenges.list(statuses, limit=limit, cursor=cursor, campaign_id=campaign_id)
+        return self._challenges.list(
+            statuses,
+            limit=limit,
+            cursor=cursor,
+            campaign_id=campaign_id,
+            organization_id=organization_id,
+        )
 
     def list_due(self, now: datetime) -> Sequence[Challenge]:
         return self._challenges.list_due(now)

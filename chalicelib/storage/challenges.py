@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -170,10 +170,13 @@ class DynamoChallengeRepository:
         limit: int,
         cursor: str | None,
         campaign_id: str | None = None,
+        organization_id: str | None = None,
     ) -> Page[Challenge]:
         state = decode_cursor(cursor) or {"s": 0}
         if campaign_id is not None:
-            return self._list_campaign(campaign_id, statuses, limit, state)
+            return self._list_grouped("campaign_id", campaign_id, statuses, limit, state)
+        if organization_id is not None:
+            return self._list_grouped("organization_id", organization_id, statuses, limit, state)
         position = segment_position(state, len(statuses))
         start_key = checked_start_key(
             state, {"id": None, "created_key": None, "status": statuses[position].value}
@@ -203,21 +206,29 @@ class DynamoChallengeRepository:
         )
         return [_challenge_from_item(item) for item in result]
 
-    def _list_campaign(
-        self,
-        campaign_id: str,
+    @staticmethod
+    def _list_grouped(
+        key_name: Literal["campaign_id", "organization_id"],
+        group: str,
         statuses: Sequence[ChallengeStatus],
         limit: int,
         state: dict[str, Any],
     ) -> Page[Challenge]:
+        """One campaign's or organisation's challenges in these statuses, newest first (a
+        group holds a handful to a few hundred: the filter trims little)."""
         wanted = [status.value for status in statuses]
-        result = ChallengeItem.by_campaign.query(
-            campaign_id,
+        index = (
+            ChallengeItem.by_campaign
+            if key_name == "campaign_id"
+            else ChallengeItem.by_organization
+        )
+        result = index.query(
+            group,
             filter_condition=ChallengeItem.status.is_in(*wanted),
             scan_index_forward=False,
             limit=limit,
             last_evaluated_key=checked_start_key(
-                state, {"id": None, "created_key": None, "campaign_id": campaign_id}
+                state, {"id": None, "created_key": None, key_name: group}
             ),
         )
         items = [_challenge_from_item(item) for item in result]

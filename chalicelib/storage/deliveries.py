@@ -4,11 +4,13 @@ and the key ranges a log listing walks."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.errors import InvalidRequestError
 from chalicelib.domain.model import Channel, Delivery, DeliveryStatus, EventType, RecipientRole
+from chalicelib.domain.sponsor_report import NotificationTally
 from chalicelib.services.ports import ClaimRefused, Page
 from chalicelib.storage.cursors import (
     checked_start_key,
@@ -108,6 +110,26 @@ class DynamoDeliveryRepository:
 
     def list_for_challenge(self, challenge_id: str) -> list[Delivery]:
         return [_delivery_from_item(item) for item in DeliveryItem.query(challenge_id)]
+
+    def tally(self, challenge_id: str) -> list[NotificationTally]:
+        """The log's deliveries by role, channel and status: the log is read whole (a reached
+        challenge's participant e-mails included), but only three small attributes of it."""
+        counts: dict[tuple[str, str], Counter[DeliveryStatus]] = {}
+        items = DeliveryItem.query(
+            challenge_id,
+            attributes_to_get=[
+                DeliveryItem.recipient_role.attr_name,
+                DeliveryItem.channel.attr_name,
+                DeliveryItem.status.attr_name,
+            ],
+        )
+        for item in items:
+            kind = (item.recipient_role, item.channel)
+            counts.setdefault(kind, Counter())[DeliveryStatus(item.status)] += 1
+        return [
+            NotificationTally(RecipientRole(role), Channel(channel), dict(by_status))
+            for (role, channel), by_status in counts.items()
+        ]
 
     def list_page(
         self,

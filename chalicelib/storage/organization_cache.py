@@ -24,14 +24,18 @@ class _OrganizationStore(Protocol):
 
     def list(self, *, limit: int, cursor: str | None) -> Page[Organization]: ...
 
+    def get_by_slug(self, slug: str) -> Organization | None: ...
+
+    def replace(self, before: Organization, after: Organization) -> bool: ...
+
 
 class CachedOrganizationRepository:
     """A read-through cache of an organisation repository, in this container's memory.
 
     `get` is answered from memory for `ttl` seconds after a read (`missing_ttl` for an
     unknown id), so an employee pledging on a hot employee-only challenge costs no extra
-    DynamoDB call. Bounded (least recently used out first); `add` goes through and keeps
-    what it wrote; lists go straight to the table.
+    DynamoDB call. Bounded (least recently used out first); `add` and `replace` go through
+    and keep what they wrote; lists and slugs go straight to the table.
     """
 
     def __init__(
@@ -57,3 +61,13 @@ class CachedOrganizationRepository:
 
     def list(self, *, limit: int, cursor: str | None) -> Page[Organization]:
         return self._organizations.list(limit=limit, cursor=cursor)
+
+    def get_by_slug(self, slug: str) -> Organization | None:
+        # Public pages by slug are read straight from the table (a slug may have just moved).
+        return self._organizations.get_by_slug(slug)
+
+    def replace(self, before: Organization, after: Organization) -> bool:
+        replaced = self._organizations.replace(before, after)
+        if replaced:
+            self._cache.remember(after.id, after)
+        return replaced

@@ -267,8 +267,48 @@ class OrganizationItem(Model):
     kind = UnicodeAttribute()
     email_domains = ListAttribute[str](default=list)  # plain strings
     created_at = UTCDateTimeAttribute()
+    # The public profile (docs/decisions.md: branded spaces).
+    display_name = UnicodeAttribute(null=True)
+    logo_url = UnicodeAttribute(null=True)
+    primary_color = UnicodeAttribute(null=True)
+    default_locale = UnicodeAttribute(default="fr")
+    slug = UnicodeAttribute(null=True)
 
     by_creation = OrganizationsByCreation()
+
+
+class OrganizationSlugItem(Model):
+    """A slug's claim: written in the same transaction as the organisation that takes it,
+    conditionally, so that no two organisations ever share one."""
+
+    class Meta(_BaseMeta):
+        table_name = "organization_slugs"
+
+    slug = UnicodeAttribute(hash_key=True)
+    organization_id = UnicodeAttribute()
+
+
+class CampaignsByCreation(GlobalSecondaryIndex["CampaignItem"]):
+    """The platform admin's list, newest first (one partition: campaigns number in the
+    thousands at most, and only admins list them)."""
+
+    class Meta:
+        index_name = "by_creation"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)  # always "campaign"
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class CampaignsByOrganization(GlobalSecondaryIndex["CampaignItem"]):
+    """An organisation's campaigns, newest first: its admins' list and its public page."""
+
+    class Meta:
+        index_name = "by_organization"
+        projection = AllProjection()
+
+    organization_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
 
 
 class CampaignItem(Model):
@@ -283,6 +323,12 @@ class CampaignItem(Model):
     ends_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     counter_shards = NumberAttribute(default=1)
+    visibility = UnicodeAttribute(default="public")
+    listed = UnicodeAttribute(default="campaign")
+    created_key = UnicodeAttribute(null=True)  # created_at#id
+
+    by_creation = CampaignsByCreation()
+    by_organization = CampaignsByOrganization()
 
 
 class CampaignMemberItem(Model):
@@ -321,6 +367,20 @@ class AreaCountItem(Model):
     participants = NumberAttribute(default=0)
 
 
+class PledgeHourItem(Model):
+    """Pledges of a challenge made and withdrawn in one UTC hour (`2026-12-02T17`), counted
+    from the pledges stream with the area counts, in the same transactions: the sponsor's
+    report draws its per-day series from these, never from the pledges."""
+
+    class Meta(_BaseMeta):
+        table_name = "pledge_hours"
+
+    challenge_id = UnicodeAttribute(hash_key=True)
+    hour = UnicodeAttribute(range_key=True)
+    made = NumberAttribute(default=0)
+    withdrawn = NumberAttribute(default=0)
+
+
 class StreamReceiptItem(Model):
     """A receipt for a stream record a consumer has counted, written in the same transaction
     as the count it made, so that a redelivered record counts nothing. `id` is
@@ -346,6 +406,8 @@ ALL_TABLES: tuple[type[Model], ...] = (
     ReportItem,
     AreaCountItem,
     StreamReceiptItem,
+    OrganizationSlugItem,
+    PledgeHourItem,
 )
 BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 

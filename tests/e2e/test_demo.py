@@ -138,9 +138,10 @@ def test_the_humanis_week_counts_each_employee_once(demo_stack: Stack) -> None:
 
     week = demo_stack.wait_until(counted, COUNT_TIMEOUT_SECONDS, message="campaign counted")
     assert {c["title"] for c in week["challenges"]} == set(HUMANIS_DEMO_PLEDGES)
-    # An outsider sees the campaign but none of its employee-only challenges.
-    outsider = demo_stack.request("GET", "/campaigns/cmp_humanis_mobility_week").json()
-    assert outsider["challenges"] == []
+    # An employee-only week is not found by outsiders: not even its title leaks.
+    outsider = demo_stack.request("GET", "/campaigns/cmp_humanis_mobility_week")
+    assert_problem(outsider, 404)
+    assert "mobility week" not in outsider.text
 
 
 def test_grdf_week_is_seen_by_a_verified_grdf_address_and_counts_each_employee_once(
@@ -172,17 +173,12 @@ def test_grdf_week_is_seen_by_a_verified_grdf_address_and_counts_each_employee_o
     assert {c["title"]: c["progress"]["participants"] for c in week["challenges"]} == {
         title: demo.pledges for title, demo in grdf.items()
     }
-    # The same domain unverified, or another domain: none of it.
+    # The same domain unverified, or another domain: none of it, not even the week's title.
     for token in (
         demo_stack.participant_token("grdf-unverified", email="max@grdf.example"),
         demo_stack.participant_token("outsider", email="eve@other.example", email_verified=True),
     ):
-        assert (
-            demo_stack.request("GET", f"/campaigns/{GRDF_CAMPAIGN}", token=token).json()[
-                "challenges"
-            ]
-            == []
-        )
+        assert_problem(demo_stack.request("GET", f"/campaigns/{GRDF_CAMPAIGN}", token=token), 404)
         assert not [title for title in listed(demo_stack, token) if title in grdf]
 
 

@@ -1,4 +1,5 @@
-"""The `count_areas` trigger on moto: one write per area and batch, exact under redelivery,
+"""The `count_areas` trigger on moto: participants per area and pledges made and withdrawn
+per hour, one write per area and hour per challenge and batch, exact under redelivery,
 crashes, partial failures and bisected batches, and nothing added to the pledge path."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import dataclasses
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,11 +19,20 @@ from hypothesis import strategies as st
 
 import app as app_module
 from chalicelib.aws_clients import botocore_session
+from chalicelib.domain.series import hour_key
 from chalicelib.local.stack import streams_client
 from chalicelib.local.stream_poller import LocalLambdaContext, StreamBinding, StreamPoller
-from chalicelib.services.areas import AreaChange, AreaService
+from chalicelib.services.tallies import PledgeChange, TallyService
 from chalicelib.settings import Settings
-from chalicelib.storage.tables import AreaCountItem, PledgeItem, StreamReceiptItem, stream_arn
+from chalicelib.storage import tallies as tally_storage
+from chalicelib.storage.tables import (
+    AreaCountItem,
+    PledgeHourItem,
+    PledgeItem,
+    StreamReceiptItem,
+    stream_arn,
+)
+from chalicelib.storage.tallies import DynamoPledgeTallies
 from chalicelib.wiring import get_container, set_container
 from tests.functional.conftest import Api, bearer, make_api
 
@@ -37,6 +47,8 @@ LYON = {"lat": 45.7640, "lon": 4.8357}
 HAUTS_DE_SEINE = {"postal_code": "92110", "country": "FR"}
 CLICHY_CELL, LYON_CELL, HAUTS_DE_SEINE_DISTRICT = "u09wh", "u05kq", "FR-92"
 Record = dict[str, Any]
+# How a pledge's created_at is stored (PynamoDB's UTCDateTimeAttribute).
+STORED_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"
 
 
 class PledgeStream:
@@ -76,6 +88,46 @@ def area_counts(challenge_id: str) -> dict[str, int]:
         for item in AreaCountItem.query(challenge_id, consistent_read=True)
         if item.participants
     }
+
+
+def hour_counts(challenge_id: str) -> dict[str, tuple[int, int]]:
+    """Pledges (made, withdrawn) per UTC hour, as stored."""
+    return {
+        item.hour: (int(item.made), int(item.withdrawn))
+        for item in PledgeHourItem.query(challenge_id, consistent_read=True)
+    }
+
+
+def hours_of(records: Sequence[Record], challenge_id: str) -> dict[str, tuple[int, int]]:
+    """The truth for hours: each INSERT once in its pledge's hour, each REMOVE once in its
+    record's hour (whatever the deliveries were)."""
+    made: Counter[str] = Counter()
+    withdrawn: Counter[str] = Counter()
+    seen: set[str] = set()
+    for record in records:
+        dynamodb = record["dynamodb"]
+        if dynamodb["SequenceNumber"] in seen or record["eventName"] == "MODIFY":
+            continue
+        seen.add(dynamodb["SequenceNumber"])
+        if record["eventName"] == "INSERT":
+            image = dynamodb["NewImage"]
+            if image["challenge_id"]["S"] == challenge_id:
+                made[hour_key(datetime.strptime(image["created_at"]["S"], STORED_TIME))] += 1
+        elif dynamodb["OldImage"]["challenge_id"]["S"] == challenge_id:
+            moment = datetime.fromtimestamp(dynamodb["ApproximateCreationDateTime"], tz=UTC)
+            withdrawn[hour_key(moment)] += 1
+    return {hour: (made[hour], withdrawn[hour]) for hour in sorted({*made, *withdrawn})}
+
+
+def timed(record: Record, moment: datetime) -> Record:
+    """The record as if written at `moment`: an INSERT's pledge created then, a REMOVE's
+    record made then (the hours a record counts in come from these)."""
+    changed = copy.deepcopy(record)
+    dynamodb = changed["dynamodb"]
+    dynamodb["ApproximateCreationDateTime"] = int(moment.timestamp())
+    if changed["eventName"] == "INSERT":
+        dynamodb["NewImage"]["created_at"] = {"S": moment.strftime(STORED_TIME)}
+    return changed
 
 
 def live_pledges_by_area(challenge_id: str) -> dict[str, int]:
@@ -127,6 +179,11 @@ def test_pledges_and_withdrawals_are_counted_per_area(
     assert deliver(records) == {"batchItemFailures": []}
     assert area_counts(challenge_id) == {CLICHY_CELL: 2, LYON_CELL: 1, HAUTS_DE_SEINE_DISTRICT: 1}
     assert area_counts(challenge_id) == live_pledges_by_area(challenge_id)
+    # Every pledge counts in its hour, with an area or without.
+    hours = hour_counts(challenge_id)
+    assert hours == hours_of(records, challenge_id)
+    assert sum(made for made, _ in hours.values()) == 6
+    assert sum(withdrawn for _, withdrawn in hours.values()) == 2
 
 
 def test_the_same_batch_delivered_twice_counts_once(
@@ -140,6 +197,22 @@ def test_the_same_batch_delivered_twice_counts_once(
     for _ in range(3):
         assert deliver(batch) == {"batchItemFailures": []}
         assert area_counts(challenge_id) == {CLICHY_CELL: 3, LYON_CELL: 1}
+        assert hour_counts(challenge_id) == hours_of(batch, challenge_id)
+
+
+def test_a_withdrawal_counts_in_its_own_records_hour(
+    api: Api, stream: PledgeStream, challenge_id: str
+) -> None:
+    pledge(api, challenge_id, "lea", CLICHY)
+    withdraw(api, challenge_id, "lea")
+    made, withdrawn = stream.read()
+    nine = datetime(2026, 6, 1, 9, 59, 59, tzinfo=UTC)
+    # The REMOVE's old image still says the pledge was made at 9:59; it counts at 13:00.
+    batch = [timed(made, nine), timed(withdrawn, nine + timedelta(hours=3, seconds=1))]
+    for _ in range(2):
+        assert deliver(batch) == {"batchItemFailures": []}
+    assert hour_counts(challenge_id) == {"2026-06-01T09": (1, 0), "2026-06-01T13": (0, 1)}
+    assert area_counts(challenge_id) == {}
 
 
 def test_modify_records_and_pledges_without_an_area_count_nothing(
@@ -154,6 +227,8 @@ def test_modify_records_and_pledges_without_an_area_count_nothing(
     modified["dynamodb"]["SequenceNumber"] = "9" + modified["dynamodb"]["SequenceNumber"]
     assert deliver([*records, modified]) == {"batchItemFailures": []}
     assert area_counts(challenge_id) == {CLICHY_CELL: 1}
+    # Both pledges count in their hour: the one without an area too; the MODIFY not at all.
+    assert sum(made for made, _ in hour_counts(challenge_id).values()) == 2
 
 
 class Crash(BaseException):
@@ -161,13 +236,13 @@ class Crash(BaseException):
 
 
 @dataclasses.dataclass
-class CrashingAreas:
-    """The real service, which dies after counting `groups` groups."""
+class CrashingTallies:
+    """The real service, which dies after counting `groups` groups (challenges)."""
 
-    service: AreaService
+    service: TallyService
     groups: int
 
-    def count(self, changes: Sequence[AreaChange]) -> int:
+    def count(self, changes: Sequence[PledgeChange]) -> int:
         if self.groups == 0:
             raise Crash
         self.groups -= 1
@@ -176,10 +251,10 @@ class CrashingAreas:
 
 @contextlib.contextmanager
 def crashing_after(groups: int) -> Iterator[None]:
-    """The trigger's container, with an area service that dies after `groups` groups."""
+    """The trigger's container, with a tally service that dies after `groups` groups."""
     real = get_container()
-    crashing = CrashingAreas(real.areas, groups)
-    set_container(dataclasses.replace(real, areas=crashing))  # type: ignore[arg-type]
+    crashing = CrashingTallies(real.tallies, groups)
+    set_container(dataclasses.replace(real, tallies=crashing))  # type: ignore[arg-type]
     try:
         yield
     finally:
@@ -187,56 +262,105 @@ def crashing_after(groups: int) -> Iterator[None]:
 
 
 def test_a_crash_after_some_groups_then_the_batch_again_counts_exactly(
-    api: Api, stream: PledgeStream, challenge_id: str
+    api: Api, stream: PledgeStream
 ) -> None:
+    clichy, lyon, district = (
+        str(api.create(target={"metric": "participants", "value": 100})["id"]) for _ in range(3)
+    )
     for number in range(5):
-        pledge(api, challenge_id, f"clichy-{number}", CLICHY)
+        pledge(api, clichy, f"clichy-{number}", CLICHY)
     for number in range(3):
-        pledge(api, challenge_id, f"lyon-{number}", LYON)
-    pledge(api, challenge_id, "district", HAUTS_DE_SEINE)
+        pledge(api, lyon, f"lyon-{number}", LYON)
+    pledge(api, district, "district", HAUTS_DE_SEINE)
+    pledge(api, clichy, "lyon-0", LYON)  # a Lyon pledge on the first challenge
     batch = stream.read()
 
-    # Clichy's group is written, then the function dies: Lambda retries the whole batch.
+    # The first challenge's group is written, then the function dies: Lambda retries all.
     with crashing_after(1), pytest.raises(Crash):
         deliver(batch)
-    assert area_counts(challenge_id) == {CLICHY_CELL: 5}
+    assert area_counts(clichy) == {CLICHY_CELL: 5, LYON_CELL: 1}
+    assert (area_counts(lyon), area_counts(district)) == ({}, {})
+    assert hour_counts(lyon) == {}
     with crashing_after(2), pytest.raises(Crash):
         deliver(batch)
-    assert area_counts(challenge_id) == {CLICHY_CELL: 5, LYON_CELL: 3}
+    assert area_counts(lyon) == {LYON_CELL: 3}
+    assert area_counts(district) == {}
     assert deliver(batch) == {"batchItemFailures": []}
-    expected = {CLICHY_CELL: 5, LYON_CELL: 3, HAUTS_DE_SEINE_DISTRICT: 1}
-    assert area_counts(challenge_id) == expected == live_pledges_by_area(challenge_id)
+    for challenge_id in (clichy, lyon, district):
+        assert area_counts(challenge_id) == live_pledges_by_area(challenge_id)
+        assert hour_counts(challenge_id) == hours_of(batch, challenge_id)
+    assert area_counts(district) == {HAUTS_DE_SEINE_DISTRICT: 1}
 
 
 def test_a_failed_group_is_reported_and_the_redelivery_from_it_counts_exactly(
-    api: Api, stream: PledgeStream, challenge_id: str, monkeypatch: pytest.MonkeyPatch
+    api: Api, stream: PledgeStream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    up, down = (
+        str(api.create(target={"metric": "participants", "value": 100})["id"]) for _ in range(2)
+    )
     for number in range(3):
-        pledge(api, challenge_id, f"clichy-{number}", CLICHY)
-        pledge(api, challenge_id, f"lyon-{number}", LYON)
-    pledge(api, challenge_id, "district", HAUTS_DE_SEINE)
+        pledge(api, up, f"clichy-{number}", CLICHY)
+        pledge(api, down, f"lyon-{number}", LYON)
+    pledge(api, up, "district", HAUTS_DE_SEINE)
     batch = stream.read()
-    service = api.container.areas
+    service = api.container.tallies
     real_count = service.count
 
-    def lyon_is_down(changes: Sequence[AreaChange]) -> int:
-        if changes[0].area == LYON_CELL:
+    def one_is_down(changes: Sequence[PledgeChange]) -> int:
+        if changes[0].challenge_id == down:
             raise RuntimeError("DynamoDB is unreachable")
         return real_count(changes)
 
-    monkeypatch.setattr(service, "count", lyon_is_down)
+    monkeypatch.setattr(service, "count", one_is_down)
     response = deliver(batch)
-    lyon = [r["dynamodb"]["SequenceNumber"] for r in batch if "lyon" in json.dumps(r)]
-    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(lyon)
-    assert area_counts(challenge_id) == {CLICHY_CELL: 3, HAUTS_DE_SEINE_DISTRICT: 1}
+    failed = [r["dynamodb"]["SequenceNumber"] for r in batch if down in json.dumps(r)]
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(failed)
+    assert area_counts(up) == {CLICHY_CELL: 3, HAUTS_DE_SEINE_DISTRICT: 1}
+    assert (area_counts(down), hour_counts(down)) == ({}, {})
 
     # Lambda starts again at the lowest failed record: records after it come back too.
     monkeypatch.setattr(service, "count", real_count)
-    first_failed = min(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in lyon)
+    first_failed = min(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failed)
     assert first_failed < len(batch) - 1  # records after it, already counted, come back too
     assert deliver(batch[first_failed:]) == {"batchItemFailures": []}
-    expected = {CLICHY_CELL: 3, LYON_CELL: 3, HAUTS_DE_SEINE_DISTRICT: 1}
-    assert area_counts(challenge_id) == expected == live_pledges_by_area(challenge_id)
+    assert area_counts(up) == {CLICHY_CELL: 3, HAUTS_DE_SEINE_DISTRICT: 1}
+    assert area_counts(down) == {LYON_CELL: 3} == live_pledges_by_area(down)
+    for challenge_id in (up, down):
+        assert hour_counts(challenge_id) == hours_of(batch, challenge_id)
+
+
+def test_a_group_failing_after_its_first_transactions_counts_exactly_when_delivered_again(
+    api: Api, stream: PledgeStream, challenge_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Transactions of 6 items: 4 receipts, an area, an hour; 10 pledges make 3 of them.
+    monkeypatch.setattr(tally_storage, "MAX_TRANSACTION_ITEMS", 6)
+    for number in range(10):
+        pledge(api, challenge_id, f"p{number}", CLICHY)
+    moment = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+    batch = [timed(record, moment) for record in stream.read()]
+    real_write = DynamoPledgeTallies._write
+    transactions: list[int] = []
+
+    def second_fails(
+        self: DynamoPledgeTallies, challenge_id: str, changes: Sequence[PledgeChange], *args: Any
+    ) -> None:
+        transactions.append(len(changes))
+        if len(transactions) == 2:
+            raise RuntimeError("the connection dropped")
+        real_write(self, challenge_id, changes, *args)
+
+    monkeypatch.setattr(DynamoPledgeTallies, "_write", second_fails)
+    response = deliver(batch)
+    # The group fails whole (all its records come back); its first transaction stays.
+    assert len(response["batchItemFailures"]) == 10
+    assert transactions == [4, 4]
+    assert area_counts(challenge_id) == {CLICHY_CELL: 4}
+    assert hour_counts(challenge_id) == {"2026-06-01T09": (4, 0)}
+
+    monkeypatch.setattr(DynamoPledgeTallies, "_write", real_write)
+    assert deliver(batch) == {"batchItemFailures": []}
+    assert area_counts(challenge_id) == {CLICHY_CELL: 10}
+    assert hour_counts(challenge_id) == {"2026-06-01T09": (10, 0)}
 
 
 def test_bisected_batches_and_their_redeliveries_count_each_record_once(
@@ -251,6 +375,7 @@ def test_bisected_batches_and_their_redeliveries_count_each_record_once(
     for part in (batch[:half], batch, batch[half:], batch[: half // 2], batch):
         assert deliver(part) == {"batchItemFailures": []}
     assert area_counts(challenge_id) == {CLICHY_CELL: 3, LYON_CELL: 2, HAUTS_DE_SEINE_DISTRICT: 1}
+    assert hour_counts(challenge_id) == hours_of(batch, challenge_id)
 
 
 def test_a_malformed_record_fails_alone(api: Api, stream: PledgeStream, challenge_id: str) -> None:
@@ -263,6 +388,7 @@ def test_a_malformed_record_fails_alone(api: Api, stream: PledgeStream, challeng
         "batchItemFailures": [{"itemIdentifier": bad["dynamodb"]["SequenceNumber"]}]
     }
     assert area_counts(challenge_id) == {CLICHY_CELL: 1}
+    assert sum(made for made, _ in hour_counts(challenge_id).values()) == 1
 
 
 def test_receipts_expire_two_days_after_counting(
@@ -271,7 +397,7 @@ def test_receipts_expire_two_days_after_counting(
     pledge(api, challenge_id, "a", CLICHY)
     (record,) = stream.read()
     deliver([record])
-    receipt = StreamReceiptItem.get(f"areas#{record['dynamodb']['SequenceNumber']}")
+    receipt = StreamReceiptItem.get(f"tallies#{record['dynamodb']['SequenceNumber']}")
     lifetime = receipt.expires_at - datetime.now(UTC)
     # Longer than the 24 h a stream keeps its records (the TTL has a one-second grain).
     assert 47 * 3600 < lifetime.total_seconds() <= 48 * 3600 + 1
@@ -321,31 +447,71 @@ def test_a_pledge_with_a_location_makes_one_transaction_and_nothing_for_areas(
     ]
 
 
-@pytest.mark.parametrize(("pledges", "area_writes"), [(99, 1), (100, 2)])
-def test_a_burst_in_one_area_is_one_write_per_99_records(
-    writes: tuple[Api, list[Write]], pledges: int, area_writes: int
+@pytest.mark.parametrize(("pledges", "transactions"), [(98, 1), (99, 2)])
+def test_a_burst_in_one_area_and_hour_is_one_write_per_98_records(
+    writes: tuple[Api, list[Write]], pledges: int, transactions: int
 ) -> None:
     api, recorded = writes
     challenge_id = api.create(target={"metric": "participants", "value": 10_000})["id"]
     stream = PledgeStream(api.container.settings)
     for number in range(pledges):
         pledge(api, challenge_id, f"p{number}", CLICHY)
-    batch = stream.read()
+    # All in one hour, whenever the test runs: 98 receipts, the area and the hour make 100.
+    moment = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+    batch = [timed(record, moment) for record in stream.read()]
     assert len(batch) == pledges
-    table = f"{api.container.settings.table_prefix}area_counts"
+    prefix = api.container.settings.table_prefix
 
-    def area_item_writes() -> int:
-        return sum(w.tables.count(table) for w in recorded)
+    def item_writes(table: str) -> int:
+        return sum(w.tables.count(f"{prefix}{table}") for w in recorded)
 
     recorded.clear()
     deliver(batch)
-    assert area_item_writes() == area_writes
+    assert [w.operation for w in recorded] == ["TransactWriteItems"] * transactions
+    assert all(len(w.tables) <= 100 for w in recorded)
+    assert item_writes("area_counts") == item_writes("pledge_hours") == transactions
+    assert item_writes("stream_receipts") == pledges
     assert area_counts(challenge_id) == {CLICHY_CELL: pledges}
+    assert hour_counts(challenge_id) == {"2026-06-01T09": (pledges, 0)}
     # Redelivered: each transaction is refused once, on its receipts, and not tried again.
     recorded.clear()
     deliver(batch)
-    assert area_item_writes() == area_writes
+    assert item_writes("area_counts") == item_writes("pledge_hours") == transactions
     assert area_counts(challenge_id) == {CLICHY_CELL: pledges}
+    assert hour_counts(challenge_id) == {"2026-06-01T09": (pledges, 0)}
+
+
+def test_a_batch_with_many_areas_and_hours_splits_into_transactions_of_at_most_100_items(
+    writes: tuple[Api, list[Write]],
+) -> None:
+    api, recorded = writes
+    challenge_id = api.create(target={"metric": "participants", "value": 10_000})["id"]
+    stream = PledgeStream(api.container.settings)
+    # 70 pledges, each in an area of its own (0.1° apart: ~11 km, over 5 km cells)...
+    for number in range(70):
+        pledge(api, challenge_id, f"p{number}", {"lat": 40 + number / 10, "lon": 2.35})
+    start = datetime(2026, 6, 1, 0, 30, tzinfo=UTC)
+    records = stream.read()
+    # ... and in an hour of its own: three items each, so 33 to a transaction.
+    batch = [timed(record, start + timedelta(hours=n)) for n, record in enumerate(records)]
+    areas = {r["dynamodb"]["NewImage"]["area"]["S"] for r in batch}
+    assert len(areas) == 70
+    prefix = api.container.settings.table_prefix
+
+    recorded.clear()
+    assert deliver(batch) == {"batchItemFailures": []}
+    assert [len(w.tables) for w in recorded] == [99, 99, 12]
+    assert sum(w.tables.count(f"{prefix}stream_receipts") for w in recorded) == 70
+    assert area_counts(challenge_id) == dict.fromkeys(areas, 1)
+    hours = hour_counts(challenge_id)
+    assert len(hours) == 70
+    assert set(hours.values()) == {(1, 0)}
+    assert hours == hours_of(batch, challenge_id)
+    # Delivered again in another split (a bisected batch): nothing counts twice.
+    for part in (batch[:50], batch[20:]):
+        assert deliver(part) == {"batchItemFailures": []}
+    assert hour_counts(challenge_id) == hours
+    assert area_counts(challenge_id) == dict.fromkeys(areas, 1)
 
 
 # --- the property: any interleaving of pledges, withdrawals and (re)deliveries ----------------
@@ -355,10 +521,16 @@ PEOPLE = tuple(f"person-{n}" for n in range(5))
 
 steps = st.lists(
     st.one_of(
-        st.tuples(st.just("pledge"), st.sampled_from(PEOPLE), st.integers(0, len(PLACES) - 1)),
-        st.tuples(st.just("withdraw"), st.sampled_from(PEOPLE), st.just(0)),
+        st.tuples(
+            st.just("pledge"),
+            st.tuples(st.sampled_from(PEOPLE), st.integers(0, 1)),
+            st.integers(0, len(PLACES) - 1),
+        ),
+        st.tuples(
+            st.just("withdraw"), st.tuples(st.sampled_from(PEOPLE), st.integers(0, 1)), st.just(0)
+        ),
         # Deliver a window of what the stream holds so far (again, in parts, out of order),
-        # or crash after 0-2 groups of a batch of up to 8 records.
+        # or crash after 0-2 groups (challenges) of a batch of up to 8 records.
         st.tuples(st.just("deliver"), st.integers(0, 1000), st.integers(1, 12)),
         st.tuples(st.just("crash"), st.integers(0, 1000), st.integers(0, 2)),
     ),
@@ -383,13 +555,17 @@ def window(records: list[Record], start: int, size: int) -> list[Record]:
 def test_any_interleaving_of_pledges_withdrawals_and_redeliveries_counts_exactly(
     api: Api, stream: PledgeStream, steps: list[tuple[str, Any, int]]
 ) -> None:
-    challenge_id = str(api.create(target={"metric": "participants", "value": 10_000})["id"])
+    challenge_ids = [
+        str(api.create(target={"metric": "participants", "value": 10_000})["id"]) for _ in range(2)
+    ]
     records: list[Record] = []
     for action, subject, number in steps:
         if action == "pledge":
-            pledge(api, challenge_id, subject, PLACES[number])
+            person, which = subject
+            pledge(api, challenge_ids[which], person, PLACES[number])
         elif action == "withdraw":
-            withdraw(api, challenge_id, subject)
+            person, which = subject
+            withdraw(api, challenge_ids[which], person)
         elif action == "deliver":
             records += stream.read()
             assert deliver(window(records, subject, number)) == {"batchItemFailures": []}
@@ -400,4 +576,6 @@ def test_any_interleaving_of_pledges_withdrawals_and_redeliveries_counts_exactly
     # The stream's guarantee: in the end, every record is delivered at least once.
     records += stream.read()
     assert deliver(records) == {"batchItemFailures": []}
-    assert area_counts(challenge_id) == live_pledges_by_area(challenge_id)
+    for challenge_id in challenge_ids:
+        assert area_counts(challenge_id) == live_pledges_by_area(challenge_id)
+        assert hour_counts(challenge_id) == hours_of(records, challenge_id)

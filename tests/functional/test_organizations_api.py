@@ -77,9 +77,19 @@ def test_a_bad_cursor_is_a_400(api: Api) -> None:
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_only_platform_admins_may_use_them(api: Api, method: str) -> None:
+def test_participants_may_not_use_them(api: Api, method: str) -> None:
     body = HUMANIS if method == "POST" else None
-    org_admin = bearer("org-admin-1", groups=("org-admin",), org_id="org_x")
     assert_problem(api.request(method, "/admin/organizations", body, None), 401)
     assert_problem(api.request(method, "/admin/organizations", body, bearer("p-1")), 403)
-    assert_problem(api.request(method, "/admin/organizations", body, org_admin), 403)
+
+
+def test_only_platform_admins_create_them_and_an_org_admin_lists_its_own(api: Api) -> None:
+    created = json.loads(api.request("POST", "/admin/organizations", HUMANIS, ADMIN).body)
+    other = json.loads(
+        api.request("POST", "/admin/organizations", {**HUMANIS, "name": "GRDF"}, ADMIN).body
+    )
+    org_admin = bearer("org-admin-1", groups=("org-admin",), org_id=created["id"])
+    assert_problem(api.request("POST", "/admin/organizations", HUMANIS, org_admin), 403)
+    listed = json.loads(api.request("GET", "/admin/organizations", None, org_admin).body)
+    assert [item["id"] for item in listed["items"]] == [created["id"]]
+    assert other["id"] not in {item["id"] for item in listed["items"]}

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from moto import mock_aws
 from pynamodb.exceptions import PutError
 
 from chalicelib.domain.areas import AreaCount
+from chalicelib.domain.errors import SlugTakenError
 from chalicelib.domain.model import (
+    Campaign,
     Challenge,
     ChallengeStatus,
     Channel,
@@ -26,6 +29,9 @@ from chalicelib.domain.model import (
     EventType,
     Metric,
     Milestone,
+    Organization,
+    OrganizationKind,
+    OrganizationProfile,
     Pledge,
     RecipientRole,
     Report,
@@ -33,8 +39,11 @@ from chalicelib.domain.model import (
     Totals,
     Visibility,
 )
+from chalicelib.domain.series import HourCount
+from chalicelib.domain.sponsor_report import NotificationTally
 from chalicelib.local import moto_fixes
-from chalicelib.services.areas import AreaChange, AreaCountRepository
+from chalicelib.services.campaigns import CampaignRepository
+from chalicelib.services.organizations import OrganizationRepository
 from chalicelib.services.ports import (
     ChallengeChanges,
     ChallengeRepository,
@@ -46,19 +55,24 @@ from chalicelib.services.ports import (
     ReportRepository,
     ReportWrite,
 )
+from chalicelib.services.tallies import PledgeChange
 from chalicelib.settings import Settings
-from chalicelib.storage.areas import DynamoAreaCounts
+from chalicelib.storage.campaigns import DynamoCampaignRepository
 from chalicelib.storage.challenges import DynamoChallengeRepository
 from chalicelib.storage.counters import DynamoCounterRepository
 from chalicelib.storage.deliveries import DynamoDeliveryRepository
+from chalicelib.storage.organizations import DynamoOrganizationRepository
 from chalicelib.storage.pledges import DynamoPledgeRepository
 from chalicelib.storage.reports import DynamoReportRepository
 from chalicelib.storage.tables import ChallengeEventItem, create_tables
+from chalicelib.storage.tallies import DynamoPledgeTallies
 from chalicelib.wiring import build_container
 from tests.unit.fakes import (
     DuplicateItemError,
-    FakeAreaCounts,
+    FakeCampaignRepository,
     FakeClock,
+    FakeOrganizationRepository,
+    FakePledgeTallies,
     FakeReportRepository,
 )
 from tests.unit.support import BENEFICIARY, REWARD, SPONSOR, build_backend
@@ -77,7 +91,11 @@ class Store:
     reports: ReportRepository
     counters: CounterRepository
     deliveries: DeliveryRepository
-    areas: AreaCountRepository
+    # The delivery log's tally (the sponsor's report), beside the DeliveryRepository port.
+    delivery_tally: Callable[[str], list[NotificationTally]]
+    tallies: FakePledgeTallies | DynamoPledgeTallies
+    organizations: OrganizationRepository
+    campaigns: CampaignRepository
     clock: FakeClock
     # What `ChallengeRepository.add` raises for an id that exists (the port leaves it open).
     duplicate_error: type[Exception]
@@ -134,7 +152,10 @@ def _fake_store() -> Store:
         reports=FakeReportRepository(backend.db),
         counters=backend.counter_repository,
         deliveries=backend.delivery_repository,
-        areas=FakeAreaCounts(),
+        delivery_tally=backend.delivery_repository.tally,
+        tallies=FakePledgeTallies(),
+        organizations=FakeOrganizationRepository(),
+        campaigns=FakeCampaignRepository(),
         clock=backend.clock,
         duplicate_error=DuplicateItemError,
         milestones=milestones,
@@ -154,14 +175,18 @@ def _dynamo_store(settings: Settings) -> Iterator[Store]:
     with mock_aws():
         build_container(settings)  # points the models at this stage's tables, as in AWS
         create_tables()  # what prepare_aws does, less its SES client (a costly build)
+        deliveries = DynamoDeliveryRepository()
         yield Store(
             name="dynamodb",
             challenges=DynamoChallengeRepository(settings),
             pledges=DynamoPledgeRepository(settings),
             reports=DynamoReportRepository(settings),
             counters=DynamoCounterRepository(),
-            deliveries=DynamoDeliveryRepository(),
-            areas=DynamoAreaCounts(settings),
+            deliveries=deliveries,
+            delivery_tally=deliveries.tally,
+            tallies=DynamoPledgeTallies(settings),
+            organizations=DynamoOrganizationRepository(settings),
+            campaigns=DynamoCampaignRepository(),
             clock=FakeClock(),
             duplicate_error=PutError,
             milestones=_dynamo_milestones,
@@ -601,31 +626,346 @@ def test_the_delivery_log_pages_sponsors_then_beneficiaries_then_participants(
     assert store.deliveries.list_page("ch_3", role=None, limit=5, cursor=None).items == []
 
 
-# --- area counts ----------------------------------------------------------------------------
+# --- an organisation's challenges -------------------------------------------------------------
 
 
-def area_change(receipt: int, delta: int = 1, challenge_id: str = "ch_1") -> AreaChange:
-    return AreaChange(f"{receipt:021d}", challenge_id, "u09tv", delta)
+def test_an_organisations_listing_pages_through_the_wanted_statuses_newest_first(
+    store: Store,
+) -> None:
+    statuses = [
+        ChallengeStatus.LIVE,
+        ChallengeStatus.DRAFT,
+        ChallengeStatus.ENDED,
+        ChallengeStatus.LIVE,
+        ChallengeStatus.CLOSED,
+    ]
+    ids = [
+        store.live_challenge(
+            status=status, organization_id="org_a", created_at=store.now() + timedelta(minutes=n)
+        ).id
+        for n, status in enumerate(statuses)
+    ]
+    store.live_challenge(organization_id="org_b")
+    store.live_challenge()  # of no organisation
+    store.live_challenge(campaign_id="cmp_1")
+
+    def listed(wanted: list[ChallengeStatus], organization_id: str) -> list[str]:
+        pages = _pages(
+            lambda cursor: store.challenges.list(
+                wanted, limit=2, cursor=cursor, organization_id=organization_id
+            )
+        )
+        # As for a campaign's listing: a page may come back short (DynamoDB filters the
+        # statuses after `limit`), never longer than `limit`.
+        assert all(len(page) <= 2 for page in pages)
+        return [cid for page in pages for cid in page]
+
+    assert listed([ChallengeStatus.LIVE, ChallengeStatus.ENDED], "org_a") == [
+        ids[3],
+        ids[2],
+        ids[0],
+    ]
+    assert listed(list(ChallengeStatus), "org_a") == list(reversed(ids))
+    assert listed([ChallengeStatus.DRAFT], "org_a") == [ids[1]]
+    assert listed(list(ChallengeStatus), "org_c") == []
 
 
-def test_an_area_change_counts_once_by_its_receipt(store: Store) -> None:
-    areas, now = store.areas, store.now()
+# --- tallies: areas and hours -----------------------------------------------------------------
 
-    assert areas.apply("ch_1", "u09tv", [area_change(1), area_change(2)], now=now) == 2
-    assert areas.apply("ch_1", "u09tv", [area_change(2), area_change(3)], now=now) == 1
-    assert areas.apply("ch_1", "u09tv", [area_change(1), area_change(3)], now=now) == 0
-    assert areas.apply("ch_1", "u09tv", [area_change(4, -1)], now=now) == -1
-    assert areas.apply("ch_2", "u09tv", [area_change(5, challenge_id="ch_2")], now=now) == 1
+T0 = datetime(2026, 6, 1, 9, 15, tzinfo=UTC)
 
-    assert areas.count("ch_1", "u09tv") == 2
-    assert areas.count("ch_1", "u09wh") == 0
-    assert areas.counts("ch_1") == [AreaCount("u09tv", 2)]
+
+def pledge_change(
+    receipt: int,
+    delta: int = 1,
+    challenge_id: str = "ch_1",
+    *,
+    area: str | None = "u09tv",
+    at: datetime = T0,
+) -> PledgeChange:
+    return PledgeChange(f"{receipt:021d}", challenge_id, delta, at, area)
+
+
+def test_a_pledge_change_counts_once_by_its_receipt(store: Store) -> None:
+    tallies, now = store.tallies, store.now()
+
+    assert tallies.apply("ch_1", [pledge_change(1), pledge_change(2)], now=now) == 2
+    assert tallies.apply("ch_1", [pledge_change(2), pledge_change(3)], now=now) == 1
+    assert tallies.apply("ch_1", [pledge_change(1), pledge_change(3)], now=now) == 0
+    assert tallies.apply("ch_1", [pledge_change(4, -1)], now=now) == 1
+    assert tallies.apply("ch_2", [pledge_change(5, challenge_id="ch_2")], now=now) == 1
+
+    assert tallies.count("ch_1", "u09tv") == 2
+    assert tallies.count("ch_1", "u09wh") == 0
+    assert tallies.counts("ch_1") == [AreaCount("u09tv", 2)]
+    assert tallies.counts("ch_2") == [AreaCount("u09tv", 1)]
+    hour = T0.replace(minute=0)
+    assert tallies.hours("ch_1") == [HourCount(hour, 3, 1)]  # 1, 2, 3 made; 4 withdrawn
 
 
 def test_changes_netting_to_zero_leave_an_uncounted_area_unlisted(store: Store) -> None:
-    areas, now = store.areas, store.now()
+    tallies, now = store.tallies, store.now()
 
-    assert areas.apply("ch_1", "u09tv", [area_change(1), area_change(2, -1)], now=now) == 0
+    assert tallies.apply("ch_1", [pledge_change(1), pledge_change(2, -1)], now=now) == 2
 
-    assert areas.counts("ch_1") == []
-    assert areas.count("ch_1", "u09tv") == 0
+    assert tallies.counts("ch_1") == []
+    assert tallies.count("ch_1", "u09tv") == 0
+    # The hour still counts both: one pledge made, one withdrawn.
+    assert tallies.hours("ch_1") == [HourCount(T0.replace(minute=0), 1, 1)]
+
+
+def test_hours_count_pledges_made_and_withdrawn_in_their_utc_hour_once_each(
+    store: Store,
+) -> None:
+    tallies, now = store.tallies, store.now()
+    nine, ten, noon = (T0.replace(hour=h, minute=0) for h in (9, 10, 12))
+    paris = ZoneInfo("Europe/Paris")
+    changes = [
+        pledge_change(1, at=nine + timedelta(minutes=15)),
+        pledge_change(2, area=None, at=nine + timedelta(minutes=59, seconds=59)),
+        pledge_change(3, -1, at=ten + timedelta(minutes=5)),
+        # 14:00 in Paris (summer time) is 12:00 UTC: stored by its UTC hour.
+        pledge_change(4, area="FR-92", at=datetime(2026, 6, 1, 14, 0, tzinfo=paris)),
+    ]
+
+    assert tallies.apply("ch_1", changes, now=now) == 4
+    assert tallies.apply("ch_2", [pledge_change(5, challenge_id="ch_2", at=nine)], now=now) == 1
+    assert tallies.hours("ch_1") == [
+        HourCount(nine, 2, 0),
+        HourCount(ten, 0, 1),
+        HourCount(noon, 1, 0),
+    ]
+    # Delivered again, with one new record: only the new one counts.
+    late = pledge_change(6, at=ten + timedelta(minutes=30))
+    assert tallies.apply("ch_1", [*changes, late], now=now) == 1
+    assert tallies.hours("ch_1") == [
+        HourCount(nine, 2, 0),
+        HourCount(ten, 1, 1),
+        HourCount(noon, 1, 0),
+    ]
+    assert tallies.hours("ch_2") == [HourCount(nine, 1, 0)]
+    assert tallies.hours("ch_missing") == []
+    assert sorted(tallies.counts("ch_1"), key=lambda c: c.area) == [
+        AreaCount("FR-92", 1),
+        AreaCount("u09tv", 1),
+    ]
+
+
+# --- organisations ----------------------------------------------------------------------------
+
+
+def organization(number: int, slug: str | None = None, **profile: Any) -> Organization:
+    return Organization(
+        id=f"org_{number:04d}",
+        name=f"Organisation {number}",
+        kind=OrganizationKind.COMPANY,
+        created_at=T0 + timedelta(minutes=number),
+        email_domains=(f"org{number}.example",),
+        profile=OrganizationProfile(slug=slug, **profile),
+    )
+
+
+def with_profile(organization: Organization, **changes: Any) -> Organization:
+    return replace(organization, profile=replace(organization.profile, **changes))
+
+
+def test_an_organisation_is_stored_with_its_profile_and_found_by_its_slug(store: Store) -> None:
+    humanis = organization(
+        1,
+        slug="humanis",
+        display_name="Groupe Humanis",
+        logo_url="https://humanis.example/logo.png",
+        primary_color="#123abc",
+        default_locale="en",
+    )
+    plain = organization(2)
+
+    store.organizations.add(humanis)
+    store.organizations.add(plain)
+
+    assert store.organizations.get(humanis.id) == humanis
+    assert store.organizations.get(plain.id) == plain
+    assert store.organizations.get_by_slug("humanis") == humanis
+    assert store.organizations.get_by_slug("other") is None
+    assert store.organizations.get("org_missing") is None
+
+
+def test_organisations_are_listed_newest_first_a_page_at_a_time(store: Store) -> None:
+    made = [organization(n, slug=f"org-{n}") for n in range(3)]
+    for each in made:
+        store.organizations.add(each)
+
+    first = store.organizations.list(limit=2, cursor=None)
+    assert first.items == [made[2], made[1]]
+    rest = _remaining(
+        lambda cursor: store.organizations.list(limit=2, cursor=cursor), first.next_cursor
+    )
+    assert rest == [made[0]]
+
+
+def test_a_taken_slug_is_refused_and_nothing_is_written(store: Store) -> None:
+    first = organization(1, slug="humanis")
+    store.organizations.add(first)
+
+    with pytest.raises(SlugTakenError):
+        store.organizations.add(organization(2, slug="humanis"))
+
+    assert store.organizations.get("org_0002") is None
+    assert store.organizations.get_by_slug("humanis") == first
+    assert store.organizations.list(limit=10, cursor=None).items == [first]
+
+
+def test_replace_moves_the_slug_and_frees_the_old_one(store: Store) -> None:
+    before = organization(1, slug="humanis")
+    store.organizations.add(before)
+    after = with_profile(before, slug="groupe-humanis", display_name="Groupe Humanis")
+
+    assert store.organizations.replace(before, after)
+
+    assert store.organizations.get(before.id) == after
+    assert store.organizations.get_by_slug("groupe-humanis") == after
+    assert store.organizations.get_by_slug("humanis") is None
+    # The old slug is free: another organisation may take it.
+    other = organization(2, slug="humanis")
+    store.organizations.add(other)
+    assert store.organizations.get_by_slug("humanis") == other
+    # Without a slug, then with one again.
+    cleared = with_profile(after, slug=None)
+    assert store.organizations.replace(after, cleared)
+    assert store.organizations.get_by_slug("groupe-humanis") is None
+    assert store.organizations.get(before.id) == cleared
+    named = with_profile(cleared, slug="humanis-group")
+    assert store.organizations.replace(cleared, named)
+    assert store.organizations.get_by_slug("humanis-group") == named
+
+
+def test_replace_to_another_organisations_slug_is_refused_and_changes_nothing(
+    store: Store,
+) -> None:
+    first, second = organization(1, slug="first"), organization(2, slug="second")
+    store.organizations.add(first)
+    store.organizations.add(second)
+
+    with pytest.raises(SlugTakenError):
+        store.organizations.replace(second, with_profile(second, slug="first", display_name="X"))
+
+    assert store.organizations.get(second.id) == second
+    assert store.organizations.get_by_slug("second") == second
+    assert store.organizations.get_by_slug("first") == first
+
+
+def test_replace_is_refused_when_the_stored_slug_changed_meanwhile(store: Store) -> None:
+    read = organization(1, slug="humanis")
+    store.organizations.add(read)
+    moved = with_profile(read, slug="humanis-2")
+    assert store.organizations.replace(read, moved)
+
+    # Two writers read `read`; the other moved the slug first.
+    assert store.organizations.replace(read, with_profile(read, display_name="Stale")) is False
+    assert store.organizations.replace(read, with_profile(read, slug="third")) is False
+
+    assert store.organizations.get(read.id) == moved
+    assert store.organizations.get_by_slug("humanis-2") == moved
+    assert store.organizations.get_by_slug("third") is None
+    assert store.organizations.get_by_slug("humanis") is None
+    # Read again, the change goes through; an organisation that does not exist is refused.
+    renamed = with_profile(moved, display_name="Humanis")
+    assert store.organizations.replace(moved, renamed)
+    assert store.organizations.get(read.id) == renamed
+    ghost = organization(9)
+    assert store.organizations.replace(ghost, with_profile(ghost, display_name="Ghost")) is False
+    assert store.organizations.get(ghost.id) is None
+
+
+# --- campaigns ----------------------------------------------------------------------------------
+
+
+def campaign(number: int, organization_id: str | None = None) -> Campaign:
+    return Campaign(
+        id=f"cmp_{number:04d}",
+        title=f"Campaign {number}",
+        created_at=T0 + timedelta(minutes=number),
+        description="A week without cars",
+        organization_id=organization_id,
+        starts_at=T0,
+        ends_at=T0 + timedelta(days=7),
+        visibility=Visibility.ORGANIZATION if organization_id else Visibility.PUBLIC,
+    )
+
+
+def test_campaigns_are_listed_newest_first_all_or_one_organisations(store: Store) -> None:
+    owners = ["org_a", None, "org_a", "org_b", "org_a"]
+    made = [campaign(n, owner) for n, owner in enumerate(owners)]
+    for each in made:
+        store.campaigns.add(each, counter_shards=SHARDS)
+
+    def listed(organization_id: str | None) -> list[Campaign]:
+        first = store.campaigns.list(limit=2, cursor=None, organization_id=organization_id)
+        assert len(first.items) <= 2
+        return first.items + _remaining(
+            lambda cursor: store.campaigns.list(
+                limit=2, cursor=cursor, organization_id=organization_id
+            ),
+            first.next_cursor,
+        )
+
+    assert store.campaigns.get(made[0].id) == (made[0], SHARDS)
+    assert store.campaigns.get("cmp_missing") is None
+    assert store.campaigns.list(limit=2, cursor=None).items == [made[4], made[3]]
+    assert listed(None) == list(reversed(made))
+    assert listed("org_a") == [made[4], made[2], made[0]]
+    assert listed("org_b") == [made[3]]
+    assert listed("org_c") == []
+
+
+# --- the delivery log's tally -------------------------------------------------------------------
+
+
+def test_the_delivery_log_is_tallied_by_role_channel_and_status(store: Store) -> None:
+    now = store.now()
+
+    def settle(made: Delivery, status: DeliveryStatus) -> None:
+        claimed = store.deliveries.claim(made, now=now, lease=LEASE)
+        assert isinstance(claimed, Delivery)
+        if status is DeliveryStatus.SENT:
+            store.deliveries.mark_sent(claimed, now=now)
+        elif status is DeliveryStatus.FAILED:
+            store.deliveries.mark_failed(claimed, error="bounced", final=True)
+
+    settle(delivery(), DeliveryStatus.SENT)
+    settle(delivery(event=EventType.ENDED), DeliveryStatus.PENDING)
+    settle(
+        replace(
+            delivery(role=RecipientRole.BENEFICIARY, recipient_key="asso"),
+            channel=Channel.WEBHOOK,
+            to="https://asso.example/hooks",
+        ),
+        DeliveryStatus.FAILED,
+    )
+    settle(delivery(role=RecipientRole.BENEFICIARY, recipient_key="asso"), DeliveryStatus.SENT)
+    for key, status in (
+        ("p1", DeliveryStatus.SENT),
+        ("p2", DeliveryStatus.SENT),
+        ("p3", DeliveryStatus.FAILED),
+    ):
+        settle(delivery(role=RecipientRole.PARTICIPANT, recipient_key=key), status)
+    settle(delivery("ch_2"), DeliveryStatus.SENT)
+
+    def tallied(challenge_id: str) -> list[tuple[str, str, dict[DeliveryStatus, int]]]:
+        return sorted(
+            (t.recipient_role.value, t.channel.value, t.counts)
+            for t in store.delivery_tally(challenge_id)
+        )
+
+    assert tallied("ch_1") == [
+        ("beneficiary", "email", {DeliveryStatus.SENT: 1}),
+        ("beneficiary", "webhook", {DeliveryStatus.FAILED: 1}),
+        ("participant", "email", {DeliveryStatus.SENT: 2, DeliveryStatus.FAILED: 1}),
+        ("sponsor", "email", {DeliveryStatus.SENT: 1, DeliveryStatus.PENDING: 1}),
+    ]
+    assert tallied("ch_2") == [("sponsor", "email", {DeliveryStatus.SENT: 1})]
+    assert tallied("ch_3") == []
+    assert all(
+        isinstance(t, NotificationTally) and isinstance(t.recipient_role, RecipientRole)
+        for t in store.delivery_tally("ch_1")
+    )

@@ -122,3 +122,12 @@ def test_waf_guards_the_api_stage(stage: Synthesized) -> None:
             },
         },
     )
+
+
+def test_the_report_files_are_binary_media_types(stage: Synthesized) -> None:
+    # API Gateway hands a PDF or a zip over as bytes only for the media types it lists (to a
+    # request whose Accept allows one); anything else would reach the client as base64.
+    body = rest_api(stage)["DefinitionBody"]
+    assert {"application/pdf", "application/zip"} <= set(
+        body["x-amazon-apigateway-binary-media-types"]
+    )

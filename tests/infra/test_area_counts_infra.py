@@ -1,5 +1,6 @@
-"""The area counts' infrastructure: their trigger on the pledges stream (only pledges with an
-area made or withdrawn), its least-privilege role, and the receipts' expiry."""
+"""The pledge tallies' infrastructure (area counts and hourly counts): their trigger on the
+pledges stream (every pledge made or withdrawn), its least-privilege role, and the receipts'
+expiry."""
 
 from __future__ import annotations
 
@@ -23,25 +24,24 @@ def test_count_areas_reads_the_pledges_stream_with_old_images(
     assert pledges["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
-def test_count_areas_sees_only_pledges_with_an_area_made_or_withdrawn(
+def test_count_areas_sees_every_pledge_made_or_withdrawn(
     stage: Synthesized,
 ) -> None:
     event = stream_event(stage, "CountAreas")
     patterns = [json.loads(f["Pattern"]) for f in event["FilterCriteria"]["Filters"]]
-    assert patterns == [
-        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"area": {"S": [{"exists": True}]}}}},
-        {"eventName": ["REMOVE"], "dynamodb": {"OldImage": {"area": {"S": [{"exists": True}]}}}},
-    ]
+    # Every pledge made or withdrawn, with an area or not: each is counted in its hour.
+    assert patterns == [{"eventName": ["INSERT", "REMOVE"]}]
     # Big batches are what keep it to one write per area and batch.
     assert event["BatchSize"] == 1000
     assert event["MaximumBatchingWindowInSeconds"] == 1
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
-def test_count_areas_may_write_only_area_counts_and_receipts() -> None:
+def test_count_areas_may_write_only_its_counts_and_receipts() -> None:
     access = FUNCTION_ACCESS["count_areas"]
     assert access.tables == {
         "area_counts": TableAccess.READ_WRITE,
+        "pledge_hours": TableAccess.READ_WRITE,
         "stream_receipts": TableAccess.READ_WRITE,
     }
     assert access.sends_mail is False

@@ -77,6 +77,7 @@ def humanis_campaign(locale: str = "fr") -> SponsorReport:
             "voiture individuelle compte, et Humanis reverse 1 € par tranche de 10 km."
         ),
         locale=locale,
+        time_zone="Europe/Paris",
         generated_at=datetime(2026, 9, 23, 8, 0, tzinfo=UTC),
         branding=Branding("Humanis", HUMANIS_BLUE, "https://www.humanis.example/logo.png"),
         sponsors=(HUMANIS_SPONSOR,),
@@ -121,6 +122,7 @@ def zero_waste_challenge(locale: str = "fr") -> SponsorReport:
         title=ZERO_WASTE_TITLE,
         description="Trier, composter, refuser le jetable : un mois sans poubelle au bureau.",
         locale=locale,
+        time_zone="Europe/Paris",
         generated_at=datetime(2026, 12, 2, 9, 30, tzinfo=UTC),
         branding=Branding("Ville de Montreuil"),
         sponsors=("Ville de Montreuil",),

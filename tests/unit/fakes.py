@@ -11,14 +11,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.areas import AreaCount
-from chalicelib.domain.errors import InvalidRequestError
+from chalicelib.domain.errors import InvalidRequestError, SlugTakenError
 from chalicelib.domain.model import (
+    Campaign,
     Challenge,
     ChallengeStatus,
+    Channel,
     Delivery,
     DeliveryStatus,
     EventType,
     Milestone,
+    Organization,
     Party,
     Pledge,
     RecipientRole,
@@ -28,7 +31,8 @@ from chalicelib.domain.model import (
     Visibility,
     tidy_quantity,
 )
-from chalicelib.services.areas import AreaChange
+from chalicelib.domain.series import HourCount, hour_start
+from chalicelib.domain.sponsor_report import NotificationTally
 from chalicelib.services.ports import (
     PLAIN_CHANGES,
     ChallengeChanges,
@@ -38,6 +42,7 @@ from chalicelib.services.ports import (
     Page,
     ReportWrite,
 )
+from chalicelib.services.tallies import PledgeChange
 from chalicelib.storage.cursors import decode_cursor, encode_cursor
 from chalicelib.storage.deliveries import delivery_log_segments
 
@@ -149,10 +154,13 @@ class FakeChallengeRepository:
         limit: int,
         cursor: str | None,
         campaign_id: str | None = None,
+        organization_id: str | None = None,
     ) -> Page[Challenge]:
         state = decode_cursor(cursor) or {"s": 0}
         if campaign_id is not None:
-            return self._list_campaign(campaign_id, statuses, limit, state)
+            return self._list_grouped("campaign_id", campaign_id, statuses, limit, state)
+        if organization_id is not None:
+            return self._list_grouped("organization_id", organization_id, statuses, limit, state)
         position = state.get("s", 0)
         if not isinstance(position, int) or not 0 <= position < len(statuses):
             raise _invalid_cursor()
@@ -171,17 +179,18 @@ class FakeChallengeRepository:
         with self._db.lock:
             return [c for c in self._db.challenges.values() if c.status is status]
 
-    def _list_campaign(
+    def _list_grouped(
         self,
-        campaign_id: str,
+        key_name: str,
+        group: str,
         statuses: Sequence[ChallengeStatus],
         limit: int,
         state: dict[str, Any],
     ) -> Page[Challenge]:
         with self._db.lock:
-            in_campaign = [c for c in self._db.challenges.values() if c.campaign_id == campaign_id]
+            in_group = [c for c in self._db.challenges.values() if getattr(c, key_name) == group]
         # DynamoDB applies `limit` before the status filter, so a page may come back short.
-        read, last = _query(in_campaign, _start_key(state), limit)
+        read, last = _query(in_group, _start_key(state), limit)
         items = [c for c in read if c.status in statuses]
         return Page(items, encode_cursor({"k": last}) if last else None)
 
@@ -479,6 +488,17 @@ class FakeDeliveryRepository:
                 if cid == challenge_id
             ]
 
+    def tally(self, challenge_id: str) -> list[NotificationTally]:
+        """The log's deliveries by role, channel and status, as DynamoDeliveryRepository."""
+        counts: dict[tuple[RecipientRole, Channel], Counter[DeliveryStatus]] = {}
+        for delivery in self.list_for_challenge(challenge_id):
+            kind = (delivery.recipient_role, delivery.channel)
+            counts.setdefault(kind, Counter())[delivery.status] += 1
+        return [
+            NotificationTally(role, channel, dict(by_status))
+            for (role, channel), by_status in counts.items()
+        ]
+
     def list_page(
         self,
         challenge_id: str,
@@ -576,27 +596,187 @@ class FakeMailer:
             return [message for message in self.sent if message.to == address]
 
 
-class FakeAreaCounts:
-    """Area counts in memory: a change counts once, by its receipt, as DynamoAreaCounts."""
+class FakePledgeTallies:
+    """Area and hourly counts in memory: a change counts once, by its receipt, as
+    DynamoPledgeTallies."""
 
     def __init__(self) -> None:
         self.by_area: Counter[tuple[str, str]] = Counter()
+        self.made: Counter[tuple[str, str]] = Counter()
+        self.withdrawn: Counter[tuple[str, str]] = Counter()
         self.receipts: set[str] = set()
 
-    def apply(
-        self, challenge_id: str, area: str, changes: Sequence[AreaChange], *, now: datetime
-    ) -> int:
+    def apply(self, challenge_id: str, changes: Sequence[PledgeChange], *, now: datetime) -> int:
         fresh = [change for change in changes if change.receipt not in self.receipts]
-        delta = sum(change.delta for change in fresh)
         self.receipts.update(change.receipt for change in fresh)
-        # Like the DynamoDB transaction, which writes the area only for a delta: changes
+        areas: Counter[str] = Counter()
+        for change in fresh:
+            if change.area:
+                areas[change.area] += change.delta
+            hours = self.made if change.delta > 0 else self.withdrawn
+            hours[(challenge_id, change.hour)] += abs(change.delta)
+        # Like the DynamoDB transaction, which writes an area only for a delta: changes
         # netting to zero leave an area never counted out of the listing.
-        if delta:
-            self.by_area[(challenge_id, area)] += delta
-        return delta
+        for area, delta in areas.items():
+            if delta:
+                self.by_area[(challenge_id, area)] += delta
+        return len(fresh)
 
     def counts(self, challenge_id: str) -> builtins.list[AreaCount]:
         return [AreaCount(a, n) for (c, a), n in self.by_area.items() if c == challenge_id]
 
     def count(self, challenge_id: str, area: str) -> int:
         return self.by_area[(challenge_id, area)]
+
+    def hours(self, challenge_id: str) -> builtins.list[HourCount]:
+        keys = sorted({h for c, h in (*self.made, *self.withdrawn) if c == challenge_id})
+        return [
+            HourCount(
+                hour_start(h), self.made[(challenge_id, h)], self.withdrawn[(challenge_id, h)]
+            )
+            for h in keys
+        ]
+
+
+def _newest_first_page(
+    items: builtins.list[tuple[str, Any]], cursor: str | None, limit: int
+) -> tuple[builtins.list[Any], str | None]:
+    """One page of (sort key, item) pairs, newest (highest key) first, as a DynamoDB query
+    with `scan_index_forward=False`: a key to go on from whenever `limit` was hit."""
+    after = _start_key(decode_cursor(cursor))
+    ordered = sorted(items, key=lambda pair: pair[0], reverse=True)
+    if after is not None:
+        ordered = [pair for pair in ordered if pair[0] < after]
+    page = ordered[:limit]
+    last = page[-1][0] if page and len(page) == limit else None
+    return [item for _, item in page], encode_cursor({"k": last}) if last else None
+
+
+class FakeOrganizationRepository:
+    """Organisations in memory, with DynamoOrganizationRepository's slug claims: no two
+    organisations ever share a slug, and a refused write writes nothing."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Organization] = {}
+        self.slugs: dict[str, str] = {}  # slug -> organisation id (the claims)
+        self._lock = threading.RLock()
+
+    def add(self, organization: Organization) -> None:
+        slug = organization.profile.slug
+        with self._lock:
+            if slug is not None and slug in self.slugs:
+                raise SlugTakenError(slug)
+            if organization.id in self.items:
+                raise DuplicateItemError(organization.id)
+            self.items[organization.id] = organization
+            if slug is not None:
+                self.slugs[slug] = organization.id
+
+    def get(self, organization_id: str) -> Organization | None:
+        with self._lock:
+            return self.items.get(organization_id)
+
+    def get_by_slug(self, slug: str) -> Organization | None:
+        with self._lock:
+            owner = self.slugs.get(slug)
+            organization = self.items.get(owner) if owner is not None else None
+        return organization if organization and organization.profile.slug == slug else None
+
+    def list(self, *, limit: int, cursor: str | None) -> Page[Organization]:
+        with self._lock:
+            keyed = [(f"{o.created_at.isoformat()}#{o.id}", o) for o in self.items.values()]
+        items, next_cursor = _newest_first_page(keyed, cursor, limit)
+        return Page(items, next_cursor)
+
+    def replace(self, before: Organization, after: Organization) -> bool:
+        old_slug, new_slug = before.profile.slug, after.profile.slug
+        with self._lock:
+            # As the DynamoDB transaction's cancellation reasons are read: the slug first.
+            if new_slug != old_slug and new_slug is not None and new_slug in self.slugs:
+                raise SlugTakenError(new_slug)
+            stored = self.items.get(after.id)
+            if stored is None or stored.profile.slug != old_slug:
+                return False
+            self.items[after.id] = after
+            if new_slug != old_slug:
+                if old_slug is not None and self.slugs.get(old_slug) == after.id:
+                    del self.slugs[old_slug]
+                if new_slug is not None:
+                    self.slugs[new_slug] = after.id
+            return True
+
+
+class FakeCampaignRepository:
+    """Campaigns in memory, listed newest first (all, or one organisation's) as the
+    DynamoDB repository's indexes list them."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[Campaign, int]] = {}
+        self._lock = threading.RLock()
+
+    def add(self, campaign: Campaign, *, counter_shards: int) -> None:
+        with self._lock:
+            if campaign.id in self.items:
+                raise DuplicateItemError(campaign.id)
+            self.items[campaign.id] = (campaign, counter_shards)
+
+    def get(self, campaign_id: str) -> tuple[Campaign, int] | None:
+        with self._lock:
+            return self.items.get(campaign_id)
+
+    def list(
+        self, *, limit: int, cursor: str | None, organization_id: str | None = None
+    ) -> Page[Campaign]:
+        with self._lock:
+            keyed = [
+                (f"{c.created_at.isoformat()}#{c.id}", c)
+                for c, _ in self.items.values()
+                if organization_id is None or c.organization_id == organization_id
+            ]
+        items, next_cursor = _newest_first_page(keyed, cursor, limit)
+        return Page(items, next_cursor)
+
+
+class FakeCampaignMembers:
+    """Who has a live pledge on which challenges of a campaign (CampaignMembers), and the
+    unique participants counted from that (AudienceCounts), as DynamoCampaignMembers and
+    DynamoAudienceCounts keep them (without their shards)."""
+
+    def __init__(self) -> None:
+        # (campaign, participant) -> {(audience, challenge)}
+        self.pledges: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        self._lock = threading.RLock()
+
+    def change(
+        self,
+        campaign_id: str,
+        participant_id: str,
+        *,
+        challenge_id: str,
+        audience: str,
+        live: bool,
+        shard: int,
+    ) -> bool:
+        with self._lock:
+            before = self.pledges.get((campaign_id, participant_id), set())
+            entry = (audience, challenge_id)
+            after = before | {entry} if live else before - {entry}
+            if after == before:
+                return False
+            if after:
+                self.pledges[(campaign_id, participant_id)] = after
+            else:
+                self.pledges.pop((campaign_id, participant_id), None)
+            return {a for a, _ in before} != {a for a, _ in after}
+
+    def unique_participants(
+        self, campaign_id: str, audiences: set[str], seen: set[str], shards: int
+    ) -> int:
+        with self._lock:
+            return sum(
+                1
+                for (cid, _), entries in self.pledges.items()
+                if cid == campaign_id
+                and {a for a, _ in entries} <= audiences
+                and {a for a, _ in entries} & seen
+            )

@@ -1,10 +1,13 @@
-"""Areas without DynamoDB: grouping a batch, the privacy threshold, cell geometry, the
-nearby query, reading pledges-stream records, and the service's visibility rules."""
+"""Areas and hourly tallies without DynamoDB: grouping a batch, the privacy threshold, cell
+geometry, the nearby query, reading pledges-stream records, the transactions' chunks, and
+the services' rules."""
 
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pygeohash
 import pytest
@@ -26,43 +29,69 @@ from chalicelib.domain.areas import (
 )
 from chalicelib.domain.errors import ChallengeNotFoundError
 from chalicelib.domain.model import Principal, Visibility
-from chalicelib.services.areas import AreaChange, AreaService, group_changes
-from chalicelib.storage.areas import area_change_from_stream_record
-from tests.unit.fakes import FakeAreaCounts
+from chalicelib.domain.series import HourCount
+from chalicelib.services.areas import AreaService
+from chalicelib.services.tallies import PledgeChange, TallyService, group_changes
+from chalicelib.storage.tallies import (
+    MAX_TRANSACTION_ITEMS,
+    _chunks,
+    pledge_change_from_stream_record,
+)
+from tests.unit.fakes import FakePledgeTallies
 from tests.unit.support import Backend, challenge_draft
 
 latitudes = st.floats(min_value=-90, max_value=90, allow_nan=False)
 longitudes = st.floats(min_value=-180, max_value=180, allow_nan=False)
 
 
-def change(receipt: int, area: str, delta: int = 1, challenge_id: str = "ch_1") -> AreaChange:
-    return AreaChange(str(receipt), challenge_id, area, delta)
+T0 = datetime(2026, 6, 1, 9, 15, tzinfo=UTC)
+NINE, TEN = T0.replace(minute=0), T0.replace(hour=10, minute=0)
+
+
+def change(
+    receipt: int,
+    area: str | None,
+    delta: int = 1,
+    challenge_id: str = "ch_1",
+    at: datetime = T0,
+) -> PledgeChange:
+    return PledgeChange(str(receipt), challenge_id, delta, at, area)
 
 
 # --- grouping a batch -------------------------------------------------------------------------
 
 
-def test_a_batch_is_grouped_by_challenge_and_area_in_order_of_appearance() -> None:
+def test_a_batch_is_grouped_by_challenge_in_order_of_appearance() -> None:
     batch = [
-        change(1, "u09wh"),
+        change(1, "u09wh", challenge_id="ch_2"),
         change(2, "FR-92"),
-        change(3, "u09wh", -1),
-        change(4, "u09wh", challenge_id="ch_2"),
-        change(5, "FR-92"),
+        change(3, "u09wh", -1, challenge_id="ch_2"),
+        change(4, None),
+        change(5, "FR-92", challenge_id="ch_3"),
     ]
     groups = group_changes(batch)
-    assert [[c.receipt for c in group] for group in groups] == [["1", "3"], ["2", "5"], ["4"]]
+    assert [[c.receipt for c in group] for group in groups] == [["1", "3"], ["2", "4"], ["5"]]
 
 
-@given(st.lists(st.tuples(st.sampled_from(["ch_1", "ch_2"]), st.sampled_from(["a", "b", "c"]))))
+@given(st.lists(st.tuples(st.sampled_from(["ch_1", "ch_2"]), st.sampled_from(["a", "b", None]))))
 def test_grouping_keeps_every_change_once_and_groups_are_uniform(
-    pairs: list[tuple[str, str]],
+    pairs: list[tuple[str, str | None]],
 ) -> None:
     batch = [change(i, area, challenge_id=cid) for i, (cid, area) in enumerate(pairs)]
     groups = group_changes(batch)
     assert sorted(c.receipt for group in groups for c in group) == sorted(c.receipt for c in batch)
-    assert all(len({c.group for c in group}) == 1 for group in groups)
-    assert len(groups) == len({c.group for c in batch})
+    assert all(len({c.challenge_id for c in group}) == 1 for group in groups)
+    assert len(groups) == len({c.challenge_id for c in batch})
+    # In each group, the changes keep their order in the batch.
+    assert all(
+        [int(c.receipt) for c in group] == sorted(int(c.receipt) for c in group) for group in groups
+    )
+
+
+def test_a_change_counts_in_the_utc_hour_it_falls_in() -> None:
+    assert change(1, None, at=T0).hour == "2026-06-01T09"
+    paris = datetime(2026, 6, 1, 0, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    assert change(1, None, at=paris).hour == "2026-05-31T22"
 
 
 # --- the privacy threshold ---------------------------------------------------------------------
@@ -199,18 +228,27 @@ def test_nearby_refuses_anything_but_one_complete_valid_place(params: dict[str, 
 # --- pledges-stream records --------------------------------------------------------------------
 
 
+RECORD_TIME = datetime(2026, 1, 3, 17, 45, 12, tzinfo=UTC)
+
+
 def stream_record(
-    event_name: str, *, area: str | None = "u09wh", sequence_number: str = "100"
+    event_name: str,
+    *,
+    area: str | None = "u09wh",
+    sequence_number: str = "100",
+    created_at: str | None = "2026-01-01T00:00:00.000000+0000",
 ) -> dict[str, Any]:
     image: dict[str, Any] = {
         "participant_id": {"S": "lea"},
         "challenge_id": {"S": "ch_1"},
         "challenge_bucket": {"S": "ch_1#3"},
-        "created_at": {"S": "2026-01-01T00:00:00.000000+0000"},
     }
+    if created_at is not None:
+        image["created_at"] = {"S": created_at}
     if area is not None:
         image["area"] = {"S": area}
     dynamodb: dict[str, Any] = {
+        "ApproximateCreationDateTime": int(RECORD_TIME.timestamp()),
         "Keys": {"participant_id": {"S": "lea"}, "challenge_id": {"S": "ch_1"}},
         "SequenceNumber": sequence_number,
         "StreamViewType": "NEW_AND_OLD_IMAGES",
@@ -222,64 +260,156 @@ def stream_record(
     return {"eventName": event_name, "dynamodb": dynamodb}
 
 
-def test_a_pledge_made_counts_one_and_a_withdrawal_minus_one() -> None:
-    assert area_change_from_stream_record(stream_record("INSERT")) == AreaChange(
-        "100", "ch_1", "u09wh", +1
+def test_a_pledge_counts_plus_one_when_made_and_minus_one_when_its_record_withdraws_it() -> None:
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    assert pledge_change_from_stream_record(stream_record("INSERT")) == PledgeChange(
+        "100", "ch_1", +1, created, "u09wh"
     )
-    assert area_change_from_stream_record(stream_record("REMOVE")) == AreaChange(
-        "100", "ch_1", "u09wh", -1
-    )
+    # A withdrawal counts at its own record's time (the pledge's creation is days before).
+    withdrawal = pledge_change_from_stream_record(stream_record("REMOVE"))
+    assert withdrawal == PledgeChange("100", "ch_1", -1, RECORD_TIME, "u09wh")
+    assert withdrawal.hour == "2026-01-03T17"
 
 
-def test_modifications_and_pledges_without_an_area_count_nothing() -> None:
-    assert area_change_from_stream_record(stream_record("MODIFY")) is None
-    assert area_change_from_stream_record(stream_record("INSERT", area=None)) is None
-    assert area_change_from_stream_record(stream_record("REMOVE", area=None)) is None
+def test_a_pledge_without_its_creation_time_counts_at_its_records_time() -> None:
+    made = pledge_change_from_stream_record(stream_record("INSERT", created_at=None))
+    assert made == PledgeChange("100", "ch_1", +1, RECORD_TIME, "u09wh")
+
+
+def test_pledges_without_an_area_count_in_hours_only_and_modifications_count_nothing() -> None:
+    assert pledge_change_from_stream_record(stream_record("MODIFY")) is None
+    made = pledge_change_from_stream_record(stream_record("INSERT", area=None))
+    assert made == PledgeChange("100", "ch_1", +1, datetime(2026, 1, 1, tzinfo=UTC), None)
+    withdrawn = pledge_change_from_stream_record(stream_record("REMOVE", area=None))
+    assert withdrawn == PledgeChange("100", "ch_1", -1, RECORD_TIME, None)
 
 
 def test_a_record_without_its_image_is_an_error_not_a_silent_skip() -> None:
     record = stream_record("REMOVE")
     del record["dynamodb"]["OldImage"]
     with pytest.raises(ValueError, match="NEW_AND_OLD_IMAGES"):
-        area_change_from_stream_record(record)
+        pledge_change_from_stream_record(record)
 
 
-# --- the service -------------------------------------------------------------------------------
+# --- the transactions' chunks ------------------------------------------------------------------
+
+
+def items_in(chunk: list[PledgeChange]) -> int:
+    """A chunk's transaction items: a receipt per change, an update per area and per hour."""
+    return len(chunk) + len({c.area for c in chunk if c.area}) + len({c.hour for c in chunk})
+
+
+@pytest.mark.parametrize(("changes", "chunks"), [(98, 1), (99, 2), (196, 2), (197, 3)])
+def test_a_burst_in_one_area_and_hour_takes_98_receipts_a_transaction(
+    changes: int, chunks: int
+) -> None:
+    batch = [change(n, "u09wh") for n in range(changes)]
+    split = _chunks(batch)
+    assert [len(chunk) for chunk in split][:1] == [min(changes, 98)]
+    assert len(split) == chunks
+    assert all(items_in(chunk) <= MAX_TRANSACTION_ITEMS for chunk in split)
+    assert [c for chunk in split for c in chunk] == batch
+
+
+def test_a_chunk_with_many_areas_and_hours_splits_before_100_items() -> None:
+    # Every change its own area and hour: three items each, so 33 changes a transaction.
+    batch = [change(n, f"area-{n}", at=T0 + timedelta(hours=n)) for n in range(100)]
+    split = _chunks(batch)
+    assert [len(chunk) for chunk in split] == [33, 33, 33, 1]
+    assert [items_in(chunk) for chunk in split] == [99, 99, 99, 3]
+    assert [c for chunk in split for c in chunk] == batch
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 60).map(lambda n: f"area-{n}")),
+            st.integers(0, 60),
+            st.sampled_from([1, -1]),
+        ),
+        max_size=400,
+    )
+)
+def test_chunks_keep_every_change_once_in_order_within_100_items(
+    specs: list[tuple[str | None, int, int]],
+) -> None:
+    batch = [
+        change(n, area, delta, at=T0 + timedelta(hours=hour))
+        for n, (area, hour, delta) in enumerate(specs)
+    ]
+    split = _chunks(batch)
+    assert [c for chunk in split for c in chunk] == batch
+    assert all(chunk and items_in(chunk) <= MAX_TRANSACTION_ITEMS for chunk in split)
+    # Greedy: each chunk but the last was closed only because the next change did not fit.
+    for chunk, following in itertools.pairwise(split):
+        assert items_in([*chunk, following[0]]) > MAX_TRANSACTION_ITEMS
+
+
+# --- the services ------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def areas(backend: Backend) -> tuple[AreaService, FakeAreaCounts]:
-    counts = FakeAreaCounts()
-    return AreaService(counts, backend.challenges, backend.clock), counts
+def tallies(backend: Backend) -> tuple[TallyService, FakePledgeTallies]:
+    counts = FakePledgeTallies()
+    return TallyService(counts, backend.clock), counts
+
+
+@pytest.fixture
+def areas(
+    backend: Backend, tallies: tuple[TallyService, FakePledgeTallies]
+) -> tuple[AreaService, TallyService]:
+    service, counts = tallies
+    return AreaService(counts, backend.challenges), service
 
 
 def test_a_group_is_applied_once_however_often_it_comes(
-    areas: tuple[AreaService, FakeAreaCounts],
+    tallies: tuple[TallyService, FakePledgeTallies],
 ) -> None:
-    service, counts = areas
+    service, counts = tallies
     group = [change(1, "u09wh"), change(2, "u09wh"), change(3, "u09wh", -1)]
-    assert service.count(group) == 1
+    assert service.count(group) == 3
     assert service.count(group) == 0
     assert service.count([*group, change(4, "u09wh")]) == 1
     assert counts.count("ch_1", "u09wh") == 2
 
 
-def test_a_group_must_share_its_challenge_and_area(
-    areas: tuple[AreaService, FakeAreaCounts],
+def test_hours_are_counted_once_however_often_the_group_comes(
+    tallies: tuple[TallyService, FakePledgeTallies],
 ) -> None:
-    service, _ = areas
-    with pytest.raises(ValueError, match="one challenge and area"):
-        service.count([change(1, "u09wh"), change(2, "FR-92")])
+    service, counts = tallies
+    group = [
+        change(1, "u09wh", at=NINE + timedelta(minutes=1)),
+        change(2, None, at=NINE + timedelta(minutes=59)),
+        change(3, "u09wh", -1, at=TEN + timedelta(minutes=30)),  # its record's hour
+    ]
+    for _ in range(3):
+        service.count(group)
+    assert counts.hours("ch_1") == [HourCount(NINE, 2, 0), HourCount(TEN, 0, 1)]
+    assert counts.counts("ch_1") == []  # +1 and -1 in one group: the area is never written
+    assert counts.hours("ch_2") == []
+
+
+def test_a_group_must_share_its_challenge(
+    tallies: tuple[TallyService, FakePledgeTallies],
+) -> None:
+    service, counts = tallies
+    with pytest.raises(ValueError, match="one challenge"):
+        service.count([change(1, "u09wh"), change(2, "u09wh", challenge_id="ch_2")])
+    assert counts.receipts == set()
     assert service.count([]) == 0
+    # One challenge, many areas: one group.
+    assert service.count([change(1, "u09wh"), change(2, "FR-92"), change(3, None)]) == 3
 
 
 def test_summary_and_nearby_of_a_visible_challenge(
-    backend: Backend, areas: tuple[AreaService, FakeAreaCounts]
+    backend: Backend, areas: tuple[AreaService, TallyService]
 ) -> None:
-    service, _ = areas
+    service, tallies = areas
     challenge = backend.live_challenge()
-    service.count([change(n, "u09wh", challenge_id=challenge.id) for n in range(5)])
-    service.count([change(n, "FR-92", challenge_id=challenge.id) for n in range(10, 14)])
+    tallies.count([change(n, "u09wh", challenge_id=challenge.id) for n in range(5)])
+    tallies.count([change(n, "FR-92", challenge_id=challenge.id) for n in range(10, 14)])
+    tallies.count([change(20, None, challenge_id=challenge.id)])  # counted in its hour only
     assert service.summary(challenge.id, None) == AreaSummary((AreaCount("u09wh", 5),), 4)
     assert service.nearby(challenge.id, None, "u09wh") == AreaCount("u09wh", 5)
     assert service.nearby(challenge.id, None, "FR-92") == AreaCount("FR-92", 0)
@@ -287,7 +417,7 @@ def test_summary_and_nearby_of_a_visible_challenge(
 
 
 def test_drafts_and_other_organisations_challenges_are_not_found(
-    backend: Backend, areas: tuple[AreaService, FakeAreaCounts]
+    backend: Backend, areas: tuple[AreaService, TallyService]
 ) -> None:
     service, _ = areas
     draft = backend.challenges.create(challenge_draft(publish=False))

@@ -64,6 +64,7 @@ def test_the_summary_lists_the_fields_in_order_with_machine_readable_values() ->
         "withdrawals",
         "hidden_participants",
         "generated_at",
+        "time_zone",
         "quantity_km",
     ]
     values = dict(rows)
@@ -73,6 +74,7 @@ def test_the_summary_lists_the_fields_in_order_with_machine_readable_values() ->
     assert values["status"] == values["target_metric"] == values["reached_at"] == ""
     assert values["starts_at"] == "2026-09-16T06:00:00+00:00"
     assert values["generated_at"] == "2026-09-23T08:00:00+00:00"
+    assert values["time_zone"] == "Europe/Paris"
     assert (values["participants"], values["pledges"], values["withdrawals"]) == (
         "188",
         "203",

@@ -236,3 +236,13 @@ def test_the_name_on_the_band_is_dark_on_a_pale_colour(colour: str, dark_text: b
     assert rgb(colour) in pixels
     assert any(max(pixel) < 80 for pixel in pixels) is dark_text
     assert ((255, 255, 255) in pixels) is not dark_text
+
+
+def test_bar_labels_drop_the_words_every_title_begins_with() -> None:
+    from chalicelib.bilan.pdf import distinct_labels
+
+    titles = ["Humanis mobility week: cycling", "Humanis mobility week: public transport"]
+    assert distinct_labels(titles) == ["cycling", "public transport"]
+    assert distinct_labels(["Vélo", "Marche"]) == ["Vélo", "Marche"]
+    assert distinct_labels(["Same", "Same"]) == ["Same", "Same"]  # never empty
+    assert distinct_labels(["Alone"]) == ["Alone"]

@@ -19,8 +19,8 @@ from chalicelib.domain.model import (
 )
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.pledges import PledgeRequest, PledgeService
-from chalicelib.services.ports import Page
 from chalicelib.storage.organization_cache import CachedOrganizationRepository
+from tests.unit.fakes import FakeOrganizationRepository
 from tests.unit.support import Backend, SequentialIds
 
 ACME = Organization(
@@ -32,22 +32,22 @@ ACME = Organization(
 )
 
 
-class CountingOrganizations:
+class CountingOrganizations(FakeOrganizationRepository):
     """An organisation store that counts its reads."""
 
     def __init__(self, *organizations: Organization) -> None:
-        self.by_id = {o.id: o for o in organizations}
+        super().__init__()
+        for organization in organizations:
+            self.add(organization)
         self.reads = 0
+
+    @property
+    def by_id(self) -> dict[str, Organization]:
+        return self.items
 
     def get(self, organization_id: str) -> Organization | None:
         self.reads += 1
-        return self.by_id.get(organization_id)
-
-    def add(self, organization: Organization) -> None:
-        self.by_id[organization.id] = organization
-
-    def list(self, *, limit: int, cursor: str | None) -> Page[Organization]:
-        return Page(list(self.by_id.values())[:limit])
+        return super().get(organization_id)
 
 
 def principal(

@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.domain.errors import OrganizationNotFoundError
-from chalicelib.domain.model import Organization, OrganizationKind, Principal
-from chalicelib.services.organizations import OrganizationDraft, OrganizationService
-from chalicelib.services.ports import Page
-from tests.unit.fakes import FakeClock
-
-
-class InMemoryOrganizations:
-    def __init__(self) -> None:
-        self.items: dict[str, Organization] = {}
-
-    def add(self, organization: Organization) -> None:
-        assert organization.id not in self.items
-        self.items[organization.id] = organization
-
-    def get(self, organization_id: str) -> Organization | None:
-        return self.items.get(organization_id)
-
-    def list(self, *, limit: int, cursor: str | None) -> Page[Organization]:
-        return Page(list(self.items.values())[:limit])
-
+from chalicelib.domain.errors import OrganizationNotFoundError, SlugTakenError
+from chalicelib.domain.model import (
+    Organization,
+    OrganizationKind,
+    OrganizationProfile,
+    Principal,
+)
+from chalicelib.services.organizations import (
+    OrganizationChanges,
+    OrganizationDraft,
+    OrganizationService,
+)
+from tests.unit.fakes import FakeClock, FakeOrganizationRepository
 
 HUMANIS = Organization(
     id="org_humanis",
@@ -65,7 +58,7 @@ def test_an_organization_without_domains_knows_employees_by_claim_only() -> None
 
 
 def test_create_stores_lower_case_domains_once_each() -> None:
-    repository = InMemoryOrganizations()
+    repository = FakeOrganizationRepository()
     service = OrganizationService(repository, FakeClock())
     created = service.create(
         OrganizationDraft(
@@ -80,6 +73,70 @@ def test_create_stores_lower_case_domains_once_each() -> None:
 
 
 def test_get_unknown_is_not_found() -> None:
-    service = OrganizationService(InMemoryOrganizations(), FakeClock())
+    service = OrganizationService(FakeOrganizationRepository(), FakeClock())
     with pytest.raises(OrganizationNotFoundError):
         service.get("org_nope")
+
+
+def test_create_refuses_a_taken_slug_and_stores_nothing() -> None:
+    repository = FakeOrganizationRepository()
+    service = OrganizationService(repository, FakeClock())
+    first = service.create(
+        OrganizationDraft(
+            "Humanis", OrganizationKind.COMPANY, profile=OrganizationProfile(slug="h")
+        )
+    )
+    with pytest.raises(SlugTakenError):
+        service.create(
+            OrganizationDraft("Other", OrganizationKind.CITY, profile=OrganizationProfile(slug="h"))
+        )
+    assert list(repository.items) == [first.id]
+    assert repository.get_by_slug("h") == first
+
+
+def test_update_normalises_domains_and_moves_the_slug() -> None:
+    repository = FakeOrganizationRepository()
+    service = OrganizationService(repository, FakeClock())
+    created = service.create(
+        OrganizationDraft("GRDF", OrganizationKind.COMPANY, profile=OrganizationProfile(slug="g"))
+    )
+    updated = service.update(
+        created.id,
+        OrganizationChanges(email_domains=("GRDF.example", "grdf.example"), slug="grdf"),
+    )
+    assert updated.email_domains == ("grdf.example",)
+    assert repository.get_by_slug("grdf") == updated == service.get(created.id)
+    assert repository.get_by_slug("g") is None
+    # Nothing to change: nothing written.
+    assert service.update(created.id, OrganizationChanges(slug="grdf")) == updated
+    with pytest.raises(OrganizationNotFoundError):
+        service.update("org_nope", OrganizationChanges(display_name="x"))
+
+
+class SlugMovedMeanwhile(FakeOrganizationRepository):
+    """Another admin moves the slug between this update's read and its write, once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.moved = False
+
+    def replace(self, before: Organization, after: Organization) -> bool:
+        if not self.moved:
+            self.moved = True
+            assert super().replace(before, replace(before, profile=OrganizationProfile(slug="b")))
+        return super().replace(before, after)
+
+
+def test_an_update_that_lost_a_race_on_the_slug_reads_again_and_keeps_the_other_change() -> None:
+    repository = SlugMovedMeanwhile()
+    service = OrganizationService(repository, FakeClock())
+    created = service.create(
+        OrganizationDraft("A", OrganizationKind.COMPANY, profile=OrganizationProfile(slug="a"))
+    )
+
+    updated = service.update(created.id, OrganizationChanges(display_name="Alpha"))
+
+    assert repository.moved
+    assert updated.profile == OrganizationProfile(display_name="Alpha", slug="b")
+    assert repository.get_by_slug("b") == updated
+    assert repository.get_by_slug("a") is None

@@ -14,6 +14,7 @@ from chalicelib.storage.campaign_cache import (
     CachedCampaignRepository,
 )
 from chalicelib.storage.expiring import ReadThroughCache
+from tests.unit.fakes import DuplicateItemError, FakeCampaignRepository
 
 
 class Monotonic:
@@ -174,25 +175,22 @@ WEEK = Campaign(id="cmp_week", title="No Impact Week", created_at=CREATED)
 MONTH = Campaign(id="cmp_month", title="Plastic-free month", created_at=CREATED)
 
 
-class DuplicateCampaignError(Exception):
-    pass
-
-
-class CountingCampaigns:
+class CountingCampaigns(FakeCampaignRepository):
     """A campaign store that counts its reads and refuses an id it already has."""
 
     def __init__(self, *campaigns: tuple[Campaign, int]) -> None:
-        self.by_id = {campaign.id: (campaign, shards) for campaign, shards in campaigns}
+        super().__init__()
+        for campaign, shards in campaigns:
+            self.add(campaign, counter_shards=shards)
         self.reads = 0
 
-    def add(self, campaign: Campaign, *, counter_shards: int) -> None:
-        if campaign.id in self.by_id:
-            raise DuplicateCampaignError(campaign.id)
-        self.by_id[campaign.id] = (campaign, counter_shards)
+    @property
+    def by_id(self) -> dict[str, tuple[Campaign, int]]:
+        return self.items
 
     def get(self, campaign_id: str) -> tuple[Campaign, int] | None:
         self.reads += 1
-        return self.by_id.get(campaign_id)
+        return super().get(campaign_id)
 
 
 def test_a_campaign_is_read_once_then_from_memory() -> None:
@@ -243,7 +241,7 @@ def test_a_refused_add_is_not_remembered() -> None:
     store = CountingCampaigns((WEEK, 4))
     campaigns = CachedCampaignRepository(store)
 
-    with pytest.raises(DuplicateCampaignError):
+    with pytest.raises(DuplicateItemError):
         campaigns.add(WEEK, counter_shards=16)
     assert campaigns.get(WEEK.id) == (WEEK, 4)  # what the store has, not what was refused
     assert store.reads == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import app as app_module
-from chalicelib.api.routes import ADMIN, ROUTES, load_all
+from chalicelib.api.routes import ROUTES, load_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,7 @@ def test_app_registers_every_route_with_its_cors_setting() -> None:
     assert set(registered) == {(route.method, route.path) for route in ROUTES}
     for route in ROUTES:
         entry = registered[(route.method, route.path)]
-        assert bool(entry.cors) is (route.module != ADMIN)
+        assert bool(entry.cors) is (not route.is_admin)
         assert entry.view_name == route.name
 
 

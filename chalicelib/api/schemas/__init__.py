@@ -17,6 +17,7 @@ from chalicelib.api.schemas.areas import (
 from chalicelib.api.schemas.campaigns import (
     CampaignCreate,
     CampaignDetail,
+    CampaignList,
     CampaignOut,
     CampaignTotals,
 )
@@ -60,6 +61,8 @@ from chalicelib.api.schemas.organizations import (
     OrganizationCreate,
     OrganizationList,
     OrganizationOut,
+    OrganizationPatch,
+    OrganizationSpaceOut,
 )
 from chalicelib.api.schemas.pledges import (
     LatLon,
@@ -76,6 +79,7 @@ from chalicelib.api.schemas.reports import (
     ReportOut,
     ReportResult,
 )
+from chalicelib.api.schemas.sponsor_reports import SponsorReportOut, SponsorReportQuery
 
 __all__ = [
     "AREA_DESCRIPTION",
@@ -92,6 +96,7 @@ __all__ = [
     "BeneficiaryOut",
     "CampaignCreate",
     "CampaignDetail",
+    "CampaignList",
     "CampaignOut",
     "CampaignTotals",
     "CellPolygon",
@@ -116,6 +121,8 @@ __all__ = [
     "OrganizationCreate",
     "OrganizationList",
     "OrganizationOut",
+    "OrganizationPatch",
+    "OrganizationSpaceOut",
     "PartyName",
     "PledgeIn",
     "PledgeList",
@@ -132,6 +139,8 @@ __all__ = [
     "ReportResult",
     "SponsorIn",
     "SponsorOut",
+    "SponsorReportOut",
+    "SponsorReportQuery",
     "TargetIn",
     "TargetOut",
     "Text",

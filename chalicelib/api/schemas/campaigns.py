@@ -3,7 +3,7 @@ and totals."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -18,9 +18,15 @@ if TYPE_CHECKING:
 class CampaignCreate(_Body):
     title: Annotated[Text, StringConstraints(max_length=140)]
     description: Annotated[str, StringConstraints(max_length=5000)] = ""
-    organization_id: Identifier | None = None
+    organization_id: Identifier | None = Field(
+        default=None, description="an org-admin's own organisation when left out"
+    )
     starts_at: Instant | None = None
     ends_at: Instant | None = None
+    visibility: Literal["public", "organization"] = Field(
+        default="public",
+        description="organization: only the organisation's people see the campaign's page",
+    )
 
 
 class CampaignOut(BaseModel):
@@ -31,6 +37,7 @@ class CampaignOut(BaseModel):
     starts_at: Timestamp | None
     ends_at: Timestamp | None
     created_at: Timestamp
+    visibility: Literal["public", "organization"]
 
     @classmethod
     def fields_of(cls, campaign: Campaign) -> dict[str, Any]:
@@ -42,6 +49,7 @@ class CampaignOut(BaseModel):
             "starts_at": campaign.starts_at,
             "ends_at": campaign.ends_at,
             "created_at": campaign.created_at,
+            "visibility": campaign.visibility.value,
         }
 
     @classmethod
@@ -68,3 +76,8 @@ class CampaignDetail(CampaignOut):
                 participants=view.participants, pledges=view.pledges, quantity=view.quantity
             ),
         )
+
+
+class CampaignList(BaseModel):
+    items: list[CampaignOut]
+    next_cursor: str | None

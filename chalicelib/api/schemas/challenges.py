@@ -181,6 +181,10 @@ class TargetOut(BaseModel):
     value: int | float
     unit: str | None
 
+    @classmethod
+    def from_target(cls, target: Target) -> TargetOut:
+        return cls(metric=target.metric.value, value=target.value, unit=target.unit)
+
 
 class ProgressOut(BaseModel):
     participants: int
@@ -224,11 +228,7 @@ class ChallengeOut(BaseModel):
             "description": challenge.description,
             "organization_id": challenge.organization_id,
             "campaign_id": challenge.campaign_id,
-            "target": TargetOut(
-                metric=challenge.target.metric.value,
-                value=challenge.target.value,
-                unit=challenge.target.unit,
-            ),
+            "target": TargetOut.from_target(challenge.target),
             "progress": ProgressOut(
                 participants=challenge.totals.participants,
                 quantity=challenge.totals.quantity,

@@ -1,0 +1,246 @@
+"""Who may use each admin route: every route of the route table × every kind of caller.
+
+The routes come from `chalicelib.api.routes.ROUTES`, so a new admin route without a case
+here fails `test_every_admin_route_has_a_case` (and its own matrix row) until one is added.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.api.routes import ROUTES, Route
+from chalicelib.domain.model import OrganizationKind
+from chalicelib.local.tokens import mint_local_token
+from chalicelib.services.campaigns import CampaignDraft
+from chalicelib.services.organizations import OrganizationDraft
+from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
+from tests.functional.conftest import ADMIN, Api, bearer, challenge_body
+
+OWN, OTHER = "org_own", "org_other"
+ADMIN_ROUTES = tuple(route for route in ROUTES if route.is_admin)
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    headers: dict[str, str]
+
+
+def _expired() -> dict[str, str]:
+    token = mint_local_token(
+        LOCAL_JWT_SECRET_DEFAULT,
+        "admin-expired",
+        groups=["admin"],
+        ttl_seconds=60,
+        now=datetime.now(UTC) - timedelta(hours=1),
+    )
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+CALLERS = (
+    Caller("anonymous", {"Content-Type": "application/json"}),
+    Caller("expired token", _expired()),
+    Caller("participant", bearer("participant-1")),
+    Caller("org-admin of O", bearer("csr-own", groups=("org-admin",), org_id=OWN)),
+    Caller("org-admin of another", bearer("csr-other", groups=("org-admin",), org_id=OTHER)),
+    Caller("admin", ADMIN),
+)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Fresh for each caller: what a route's path and body name, all of organisation O."""
+
+    live: str  # a live challenge of O, in O's campaign, with a pledge
+    draft: str  # a draft challenge of O
+    campaign: str  # O's campaign
+
+
+@dataclass(frozen=True)
+class Case:
+    """A request for one route, and the answer for an admin and for O's own org-admin;
+    another organisation's org-admin gets `other`."""
+
+    path: Callable[[Resources], str]
+    ok: int
+    other: int
+    body: Callable[[Resources], Any] = field(default=lambda r: None)
+    own: int | None = None  # O's org-admin, when not `ok`
+
+    def expected(self, caller: str) -> int:
+        return {
+            "anonymous": 401,
+            "expired token": 401,
+            "participant": 403,
+            "org-admin of O": self.own if self.own is not None else self.ok,
+            "org-admin of another": self.other,
+            "admin": self.ok,
+        }[caller]
+
+
+def _challenge(r: Resources) -> str:
+    return f"/admin/challenges/{r.live}"
+
+
+CASES: dict[tuple[str, str], Case] = {
+    ("POST", "/admin/challenges"): Case(
+        lambda r: "/admin/challenges",
+        201,
+        403,
+        body=lambda r: challenge_body(organization_id=OWN, publish=False),
+    ),
+    ("GET", "/admin/challenges"): Case(lambda r: "/admin/challenges", 200, 200),
+    ("GET", "/admin/challenges/{challenge_id}"): Case(_challenge, 200, 404),
+    ("PATCH", "/admin/challenges/{challenge_id}"): Case(
+        _challenge, 200, 404, body=lambda r: {"title": "Renamed"}
+    ),
+    ("POST", "/admin/challenges/{challenge_id}/publish"): Case(
+        lambda r: f"/admin/challenges/{r.draft}/publish", 200, 404
+    ),
+    ("POST", "/admin/challenges/{challenge_id}/close"): Case(
+        lambda r: f"{_challenge(r)}/close", 200, 404
+    ),
+    ("GET", "/admin/challenges/{challenge_id}/notifications"): Case(
+        lambda r: f"{_challenge(r)}/notifications", 200, 404
+    ),
+    ("GET", "/admin/challenges/{challenge_id}/report"): Case(
+        lambda r: f"{_challenge(r)}/report", 200, 404
+    ),
+    ("POST", "/admin/organizations"): Case(
+        lambda r: "/admin/organizations",
+        201,
+        403,
+        own=403,
+        body=lambda r: {"name": "New Co", "kind": "company"},
+    ),
+    ("GET", "/admin/organizations"): Case(lambda r: "/admin/organizations", 200, 200),
+    ("GET", "/admin/organizations/{organization_id}"): Case(
+        lambda r: f"/admin/organizations/{OWN}", 200, 404
+    ),
+    ("PATCH", "/admin/organizations/{organization_id}"): Case(
+        lambda r: f"/admin/organizations/{OWN}",
+        200,
+        404,
+        body=lambda r: {"primary_color": "#123456"},
+    ),
+    ("POST", "/admin/campaigns"): Case(
+        lambda r: "/admin/campaigns",
+        201,
+        403,
+        body=lambda r: {"title": "Week", "organization_id": OWN},
+    ),
+    ("GET", "/admin/campaigns"): Case(lambda r: "/admin/campaigns", 200, 200),
+    ("GET", "/admin/campaigns/{campaign_id}"): Case(
+        lambda r: f"/admin/campaigns/{r.campaign}", 200, 404
+    ),
+    ("GET", "/admin/campaigns/{campaign_id}/report"): Case(
+        lambda r: f"/admin/campaigns/{r.campaign}/report", 200, 404
+    ),
+}
+
+
+def _organizations(api: Api) -> None:
+    for organization_id, name in ((OWN, "Own Co"), (OTHER, "Other Co")):
+        api.container.organizations.create(
+            OrganizationDraft(name, OrganizationKind.COMPANY, id=organization_id)
+        )
+
+
+def _resources(api: Api) -> Resources:
+    campaign = api.container.campaigns.create(CampaignDraft("O's week", organization_id=OWN))
+    live = api.create(organization_id=OWN, campaign_id=campaign.id)
+    draft = api.create(organization_id=OWN, publish=False)
+    assert api.pledge(live["id"], "someone").status_code == 201
+    return Resources(live=live["id"], draft=draft["id"], campaign=campaign.id)
+
+
+def test_every_admin_route_has_a_case() -> None:
+    declared = {(route.method, route.path) for route in ADMIN_ROUTES}
+    assert declared == set(CASES), "add a Case for each new admin route (and only for those)"
+
+
+@pytest.mark.parametrize("route", ADMIN_ROUTES, ids=lambda route: route.name)
+def test_each_caller_gets_the_expected_answer(api: Api, route: Route) -> None:
+    case = CASES.get((route.method, route.path))
+    assert case is not None, f"no authorisation case for {route.method} {route.path}"
+    _organizations(api)
+    answers: dict[str, int] = {}
+    for caller in CALLERS:
+        resources = _resources(api)  # fresh: a publish or a close happens once per caller
+        body = case.body(resources)
+        response = api.request(route.method, case.path(resources), body, caller.headers)
+        answers[caller.name] = response.status_code
+        if response.status_code >= 400:
+            problem = json.loads(response.body)
+            assert problem["status"] == response.status_code, problem
+    expected = {caller.name: case.expected(caller.name) for caller in CALLERS}
+    assert answers == expected
+
+
+@pytest.mark.parametrize(
+    "route",
+    [r for r in ADMIN_ROUTES if "{challenge_id}" in r.path],
+    ids=lambda route: route.name,
+)
+def test_an_org_admin_cannot_touch_a_challenge_of_no_organisation(api: Api, route: Route) -> None:
+    _organizations(api)
+    platform = api.create(publish=not route.path.endswith("/publish"))  # no organisation
+    own_admin = CALLERS[3].headers
+    path = route.path.replace("{challenge_id}", platform["id"])
+    body = {"title": "Mine now"} if route.method == "PATCH" else None
+    answer = api.request(route.method, path, body, own_admin)
+    assert answer.status_code == 404, answer.body
+    # ...while the platform admin still may.
+    assert api.request(route.method, path, body, ADMIN).status_code in (200, 201), route
+
+
+def test_lists_hold_only_the_org_admins_own(api: Api) -> None:
+    _organizations(api)
+    mine = _resources(api)
+    theirs = api.create(organization_id=OTHER)
+    platform = api.create()
+    own_admin, other_admin = CALLERS[3].headers, CALLERS[4].headers
+    listed = json.loads(api.request("GET", "/admin/challenges", None, own_admin).body)
+    ids = {item["id"] for item in listed["items"]}
+    assert {mine.live, mine.draft} <= ids
+    assert theirs["id"] not in ids
+    assert platform["id"] not in ids
+    other = json.loads(api.request("GET", "/admin/challenges", None, other_admin).body)
+    assert {item["id"] for item in other["items"]} == {theirs["id"]}
+    campaigns = json.loads(api.request("GET", "/admin/campaigns", None, other_admin).body)
+    assert campaigns["items"] == []
+    everything = json.loads(api.request("GET", "/admin/challenges", None, ADMIN).body)
+    assert {mine.live, theirs["id"], platform["id"]} <= {i["id"] for i in everything["items"]}
+
+
+def test_an_org_admin_creates_for_its_own_organisation_by_default(api: Api) -> None:
+    _organizations(api)
+    own_admin = CALLERS[3].headers
+    created = api.request("POST", "/admin/challenges", challenge_body(), own_admin)
+    assert created.status_code == 201, created.body
+    assert json.loads(created.body)["organization_id"] == OWN
+    campaign = api.request("POST", "/admin/campaigns", {"title": "Week"}, own_admin)
+    assert json.loads(campaign.body)["organization_id"] == OWN
+    # Moving one's challenge to another organisation, or to none, is refused.
+    challenge_id = json.loads(created.body)["id"]
+    for organization_id in (OTHER, None):
+        moved = api.request(
+            "PATCH",
+            f"/admin/challenges/{challenge_id}",
+            {"organization_id": organization_id},
+            own_admin,
+        )
+        assert moved.status_code == 403, moved.body
+    # A campaign of another organisation is as unknown as one that does not exist.
+    theirs = api.container.campaigns.create(CampaignDraft("Their week", organization_id=OTHER))
+    joined = api.request(
+        "POST", "/admin/challenges", challenge_body(campaign_id=theirs.id), own_admin
+    )
+    assert joined.status_code == 400, joined.body
+    assert "campaign_id" in joined.body.decode()
