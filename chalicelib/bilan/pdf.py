@@ -657,3 +657,42 @@ def _days_table(look: _Look, styles: _Styles) -> list[Flowable]:
         )
     widths = (CONTENT_WIDTH - 120 * mm, 40 * mm, 40 * mm, 40 * mm)
     return [_para(words["days_heading"], styles.heading), _table(look, rows, widths)]
+
+
+def prepare() -> None:
+    """Render a small report once, so that reportlab's modules, fonts and chart classes are
+    loaded before the first real request (the local stack's warm-up)."""
+    from datetime import UTC
+
+    from chalicelib.domain.model import Metric
+    from chalicelib.domain.sponsor_report import Branding, DayFigures
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    report_pdf(
+        SponsorReport(
+            subject=ReportSubject.CHALLENGE,
+            id="ch_warm",
+            title="Warm-up",
+            description="",
+            locale="fr",
+            time_zone="Europe/Paris",
+            generated_at=now,
+            branding=Branding("crowdact", primary_color="#2e7d32"),
+            sponsors=("S",),
+            beneficiaries=("B",),
+            rewards=("R",),
+            target=Target(Metric.PARTICIPANTS, 10),
+            status=ChallengeStatus.LIVE,
+            starts_at=now,
+            ends_at=now,
+            reached_at=now,
+            ended_at=now,
+            participants=1,
+            pledges=1,
+            withdrawals=0,
+            quantity={"km": 1.5},
+            days=(DayFigures(now.date(), 1, 0, 1), DayFigures(now.date(), 0, 0, 1)),
+            areas=(),
+            hidden_participants=1,
+        )
+    )

@@ -265,6 +265,12 @@ def warm_up(container: Container) -> None:
     openapi_document()  # its first build also completes pydantic's schema generation
     container.idempotency.prepare()
     container.notifications.prepare()  # the e-mail templates, compiled
+    # The sponsor's report: reportlab, its fonts and charts (~0.3 s; Lambda loads them only
+    # for a report request), and the CSV zip's modules.
+    from chalicelib.bilan import csv_export, pdf
+
+    pdf.prepare()
+    importlib.import_module(csv_export.__name__)
     # The stream triggers' code, which the demo's records load when there is a demo.
     for module in ("chalicelib.streams", "chalicelib.schedules"):
         importlib.import_module(module)

@@ -79,10 +79,17 @@ def exercise(client: Client) -> dict[str, int]:
             raise RuntimeError(f"{label}: {status} {body!r}")
         return body
 
-    check("organization", client.call(("POST", "/admin/organizations"), "/admin/organizations",
-          token=admin, body={"name": "Warm", "kind": "company"}), 201)  # fmt: skip
+    org = check("organization", client.call(("POST", "/admin/organizations"),
+                "/admin/organizations", token=admin, body={"name": "Warm", "kind": "company"}),
+                201)["id"]  # fmt: skip
     check("organizations", client.call(("GET", "/admin/organizations"),
           "/admin/organizations", token=admin), 200)  # fmt: skip
+    organization = ("/admin/organizations/{organization_id}", f"/admin/organizations/{org}")
+    check("organization profile", client.call(("PATCH", organization[0]), organization[1],
+          token=admin, body={"slug": f"warm-{uuid.uuid4().hex[:6]}"}), 200)  # fmt: skip
+    slug = check("organization get", client.call(("GET", organization[0]), organization[1],
+                 token=admin), 200)["slug"]  # fmt: skip
+    check("space", client.call(("GET", "/organizations/{slug}"), f"/organizations/{slug}"), 200)
     campaign = check("campaign", client.call(("POST", "/admin/campaigns"), "/admin/campaigns",
                      token=admin, body={"title": "Warm week"}), 201)["id"]  # fmt: skip
     draft = {
@@ -134,6 +141,17 @@ def exercise(client: Client) -> dict[str, int]:
           one[1] + "/notifications", token=admin), 200)  # fmt: skip
     check("withdraw", client.call(("DELETE", public[0] + "/pledges/me"),
           public[1] + "/pledges/me", token=hugo), 204)  # fmt: skip
+    report = ("GET", one[0] + "/report")
+    for query, accept in (("", None), ("?format=pdf", "*/*"), ("?format=csv", "*/*")):
+        check(f"report{query}", client.call(report, one[1] + "/report" + query, token=admin,
+              headers={"Accept": accept} if accept else None), 200)  # fmt: skip
+    week = ("/admin/campaigns/{campaign_id}", f"/admin/campaigns/{campaign}")
+    check("admin campaigns", client.call(("GET", "/admin/campaigns"), "/admin/campaigns",
+          token=admin), 200)  # fmt: skip
+    check("admin campaign", client.call(("GET", week[0]), week[1], token=admin), 200)
+    check("campaign report", client.call(("GET", week[0] + "/report"),
+          week[1] + "/report?format=pdf", token=admin, headers={"Accept": "application/pdf"}),
+          200)  # fmt: skip
     check("close", client.call(("POST", one[0] + "/close"), one[1] + "/close", token=admin), 200)
     check("unknown route", client.call(("GET", "/nowhere"), "/nowhere"), 404)
     check("health", client.call(("GET", "/health"), "/health"), 200)
