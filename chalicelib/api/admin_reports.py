@@ -4,7 +4,6 @@ CSV per table) or PDF: chosen by `?format=`, else by the Accept header, else JSO
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -29,65 +28,75 @@ report_endpoint = functools.partial(
     query=SponsorReportQuery,
     errors=(404, 406, 409),
     files=(ZIP, PDF),
+    # Accept is documented in the `format` parameter: OpenAPI ignores an Accept parameter.
 )
 
 
 def negotiate(format_asked: str | None, accept: str | None) -> str:
-    """The report's format: `?format=` if given; else the Accept header's most preferred
-    media type we have (`*/*` and no header: JSON); NotAcceptableError if it names none.
+    """The report's format: `?format=` if given; else the one the Accept header prefers
+    (highest q, then JSON, the zip, the PDF); no header: JSON. NotAcceptableError if the
+    header allows none.
 
-    A file (zip, PDF) needs an Accept header that allows it, `*/*` included (curl's and
-    browsers' default): API Gateway sends binary bodies only to such requests."""
+    A file (zip, PDF) needs its own media type or `*/*` in Accept with a q above 0 (curl's
+    and browsers' default is `*/*`): API Gateway hands binary bodies over only then."""
+    has_accept = bool(accept and accept.strip())
+    ranges = _media_ranges(accept) if accept and has_accept else {}
     if format_asked is not None:
-        if format_asked != "json" and not _allows(accept, _FORMAT_MEDIA[format_asked]):
+        if format_asked != "json" and _quality_of(ranges, _FORMAT_MEDIA[format_asked]) <= 0:
             raise NotAcceptableError(
                 f"format={format_asked} is a file: send an Accept header that allows "
                 f"{_FORMAT_MEDIA[format_asked]} (or */*)"
             )
         return format_asked
-    if not accept or not accept.strip():
+    if not has_accept:
         return "json"
-    ranked: list[tuple[float, int, str]] = []
-    for position, part in enumerate(accept.split(",")):
-        media, _, params = part.strip().partition(";")
-        quality = _quality(params)
-        media = media.strip().lower()
-        if quality <= 0:
-            continue
-        if media in ("*/*", "application/*"):
-            ranked.append((quality, -position, "json"))
-        elif media in _MEDIA_FORMATS:
-            ranked.append((quality, -position, _MEDIA_FORMATS[media]))
-    if not ranked:
+    preferred = max(
+        ((_quality_of(ranges, media), -rank, name) for rank, (media, name) in enumerate(_OFFERED)),
+        default=(0.0, 0, ""),
+    )
+    if preferred[0] <= 0:
         raise NotAcceptableError(
             "the report is available as application/json, application/zip (its tables as "
             "CSV files) and application/pdf; or ask with ?format=json|csv|pdf"
         )
-    return max(ranked)[2]
+    return preferred[2]
 
 
-def _allows(accept: str | None, media: str) -> bool:
-    if not accept:
-        return False
+# What is offered, in the order that breaks a tie of q-values.
+_OFFERED = ((JSON, "json"), (ZIP, "csv"), (PDF, "pdf"))
+
+
+def _quality_of(ranges: dict[str, float], media: str) -> float:
+    """The q-value Accept gives a media type: its own entry if it has one, else `*/*`'s; a
+    JSON answer may also come under `application/*` (a file may not: API Gateway and
+    Chalice match a binary type exactly or through `*/*` only)."""
+    if media in ranges:
+        return ranges[media]
+    if media == JSON and "application/*" in ranges:
+        return ranges["application/*"]
+    return ranges.get("*/*", 0.0)
+
+
+def _media_ranges(accept: str) -> dict[str, float]:
+    ranges: dict[str, float] = {}
     for part in accept.split(","):
-        name, _, params = part.strip().partition(";")
-        name = name.strip().lower()
-        if _quality(params) > 0 and name in (media, "*/*", media.split("/")[0] + "/*"):
-            return True
-    return False
+        media, *params = (piece.strip() for piece in part.split(";"))
+        if media:
+            ranges[media.lower()] = max(ranges.get(media.lower(), 0.0), _quality(params))
+    return ranges
 
 
-_Q = re.compile(r"(?:^|;)\s*q\s*=\s*([0-9.]+)")
-
-
-def _quality(params: str) -> float:
-    match = _Q.search(params)
-    if match is None:
-        return 1.0
-    try:
-        return min(max(float(match.group(1)), 0.0), 1.0)
-    except ValueError:
-        return 0.0
+def _quality(params: list[str]) -> float:
+    """An Accept entry's q-value: 1 when absent, 0 when unreadable (RFC 9110: 0 to 1)."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value.strip())
+            except ValueError:
+                return 0.0
+            return quality if 0.0 <= quality <= 1.0 else 0.0
+    return 1.0
 
 
 def _file_name(report: SponsorReport, extension: str) -> str:

@@ -340,8 +340,16 @@ def _status_text(words: Texts, status: ChallengeStatus) -> str:
     }[status]
 
 
+# A table row cannot break across pages: a campaign's parties and rewards, joined, are cut
+# here (the CSV zip lists every one of them in challenges.csv).
+MAX_DETAIL_CHARS = 600
+
+
 def _parties(singular: str, plural: str, names: Sequence[str]) -> tuple[str, str]:
-    return (plural if len(names) > 1 else singular, ", ".join(names) or "—")
+    joined = ", ".join(names) or "—"
+    if len(joined) > MAX_DETAIL_CHARS:
+        joined = joined[: MAX_DETAIL_CHARS - 1].rstrip() + "…"
+    return (plural if len(names) > 1 else singular, joined)
 
 
 def _period(look: _Look) -> str | None:

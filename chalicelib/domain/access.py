@@ -111,3 +111,21 @@ def admin_scope(principal: Principal) -> AdminScope:
 def require_platform(scope: AdminScope, what: str) -> None:
     if not scope.is_platform:
         raise PermissionDeniedError(f"{what} needs the platform admin role")
+
+
+def own_organization(scope: AdminScope, organization_id: str | None) -> str | None:
+    """The organisation of a challenge or campaign an admin creates: an org-admin's own (the
+    default when none is given), any for a platform admin."""
+    if organization_id is None and not scope.is_platform:
+        return scope.organization_id
+    check_own_organization(scope, organization_id)
+    return organization_id
+
+
+def check_own_organization(scope: AdminScope, organization_id: object) -> None:
+    """An org-admin may not give something to another organisation, nor to none."""
+    if not scope.is_platform and organization_id != scope.organization_id:
+        raise PermissionDeniedError(
+            "an organisation administrator may only give their own organization_id "
+            f"({scope.organization_id!r})"
+        )

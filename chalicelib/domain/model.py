@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -272,6 +273,17 @@ def tidy_quantity(value: int | float) -> int | float:
     """A quantity rounded to QUANTITY_DECIMALS, as an int when it is whole."""
     rounded = round(float(value), QUANTITY_DECIMALS)
     return int(rounded) if rounded.is_integer() else rounded
+
+
+def quantities_by_unit(challenges: Iterable[Challenge]) -> dict[str, int | float]:
+    """The quantities the challenges counted, added up per unit ("km": 615.5); challenges
+    without a unit count none."""
+    quantity: dict[str, int | float] = {}
+    for challenge in challenges:
+        unit = challenge.target.unit
+        if unit:
+            quantity[unit] = tidy_quantity(quantity.get(unit, 0) + challenge.totals.quantity)
+    return quantity
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from chalicelib.domain.access import PLATFORM, AdminScope, can_view_campaign
+from chalicelib.domain.access import PLATFORM, AdminScope, can_view_campaign, own_organization
 from chalicelib.domain.errors import CampaignNotFoundError, InvalidFieldsError
 from chalicelib.domain.model import (
     Campaign,
@@ -17,9 +16,9 @@ from chalicelib.domain.model import (
     Principal,
     Visibility,
     counter_shard_for,
-    tidy_quantity,
+    quantities_by_unit,
 )
-from chalicelib.services.challenges import ChallengeService, new_id, own_organization
+from chalicelib.services.challenges import ChallengeService, new_id
 from chalicelib.services.ports import ChallengeRepository, Clock, OrganizationReader, Page
 
 # The most challenges one campaign page lists (a campaign runs a handful).
@@ -183,12 +182,6 @@ class CampaignService:
             cursor = page.next_cursor
             if cursor is None:
                 break
-        quantity: dict[str, int | float] = defaultdict(int)
-        for challenge in challenges:
-            if challenge.target.unit:
-                quantity[challenge.target.unit] = tidy_quantity(
-                    quantity[challenge.target.unit] + challenge.totals.quantity
-                )
         return CampaignView(
             campaign=campaign,
             challenges=challenges,
@@ -199,7 +192,7 @@ class CampaignService:
                 shards,
             ),
             pledges=sum(challenge.totals.participants for challenge in challenges),
-            quantity=dict(quantity),
+            quantity=quantities_by_unit(challenges),
         )
 
     def list_visible(

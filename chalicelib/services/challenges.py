@@ -8,7 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from chalicelib.domain.access import PLATFORM, AdminScope, can_view, needs_organization
+from chalicelib.domain.access import (
+    PLATFORM,
+    AdminScope,
+    can_view,
+    check_own_organization,
+    needs_organization,
+    own_organization,
+)
 from chalicelib.domain.errors import (
     ChallengeFrozenError,
     ChallengeNotFoundError,
@@ -16,7 +23,6 @@ from chalicelib.domain.errors import (
     InvalidFieldsError,
     InvalidTransitionError,
     MembershipFrozenError,
-    PermissionDeniedError,
     TargetFrozenError,
 )
 from chalicelib.domain.model import (
@@ -96,24 +102,6 @@ def _new_value(changes: ChallengeChanges, name: str, current: object) -> object:
     return None if value == current else value
 
 
-def own_organization(scope: AdminScope, organization_id: str | None) -> str | None:
-    """The organisation of a challenge or campaign an admin creates: an org-admin's own (the
-    default when none is given), any for a platform admin."""
-    if organization_id is None and not scope.is_platform:
-        return scope.organization_id
-    check_own_organization(scope, organization_id)
-    return organization_id
-
-
-def check_own_organization(scope: AdminScope, organization_id: object) -> None:
-    """An org-admin may not give something to another organisation, nor to none."""
-    if not scope.is_platform and organization_id != scope.organization_id:
-        raise PermissionDeniedError(
-            "an organisation administrator may only give their own organization_id "
-            f"({scope.organization_id!r})"
-        )
-
-
 def _check_dates(starts_at: object, ends_at: object) -> None:
     if isinstance(starts_at, datetime) and isinstance(ends_at, datetime) and ends_at <= starts_at:
         raise InvalidFieldsError(
@@ -157,7 +145,9 @@ class ChallengeService:
         draft = replace(draft, organization_id=own_organization(scope, draft.organization_id))
         _check_dates(draft.starts_at, draft.ends_at)
         _check_visibility(draft.visibility, draft.organization_id)
-        self._check_references(draft.campaign_id, draft.organization_id, scope)
+        self._check_references(
+            draft.campaign_id, draft.organization_id, scope, owner=draft.organization_id
+        )
         now = self._clock.now()
         challenge = Challenge(
             id=self._new_id("ch"),
@@ -216,10 +206,15 @@ class ChallengeService:
             changes.fields.get("visibility", challenge.visibility),
             changes.fields.get("organization_id", challenge.organization_id),
         )
+        new_campaign = _new_value(changes, "campaign_id", challenge.campaign_id)
+        new_organization = _new_value(changes, "organization_id", challenge.organization_id)
+        owner = changes.fields.get("organization_id", challenge.organization_id)
         self._check_references(  # only what changes: the rest was checked when it was set
-            _new_value(changes, "campaign_id", challenge.campaign_id),
-            _new_value(changes, "organization_id", challenge.organization_id),
+            # The campaign it keeps is checked again if its organisation changes.
+            new_campaign or (challenge.campaign_id if new_organization else None),
+            new_organization,
             scope,
+            owner=owner,
         )
         allowed = self._allowed_statuses(challenge, changes)
         if isinstance(changes.sponsor, Party):  # a new sponsor brings its own secret, or gets one
@@ -266,16 +261,24 @@ class ChallengeService:
         return (ChallengeStatus.DRAFT,)
 
     def _check_references(
-        self, campaign_id: object, organization_id: object, scope: AdminScope
+        self, campaign_id: object, organization_id: object, scope: AdminScope, *, owner: object
     ) -> None:
         """The campaign and organisation a challenge names must exist (400 otherwise: the
         request's body is wrong, not its URL); for an org-admin, a campaign of another
-        organisation does not exist."""
+        organisation does not exist. An organisation's campaign holds only challenges of
+        that organisation (`owner`: the challenge's): its admins read the campaign's
+        report, which must show nothing of another's."""
         unknown: dict[str, str] = {}
         if isinstance(campaign_id, str) and self._campaigns is not None:
             found = self._campaigns.get(campaign_id)
             if found is None or not scope.covers(found[0].organization_id):
                 unknown["campaign_id"] = f"no campaign has the id {campaign_id!r}"
+            elif found[0].organization_id not in (None, owner):
+                raise InvalidFieldsError(
+                    "this campaign is another organisation's: a challenge joins only a "
+                    "campaign of its own organisation (or one of none)",
+                    {"campaign_id": f"campaign {campaign_id!r} is another organisation's"},
+                )
         if (
             isinstance(organization_id, str)
             and self._organizations is not None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from chalicelib.domain.access import PLATFORM, AdminScope, require_platform
-from chalicelib.domain.errors import OrganizationNotFoundError
+from chalicelib.domain.errors import ContentionError, OrganizationNotFoundError
 from chalicelib.domain.model import (
     Campaign,
     Challenge,
@@ -21,6 +21,8 @@ from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService, new_id
 from chalicelib.services.ports import UNSET, Clock, Page, Unset
 
+# Tries of an update that keeps losing races with other updates of the same organisation.
+UPDATE_ATTEMPTS = 5
 # The most challenges and campaigns an organisation's public page lists (newest first).
 SPACE_MAX_ITEMS = 100
 
@@ -30,16 +32,18 @@ class OrganizationRepository(Protocol):
         """Store a new organisation; SlugTakenError if its slug is another's."""
         ...
 
-    def get(self, organization_id: str) -> Organization | None: ...
+    def get(self, organization_id: str, *, consistent: bool = False) -> Organization | None:
+        """`consistent`: as stored now (a cache in front answers from memory otherwise)."""
+        ...
 
     def get_by_slug(self, slug: str) -> Organization | None: ...
 
     def list(self, *, limit: int, cursor: str | None) -> Page[Organization]: ...
 
     def replace(self, before: Organization, after: Organization) -> bool:
-        """Write `after` over `before` if the stored one still has `before`'s slug, moving
-        the slug's claim if it changes; False if it changed meanwhile; SlugTakenError if
-        the new slug is another's."""
+        """Write `after` over `before` if the stored one is still `before` (every field),
+        moving the slug's claim if it changes; False if it changed meanwhile;
+        SlugTakenError if the new slug is another's."""
         ...
 
 
@@ -127,9 +131,19 @@ class OrganizationService:
 
     def get_for_admin(self, organization_id: str, scope: AdminScope = PLATFORM) -> Organization:
         """The organisation, if the caller administers it (another one is not found)."""
-        if not scope.covers(organization_id):
+        return self._for_admin(organization_id, scope, consistent=False)
+
+    def _for_admin(
+        self, organization_id: str, scope: AdminScope, *, consistent: bool
+    ) -> Organization:
+        organization = (
+            self._organizations.get(organization_id, consistent=consistent)
+            if scope.covers(organization_id)
+            else None
+        )
+        if organization is None:
             raise OrganizationNotFoundError(organization_id)
-        return self.get(organization_id)
+        return organization
 
     def list(
         self, *, limit: int, cursor: str | None, scope: AdminScope = PLATFORM
@@ -148,11 +162,14 @@ class OrganizationService:
             # Checked after the scope: another organisation's answers 404 whatever the body.
             self.get_for_admin(organization_id, scope)
             require_platform(scope, "changing name, kind or email_domains")
-        while True:
-            before = self.get_for_admin(organization_id, scope)
+        for _ in range(UPDATE_ATTEMPTS):
+            # Read as stored, not from a container's cache: the write replaces the whole
+            # organisation, so a stale copy would undo another admin's change.
+            before = self._for_admin(organization_id, scope, consistent=True)
             after = self._changed(before, fields)
             if after == before or self._organizations.replace(before, after):
                 return after
+        raise ContentionError("the organisation kept changing while it was updated; try again")
 
     @staticmethod
     def _changed(organization: Organization, fields: dict[str, object]) -> Organization:

@@ -2,7 +2,9 @@
 
 Every figure comes from what the stream triggers keep (totals, area counts, hourly pledge
 counts, the delivery log) or from the campaign's unique-participant counts: nothing here
-reads the pledges, so a report costs the same for 100 pledges as for 100,000.
+reads the pledges. A report reads a few items per challenge, hour and area, whatever the
+number of pledges; only the delivery-log tally grows with them (one small item per
+participant e-mail sent: see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ from chalicelib.domain.areas import AreaCount, summarize
 from chalicelib.domain.errors import NotReportableError
 from chalicelib.domain.model import (
     DEFAULT_LOCALE,
-    Campaign,
     Challenge,
     ChallengeStatus,
     DeliveryStatus,
-    tidy_quantity,
+    quantities_by_unit,
 )
 from chalicelib.domain.series import HourCount, days_from_hours, merge_hours
 from chalicelib.domain.sponsor_report import (
@@ -37,7 +38,6 @@ from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.ports import Clock, OrganizationReader
 
-LOCALES = ("fr", "en")
 PLATFORM_BRAND = Branding(name="crowdact")
 
 
@@ -85,15 +85,6 @@ def _row(challenge: Challenge) -> ChallengeRow:
         quantity=challenge.totals.quantity,
         reached_at=challenge.reached_at,
     )
-
-
-def _quantities(challenges: Sequence[Challenge]) -> dict[str, int | float]:
-    quantity: dict[str, int | float] = {}
-    for challenge in challenges:
-        unit = challenge.target.unit
-        if unit:
-            quantity[unit] = tidy_quantity(quantity.get(unit, 0) + challenge.totals.quantity)
-    return quantity
 
 
 def _add_tallies(tallies: Iterable[NotificationTally]) -> tuple[NotificationTally, ...]:
@@ -170,7 +161,7 @@ class SponsorReportService:
             pledges=figures.pledges,
             withdrawals=figures.withdrawals,
             days=figures.days,
-            quantity=_quantities([challenge]),
+            quantity=quantities_by_unit([challenge]),
             areas=areas.areas,
             hidden_participants=areas.hidden_participants,
             notifications=tuple(self._deliveries.tally(challenge.id)),
@@ -201,12 +192,12 @@ class SponsorReportService:
             starts_at=campaign.starts_at,
             ends_at=campaign.ends_at,
             reached_at=_all_or_none([c.reached_at for c in challenges]),
-            ended_at=_campaign_ended(campaign, challenges),
+            ended_at=_all_or_none([ended_at(c) for c in challenges]),
             participants=participants,
             pledges=figures.pledges,
             withdrawals=figures.withdrawals,
             days=figures.days,
-            quantity=_quantities(challenges),
+            quantity=quantities_by_unit(challenges),
             areas=shown,
             hidden_participants=hidden,
             challenges=tuple(_row(c) for c in challenges),
@@ -257,8 +248,3 @@ def _all_or_none(moments: Sequence[datetime | None]) -> datetime | None:
     if not moments or any(moment is None for moment in moments):
         return None
     return max(moment for moment in moments if moment is not None)
-
-
-def _campaign_ended(campaign: Campaign, challenges: Sequence[Challenge]) -> datetime | None:
-    """When the campaign's last challenge stopped taking pledges, once all have."""
-    return _all_or_none([ended_at(c) for c in challenges]) if challenges else None

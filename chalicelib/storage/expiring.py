@@ -89,6 +89,11 @@ class ReadThroughCache(Generic[K, V]):
         with self._lock:
             self._put(key, value)
 
+    def forget(self, key: K) -> None:
+        """Drop what is known of `key`: its next `get` loads it."""
+        with self._lock:
+            self._entries.pop(key)
+
     def _put(self, key: K, value: V | None) -> None:
         ttl = self._ttl if value is not None else self._missing_ttl
         self._entries.put(key, value, self._monotonic() + ttl)

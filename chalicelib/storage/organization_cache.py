@@ -20,7 +20,7 @@ ORGANIZATION_CACHE_MAX_ENTRIES = 512
 class _OrganizationStore(Protocol):
     def add(self, organization: Organization) -> None: ...
 
-    def get(self, organization_id: str) -> Organization | None: ...
+    def get(self, organization_id: str, *, consistent: bool = False) -> Organization | None: ...
 
     def list(self, *, limit: int, cursor: str | None) -> Page[Organization]: ...
 
@@ -52,7 +52,11 @@ class CachedOrganizationRepository:
             ttl=ttl, missing_ttl=missing_ttl, max_entries=max_entries, monotonic=monotonic
         )
 
-    def get(self, organization_id: str) -> Organization | None:
+    def get(self, organization_id: str, *, consistent: bool = False) -> Organization | None:
+        if consistent:  # as stored now, kept for the next reads
+            organization = self._organizations.get(organization_id, consistent=True)
+            self._cache.remember(organization_id, organization)
+            return organization
         return self._cache.get(organization_id, self._organizations.get)
 
     def add(self, organization: Organization) -> None:
@@ -70,4 +74,6 @@ class CachedOrganizationRepository:
         replaced = self._organizations.replace(before, after)
         if replaced:
             self._cache.remember(after.id, after)
+        else:  # changed elsewhere: the next read goes to the table
+            self._cache.forget(after.id)
         return replaced

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import SlugTakenError
-from chalicelib.domain.model import Organization, OrganizationKind, OrganizationProfile
+from chalicelib.domain.model import (
+    DEFAULT_LOCALE,
+    Organization,
+    OrganizationKind,
+    OrganizationProfile,
+)
 from chalicelib.services.ports import Page
 from chalicelib.settings import Settings
 from chalicelib.storage.connection import connection
@@ -58,6 +64,32 @@ def _from_item(item: OrganizationItem) -> Organization:
     )
 
 
+def _unchanged(organization: Organization) -> Any:
+    """The condition that the stored organisation is still `organization`, field by field
+    (a whole-item write must not undo a change it did not read)."""
+    stored = _to_item(organization)
+    condition = OrganizationItem.id.exists()
+    for attribute in (
+        OrganizationItem.name,
+        OrganizationItem.kind,
+        OrganizationItem.email_domains,
+        OrganizationItem.display_name,
+        OrganizationItem.logo_url,
+        OrganizationItem.primary_color,
+        OrganizationItem.default_locale,
+        OrganizationItem.slug,
+    ):
+        value = getattr(stored, attribute.attr_name)
+        absent = attribute.does_not_exist()
+        if value is None:
+            condition &= absent
+        elif value in ([], DEFAULT_LOCALE):  # also what an item written without it means
+            condition &= (attribute == value) | absent
+        else:
+            condition &= attribute == value
+    return condition
+
+
 class DynamoOrganizationRepository:
     def __init__(self, settings: Settings) -> None:
         self._connection = connection(settings)
@@ -75,9 +107,9 @@ class DynamoOrganizationRepository:
 
         self._write(write, slug, organization_at=0, checks_read=False)
 
-    def get(self, organization_id: str) -> Organization | None:
+    def get(self, organization_id: str, *, consistent: bool = False) -> Organization | None:
         try:
-            return _from_item(OrganizationItem.get(organization_id))
+            return _from_item(OrganizationItem.get(organization_id, consistent_read=consistent))
         except OrganizationItem.DoesNotExist:
             return None
 
@@ -104,19 +136,12 @@ class DynamoOrganizationRepository:
 
     def replace(self, before: Organization, after: Organization) -> bool:
         old_slug, new_slug = before.profile.slug, after.profile.slug
-        unchanged_slug = (
-            OrganizationItem.slug.does_not_exist()
-            if old_slug is None
-            else OrganizationItem.slug == old_slug
-        )
 
         def write() -> None:
             with TransactWrite(connection=self._connection) as transaction:
                 # PynamoDB sends deletes before puts: the old claim's release (if any) comes
                 # first, then this, then the new claim (puts keep their order).
-                transaction.save(
-                    _to_item(after), condition=OrganizationItem.id.exists() & unchanged_slug
-                )
+                transaction.save(_to_item(after), condition=_unchanged(before))
                 if new_slug != old_slug:
                     if new_slug is not None:
                         self._claim(transaction, new_slug, after.id)

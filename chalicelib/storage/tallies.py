@@ -37,7 +37,10 @@ from chalicelib.storage.transactions import (
 MAX_TRANSACTION_ITEMS = 100
 # Longer than the 24 h a stream keeps a record, so no record can come back after its receipt.
 RECEIPT_LIFETIME = timedelta(days=2)
-RECEIPT_CONSUMER = "tallies"
+# The consumer's name in receipt keys: still "areas", as when this trigger counted areas
+# alone, so that a record redelivered across the deploy that added the hours finds its
+# receipt and is not counted twice.
+RECEIPT_CONSUMER = "areas"
 
 
 def receipt_key(sequence_number: str) -> str:

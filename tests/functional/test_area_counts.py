@@ -32,7 +32,7 @@ from chalicelib.storage.tables import (
     StreamReceiptItem,
     stream_arn,
 )
-from chalicelib.storage.tallies import DynamoPledgeTallies
+from chalicelib.storage.tallies import DynamoPledgeTallies, receipt_key
 from chalicelib.wiring import get_container, set_container
 from tests.functional.conftest import Api, bearer, make_api
 
@@ -397,7 +397,7 @@ def test_receipts_expire_two_days_after_counting(
     pledge(api, challenge_id, "a", CLICHY)
     (record,) = stream.read()
     deliver([record])
-    receipt = StreamReceiptItem.get(f"tallies#{record['dynamodb']['SequenceNumber']}")
+    receipt = StreamReceiptItem.get(receipt_key(record["dynamodb"]["SequenceNumber"]))
     lifetime = receipt.expires_at - datetime.now(UTC)
     # Longer than the 24 h a stream keeps its records (the TTL has a one-second grain).
     assert 47 * 3600 < lifetime.total_seconds() <= 48 * 3600 + 1

@@ -244,3 +244,22 @@ def test_an_org_admin_creates_for_its_own_organisation_by_default(api: Api) -> N
     )
     assert joined.status_code == 400, joined.body
     assert "campaign_id" in joined.body.decode()
+
+
+def test_an_organisations_campaign_holds_only_its_own_challenges(api: Api) -> None:
+    # Else its admins would read another organisation's challenge in the campaign's report.
+    _organizations(api)
+    ours = api.container.campaigns.create(CampaignDraft("Our week", organization_id=OWN))
+    for organization_id in (OTHER, None):
+        body = challenge_body(campaign_id=ours.id, organization_id=organization_id)
+        refused = api.request("POST", "/admin/challenges", body, ADMIN)
+        assert refused.status_code == 400, refused.body
+        assert "campaign_id" in refused.body.decode()
+    mine = api.create(campaign_id=ours.id, organization_id=OWN, publish=False)
+    moved = api.request(
+        "PATCH", f"/admin/challenges/{mine['id']}", {"organization_id": OTHER}, ADMIN
+    )
+    assert moved.status_code == 400, moved.body
+    # A campaign of no organisation takes anyone's.
+    open_week = api.container.campaigns.create(CampaignDraft("Open week"))
+    assert api.create(campaign_id=open_week.id, organization_id=OTHER)["campaign_id"]

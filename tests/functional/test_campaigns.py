@@ -68,7 +68,8 @@ def test_a_campaign_counts_each_person_once_across_its_challenges(api: Api) -> N
 def test_totals_count_only_the_challenges_the_caller_may_see(api: Api) -> None:
     api.seed_organization("org_humanis")
     week = create_campaign(api, organization_id="org_humanis")
-    public = api.create(campaign_id=week["id"])
+    # Humanis' own challenge, open to all (an organisation's campaign holds only its own).
+    public = api.create(campaign_id=week["id"], organization_id="org_humanis")
     staff = api.create(
         campaign_id=week["id"], visibility="organization", organization_id="org_humanis"
     )

@@ -137,3 +137,31 @@ def test_an_employee_only_campaign_is_not_found_by_outsiders(api: Api) -> None:
     verified = {"Authorization": f"Bearer {token}"}
     assert api.request("GET", f"/campaigns/{week.id}", None, verified).status_code == 200
     assert api.request("GET", f"/campaigns/{week.id}", None, ADMIN).status_code == 200
+
+
+def test_a_profile_change_never_undoes_another_containers_change(api: Api) -> None:
+    """Two API containers, each with its own organisation cache: an org-admin's PATCH in one
+    does not write back the e-mail domains the platform admin just removed in the other."""
+    from chalicelib.domain.access import AdminScope
+    from chalicelib.services.organizations import OrganizationChanges, OrganizationService
+    from chalicelib.storage.organization_cache import CachedOrganizationRepository
+    from chalicelib.storage.organizations import DynamoOrganizationRepository
+    from tests.unit.fakes import FakeClock
+
+    settings = api.container.settings
+
+    def container() -> OrganizationService:
+        cache = CachedOrganizationRepository(DynamoOrganizationRepository(settings))
+        return OrganizationService(cache, FakeClock())
+
+    first, second = container(), container()
+    created = _create(api, email_domains=["humanis.example", "old.example"])
+    organization_id = str(created["id"])
+    assert second.get(organization_id).email_domains == ("humanis.example", "old.example")
+    first.update(organization_id, OrganizationChanges(email_domains=("humanis.example",)))
+    own = AdminScope(organization_id)
+    second.update(organization_id, OrganizationChanges(display_name="Humanis"), own)
+    stored = DynamoOrganizationRepository(settings).get(organization_id, consistent=True)
+    assert stored is not None
+    assert stored.email_domains == ("humanis.example",)
+    assert stored.profile.display_name == "Humanis"

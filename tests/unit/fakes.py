@@ -672,7 +672,7 @@ class FakeOrganizationRepository:
             if slug is not None:
                 self.slugs[slug] = organization.id
 
-    def get(self, organization_id: str) -> Organization | None:
+    def get(self, organization_id: str, *, consistent: bool = False) -> Organization | None:
         with self._lock:
             return self.items.get(organization_id)
 
@@ -695,7 +695,7 @@ class FakeOrganizationRepository:
             if new_slug != old_slug and new_slug is not None and new_slug in self.slugs:
                 raise SlugTakenError(new_slug)
             stored = self.items.get(after.id)
-            if stored is None or stored.profile.slug != old_slug:
+            if stored != before:  # every field, as the DynamoDB condition checks
                 return False
             self.items[after.id] = after
             if new_slug != old_slug:

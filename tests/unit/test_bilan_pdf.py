@@ -246,3 +246,20 @@ def test_bar_labels_drop_the_words_every_title_begins_with() -> None:
     assert distinct_labels(["Vélo", "Marche"]) == ["Vélo", "Marche"]
     assert distinct_labels(["Same", "Same"]) == ["Same", "Same"]  # never empty
     assert distinct_labels(["Alone"]) == ["Alone"]
+
+
+def test_a_large_campaign_with_long_rewards_still_renders() -> None:
+    # A table row cannot break across pages: 25 rewards of 500 characters each, joined,
+    # made one row taller than a page (reportlab's LayoutError, a 500) before they were cut.
+    base = humanis_campaign()
+    row = base.challenges[0]
+    rows = tuple(
+        replace(row, id=f"ch_{n:04d}", title=f"Défi {n}", reward="€" * 500) for n in range(25)
+    )
+    big = replace(base, challenges=rows, rewards=tuple(f"{n}: " + "x" * 500 for n in range(25)))
+    document = pypdfium2.PdfDocument(report_pdf(big))
+    try:
+        text = "".join(page.get_textpage().get_text_range() for page in document)
+    finally:
+        document.close()
+    assert "Défi 24" in text  # the challenges table, across pages

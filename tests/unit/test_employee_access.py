@@ -45,9 +45,9 @@ class CountingOrganizations(FakeOrganizationRepository):
     def by_id(self) -> dict[str, Organization]:
         return self.items
 
-    def get(self, organization_id: str) -> Organization | None:
+    def get(self, organization_id: str, *, consistent: bool = False) -> Organization | None:
         self.reads += 1
-        return super().get(organization_id)
+        return super().get(organization_id, consistent=consistent)
 
 
 def principal(
