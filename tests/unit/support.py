@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.domain.model import Challenge, Metric, Party, Principal, Target
 from chalicelib.notify.email import JinjaEmailRenderer
+from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeDraft, ChallengeService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.pledges import PledgeRequest, PledgeService
@@ -127,3 +128,34 @@ def build_backend(*, counter_shards: int = 4, max_attempts: int = 5) -> Backend:
             max_attempts=max_attempts,
         ),
     )
+
+
+def tenant_services(
+    backend: Backend, organizations: Any
+) -> tuple[ChallengeService, CampaignService, Any]:
+    """The challenge and campaign services of one container on the fakes, checking
+    references against `organizations` and a fresh campaign store (returned third)."""
+    from tests.unit.fakes import FakeCampaignMembers, FakeCampaignRepository
+
+    campaign_repository = FakeCampaignRepository()
+    challenges = ChallengeService(
+        backend.challenge_repository,
+        backend.progress,
+        backend.clock,
+        counter_shards=4,
+        id_factory=SequentialIds(),
+        organizations=organizations,
+        campaigns=campaign_repository,
+    )
+    members = FakeCampaignMembers()
+    campaigns = CampaignService(
+        campaign_repository,
+        members,
+        members,
+        challenges,
+        backend.challenge_repository,
+        backend.clock,
+        counter_shards=4,
+        organizations=organizations,
+    )
+    return challenges, campaigns, campaign_repository

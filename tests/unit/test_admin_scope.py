@@ -37,11 +37,10 @@ from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.organizations import OrganizationChanges, OrganizationService
 from chalicelib.services.ports import ChallengeChanges
 from tests.unit.fakes import (
-    FakeCampaignMembers,
     FakeCampaignRepository,
     FakeOrganizationRepository,
 )
-from tests.unit.support import Backend, SequentialIds, challenge_draft
+from tests.unit.support import Backend, challenge_draft, tenant_services
 
 ORG_A = AdminScope("org_a")
 ORG_B = AdminScope("org_b")
@@ -82,27 +81,7 @@ def admin(backend: Backend) -> Admin:
                 profile=OrganizationProfile(slug=slug),
             )
         )
-    campaign_repository = FakeCampaignRepository()
-    challenges = ChallengeService(
-        backend.challenge_repository,
-        backend.progress,
-        backend.clock,
-        counter_shards=4,
-        id_factory=SequentialIds(),
-        organizations=organizations,
-        campaigns=campaign_repository,
-    )
-    members = FakeCampaignMembers()
-    campaigns = CampaignService(
-        campaign_repository,
-        members,
-        members,
-        challenges,
-        backend.challenge_repository,
-        backend.clock,
-        counter_shards=4,
-        organizations=organizations,
-    )
+    challenges, campaigns, campaign_repository = tenant_services(backend, organizations)
     return Admin(
         backend,
         organizations,

@@ -47,12 +47,17 @@ from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.sponsor_reports import PLATFORM_BRAND, SponsorReportService
 from chalicelib.services.tallies import PledgeChange
 from tests.unit.fakes import (
-    FakeCampaignMembers,
-    FakeCampaignRepository,
     FakeOrganizationRepository,
     FakePledgeTallies,
 )
-from tests.unit.support import BENEFICIARY, REWARD, SPONSOR, Backend, SequentialIds, challenge_draft
+from tests.unit.support import (
+    BENEFICIARY,
+    REWARD,
+    SPONSOR,
+    Backend,
+    challenge_draft,
+    tenant_services,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 ORG_A = AdminScope("org_a")
@@ -142,27 +147,7 @@ def reports(backend: Backend) -> Reports:
     organizations.add(
         Organization("org_b", "Beta", OrganizationKind.CITY, datetime(2026, 5, 2, tzinfo=UTC))
     )
-    campaign_repository = FakeCampaignRepository()
-    challenges = ChallengeService(
-        backend.challenge_repository,
-        backend.progress,
-        backend.clock,
-        counter_shards=4,
-        id_factory=SequentialIds(),
-        organizations=organizations,
-        campaigns=campaign_repository,
-    )
-    members = FakeCampaignMembers()
-    campaigns = CampaignService(
-        campaign_repository,
-        members,
-        members,
-        challenges,
-        backend.challenge_repository,
-        backend.clock,
-        counter_shards=4,
-        organizations=organizations,
-    )
+    challenges, campaigns, _ = tenant_services(backend, organizations)
     tallies = FakePledgeTallies()
     service = SponsorReportService(
         challenges,
