@@ -1,5 +1,5 @@
 """`python -m bench`: `make run` start-up, hot-challenge capacity, calls and cost per pledge,
-cold start, local burst."""
+cold start, local burst, the sponsor's report at scale."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from bench import cold_start, cost, report
 from bench.hot import run_hot
 from bench.local_burst import LocalBurstResult, run_local_burst
+from bench.sponsor_report import DEFAULT_PLEDGES as DEFAULT_REPORT_PLEDGES
+from bench.sponsor_report import SponsorReportResult, measure_report
 from bench.startup import MIN_RUNS as MIN_STARTUP_RUNS
 from bench.startup import measure_startup
 
@@ -62,6 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--burst-users", type=int, default=50, help="locust users in the burst (default 50)"
     )
+    parser.add_argument(
+        "--report-pledges",
+        type=int,
+        default=DEFAULT_REPORT_PLEDGES,
+        help=f"pledges in the campaign whose sponsor's report is measured, against one of "
+        f"1000 (default {DEFAULT_REPORT_PLEDGES}; 0 skips it)",
+    )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
     args = parser.parse_args(argv)
     if args.startup_runs < MIN_STARTUP_RUNS:
@@ -70,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--cold-start-runs must be at least {MIN_COLD_START_RUNS}")
     if args.burst_pledges < 0 or args.burst_users < 1:
         parser.error("--burst-pledges must be 0 or more and --burst-users positive")
+    if args.report_pledges < 0:
+        parser.error("--report-pledges must be 0 or more")
     if args.pledges < 1 or args.drain_every < 1 or args.api_sample < 1:
         parser.error("counts must be positive")
 
@@ -80,7 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{time.perf_counter() - t0:6.1f}s] {message}", flush=True)
 
     command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
-    progress(f"{command}: start-up, cold start, then {args.pledges} pledges per design on moto")
+    progress(
+        f"{command}: start-up, cold start, then {args.pledges} pledges per design on moto, "
+        f"then the sponsor's report of {args.report_pledges} pledges"
+    )
     # The start-up of `make run` first, while the machine is quiet (it is the stack's own
     # processes that are timed), then the cold start, while this process is still small.
     startup = measure_startup(args.startup_runs, progress=progress)
@@ -94,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     hot = run_hot(
         args.pledges, drain_every=args.drain_every, api_sample=args.api_sample, progress=progress
     )
+    # The sponsor's report last: its fresh moto drops the hot challenge's tables.
+    sponsor: SponsorReportResult | None = None
+    if args.report_pledges:
+        sponsor = measure_report(args.report_pledges, progress=progress)
     sharded = hot.sharded
     usd = cost.per_million_pledges(
         api_compute_ms=hot.api_path.compute_ms,
@@ -105,7 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         rru_per_pledge=hot.reads.rcu_per_pledge,
     )
     seconds = time.perf_counter() - t0
-    run = report.Run(command, started_at, seconds, hot, cold, usd, burst, startup=startup)
+    run = report.Run(
+        command, started_at, seconds, hot, cold, usd, burst, startup=startup, sponsor_report=sponsor
+    )
     data = report.results(run)
     path = report.write_results(data)
     print()
