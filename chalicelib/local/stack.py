@@ -279,10 +279,27 @@ def warm_up(container: Container) -> None:
     importlib.import_module("moto.awslambda.models")
 
 
-def _banner(stack: LocalStack) -> str:
+def _banner(stack: LocalStack, *, demo: bool) -> str:
     if stack.container is None or stack.aws is None:
         raise RuntimeError("the stack has not started")
     secret = stack.container.settings.jwt.hs256_secret or LOCAL_JWT_SECRET_DEFAULT
+    return banner(
+        f"http://127.0.0.1:{stack.port}", stack.aws.endpoint_url, secret=secret, demo=demo
+    )
+
+
+def _data_notice(*, demo: bool) -> str:
+    """What happens to the stack's data: moto keeps it in this process's memory only."""
+    if demo:
+        return (
+            "in memory only: everything (demo data included) is lost when this process stops;"
+            " the demo data is recreated on each start"
+        )
+    return "in memory only: everything is lost when this process stops"
+
+
+def banner(api: str, aws_endpoint: str, *, secret: str, demo: bool) -> str:
+    """What `make run` prints once ready: where things are, tokens to try, what data lasts."""
     admin = mint_local_token(secret, "local-admin", groups=["admin"], name="Local admin")
     participant = mint_local_token(secret, "local-participant", name="Léa")
     employee = mint_local_token(secret, "humanis-employee", org_id="org_humanis", name="Sam")
@@ -294,13 +311,13 @@ def _banner(stack: LocalStack) -> str:
     grdf = mint_local_token(
         secret, "grdf-employee", name="Inès", email="ines@grdf.example", email_verified=True
     )
-    api = f"http://127.0.0.1:{stack.port}"
     return "\n".join([
         "",
         "crowdact local stack",
         f"  API:               {api}   (try: curl {api}/challenges)",
-        f"  embedded AWS:      {stack.aws.endpoint_url}   (aws --endpoint-url "
-        f"{stack.aws.endpoint_url} dynamodb list-tables)",
+        f"  embedded AWS:      {aws_endpoint}   (aws --endpoint-url "
+        f"{aws_endpoint} dynamodb list-tables)",
+        f"  Data:              {_data_notice(demo=demo)}.",
         f"  admin token:       {admin}",
         f"  participant token: {participant}",
         f"  Humanis employee:  {employee}",
@@ -360,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    print(_banner(stack), flush=True)
+    print(_banner(stack, demo=not args.no_demo), flush=True)
     print(f"ready: http://127.0.0.1:{stack.port}", flush=True)
     while stack.serving and not stopping:
         time.sleep(SIGNAL_POLL_SECONDS)

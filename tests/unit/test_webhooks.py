@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,7 +27,13 @@ from chalicelib.domain.model import (
     Visibility,
 )
 from chalicelib.notify.email import JinjaEmailRenderer
-from chalicelib.notify.webhook import check_url, sign
+from chalicelib.notify.webhook import (
+    HttpWebhookSender,
+    check_url,
+    default_tls_context,
+    is_public_address,
+    sign,
+)
 from chalicelib.services.notifications import NotificationService, milestone_recipients
 from chalicelib.services.ports import WebhookError
 from chalicelib.services.retry import RetryPolicy
@@ -77,6 +85,152 @@ def test_a_dns_failure_is_worth_retrying() -> None:
     with pytest.raises(WebhookError) as refused:
         check_url("https://hooks.example/x", allow_private=False, resolver=failing)
     assert refused.value.retryable is True
+
+
+# IPv6 forms that carry a non-public IPv4 address, or tunnel to an IPv4 host: Python 3.11's
+# `is_global` says True for most of them.
+EMBEDDED_OR_TUNNELLED = [
+    "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254, the instance metadata service
+    "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+    "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+    "64:ff9b:1::5db8:d822",  # local-use NAT64 (RFC 8215), even of a public IPv4: refused
+    "2002:7f00:1::",  # 6to4 of 127.0.0.1
+    "2002:a00:1::",  # 6to4 of 10.0.0.1
+    "2002:5db8:d822::1",  # 6to4, even of a public IPv4: refused
+    "::ffff:127.0.0.1",  # IPv4-mapped
+    "::ffff:10.0.0.1",
+    "::ffff:169.254.169.254",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo: refused
+    "2001:0:5db8:d822::1",
+    "::127.0.0.1",  # IPv4-compatible (deprecated): refused
+    "::5db8:d822",
+]
+OTHER_NON_PUBLIC = [
+    "fe80::1%eth0",  # a zone: refused, not a ValueError
+    "2606:4700::1111%eth0",
+    "fec0::1",  # site-local (deprecated)
+    "224.0.0.1",  # multicast
+    "ff02::1",
+    "240.0.0.1",
+    "not-an-address",
+    "",
+]
+PUBLIC = [
+    "93.184.216.34",
+    "1.1.1.1",
+    "2606:4700::1111",
+    "2a00:1450:4007:80e::200e",
+    "64:ff9b::5db8:d822",  # NAT64 of a public IPv4 (an IPv6-only network's DNS64): allowed
+    "::ffff:93.184.216.34",  # IPv4-mapped public IPv4: the socket goes to that IPv4
+]
+
+
+@pytest.mark.parametrize("address", EMBEDDED_OR_TUNNELLED + OTHER_NON_PUBLIC)
+def test_addresses_that_are_or_lead_to_non_public_ones_are_refused_for_good(address: str) -> None:
+    assert is_public_address(address) is False
+    with pytest.raises(WebhookError) as refused:
+        check_url("https://hooks.example/x", allow_private=False, resolver=resolver(address))
+    assert refused.value.retryable is False
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_public_addresses_pass(address: str) -> None:
+    assert is_public_address(address) is True
+    check_url("https://hooks.example/x", allow_private=False, resolver=resolver(address))
+
+
+def test_a_port_out_of_range_is_refused_for_good() -> None:
+    with pytest.raises(WebhookError) as refused:
+        check_url("https://hooks.example:99999/x", allow_private=False, resolver=resolver())
+    assert refused.value.retryable is False
+
+
+def test_the_default_tls_context_verifies_the_certificate_and_the_host_name() -> None:
+    context = default_tls_context()
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname is True
+
+
+# --- the connection goes to the address that was checked ---------------------------------------
+
+
+class RebindingResolver:
+    """Answers with each list in turn, then the last for ever: a name that changes its mind."""
+
+    def __init__(self, *answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.calls: list[tuple[str, int]] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls.append((host, port))
+        return self.answers[min(len(self.calls), len(self.answers)) - 1]
+
+
+class RefusingNetwork:
+    """Refuses every connection, recording where each one was dialled."""
+
+    def __init__(self) -> None:
+        self.dialled: list[tuple[str, int]] = []
+
+    def __call__(self, address: tuple[str, int], timeout: float) -> socket.socket:
+        self.dialled.append(address)
+        raise ConnectionRefusedError(f"{address} refused")
+
+
+def hooked(url: str) -> tuple[Delivery, Milestone, ChallengeModel]:
+    challenge = ChallengeModel(
+        id="ch_1", title="t", action="a", description="", target=Target(Metric.PARTICIPANTS, 1),
+        sponsor=replace(HOOKED_SPONSOR, webhook_url=url), beneficiary=BENEFICIARY, reward="r",
+        status=ChallengeStatus.LIVE, visibility=Visibility.PUBLIC,
+        created_at=datetime(2026, 6, 1, tzinfo=UTC),
+    )  # fmt: skip
+    milestone = Milestone("ch_1", EventType.REACHED, challenge.created_at, Totals(), True)
+    delivery = Delivery(
+        challenge_id="ch_1", event=EventType.REACHED, recipient_role=RecipientRole.SPONSOR,
+        channel=Channel.WEBHOOK, recipient_key="sponsor", to=url,
+    )  # fmt: skip
+    return delivery, milestone, challenge
+
+
+def test_the_host_is_resolved_once_and_the_connection_dials_the_checked_address() -> None:
+    rebinding = RebindingResolver(["93.184.216.34"], ["127.0.0.1"])
+    network = RefusingNetwork()
+    sender = HttpWebhookSender(allow_private=False, resolver=rebinding, connector=network)
+    with pytest.raises(WebhookError) as failed:
+        sender.send(*hooked("https://hooks.example/x"))
+    assert failed.value.retryable is True  # refused by the endpoint: worth another try
+    assert rebinding.calls == [("hooks.example", 443)]
+    assert network.dialled == [("93.184.216.34", 443)]
+
+    # The next try resolves again, sees loopback, and dials nothing.
+    with pytest.raises(WebhookError) as refused:
+        sender.send(*hooked("https://hooks.example/x"))
+    assert refused.value.retryable is False
+    assert len(rebinding.calls) == 2
+    assert network.dialled == [("93.184.216.34", 443)]
+
+
+def test_each_checked_address_is_dialled_in_order_and_nothing_else() -> None:
+    network = RefusingNetwork()
+    sender = HttpWebhookSender(
+        allow_private=False,
+        resolver=resolver("93.184.216.34", "2606:4700::1111", "93.184.216.34"),
+        connector=network,
+    )
+    with pytest.raises(WebhookError) as failed:
+        sender.send(*hooked("https://hooks.example:8443/x"))
+    assert failed.value.retryable is True
+    assert network.dialled == [("93.184.216.34", 8443), ("2606:4700::1111", 8443)]
+
+
+def test_the_local_stage_dials_the_address_it_resolved_too() -> None:
+    rebinding = RebindingResolver(["127.0.0.1"], ["10.9.9.9"])
+    network = RefusingNetwork()
+    sender = HttpWebhookSender(allow_private=True, resolver=rebinding, connector=network)
+    with pytest.raises(WebhookError):
+        sender.send(*hooked("http://receiver.local/x"))
+    assert rebinding.calls == [("receiver.local", 80)]
+    assert network.dialled == [("127.0.0.1", 80)]
 
 
 def test_the_signature_is_the_hex_hmac_sha256_of_the_raw_body() -> None:
