@@ -26,6 +26,7 @@ from chalicelib.services.deadlines import DeadlineService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.organizations import OrganizationService
 from chalicelib.services.participant_mail import ParticipantMail
+from chalicelib.services.personal_data import PersonalDataService
 from chalicelib.services.pledges import PledgeService
 from chalicelib.services.ports import Clock, Mailer, SystemClock
 from chalicelib.services.progress import ProgressService
@@ -48,6 +49,7 @@ from chalicelib.storage.deliveries import DynamoDeliveryRepository
 from chalicelib.storage.fanout import DynamoFanoutRepository
 from chalicelib.storage.organization_cache import CachedOrganizationRepository
 from chalicelib.storage.organizations import DynamoOrganizationRepository
+from chalicelib.storage.personal_data import DynamoPersonalData
 from chalicelib.storage.pledges import PLEDGE_INDEX_BUCKETS, DynamoPledgeRepository
 from chalicelib.storage.reports import DynamoReportRepository
 from chalicelib.storage.tables import configure_tables, open_connections
@@ -83,6 +85,7 @@ class Container:
     areas: AreaService
     tallies: TallyService
     sponsor_reports: SponsorReportService
+    personal_data: PersonalDataService
     deadlines: DeadlineService
     metrics: ContainerMetrics
     rate_limits: RateLimits
@@ -121,6 +124,7 @@ def build_container(
         campaigns=DynamoCampaignRepository(),  # a challenge's campaign_id must exist
     )
     deliveries = DynamoDeliveryRepository()
+    pledge_repository = DynamoPledgeRepository(settings)
     tallies = DynamoPledgeTallies(settings)
     notifications = NotificationService(
         challenge_repository,
@@ -150,7 +154,7 @@ def build_container(
         settings=settings,
         authenticator=Authenticator(build_verifier(settings.jwt)),
         challenges=challenges,
-        pledges=PledgeService(challenges, DynamoPledgeRepository(settings), clock, metrics=metrics),
+        pledges=PledgeService(challenges, pledge_repository, clock, metrics=metrics),
         progress=progress,
         notifications=notifications,
         idempotency=IdempotentResponses(lambda: idempotency_store(settings)),
@@ -163,6 +167,7 @@ def build_container(
             DynamoFanoutRepository(),
             notifications,
             clock,
+            pledges=pledge_repository,
             chunk_size=settings.participant_email_chunk,
             buckets=PLEDGE_INDEX_BUCKETS,
         ),
@@ -179,6 +184,7 @@ def build_container(
             clock,
             time_zone=ZoneInfo(settings.report_time_zone),
         ),
+        personal_data=PersonalDataService(DynamoPersonalData(settings), challenge_cache, clock),
         deadlines=DeadlineService(challenge_cache, progress, clock, metrics=metrics),
         metrics=metrics,
         rate_limits=RateLimits(

@@ -13,6 +13,7 @@ from chalicelib.api.schemas import (
     ChallengeOut,
     LatLon,
     ListQuery,
+    PersonalDataExport,
     PledgeIn,
     PledgeList,
     PledgeOut,
@@ -178,3 +179,30 @@ def my_reports(request: ApiRequest[Any, ReportListQuery]) -> ReportList:
     return ReportList(
         items=[ReportOut.from_report(r) for r in page.items], next_cursor=page.next_cursor
     )
+
+
+@endpoint(
+    "/me/export",
+    "GET",
+    summary="Everything crowdact holds about me, as one JSON document (GDPR access)",
+    auth="participant",
+    response=PersonalDataExport,
+    tag="participant",
+)
+def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
+    return PersonalDataExport.from_export(request.container.personal_data.export(request.caller))
+
+
+@endpoint(
+    "/me",
+    "DELETE",
+    summary="Erase my personal data: my pledges and reports stay counted under a random id, "
+    "without my name, e-mail or language (GDPR erasure; 204 again when nothing is left)",
+    auth="participant",
+    response=None,
+    status=204,
+    errors=(503,),
+    tag="participant",
+)
+def erase_me(request: ApiRequest[Any, Any]) -> None:
+    request.container.personal_data.erase(request.caller)

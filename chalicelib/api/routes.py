@@ -66,6 +66,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/me/pledges", "GET", PARTICIPANT),
     Route("/challenges/{challenge_id}/reports", "POST", PARTICIPANT),
     Route("/me/reports", "GET", PARTICIPANT),
+    Route("/me/export", "GET", PARTICIPANT),
+    Route("/me", "DELETE", PARTICIPANT),
     Route("/admin/challenges", "POST", ADMIN),
     Route("/admin/challenges", "GET", ADMIN),
     Route("/admin/challenges/{challenge_id}", "GET", ADMIN),

@@ -246,6 +246,10 @@ class Pledge:
     # in a pledge response, never logged.
     email: str | None = field(default=None, repr=False)
     locale: str | None = None
+    # Erased (`DELETE /me`): moved to a random id unrelated to the participant's `sub`, with
+    # no name, address or language; counted on the shard it was counted on when made.
+    pseudonymised: bool = False
+    counter_shard: int | None = None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,12 @@ from chalicelib.services.notifications import (
     DeliveryRetryError,
     NotificationService,
 )
-from chalicelib.services.ports import ChallengeRepository, Clock, FanoutRepository
+from chalicelib.services.ports import (
+    ChallengeRepository,
+    Clock,
+    FanoutRepository,
+    PledgeRepository,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +79,7 @@ class ParticipantMail:
         notifications: NotificationService,
         clock: Clock,
         *,
+        pledges: PledgeRepository,
         chunk_size: int,
         buckets: int,
     ) -> None:
@@ -83,6 +89,7 @@ class ParticipantMail:
         self._fanout = fanout
         self._notifications = notifications
         self._clock = clock
+        self._pledges = pledges
         self._chunk_size = chunk_size
         self._buckets = buckets
 
@@ -147,11 +154,17 @@ class ParticipantMail:
                 # Out of budget: the redelivery takes the rest (and skips what was sent).
                 retry += len(owed) - index
                 break
+            # The index page may be older than an erasure (or a withdrawal): only a pledge
+            # still held, read now from the table, gets its e-mail (docs/privacy.md).
+            current = self._pledges.get(pledge.challenge_id, pledge.participant_id)
+            if current is None or not owed_reached_email(current, chunk.milestone):
+                settled += 1
+                continue
             outcome = self._notifications.deliver(
                 chunk.milestone,
                 challenge,
-                participant_delivery(chunk.milestone, pledge),
-                Addressee(name=pledge.display_name, locale=pledge.locale),
+                participant_delivery(chunk.milestone, current),
+                Addressee(name=current.display_name, locale=current.locale),
                 retry_until=deadline,
             )
             if outcome is Delivered.SETTLED:

@@ -23,8 +23,12 @@ from chalicelib.storage.transactions import update_if
 
 logger = logging.getLogger(__name__)
 
+# How long a participant e-mail's log entry (and the address in it) is kept: the sponsor's
+# report counts them for a season of campaigns, then DynamoDB's TTL deletes them.
+PARTICIPANT_DELIVERY_RETENTION = timedelta(days=400)
 
-def _delivery_from_item(item: DeliveryItem) -> Delivery:
+
+def delivery_from_item(item: DeliveryItem) -> Delivery:
     return Delivery(
         challenge_id=item.challenge_id,
         event=EventType(item.event),
@@ -50,9 +54,19 @@ class DynamoDeliveryRepository:
             (DeliveryItem.status == DeliveryStatus.PENDING.value)
             & (DeliveryItem.lease_until.does_not_exist() | (DeliveryItem.lease_until < now))
         )
+        personal: list[Any] = []
+        if delivery.recipient_role is RecipientRole.PARTICIPANT:
+            # A participant's address, found by their export and erasure, kept for a while.
+            personal = [
+                DeliveryItem.participant_id.set(delivery.recipient_key),
+                DeliveryItem.expires_at.set(
+                    DeliveryItem.expires_at | (now + PARTICIPANT_DELIVERY_RETENTION)
+                ),
+            ]
         claimed = update_if(
             item,
             [
+                *personal,
                 DeliveryItem.id.set(delivery.id),
                 DeliveryItem.event.set(delivery.event.value),
                 DeliveryItem.recipient_role.set(delivery.recipient_role.value),
@@ -68,7 +82,7 @@ class DynamoDeliveryRepository:
         )
         if not claimed:
             return self._why_refused(delivery)
-        return _delivery_from_item(item)
+        return delivery_from_item(item)
 
     @staticmethod
     def _why_refused(delivery: Delivery) -> ClaimRefused:
@@ -109,7 +123,7 @@ class DynamoDeliveryRepository:
         )
 
     def list_for_challenge(self, challenge_id: str) -> list[Delivery]:
-        return [_delivery_from_item(item) for item in DeliveryItem.query(challenge_id)]
+        return [delivery_from_item(item) for item in DeliveryItem.query(challenge_id)]
 
     def tally(self, challenge_id: str) -> list[NotificationTally]:
         """The log's deliveries by role, channel and status: the log is read whole (a reached
@@ -155,7 +169,7 @@ class DynamoDeliveryRepository:
                 limit=limit - len(items),
                 last_evaluated_key=start_key,
             )
-            items.extend(_delivery_from_item(item) for item in result)
+            items.extend(delivery_from_item(item) for item in result)
             start_key = result.last_evaluated_key
             if start_key is None:
                 position += 1

@@ -30,6 +30,8 @@ def _pledge_to_item(pledge: Pledge) -> PledgeItem:
         created_at=pledge.created_at,
         email=pledge.email,
         locale=pledge.locale,
+        pseudonymised=pledge.pseudonymised or None,
+        counter_shard=pledge.counter_shard,
     )
 
 
@@ -44,6 +46,8 @@ def pledge_from_item(item: PledgeItem) -> Pledge:
         created_at=item.created_at,
         email=item.email,
         locale=item.locale,
+        pseudonymised=bool(item.pseudonymised),
+        counter_shard=None if item.counter_shard is None else int(item.counter_shard),
     )
 
 
@@ -96,7 +100,10 @@ class DynamoPledgeRepository:
             ) as transaction:
                 transaction.delete(
                     PledgeItem(participant_id=participant_id, challenge_id=challenge_id),
-                    condition=PledgeItem.challenge_id.exists(),
+                    # A pledge being erased is moved, not withdrawn (storage/personal_data.py):
+                    # its stream record must not count as a withdrawal.
+                    condition=PledgeItem.challenge_id.exists()
+                    & PledgeItem.erasing.does_not_exist(),
                 )
                 self._count(transaction, challenge_id, shard, -1)
 

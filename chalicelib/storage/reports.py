@@ -58,7 +58,7 @@ def _report_to_item(report: Report) -> ReportItem:
     )
 
 
-def _report_from_item(item: ReportItem) -> Report:
+def report_from_item(item: ReportItem) -> Report:
     return Report(
         id=item.id,
         challenge_id=item.challenge_id,
@@ -102,9 +102,7 @@ class DynamoReportRepository:
 
     def get(self, participant_id: str, report_id: str) -> Report | None:
         try:
-            return _report_from_item(
-                ReportItem.get(participant_id, report_id, consistent_read=True)
-            )
+            return report_from_item(ReportItem.get(participant_id, report_id, consistent_read=True))
         except ReportItem.DoesNotExist:
             return None
 
@@ -132,7 +130,7 @@ class DynamoReportRepository:
                 limit=limit,
                 last_evaluated_key=start,
             )
-        items = [_report_from_item(item) for item in result]
+        items = [report_from_item(item) for item in result]
         next_key: dict[str, Any] | None = result.last_evaluated_key
         return Page(items, encode_cursor({"k": next_key}) if next_key else None)
 

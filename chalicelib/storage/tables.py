@@ -13,7 +13,12 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
+from pynamodb.indexes import (
+    AllProjection,
+    GlobalSecondaryIndex,
+    KeysOnlyProjection,
+    LocalSecondaryIndex,
+)
 from pynamodb.models import Model
 
 from chalicelib.aws_clients import botocore_session
@@ -142,6 +147,12 @@ class PledgeItem(Model):
     # Private: where and in which language the participant e-mail goes (never in responses).
     email = UnicodeAttribute(null=True)
     locale = UnicodeAttribute(null=True)
+    # Erasure (chalicelib/storage/personal_data.py): `erasing` marks a pledge about to be
+    # moved to the pseudonym it holds, so the stream's REMOVE of it is known for a move, not a
+    # withdrawal; the moved item is `pseudonymised` and keeps the shard it was counted on.
+    erasing = UnicodeAttribute(null=True)
+    pseudonymised = BooleanAttribute(null=True)
+    counter_shard = NumberAttribute(null=True)
 
     by_challenge = PledgesByChallenge()
 
@@ -222,6 +233,18 @@ class ChallengeEventItem(Model):
     fanout_after = UnicodeAttribute(null=True)
 
 
+class DeliveriesByParticipant(GlobalSecondaryIndex["DeliveryItem"]):
+    """The messages addressed to one participant (sparse: participant e-mails only), for
+    their export and their erasure. Keys only: both read the few items it finds."""
+
+    class Meta:
+        index_name = "by_participant"
+        projection = KeysOnlyProjection()
+
+    participant_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)
+
+
 class DeliveryItem(Model):
     """The delivery log: one item per challenge, event, recipient and channel."""
 
@@ -242,6 +265,12 @@ class DeliveryItem(Model):
     sent_at = UTCDateTimeAttribute(null=True)
     lease_until = UTCDateTimeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
+    # Participant e-mails only: whose they are (the index above) and when the entry, with its
+    # address, expires (docs/privacy.md: retention).
+    participant_id = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    by_participant = DeliveriesByParticipant()
 
 
 class OrganizationsByCreation(GlobalSecondaryIndex["OrganizationItem"]):

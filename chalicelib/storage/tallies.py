@@ -161,6 +161,8 @@ def pledge_change_from_stream_record(record: Mapping[str, Any]) -> PledgeChange 
     if not image:
         raise ValueError(f"a pledge {name} record without its image: is the stream's view type "
                          "NEW_AND_OLD_IMAGES?")  # fmt: skip
+    if _erasure_move(name, image):
+        return None
     area = (image.get(PledgeItem.area.attr_name) or {}).get("S") or None
     challenge_id = image[PledgeItem.challenge_id.attr_name]["S"]
     return PledgeChange(
@@ -170,6 +172,15 @@ def pledge_change_from_stream_record(record: Mapping[str, Any]) -> PledgeChange 
         at=_when(image, dynamodb) if delta > 0 else _record_time(dynamodb),
         area=str(area) if area else None,
     )
+
+
+def _erasure_move(name: str, image: Mapping[str, Any]) -> bool:
+    """A pledge moved by an erasure (storage/personal_data.py): the REMOVE of the marked
+    original and the INSERT of its pseudonymised copy. It was counted when made; the move
+    changes no area and no hour, so neither record counts."""
+    if name == "INSERT":
+        return bool((image.get(PledgeItem.pseudonymised.attr_name) or {}).get("BOOL"))
+    return PledgeItem.erasing.attr_name in image
 
 
 def _when(image: Mapping[str, Any], dynamodb: Mapping[str, Any]) -> datetime:

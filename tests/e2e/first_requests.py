@@ -141,6 +141,8 @@ def exercise(client: Client) -> dict[str, int]:
           one[1] + "/notifications", token=admin), 200)  # fmt: skip
     check("withdraw", client.call(("DELETE", public[0] + "/pledges/me"),
           public[1] + "/pledges/me", token=hugo), 204)  # fmt: skip
+    check("export", client.call(("GET", "/me/export"), "/me/export", token=lea), 200)
+    check("erase", client.call(("DELETE", "/me"), "/me", token=hugo), 204)
     report = ("GET", one[0] + "/report")
     for query, accept in (("", None), ("?format=pdf", "*/*"), ("?format=csv", "*/*")):
         check(f"report{query}", client.call(report, one[1] + "/report" + query, token=admin,

@@ -95,6 +95,9 @@ class FakeDatabase:
     pledges: dict[tuple[str, str], Pledge] = field(default_factory=dict)
     counters: dict[tuple[str, int], Totals] = field(default_factory=dict)
     deliveries: dict[tuple[str, str], StoredDelivery] = field(default_factory=dict)
+    # Pledges an erasure marked for its move, (participant, challenge) → pseudonym: they
+    # cannot be withdrawn (tests/unit/fake_personal_data.py).
+    erasing: dict[tuple[str, str], str] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     # With stale_reads, a non-consistent read of a challenge returns its previous version,
     # as an eventually consistent DynamoDB read may.
@@ -343,6 +346,8 @@ class FakePledgeRepository:
         with self._db.lock:
             if self._replayed(request_token, write):
                 return True
+            if (participant_id, challenge_id) in self._db.erasing:
+                return False
             if self._db.pledges.pop((participant_id, challenge_id), None) is None:
                 return False
             self._db.count(challenge_id, shard, participants=-1)

@@ -64,6 +64,11 @@ from chalicelib.api.schemas.organizations import (
     OrganizationPatch,
     OrganizationSpaceOut,
 )
+from chalicelib.api.schemas.personal_data import (
+    NotificationExport,
+    PersonalDataExport,
+    PledgeExport,
+)
 from chalicelib.api.schemas.pledges import (
     LatLon,
     PledgeIn,
@@ -114,6 +119,7 @@ __all__ = [
     "ListQuery",
     "NearbyOut",
     "NearbyQuery",
+    "NotificationExport",
     "NotificationList",
     "NotificationListQuery",
     "NotificationOut",
@@ -124,6 +130,8 @@ __all__ = [
     "OrganizationPatch",
     "OrganizationSpaceOut",
     "PartyName",
+    "PersonalDataExport",
+    "PledgeExport",
     "PledgeIn",
     "PledgeList",
     "PledgeOut",

@@ -1,0 +1,92 @@
+"""A participant's personal data: the export (`GET /me/export`) and the erasure's answer."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from chalicelib.api.schemas.common import Timestamp
+from chalicelib.api.schemas.reports import ReportOut
+from chalicelib.domain.model import Delivery, Pledge
+from chalicelib.services.personal_data import PersonalExport
+
+# What the export cannot list, and why: said in the document itself (docs/privacy.md).
+EXPORT_NOTES = (
+    "Idempotency records: a retried pledge or report with an Idempotency-Key replays the "
+    "first answer, stored for 24 hours under a one-way hash of the key and your id; it "
+    "repeats the pledge or report above and is deleted after 24 hours.",
+    "Rate limits: counted in the memory of the server that answered, for one minute, never stored.",
+    "Your identity (e-mail, name, locale) is held by the sign-in service, not by crowdact: "
+    "crowdact copies your verified e-mail and language onto a pledge only to tell you when "
+    "its challenge is reached.",
+)
+
+
+class PledgeExport(BaseModel):
+    challenge_id: str
+    display_name: str | None
+    area: str | None = Field(description="the coarse area (a ~5 km cell) counted on the map")
+    notify: bool
+    quantity_reported: int | float
+    created_at: Timestamp
+    email: str | None = Field(description="the verified address the success e-mail goes to")
+    locale: str | None
+
+    @classmethod
+    def from_pledge(cls, pledge: Pledge) -> PledgeExport:
+        return cls(
+            challenge_id=pledge.challenge_id,
+            display_name=pledge.display_name,
+            area=pledge.area,
+            notify=pledge.notify,
+            quantity_reported=pledge.quantity_reported,
+            created_at=pledge.created_at,
+            email=pledge.email,
+            locale=pledge.locale,
+        )
+
+
+class NotificationExport(BaseModel):
+    challenge_id: str
+    event: str
+    channel: str
+    to: str = Field(description="the address used")
+    status: str
+    attempts: int
+    created_at: Timestamp | None
+    sent_at: Timestamp | None
+
+    @classmethod
+    def from_delivery(cls, delivery: Delivery) -> NotificationExport:
+        return cls(
+            challenge_id=delivery.challenge_id,
+            event=delivery.event.value,
+            channel=delivery.channel.value,
+            to=delivery.to,
+            status=delivery.status.value,
+            attempts=delivery.attempts,
+            created_at=delivery.created_at,
+            sent_at=delivery.sent_at,
+        )
+
+
+class PersonalDataExport(BaseModel):
+    subject: str = Field(description="your id at the sign-in service (the token's `sub`)")
+    generated_at: Timestamp
+    pledges: list[PledgeExport]
+    reports: list[ReportOut]
+    notifications: list[NotificationExport] = Field(
+        description="the e-mails addressed to you, with the address used"
+    )
+    notes: list[str] = Field(description="what is held elsewhere or briefly, and why")
+
+    @classmethod
+    def from_export(cls, export: PersonalExport) -> PersonalDataExport:
+        records = export.records
+        return cls(
+            subject=export.subject,
+            generated_at=export.generated_at,
+            pledges=[PledgeExport.from_pledge(p) for p in records.pledges],
+            reports=[ReportOut.from_report(r) for r in records.reports],
+            notifications=[NotificationExport.from_delivery(d) for d in records.deliveries],
+            notes=list(EXPORT_NOTES),
+        )

@@ -1,0 +1,191 @@
+"""A participant's personal data in DynamoDB: what `GET /me/export` reads and what `DELETE /me`
+moves to a pseudonym (see docs/privacy.md for the inventory and docs/architecture.md).
+
+A pledge's key is the participant's `sub`, so erasing it is a move: the item is put again
+under a random pseudonym, without name, address or language, and the original deleted, in
+one transaction that touches no counter, so every count stays what it was. The stream sees a
+REMOVE and an INSERT; the area and hour counts skip both (the original is first marked
+`erasing`, the copy is `pseudonymised`: `storage/tallies.py`), and the campaign trigger moves
+the participant's membership to the pseudonym, which leaves the unique count as it was once
+both records are applied. A withdrawal refuses a pledge marked `erasing` (its REMOVE would be
+taken for the move), and the move refuses a pledge whose reported quantity changed since it
+was read, so a concurrent report is never lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.model import Delivery, Pledge, Report
+from chalicelib.services.personal_data import MoveOutcome, PersonalRecords
+from chalicelib.settings import Settings
+from chalicelib.storage.connection import connection
+from chalicelib.storage.deliveries import delivery_from_item
+from chalicelib.storage.pledges import hash_bucket, pledge_from_item
+from chalicelib.storage.reports import report_from_item
+from chalicelib.storage.tables import DeliveryItem, PledgeItem, ReportItem
+from chalicelib.storage.transactions import (
+    CONDITIONAL_CHECK_FAILED,
+    cancellation_codes,
+    update_if,
+    with_transaction_retries,
+)
+
+# A pledge whose quantity kept changing under the move (reports racing it) is left to the
+# erasure's next pass after this many tries.
+MOVE_ATTEMPTS = 3
+
+
+class DynamoPersonalData:
+    def __init__(self, settings: Settings) -> None:
+        self._connection = connection(settings)
+        self._connection.client  # noqa: B018 - built once, up front (see open_connections)
+
+    def records(self, participant_id: str) -> PersonalRecords:
+        pledge_items = list(PledgeItem.query(participant_id, consistent_read=True))
+        pseudonym = next((item.erasing for item in pledge_items if item.erasing), None)
+        reports = [
+            report_from_item(item)
+            for item in ReportItem.query(participant_id, consistent_read=True)
+        ]
+        return PersonalRecords(
+            pledges=[pledge_from_item(item) for item in pledge_items],
+            reports=reports,
+            deliveries=self._deliveries(participant_id),
+            pseudonym=pseudonym,
+        )
+
+    @staticmethod
+    def _deliveries(participant_id: str) -> list[Delivery]:
+        # The index is eventually consistent: each entry is read from the table, and one
+        # already moved (or expired) is skipped.
+        found: list[Delivery] = []
+        for entry in DeliveryItem.by_participant.query(participant_id):
+            try:
+                item = DeliveryItem.get(entry.challenge_id, entry.key, consistent_read=True)
+            except DeliveryItem.DoesNotExist:
+                continue
+            if item.participant_id == participant_id:
+                found.append(delivery_from_item(item))
+        return found
+
+    def pseudonymise_pledge(self, pledge: Pledge, pseudonym: str, shard: int) -> MoveOutcome:
+        original = PledgeItem(
+            participant_id=pledge.participant_id, challenge_id=pledge.challenge_id
+        )
+        for _ in range(MOVE_ATTEMPTS):
+            if not update_if(
+                original, [PledgeItem.erasing.set(pseudonym)], PledgeItem.challenge_id.exists()
+            ):
+                return MoveOutcome.GONE  # withdrawn meanwhile: nothing left to erase
+            try:
+                item = PledgeItem.get(
+                    pledge.participant_id, pledge.challenge_id, consistent_read=True
+                )
+            except PledgeItem.DoesNotExist:
+                return MoveOutcome.GONE
+            copy = PledgeItem(
+                participant_id=pseudonym,
+                challenge_id=item.challenge_id,
+                challenge_bucket=f"{item.challenge_id}#{hash_bucket(pseudonym)}",
+                area=item.area,  # coarse, and already counted: kept
+                notify=False,
+                quantity_reported=item.quantity_reported,
+                created_at=item.created_at,
+                pseudonymised=True,
+                counter_shard=shard,
+            )
+            outcome = self._move(
+                original,
+                copy,
+                # Still this erasure's, and no report added to it since it was read.
+                (PledgeItem.erasing == pseudonym)
+                & (PledgeItem.quantity_reported == item.quantity_reported),
+                PledgeItem.challenge_id.does_not_exist(),
+            )
+            if outcome is not None:
+                return outcome
+        return MoveOutcome.RETRY
+
+    def pseudonymise_report(self, report: Report, pseudonym: str) -> MoveOutcome:
+        try:
+            item = ReportItem.get(report.participant_id, report.id, consistent_read=True)
+        except ReportItem.DoesNotExist:
+            return MoveOutcome.GONE
+        copy = ReportItem(
+            participant_id=pseudonym,
+            id=item.id,
+            challenge_id=item.challenge_id,
+            created_key=item.created_key,
+            challenge_key=item.challenge_key,
+            quantity=item.quantity,
+            unit=item.unit,
+            occurred_on=item.occurred_on,
+            created_at=item.created_at,
+        )
+        original = ReportItem(participant_id=report.participant_id, id=report.id)
+        outcome = self._move(original, copy, ReportItem.id.exists(), ReportItem.id.does_not_exist())
+        return MoveOutcome.RETRY if outcome is None else outcome
+
+    def pseudonymise_delivery(self, delivery: Delivery, pseudonym: str) -> MoveOutcome:
+        try:
+            item = DeliveryItem.get(delivery.challenge_id, delivery.key, consistent_read=True)
+        except DeliveryItem.DoesNotExist:
+            return MoveOutcome.GONE
+        moved = delivery_from_item(item)
+        anonymous = Delivery(
+            challenge_id=moved.challenge_id,
+            event=moved.event,
+            recipient_role=moved.recipient_role,
+            channel=moved.channel,
+            recipient_key=pseudonym,
+            to="",
+        )
+        # The entry stays in the log (the sponsor's report counts it), without the address.
+        copy = DeliveryItem(
+            challenge_id=item.challenge_id,
+            key=anonymous.key,
+            id=anonymous.id,
+            event=item.event,
+            recipient_role=item.recipient_role,
+            channel=item.channel,
+            recipient_key=pseudonym,
+            to="",
+            status=item.status,
+            attempts=item.attempts,
+            created_at=item.created_at,
+            sent_at=item.sent_at,
+            expires_at=item.expires_at,
+        )
+        original = DeliveryItem(challenge_id=item.challenge_id, key=item.key)
+        outcome = self._move(
+            original,
+            copy,
+            # Not while a sender holds it: its outcome would be recorded on the moved entry.
+            DeliveryItem.key.exists() & DeliveryItem.lease_until.does_not_exist(),
+            DeliveryItem.key.does_not_exist(),
+        )
+        return MoveOutcome.RETRY if outcome is None else outcome
+
+    def _move(self, original: Any, copy: Any, still: Any, free: Any) -> MoveOutcome | None:
+        """Delete `original` if `still` holds and put `copy` if `free` does, together: MOVED,
+        TAKEN when the copy's key is taken, None when `original` changed (read it again)."""
+
+        def write() -> None:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.delete(original, condition=still)
+                transaction.save(copy, condition=free)
+
+        try:
+            with_transaction_retries(write)
+        except TransactWriteError as error:
+            codes = cancellation_codes(error)
+            if len(codes) > 1 and codes[1] == CONDITIONAL_CHECK_FAILED:
+                return MoveOutcome.TAKEN
+            if codes and codes[0] == CONDITIONAL_CHECK_FAILED:
+                return None
+            raise
+        return MoveOutcome.MOVED

@@ -1,0 +1,334 @@
+"""`GET /me/export` and `DELETE /me` on moto, with the stream triggers: the export holds every
+personal attribute stored, and the erasure leaves every public and admin figure as it was."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pynamodb.attributes import Attribute
+
+from chalicelib.local.tokens import mint_local_token
+from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
+from chalicelib.storage.tables import (
+    ALL_TABLES,
+    DeliveryItem,
+    PledgeItem,
+    ReportItem,
+)
+from tests.functional.conftest import ADMIN, Api, bearer
+from tests.functional.test_campaigns import create_campaign
+
+LEA = "lea-0001"
+LEA_EMAIL = "lea@example.org"
+PARIS = {"lat": 48.8566, "lon": 2.3522}
+LYON = {"lat": 45.764, "lon": 4.8357}
+
+
+def lea() -> dict[str, str]:
+    """Léa's token, with the verified address and the language a pledge copies."""
+    token = mint_local_token(
+        LOCAL_JWT_SECRET_DEFAULT, LEA, email=LEA_EMAIL, email_verified=True, locale="fr-FR"
+    )
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+# Every attribute of every table that can hold something about a person, and where the export
+# shows it (None: the table holds nothing personal, said why). A table or attribute added
+# later without a line here fails `test_the_inventory_covers_every_table`.
+PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
+    "pledges": {
+        "participant_id": "subject",
+        "display_name": "pledges[].display_name",
+        "area": "pledges[].area",
+        "email": "pledges[].email",
+        "locale": "pledges[].locale",
+        "notify": "pledges[].notify",
+        "created_at": "pledges[].created_at",
+        "quantity_reported": "pledges[].quantity_reported",
+    },
+    "reports": {
+        "participant_id": "subject",
+        "quantity": "reports[].quantity",
+        "unit": "reports[].unit",
+        "occurred_on": "reports[].occurred_on",
+        "created_at": "reports[].created_at",
+    },
+    "deliveries": {
+        "participant_id": "subject",
+        "recipient_key": "subject",
+        "to": "notifications[].to",
+        "created_at": "notifications[].created_at",
+        "status": "notifications[].status",
+        "sent_at": "notifications[].sent_at",
+    },
+    "campaign_members": "derived from the pledges by the stream (the campaign, the pledged "
+    "challenges); moved with them",
+    "idempotency": "a copy of a pledge or report answer for 24 h, keyed by a one-way hash "
+    "(the export's notes say so)",
+    "challenges": "organisations' challenges: parties are organisations, not participants",
+    "counters": "counts only",
+    "challenge_events": "milestones and fan-out positions (a participant id as a page "
+    "boundary, for a few minutes while the e-mails go out)",
+    "organizations": "organisations",
+    "organization_slugs": "organisations",
+    "campaigns": "organisations' campaigns",
+    "area_counts": "counts per ~5 km cell",
+    "pledge_hours": "counts per hour",
+    "stream_receipts": "stream sequence numbers",
+}
+
+
+def _normal(entry: dict[str, Any]) -> dict[str, Any]:
+    """Values as comparable text: instants in UTC to the second (as the API writes them),
+    numbers as floats."""
+    normal: dict[str, Any] = {}
+    for key, value in entry.items():
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC).replace(microsecond=0).isoformat()
+        elif isinstance(value, str) and value.endswith("Z") and "T" in value:
+            value = datetime.fromisoformat(value).astimezone(UTC).isoformat()
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            value = float(value)
+        normal[key] = value
+    return normal
+
+
+def _attributes(model: Any) -> set[str]:
+    return {
+        name
+        for name, attribute in model.get_attributes().items()
+        if isinstance(attribute, Attribute)
+    }
+
+
+def test_the_inventory_covers_every_table() -> None:
+    tables = {model.Meta.table_name.rsplit("-", 1)[-1] for model in ALL_TABLES}
+    bases = {name for name in PERSONAL_ATTRIBUTES}
+    assert {t for t in tables if not any(t.endswith(b) for b in bases)} == set()
+    for model, base in (
+        (PledgeItem, "pledges"),
+        (ReportItem, "reports"),
+        (DeliveryItem, "deliveries"),
+    ):
+        listed = PERSONAL_ATTRIBUTES[base]
+        assert isinstance(listed, dict)
+        # Every attribute is either listed as personal or known to be internal.
+        internal = {
+            "challenge_id",
+            "challenge_bucket",
+            "erasing",
+            "pseudonymised",
+            "counter_shard",
+            "id",
+            "created_key",
+            "challenge_key",
+            "key",
+            "event",
+            "recipient_role",
+            "channel",
+            "attempts",
+            "lease_until",
+            "last_error",
+            "expires_at",
+        }
+        assert _attributes(model) - set(listed) - internal == set(), model
+
+
+def _reach(api: Api) -> dict[str, Any]:
+    """A campaign of two challenges, Léa and five neighbours in them, reports, a reached
+    challenge whose e-mails went out."""
+    week = create_campaign(api)
+    cycle = api.create(campaign_id=week["id"], target={"metric": "participants", "value": 6})
+    km = api.create(
+        campaign_id=week["id"], target={"metric": "quantity", "value": 1000, "unit": "km"}
+    )
+    for index in range(5):
+        neighbour = bearer(f"neighbour-{index}")
+        for challenge in (cycle, km):
+            body = {"location": PARIS, "display_name": f"N{index}"}
+            response = api.request(
+                "POST", f"/challenges/{challenge['id']}/pledges", body, neighbour
+            )
+            assert response.status_code == 201, response.body
+    for challenge in (cycle, km):
+        body = {"location": PARIS, "display_name": "Léa la cycliste"}
+        response = api.request("POST", f"/challenges/{challenge['id']}/pledges", body, lea())
+        assert response.status_code == 201, response.body
+    reported = api.request("POST", f"/challenges/{km['id']}/reports", {"quantity": 12.5}, lea())
+    assert reported.status_code == 201, reported.body
+    api.drain()
+    return {"campaign": week["id"], "cycle": cycle["id"], "km": km["id"]}
+
+
+def _figures(api: Api, ids: dict[str, Any]) -> dict[str, Any]:
+    """Every figure the public and the admins see about these challenges and their campaign."""
+
+    def get(path: str, headers: dict[str, str] | None = None) -> Any:
+        response = api.request("GET", path, None, headers)
+        assert response.status_code == 200, (path, response.body)
+        return json.loads(response.body)
+
+    figures: dict[str, Any] = {}
+    for name in ("cycle", "km"):
+        challenge_id = ids[name]
+        public = get(f"/challenges/{challenge_id}")
+        figures[f"{name}.progress"] = public["progress"]
+        figures[f"{name}.areas"] = get(f"/challenges/{challenge_id}/areas")
+        figures[f"{name}.nearby"] = get(
+            f"/challenges/{challenge_id}/nearby?lat={PARIS['lat']}&lon={PARIS['lon']}"
+        )
+        report = get(f"/admin/challenges/{challenge_id}/report", ADMIN)
+        report.pop("generated_at", None)
+        figures[f"{name}.report"] = report
+    campaign = get(f"/campaigns/{ids['campaign']}")
+    figures["campaign.totals"] = campaign["totals"]
+    report = get(f"/admin/campaigns/{ids['campaign']}/report", ADMIN)
+    report.pop("generated_at", None)
+    figures["campaign.report"] = report
+    return figures
+
+
+def _export(api: Api) -> dict[str, Any]:
+    response = api.request("GET", "/me/export", None, lea())
+    assert response.status_code == 200, response.body
+    document: dict[str, Any] = json.loads(response.body)
+    return document
+
+
+def test_the_export_holds_every_personal_attribute_stored(api: Api) -> None:
+    ids = _reach(api)
+    document = _export(api)
+    assert document["subject"] == LEA
+    pledges = {p["challenge_id"]: p for p in document["pledges"]}
+    assert set(pledges) == {ids["cycle"], ids["km"]}
+    for pledge in pledges.values():
+        assert pledge["display_name"] == "Léa la cycliste"
+        assert pledge["email"] == LEA_EMAIL
+        assert pledge["locale"] == "fr"
+        assert pledge["area"]
+        assert pledge["notify"] is True
+    assert pledges[ids["km"]]["quantity_reported"] == 12.5
+    assert [(r["challenge_id"], r["quantity"], r["unit"]) for r in document["reports"]] == [
+        (ids["km"], 12.5, "km")
+    ]
+    # The reached challenge's e-mail to Léa, with the address it went to.
+    mails = [n for n in document["notifications"] if n["challenge_id"] == ids["cycle"]]
+    assert [(n["event"], n["channel"], n["to"], n["status"]) for n in mails] == [
+        ("challenge.reached", "email", LEA_EMAIL, "sent")
+    ]
+    assert document["notes"]
+    # Each personal attribute stored for Léa, read straight from the tables, is in it.
+    stored = {
+        "pledges": [i.attribute_values for i in PledgeItem.query(LEA)],
+        "reports": [i.attribute_values for i in ReportItem.query(LEA)],
+        "notifications": [
+            DeliveryItem.get(e.challenge_id, e.key).attribute_values
+            for e in DeliveryItem.by_participant.query(LEA)
+        ],
+    }
+    tables = {"pledges": "pledges", "reports": "reports", "notifications": "deliveries"}
+    for section, items in stored.items():
+        assert items, section
+        inventory = PERSONAL_ATTRIBUTES[tables[section]]
+        assert isinstance(inventory, dict)
+        shown = [_normal(entry) for entry in document[section]]
+        for item in items:
+            for attribute, path in inventory.items():
+                if path == "subject":
+                    assert item[attribute] == document["subject"]
+                    continue
+                field = path.removeprefix(f"{section}[].")
+                if item.get(attribute) is None:
+                    continue
+                assert _normal({field: item[attribute]})[field] in [e[field] for e in shown], (
+                    section,
+                    attribute,
+                )
+    # Nobody else's data: the neighbours' names never appear.
+    assert "N0" not in json.dumps(document)
+
+
+def test_erasure_keeps_every_figure_and_leaves_nothing_to_export(api: Api) -> None:
+    ids = _reach(api)
+    before = _figures(api, ids)
+    response = api.request("DELETE", "/me", None, lea())
+    assert response.status_code == 204, response.body
+    api.drain()
+    assert _figures(api, ids) == before
+    document = _export(api)
+    assert (document["pledges"], document["reports"], document["notifications"]) == ([], [], [])
+    # Nothing under Léa's id, her name or her address is left in the tables.
+    assert list(PledgeItem.query(LEA)) == []
+    assert list(ReportItem.query(LEA)) == []
+    for challenge_id in (ids["cycle"], ids["km"]):
+        for item in DeliveryItem.query(challenge_id):
+            assert LEA not in item.key
+            assert item.to != LEA_EMAIL
+            assert item.recipient_key != LEA
+    pseudonymised = [item for item in PledgeItem.scan() if item.pseudonymised]
+    assert len(pseudonymised) == 2
+    assert len({item.participant_id for item in pseudonymised}) == 1  # one person, still
+    for moved in pseudonymised:
+        assert LEA not in moved.participant_id
+        assert {"display_name", "email", "locale", "erasing"}.isdisjoint(moved.attribute_values)
+        assert moved.area  # coarse, kept
+    # Idempotent: again 204, and nothing changes.
+    again = api.request("DELETE", "/me", None, lea())
+    assert again.status_code == 204
+    api.drain()
+    assert _figures(api, ids) == before
+
+
+def test_after_erasure_a_pledge_is_new_and_the_erased_one_cannot_be_withdrawn(api: Api) -> None:
+    ids = _reach(api)
+    assert api.request("DELETE", "/me", None, lea()).status_code == 204
+    api.drain()
+    before = _figures(api, ids)["cycle.progress"]
+    # The erased pledge is no longer Léa's: she has none to withdraw.
+    gone = api.request("DELETE", f"/challenges/{ids['cycle']}/pledges/me", None, lea())
+    assert gone.status_code == 404
+    # A new pledge is a new participant.
+    again = api.request("POST", f"/challenges/{ids['cycle']}/pledges", {"location": LYON}, lea())
+    assert again.status_code == 201, again.body
+    api.drain()
+    after = _figures(api, ids)["cycle.progress"]
+    assert after["participants"] == before["participants"] + 1
+
+
+def test_a_withdrawal_between_the_erasures_mark_and_its_move_is_refused(api: Api) -> None:
+    ids = _reach(api)
+    before = _figures(api, ids)
+    # An erasure has marked Léa's pledge and not moved it yet (it stopped there, say).
+    marked = PledgeItem.get(LEA, ids["cycle"])
+    marked.update(actions=[PledgeItem.erasing.set("erased_0123456789abcdef01234567")])
+    withdrawal = api.request("DELETE", f"/challenges/{ids['cycle']}/pledges/me", None, lea())
+    assert withdrawal.status_code == 404  # its REMOVE would be taken for the move
+    # The next erasure finishes under that pseudonym; nothing was counted off.
+    assert api.request("DELETE", "/me", None, lea()).status_code == 204
+    api.drain()
+    assert _figures(api, ids) == before
+    owners = {i.participant_id for i in PledgeItem.scan() if i.pseudonymised}
+    assert owners == {"erased_0123456789abcdef01234567"}
+
+
+def test_an_erased_participant_gets_no_email_when_the_challenge_is_reached(api: Api) -> None:
+    challenge = api.create(target={"metric": "participants", "value": 3})
+    assert (
+        api.request("POST", f"/challenges/{challenge['id']}/pledges", {}, lea()).status_code == 201
+    )
+    api.pledge(challenge["id"], "a-1")
+    api.pledge(challenge["id"], "a-2")  # reached: the triggers have not run yet
+    assert api.request("DELETE", "/me", None, lea()).status_code == 204
+    api.drain()
+    assert api.challenge(challenge["id"])["progress"]["reached"] is True
+    assert all(LEA_EMAIL not in message.to for message in api.emails())
+    assert all(entry["to"] != LEA_EMAIL for entry in api.notifications(challenge["id"]))
+
+
+@pytest.mark.parametrize("path", ["/me/export", "/me"])
+def test_personal_data_routes_need_a_participant(api: Api, path: str) -> None:
+    method = "GET" if path.endswith("export") else "DELETE"
+    assert api.request(method, path).status_code == 401

@@ -1,0 +1,84 @@
+"""`FakePersonalData`: the erasure's moves over the fake tables, as DynamoPersonalData makes
+them (a pledge marked `erasing` cannot be withdrawn; no count changes)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from chalicelib.domain.model import Delivery, Pledge, RecipientRole, Report
+from chalicelib.services.personal_data import MoveOutcome, PersonalRecords
+from tests.unit.fakes import FakeDatabase, FakeReportRepository, StoredDelivery
+
+
+class FakePersonalData:
+    def __init__(self, db: FakeDatabase, reports: FakeReportRepository) -> None:
+        self._db = db
+        self._reports = reports
+
+    def records(self, participant_id: str) -> PersonalRecords:
+        with self._db.lock:
+            pledges = sorted(
+                (p for (pid, _), p in self._db.pledges.items() if pid == participant_id),
+                key=lambda pledge: pledge.challenge_id,
+            )
+            reports = [r for (pid, _), r in self._reports.reports.items() if pid == participant_id]
+            deliveries = [
+                stored.delivery
+                for stored in self._db.deliveries.values()
+                if stored.delivery.recipient_role is RecipientRole.PARTICIPANT
+                and stored.delivery.recipient_key == participant_id
+            ]
+            pseudonym = next(
+                (name for (pid, _), name in self._db.erasing.items() if pid == participant_id), None
+            )
+        return PersonalRecords(pledges, reports, deliveries, pseudonym)
+
+    def pseudonymise_pledge(self, pledge: Pledge, pseudonym: str, shard: int) -> MoveOutcome:
+        key = (pledge.participant_id, pledge.challenge_id)
+        with self._db.lock:
+            current = self._db.pledges.get(key)
+            if current is None:
+                return MoveOutcome.GONE
+            self._db.erasing[key] = pseudonym
+            if (pseudonym, pledge.challenge_id) in self._db.pledges:
+                return MoveOutcome.TAKEN
+            del self._db.pledges[key]
+            del self._db.erasing[key]
+            self._db.pledges[(pseudonym, pledge.challenge_id)] = Pledge(
+                challenge_id=current.challenge_id,
+                participant_id=pseudonym,
+                created_at=current.created_at,
+                area=current.area,
+                notify=False,
+                quantity_reported=current.quantity_reported,
+                pseudonymised=True,
+                counter_shard=shard,
+            )
+            return MoveOutcome.MOVED
+
+    def pseudonymise_report(self, report: Report, pseudonym: str) -> MoveOutcome:
+        with self._db.lock:
+            current = self._reports.reports.get((report.participant_id, report.id))
+            if current is None:
+                return MoveOutcome.GONE
+            if (pseudonym, report.id) in self._reports.reports:
+                return MoveOutcome.TAKEN
+            del self._reports.reports[(report.participant_id, report.id)]
+            self._reports.reports[(pseudonym, report.id)] = replace(
+                current, participant_id=pseudonym
+            )
+            return MoveOutcome.MOVED
+
+    def pseudonymise_delivery(self, delivery: Delivery, pseudonym: str) -> MoveOutcome:
+        with self._db.lock:
+            stored = self._db.deliveries.get((delivery.challenge_id, delivery.key))
+            if stored is None:
+                return MoveOutcome.GONE
+            if stored.lease_until is not None:
+                return MoveOutcome.RETRY  # a sender holds it
+            moved = replace(stored.delivery, recipient_key=pseudonym, to="")
+            if (moved.challenge_id, moved.key) in self._db.deliveries:
+                return MoveOutcome.TAKEN
+            del self._db.deliveries[(delivery.challenge_id, delivery.key)]
+            self._db.deliveries[(moved.challenge_id, moved.key)] = StoredDelivery(moved)
+            return MoveOutcome.MOVED
