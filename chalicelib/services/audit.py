@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.access import PLATFORM, AdminScope
 from chalicelib.domain.audit import (
@@ -161,3 +162,19 @@ def as_dict(entry: AuditEntry) -> dict[str, object]:
 
 def as_json(entry: AuditEntry) -> str:
     return json.dumps(as_dict(entry), sort_keys=True, separators=(",", ":"))
+
+
+def from_dict(fields: Mapping[str, Any]) -> AuditEntry:
+    """The entry `as_dict` wrote (e.g. in a failed append's log line), to store it later."""
+    target = fields["target"]
+    return AuditEntry(
+        id=str(fields["id"]),
+        at=datetime.fromisoformat(str(fields["at"])),
+        actor_sub=str(fields["actor_sub"]),
+        actor_role=ActorRole(fields["actor_role"]),
+        organization_id=fields.get("organization_id"),
+        action=str(fields["action"]),
+        target=AuditTarget(str(target["type"]), str(target["id"])),
+        request_id=str(fields["request_id"]),
+        details=tidy_details(fields.get("details")),
+    )

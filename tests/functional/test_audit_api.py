@@ -4,7 +4,10 @@ admins whole and by org-admins for their organisation, a page at a time; never c
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import io
 import json
+import logging
 import urllib.parse
 from typing import Any
 
@@ -13,9 +16,10 @@ import pytest
 from chalicelib.services.audit import AuditService
 from chalicelib.services.ports import SystemClock
 from chalicelib.services.retry import RetryPolicy
+from chalicelib.storage.audit import DynamoAuditRepository
 from chalicelib.storage.cursors import encode_cursor
 from chalicelib.wiring import set_container
-from tests.functional.conftest import ADMIN, Api, bearer, challenge_body
+from tests.functional.conftest import ADMIN, REPO_ROOT, Api, bearer, challenge_body
 from tests.functional.test_public_api import assert_problem
 from tests.unit.fakes import FakeAuditRepository
 
@@ -213,17 +217,26 @@ def test_no_route_changes_or_deletes_the_trail(api: Api, method: str) -> None:
     assert trail(api) == before
 
 
-def test_a_failing_audit_table_does_not_fail_the_write(api: Api) -> None:
+def _append_script() -> Any:
+    path = REPO_ROOT / "scripts" / "append_audit_entry.py"
+    spec = importlib.util.spec_from_file_location("append_audit_entry", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_failing_audit_table_does_not_fail_the_write_and_the_log_restores_it(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
     broken = FakeAuditRepository()
     broken.fail_next(100)
-    set_container(
-        dataclasses.replace(
-            api.container,
-            audit=AuditService(broken, SystemClock(), retry=RetryPolicy(sleep=lambda _: None)),
-        )
-    )
+    failing = AuditService(broken, SystemClock(), retry=RetryPolicy(sleep=lambda _: None))
+    set_container(dataclasses.replace(api.container, audit=failing))
     try:
-        created = api.request("POST", "/admin/challenges", challenge_body(), ADMIN)
+        with caplog.at_level(logging.ERROR, logger="chalicelib.services.audit"):
+            created = api.request("POST", "/admin/challenges", challenge_body(), ADMIN)
     finally:
         set_container(api.container)
 
@@ -232,3 +245,13 @@ def test_a_failing_audit_table_does_not_fail_the_write(api: Api) -> None:
     assert api.challenge(challenge_id)["id"] == challenge_id
     assert broken.attempts == 3
     assert trail(api) == []
+
+    # What docs/deploy.md says to do: put the logged entry with scripts/append_audit_entry.py.
+    script = _append_script()
+    lines = [record.getMessage() for record in caplog.records]
+    out = io.StringIO()
+    assert script.append_all(script.entries_in(lines), DynamoAuditRepository(), out) == 1
+    assert script.append_all(script.entries_in(lines), DynamoAuditRepository(), out) == 0
+    assert "already there" in out.getvalue()
+    (entry,) = trail(api)
+    assert (entry["action"], entry["target"]["id"]) == ("challenge.create", challenge_id)

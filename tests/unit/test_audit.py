@@ -20,7 +20,7 @@ from chalicelib.domain.audit import (
     entry_id,
 )
 from chalicelib.domain.model import Principal
-from chalicelib.services.audit import AuditService
+from chalicelib.services.audit import AuditService, as_json, from_dict
 from chalicelib.services.ports import MetricName
 from chalicelib.services.retry import RetryPolicy
 from tests.unit.fakes import FakeAuditRepository, FakeClock
@@ -241,3 +241,9 @@ def test_the_trail_is_read_oldest_first_from_since_a_page_at_a_time() -> None:
     last = trail.service.list(since=made[1].at, limit=2, cursor=second.next_cursor)
     assert last.items == []
     assert last.next_cursor is None
+
+
+def test_a_logged_entry_reads_back_as_the_entry() -> None:
+    entry = Trail().record(details={"reason": "spam"}, organization_id=None)
+
+    assert from_dict(json.loads(as_json(entry))) == entry
