@@ -20,6 +20,7 @@ from chalicelib.observability import (
     configure_tracing,
 )
 from chalicelib.services.areas import AreaService
+from chalicelib.services.audit import AuditService
 from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.deadlines import DeadlineService
@@ -36,6 +37,7 @@ from chalicelib.services.retry import RetryPolicy
 from chalicelib.services.sponsor_reports import SponsorReportService
 from chalicelib.services.tallies import TallyService
 from chalicelib.settings import LOCAL_STAGE, Settings
+from chalicelib.storage.audit import DynamoAuditRepository
 from chalicelib.storage.campaign_cache import CachedCampaignRepository
 from chalicelib.storage.campaigns import (
     DynamoAudienceCounts,
@@ -89,6 +91,8 @@ class Container:
     deadlines: DeadlineService
     metrics: ContainerMetrics
     rate_limits: RateLimits
+    # Admin routes record through `@endpoint(audit=...)`; other writers call `audit.record`.
+    audit: AuditService
 
 
 def build_container(
@@ -195,6 +199,7 @@ def build_container(
             clock,
             metrics=metrics,
         ),
+        audit=AuditService(DynamoAuditRepository(), clock, metrics=metrics),
     )
 
 

@@ -8,7 +8,7 @@ any function (and the stream trigger Lambda validates on creation) that uses the
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aws_cdk import aws_dynamodb as dynamodb
@@ -22,7 +22,15 @@ from infra.tables import TableSpec
 
 class TableAccess(enum.Enum):
     READ = "read"
+    APPEND = "append"  # read, and put new items; never update or delete one
     READ_WRITE = "read_write"
+
+
+# Tables whose items no code may change or delete once written (the audit trail): whoever
+# writes them gets APPEND. IAM has no condition that forces a PutItem to be conditional, so
+# the one overwrite left open is a put over an existing id; the app always puts with
+# `attribute_not_exists(id)`, and PITR keeps 35 days of history (docs/decisions.md 86).
+APPEND_ONLY_TABLES: frozenset[str] = frozenset({"audit"})
 
 
 READ_ACTIONS = (
@@ -34,6 +42,7 @@ READ_ACTIONS = (
 )
 # Transactions need no action of their own: each item is authorised as its Put/Update/Delete.
 WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+APPEND_ACTIONS = ("dynamodb:PutItem",)
 STREAM_READ_ACTIONS = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -54,8 +63,9 @@ class FunctionAccess:
 
 
 # Every function of the Chalice app needs an entry (the synth fails otherwise). The API
-# serves every route, so it may read and write every table, new ones included; each stream
-# trigger gets only what its handler in chalicelib/streams.py touches.
+# serves every route, so it may read and write every table, new ones included (the
+# append-only ones: read and append); each stream trigger gets only what its handler in
+# chalicelib/streams.py touches.
 FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
     "api_handler": FunctionAccess(tables=None),
     # services.progress.refresh: the challenge, its counter shards, the milestone.
@@ -119,6 +129,24 @@ def access_for(function_name: str) -> FunctionAccess:
         ) from None
 
 
+def table_levels(function_name: str, tables: Iterable[str]) -> dict[str, TableAccess]:
+    """What the function may do on each table it reaches (`tables`: every table there is)."""
+    access = access_for(function_name)
+    if access.tables is None:
+        return {
+            base: TableAccess.APPEND if base in APPEND_ONLY_TABLES else TableAccess.READ_WRITE
+            for base in tables
+        }
+    changing = sorted(
+        base
+        for base, level in access.tables.items()
+        if base in APPEND_ONLY_TABLES and level is TableAccess.READ_WRITE
+    )
+    if changing:
+        raise ValueError(f"{function_name} may only append to {changing}, never change them")
+    return dict(access.tables)
+
+
 @dataclass(frozen=True)
 class Grants:
     """The resources one function's role is granted (built from FunctionAccess)."""
@@ -152,6 +180,15 @@ def policy_statements(grants: Grants) -> list[iam.PolicyStatement]:
         statements.append(
             iam.PolicyStatement(
                 sid="WriteItems", actions=list(WRITE_ACTIONS), resources=_flatten(writable)
+            )
+        )
+    appendable = [
+        table.table_arn for _, table, access in grants.tables if access is TableAccess.APPEND
+    ]
+    if appendable:
+        statements.append(
+            iam.PolicyStatement(
+                sid="AppendItems", actions=list(APPEND_ACTIONS), resources=appendable
             )
         )
     if grants.stream_table is not None:

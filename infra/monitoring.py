@@ -11,6 +11,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from chalicelib.observability import NAMESPACE, SERVICE
+from chalicelib.services.ports import MetricName
 from infra.stages import StageConfig
 from infra.triggers import Trigger
 
@@ -118,6 +120,24 @@ class Alarms(Construct):
             "more than 1% of API requests answered 5xx",
             evaluation_periods=3,
             datapoints_to_alarm=2,
+        )
+
+    def audit_append_failures(self) -> None:
+        # The app's own EMF counter (chalicelib.observability.Metrics: dimensions stage and
+        # service): an admin write whose audit entry could not be stored, so is only in the
+        # error log line that holds it.
+        self._alarm(
+            "AuditAppendFailed",
+            cloudwatch.Metric(
+                namespace=NAMESPACE,
+                metric_name=MetricName.AUDIT_APPEND_FAILED,
+                dimensions_map={"stage": self._stage.name, "service": SERVICE},
+                statistic=cloudwatch.Stats.SUM,
+                period=cdk.Duration.minutes(5),
+            ),
+            0,
+            "an admin write's audit entry was not stored: copy it from the API's error log "
+            "('audit entry not stored') into the audit table",
         )
 
 

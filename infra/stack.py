@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import chalice_app
-from infra.access import Grants, TableAccess, access_for, build_role
+from infra.access import Grants, access_for, build_role, table_levels
 from infra.api import API_GATEWAY_STAGE, build_web_acl, configure_rest_api
 from infra.functions import API_HANDLER, ChaliceFunction, app_functions, load_app
 from infra.identity import build_mail, build_user_directory
@@ -112,11 +112,7 @@ class CrowdactStack(cdk.Stack):
     def _role(self, function: ChaliceFunction) -> iam.Role:
         name = function.name
         access = access_for(name)
-        tables = (
-            {base: TableAccess.READ_WRITE for base in self.specs}
-            if access.tables is None
-            else access.tables
-        )
+        tables = table_levels(name, self.specs)
         unknown = sorted(set(tables) - set(self.specs))
         if unknown:
             raise LookupError(f"{name} is granted tables that do not exist: {unknown}")
@@ -157,6 +153,7 @@ class CrowdactStack(cdk.Stack):
         for name, table in self.tables.items():
             alarms.table_throttles(name, table)
         alarms.api_server_errors(self.stage.resource_name("api"), API_GATEWAY_STAGE)
+        alarms.audit_append_failures()
         self.alarm_topic = alarms.topic
 
     def _outputs(self) -> None:

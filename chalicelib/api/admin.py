@@ -1,6 +1,7 @@
 """Admin routes: create and run challenges and campaigns, read their delivery log, manage
-organisations. A platform `admin` runs everything; an `org-admin` its own organisation's
-(`request.scope`): another organisation's answers 404, as if it did not exist."""
+organisations, read the audit trail. A platform `admin` runs everything; an `org-admin` its
+own organisation's (`request.scope`): another organisation's answers 404, as if it did not
+exist. Each write names the action its requests append to the audit trail (`audit=`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from chalicelib.api.routing import ApiRequest, endpoint
 from chalicelib.api.schemas import (
     AdminChallengeList,
     AdminChallengeOut,
+    AuditEntryOut,
+    AuditList,
+    AuditQuery,
     CampaignCreate,
     CampaignList,
     CampaignOut,
@@ -26,6 +30,7 @@ from chalicelib.api.schemas import (
     OrganizationPatch,
     SponsorIn,
 )
+from chalicelib.domain.audit import AuditAction
 from chalicelib.domain.errors import InvalidRequestError
 from chalicelib.domain.model import (
     OrganizationKind,
@@ -83,6 +88,7 @@ def _changes(patch: ChallengePatch) -> ChallengeChanges:
     response=AdminChallengeOut,
     status=201,
     body=ChallengeCreate,
+    audit=AuditAction.CHALLENGE_CREATE,
 )
 def create_challenge(request: ApiRequest[ChallengeCreate, Any]) -> AdminChallengeOut:
     body = request.body
@@ -148,6 +154,7 @@ def get_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChal
     response=AdminChallengeOut,
     body=ChallengePatch,
     errors=(404, 409),
+    audit=AuditAction.CHALLENGE_UPDATE,
 )
 def update_challenge(
     request: ApiRequest[ChallengePatch, Any], challenge_id: str
@@ -165,6 +172,7 @@ def update_challenge(
     summary="Publish a draft challenge (draft → live)",
     response=AdminChallengeOut,
     errors=(404, 409),
+    audit=AuditAction.CHALLENGE_PUBLISH,
 )
 def publish_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
     return AdminChallengeOut.from_challenge(
@@ -178,6 +186,7 @@ def publish_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> Admin
     summary="Close a live challenge (live → closed)",
     response=AdminChallengeOut,
     errors=(404, 409),
+    audit=AuditAction.CHALLENGE_CLOSE,
 )
 def close_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
     return AdminChallengeOut.from_challenge(
@@ -219,6 +228,7 @@ def notifications(
     body=OrganizationCreate,
     errors=(409,),
     auth="platform",
+    audit=AuditAction.ORGANIZATION_CREATE,
 )
 def create_organization(request: ApiRequest[OrganizationCreate, Any]) -> OrganizationOut:
     body = request.body
@@ -277,6 +287,7 @@ def get_organization(request: ApiRequest[Any, Any], organization_id: str) -> Org
     response=OrganizationOut,
     body=OrganizationPatch,
     errors=(404, 409),
+    audit=AuditAction.ORGANIZATION_UPDATE,
 )
 def update_organization(
     request: ApiRequest[OrganizationPatch, Any], organization_id: str
@@ -295,6 +306,7 @@ def update_organization(
     response=CampaignOut,
     status=201,
     body=CampaignCreate,
+    audit=AuditAction.CAMPAIGN_CREATE,
 )
 def create_campaign(request: ApiRequest[CampaignCreate, Any]) -> CampaignOut:
     body = request.body
@@ -338,4 +350,21 @@ def list_campaigns(request: ApiRequest[Any, ListQuery]) -> CampaignList:
 def get_campaign(request: ApiRequest[Any, Any], campaign_id: str) -> CampaignOut:
     return CampaignOut.from_campaign(
         request.container.campaigns.get_for_admin(campaign_id, request.scope)
+    )
+
+
+@admin_endpoint(
+    "/admin/audit",
+    "GET",
+    summary="The audit trail of admin writes, oldest first (an org-admin: its organisation's)",
+    response=AuditList,
+    query=AuditQuery,
+)
+def audit_trail(request: ApiRequest[Any, AuditQuery]) -> AuditList:
+    query = request.query
+    page = request.container.audit.list(
+        scope=request.scope, since=query.since, limit=query.limit, cursor=query.cursor
+    )
+    return AuditList(
+        items=[AuditEntryOut.from_entry(e) for e in page.items], next_cursor=page.next_cursor
     )

@@ -160,6 +160,9 @@ def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
         "parameters": parameters,
         "responses": responses,
     }
+    if op.audit is not None:
+        # What a successful request appends to the audit trail (GET /admin/audit).
+        document["x-audit-action"] = op.audit
     if op.body is not None:
         document["requestBody"] = {
             "required": _body_required(op.body),

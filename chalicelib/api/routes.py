@@ -84,6 +84,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/campaigns", "GET", ADMIN),
     Route("/admin/campaigns/{campaign_id}", "GET", ADMIN),
     Route("/admin/campaigns/{campaign_id}/report", "GET", ADMIN_REPORTS),
+    Route("/admin/audit", "GET", ADMIN),
     Route("/organizations/{slug}", "GET", PUBLIC),
 )
 

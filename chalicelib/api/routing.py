@@ -2,12 +2,14 @@
 
 Every route is declared through it, so each one gets the same treatment and is recorded in
 `OPERATIONS`, from which `/openapi.json` is generated, and in `HANDLERS`, where the route
-table (`chalicelib.api.routes`) finds it when the first request for it arrives.
+table (`chalicelib.api.routes`) finds it when the first request for it arrives. A route that
+writes names its `audit` action, and its successful requests are appended to the audit trail.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,8 +18,10 @@ from typing import Any, Generic, Literal, TypeVar
 from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.api.idempotency import REPLAYED_HEADER
 from chalicelib.api.problems import response_for_error
 from chalicelib.domain.access import AdminScope, admin_scope
+from chalicelib.domain.audit import AuditTarget, check_action
 from chalicelib.domain.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -26,11 +30,15 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.model import Principal
 from chalicelib.observability import set_correlation_id
+from chalicelib.services.ports import UNSET, MetricName, Unset
 from chalicelib.wiring import Container, get_container
+
+logger = logging.getLogger(__name__)
 
 # "admin": a platform admin, or an org-admin within its organisation (`ApiRequest.scope`);
 # "platform": a platform admin only.
 Auth = Literal["none", "optional", "participant", "admin", "platform"]
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BodyT = TypeVar("BodyT", bound=BaseModel)
 QueryT = TypeVar("QueryT", bound=BaseModel)
 
@@ -63,10 +71,22 @@ class Operation:
     alternatives: tuple[tuple[str, type[BaseModel]], ...] = ()
     # Media types of files the success response may also be (a PDF, a zip).
     files: tuple[str, ...] = ()
+    audit: str | None = None  # the action its successful requests append to the audit trail
 
 
 OPERATIONS: list[Operation] = []
 HANDLERS: dict[tuple[str, str], Callable[..., Response]] = {}  # (METHOD, path) → handler
+
+
+@dataclass
+class AuditNote:
+    """What a view tells the audit entry its route records, when the defaults are not right
+    (see `audit_subject`): the target if the path and answer do not name it, the organisation
+    if it is not the answer's, and details such as a moderator's reason."""
+
+    target: AuditTarget | None = None
+    organization_id: str | Unset | None = UNSET
+    details: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,6 +100,8 @@ class ApiRequest(Generic[BodyT, QueryT]):
     headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive from Chalice
     raw_body: bytes = b""
     lambda_context: Any = None
+    request_id: str | None = None  # API Gateway's (else Lambda's): the audit entry's too
+    audit_note: AuditNote = field(default_factory=AuditNote)
 
     @property
     def caller(self) -> Principal:
@@ -166,6 +188,79 @@ def _authenticate(container: Container, request: Request, auth: Auth) -> Princip
     return principal
 
 
+def audit_subject(
+    action: str,
+    path_params: Mapping[str, str],
+    result: object,
+    note: AuditNote,
+    caller_organization: str | None,
+) -> tuple[AuditTarget, str | None]:
+    """The target and organisation of a route's audit entry, unless the view noted them.
+
+    The target's type is the action's first word (`challenge.publish` → `challenge`), its id
+    the path's `{challenge_id}`, else the answer's `id` (a creation), else the path's
+    parameters joined. The organisation is the target's own when known: an organisation's
+    id, else the answer's `organization_id` (so a platform admin's change to an
+    organisation's challenge is in that organisation's trail), else the caller's.
+    """
+    kind = action.split(".", 1)[0]
+    target = note.target
+    if target is None:
+        named = path_params.get(f"{kind}_id") or getattr(result, "id", None)
+        if not isinstance(named, str) or not named:
+            named = "/".join(path_params.values()) or "-"
+        target = AuditTarget(kind, named)
+    if not isinstance(note.organization_id, Unset):
+        return target, note.organization_id
+    if target.type == "organization":
+        return target, target.id
+    answered = getattr(result, "organization_id", UNSET)
+    if answered is None or isinstance(answered, str):
+        return target, answered
+    return target, caller_organization
+
+
+def _caller_organization(principal: Principal) -> str | None:
+    """The organisation an org-admin acts for (a platform admin's: none)."""
+    return principal.org_id if principal.is_org_admin and not principal.is_admin else None
+
+
+def record_audit(
+    request: ApiRequest[Any, Any],
+    action: str,
+    method: str,
+    path_params: Mapping[str, str],
+    result: object,
+    response: Response,
+) -> None:
+    """Append the route's entry once its write succeeded: nothing for an error, nor for an
+    Idempotency-Key replay (which wrote nothing). Never turns the answer into an error."""
+    if not 200 <= response.status_code < 300:
+        return
+    if str((response.headers or {}).get(REPLAYED_HEADER, "")).lower() == "true":
+        return
+    try:
+        caller = request.caller
+        target, organization_id = audit_subject(
+            action, path_params, result, request.audit_note, _caller_organization(caller)
+        )
+        details: dict[str, object] = dict(request.audit_note.details)
+        if method == "PATCH" and isinstance(request.body, BaseModel):
+            # What a change touched (names only: values may be personal data).
+            details.setdefault("fields", ",".join(sorted(request.body.model_fields_set)))
+        request.container.audit.record(
+            actor=caller,
+            action=action,
+            target=target,
+            request_id=request.request_id,
+            organization_id=organization_id,
+            details=details,
+        )
+    except Exception:  # a bug here must not hide a write that was made
+        request.container.metrics.count(MetricName.AUDIT_APPEND_FAILED)
+        logger.exception("no audit entry for %s (request %s)", action, request.request_id)
+
+
 def json_response(result: BaseModel | Response | None, status: int) -> Response:
     if isinstance(result, Response):
         return result
@@ -195,16 +290,26 @@ def endpoint(
     alternatives: tuple[tuple[str, type[BaseModel]], ...] = (),
     files: tuple[str, ...] = (),
     rate_limit: str | None = None,
+    audit: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
     """`rate_limit` names the per-participant limit the route counts against (`pledge`,
-    `report`): over it, a 429 with Retry-After before any other work."""
+    `report`): over it, a 429 with Retry-After before any other work.
+
+    `audit` names the action (`challenge.publish`) each successful request appends to the
+    audit trail, once, after the view returned (see `audit_subject`); every admin route
+    with a write method must name one (tests/unit/test_routes.py)."""
+    if audit is not None:
+        check_action(audit)
+        if auth in ("none", "optional"):
+            raise ValueError(f"{method} {path}: an audited route needs an authenticated caller")
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(view)
         def handler(request: Request, lambda_context: Any, **path_params: str) -> Response:
             container: Container | None = None
             try:
-                set_correlation_id(_request_id(request, lambda_context))
+                request_id = _request_id(request, lambda_context)
+                set_correlation_id(request_id)
                 _check_path_ids(path_params)
                 container = get_container()
                 principal = _authenticate(container, request, auth)
@@ -220,8 +325,13 @@ def endpoint(
                     headers=request.headers,
                     raw_body=_raw_body(request),
                     lambda_context=lambda_context,
+                    request_id=request_id,
                 )
-                return json_response(view(api_request, **path_params), status)
+                result = view(api_request, **path_params)
+                response = json_response(result, status)
+                if audit is not None:
+                    record_audit(api_request, audit, method, path_params, result, response)
+                return response
             except Exception as error:
                 return response_for_error(error)
             finally:
@@ -253,6 +363,7 @@ def endpoint(
                 headers,
                 alternatives=alternatives,
                 files=files,
+                audit=audit,
             )
         )
         return handler

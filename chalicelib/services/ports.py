@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.fanout import FanoutChunk
 from chalicelib.domain.model import (
     Challenge,
@@ -207,6 +208,29 @@ class OrganizationReader(Protocol):
     def get(self, organization_id: str) -> Organization | None: ...
 
 
+class AuditRepository(Protocol):
+    """The audit trail: append-only, so no method changes or deletes an entry."""
+
+    def append(self, entry: AuditEntry) -> bool:
+        """Store the entry unless one with its id exists (nothing is written then): True
+        if this call stored it."""
+        ...
+
+    def get(self, entry_id: str) -> AuditEntry | None: ...
+
+    def list(
+        self,
+        *,
+        organization_id: str | None,
+        since: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[AuditEntry]:
+        """Oldest first, from `since` (inclusive) when given: every entry (None), or those
+        of one organisation."""
+        ...
+
+
 class ClaimRefused(Enum):
     """Why a delivery could not be claimed."""
 
@@ -343,3 +367,4 @@ class MetricName:
     NOTIFICATIONS_FAILED = "NotificationsFailed"
     NOTIFICATION_RETRIES = "NotificationRetries"
     RATE_LIMITED = "RateLimited"
+    AUDIT_APPEND_FAILED = "AuditAppendFailed"

@@ -422,6 +422,55 @@ class StreamReceiptItem(Model):
     expires_at = TTLAttribute()
 
 
+class AuditByTime(GlobalSecondaryIndex["AuditItem"]):
+    """The platform admins' trail, oldest first. One partition for every entry: admin
+    writes come by the dozen an hour, far below a partition's 1,000 writes/s."""
+
+    class Meta:
+        index_name = "by_time"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)  # always "audit"
+    at_key = UnicodeAttribute(range_key=True)
+
+
+class AuditByOrganization(GlobalSecondaryIndex["AuditItem"]):
+    """An organisation's trail, oldest first, for its org-admins (sparse: entries of no
+    organisation are not in it)."""
+
+    class Meta:
+        index_name = "by_organization"
+        projection = AllProjection()
+
+    organization_id = UnicodeAttribute(hash_key=True)
+    at_key = UnicodeAttribute(range_key=True)
+
+
+class AuditItem(Model):
+    """One entry of the audit trail, append-only: its id comes from the request, action and
+    target, it is put only if absent, and the API's role may put it but never update or
+    delete it (infra/access.py)."""
+
+    class Meta(_BaseMeta):
+        table_name = "audit"
+
+    id = UnicodeAttribute(hash_key=True)
+    listed = UnicodeAttribute(default="audit")
+    at_key = UnicodeAttribute()  # <at, fixed-width UTC>#<id>
+    at = UTCDateTimeAttribute()
+    actor_sub = UnicodeAttribute()
+    actor_role = UnicodeAttribute()
+    organization_id = UnicodeAttribute(null=True)
+    action = UnicodeAttribute()
+    target_type = UnicodeAttribute()
+    target_id = UnicodeAttribute()
+    request_id = UnicodeAttribute()
+    details = UnicodeAttribute(null=True)  # a JSON object of strings, when there are any
+
+    by_time = AuditByTime()
+    by_organization = AuditByOrganization()
+
+
 ALL_TABLES: tuple[type[Model], ...] = (
     ChallengeItem,
     PledgeItem,
@@ -437,6 +486,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     StreamReceiptItem,
     OrganizationSlugItem,
     PledgeHourItem,
+    AuditItem,
 )
 BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 

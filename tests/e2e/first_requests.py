@@ -155,6 +155,10 @@ def exercise(client: Client) -> dict[str, int]:
           week[1] + "/report?format=pdf", token=admin, headers={"Accept": "application/pdf"}),
           200)  # fmt: skip
     check("close", client.call(("POST", one[0] + "/close"), one[1] + "/close", token=admin), 200)
+    audit = check("audit", client.call(("GET", "/admin/audit"), "/admin/audit?limit=100",
+                  token=admin), 200)  # fmt: skip
+    if "challenge.close" not in {entry["action"] for entry in audit["items"]}:
+        raise RuntimeError(f"audit: the admin writes are not in the trail: {audit!r}")
     check("unknown route", client.call(("GET", "/nowhere"), "/nowhere"), 404)
     check("health", client.call(("GET", "/health"), "/health"), 200)
     check("openapi", client.call(("GET", "/openapi.json"), "/openapi.json"), 200)

@@ -18,7 +18,8 @@ from moto import mock_aws
 from pynamodb.exceptions import PutError
 
 from chalicelib.domain.areas import AreaCount
-from chalicelib.domain.errors import SlugTakenError
+from chalicelib.domain.audit import ActorRole, AuditEntry, AuditTarget
+from chalicelib.domain.errors import InvalidRequestError, SlugTakenError
 from chalicelib.domain.model import (
     Campaign,
     Challenge,
@@ -45,6 +46,7 @@ from chalicelib.local import moto_fixes
 from chalicelib.services.campaigns import CampaignRepository
 from chalicelib.services.organizations import OrganizationRepository
 from chalicelib.services.ports import (
+    AuditRepository,
     ChallengeChanges,
     ChallengeRepository,
     ClaimRefused,
@@ -57,6 +59,7 @@ from chalicelib.services.ports import (
 )
 from chalicelib.services.tallies import PledgeChange
 from chalicelib.settings import Settings
+from chalicelib.storage.audit import DynamoAuditRepository
 from chalicelib.storage.campaigns import DynamoCampaignRepository
 from chalicelib.storage.challenges import DynamoChallengeRepository
 from chalicelib.storage.counters import DynamoCounterRepository
@@ -69,6 +72,7 @@ from chalicelib.storage.tallies import DynamoPledgeTallies
 from chalicelib.wiring import build_container
 from tests.unit.fakes import (
     DuplicateItemError,
+    FakeAuditRepository,
     FakeCampaignRepository,
     FakeClock,
     FakeOrganizationRepository,
@@ -96,6 +100,7 @@ class Store:
     tallies: FakePledgeTallies | DynamoPledgeTallies
     organizations: OrganizationRepository
     campaigns: CampaignRepository
+    audit: AuditRepository
     clock: FakeClock
     # What `ChallengeRepository.add` raises for an id that exists (the port leaves it open).
     duplicate_error: type[Exception]
@@ -156,6 +161,7 @@ def _fake_store() -> Store:
         tallies=FakePledgeTallies(),
         organizations=FakeOrganizationRepository(),
         campaigns=FakeCampaignRepository(),
+        audit=FakeAuditRepository(),
         clock=backend.clock,
         duplicate_error=DuplicateItemError,
         milestones=milestones,
@@ -187,6 +193,7 @@ def _dynamo_store(settings: Settings) -> Iterator[Store]:
             tallies=DynamoPledgeTallies(settings),
             organizations=DynamoOrganizationRepository(settings),
             campaigns=DynamoCampaignRepository(),
+            audit=DynamoAuditRepository(),
             clock=FakeClock(),
             duplicate_error=PutError,
             milestones=_dynamo_milestones,
@@ -969,3 +976,76 @@ def test_the_delivery_log_is_tallied_by_role_channel_and_status(store: Store) ->
         isinstance(t, NotificationTally) and isinstance(t.recipient_role, RecipientRole)
         for t in store.delivery_tally("ch_1")
     )
+
+
+# --- the audit trail ----------------------------------------------------------------------------
+
+
+def audit_entry(number: int, organization_id: str | None = "org_a", **fields: Any) -> AuditEntry:
+    values: dict[str, Any] = {
+        "id": f"aud_{number:04d}",
+        "at": T0 + timedelta(minutes=number, microseconds=number),
+        "actor_sub": "admin-1",
+        "actor_role": ActorRole.ADMIN,
+        "organization_id": organization_id,
+        "action": "challenge.publish",
+        "target": AuditTarget("challenge", f"ch_{number:04d}"),
+        "request_id": f"req-{number}",
+    }
+    values.update(fields)
+    return AuditEntry(**values)
+
+
+def test_an_audit_entry_is_stored_once_as_it_was_first_written(store: Store) -> None:
+    entry = audit_entry(1, details={"reason": "spam, twice", "fields": "title"})
+
+    assert store.audit.append(entry)
+    # The same id again (a retried request): nothing is written, the first entry stays.
+    assert not store.audit.append(replace(entry, at=T0 + timedelta(days=1), action="x.y"))
+
+    assert store.audit.get(entry.id) == entry
+    assert store.audit.get("aud_missing") is None
+    plain = audit_entry(2, organization_id=None, actor_role=ActorRole.ORG_ADMIN)
+    assert store.audit.append(plain)
+    assert store.audit.get(plain.id) == plain
+
+
+def test_the_audit_trail_is_listed_oldest_first_all_or_one_organisations(store: Store) -> None:
+    owners = ["org_a", None, "org_b", "org_a", "org_a"]
+    made = [audit_entry(n, owner) for n, owner in enumerate(owners)]
+    for each in reversed(made):  # the order of writing is not the order of listing
+        assert store.audit.append(each)
+
+    def listed(organization_id: str | None, since: datetime | None = None) -> list[AuditEntry]:
+        first = store.audit.list(organization_id=organization_id, since=since, limit=2, cursor=None)
+        assert len(first.items) <= 2
+        return first.items + _remaining(
+            lambda cursor: store.audit.list(
+                organization_id=organization_id, since=since, limit=2, cursor=cursor
+            ),
+            first.next_cursor,
+        )
+
+    assert listed(None) == made
+    assert listed("org_a") == [made[0], made[3], made[4]]
+    assert listed("org_b") == [made[2]]
+    assert listed("org_c") == []
+    # `since` is inclusive, to the microsecond.
+    assert listed(None, since=made[2].at) == made[2:]
+    assert listed("org_a", since=made[2].at) == [made[3], made[4]]
+    assert listed(None, since=made[4].at + timedelta(microseconds=1)) == []
+
+
+def test_an_audit_cursor_from_before_since_is_refused(store: Store) -> None:
+    made = [audit_entry(n) for n in range(4)]
+    for each in made:
+        store.audit.append(each)
+    first = store.audit.list(organization_id=None, since=None, limit=1, cursor=None)
+    assert first.items == made[:1]
+
+    # It points before what a later `since` lists: not a cursor of that list.
+    with pytest.raises(InvalidRequestError):
+        store.audit.list(organization_id=None, since=made[2].at, limit=1, cursor=first.next_cursor)
+    # With the same `since`, or none, it goes on.
+    after = store.audit.list(organization_id=None, since=None, limit=5, cursor=first.next_cursor)
+    assert after.items == made[1:]

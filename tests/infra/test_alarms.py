@@ -69,6 +69,16 @@ def test_api_5xx_rate_alarm(stage: Synthesized) -> None:
     assert 0 < alarm["Threshold"] < 0.1
 
 
+def test_a_lost_audit_entry_alarms(stage: Synthesized) -> None:
+    (alarm,) = [a for a in alarms(stage) if a.get("MetricName") == "AuditAppendFailed"]
+    assert alarm["Namespace"] == "crowdact"
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["Threshold"] == 0
+    # The dimensions the app's EMF lines carry (chalicelib.observability.Metrics).
+    assert dimension(alarm, "stage") == stage.stack.stage.name
+    assert dimension(alarm, "service") == "crowdact"
+
+
 def test_every_alarm_notifies_the_stage_topic(stage: Synthesized) -> None:
     topic = {"Ref": stage.logical_id(stage.stack.alarm_topic)}
     for alarm in alarms(stage):

@@ -6,7 +6,18 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from infra.access import FUNCTION_ACCESS, READ_ACTIONS, TRACE_ACTIONS, WRITE_ACTIONS, TableAccess
+import pytest
+
+from infra.access import (
+    APPEND_ACTIONS,
+    APPEND_ONLY_TABLES,
+    FUNCTION_ACCESS,
+    READ_ACTIONS,
+    TRACE_ACTIONS,
+    WRITE_ACTIONS,
+    TableAccess,
+    table_levels,
+)
 from tests.infra.conftest import Synthesized
 
 # Every resource type whose properties hold an IAM policy document.
@@ -115,18 +126,20 @@ def test_each_function_reaches_only_its_tables(stage: Synthesized) -> None:
     for name, access in FUNCTION_ACCESS.items():
         if name not in stage.stack.functions:
             continue
-        declared = (
-            dict.fromkeys(stage.stack.tables, TableAccess.READ_WRITE)
-            if access.tables is None
-            else access.tables
-        )
+        declared = table_levels(name, stage.stack.tables)
+        if access.tables is None:  # every table: read-write, the append-only ones appended
+            assert set(declared) == set(stage.stack.tables)
         found = role_statements(stage, name)
         assert as_list(found["ReadItems"]["Action"]) == list(READ_ACTIONS)
         assert granted_tables(found["ReadItems"]) == {table_id(stage, t) for t in declared}
-        writable = {t for t, level in declared.items() if level is TableAccess.READ_WRITE}
-        assert granted_tables(found.get("WriteItems")) == {table_id(stage, t) for t in writable}
-        if writable:
-            assert as_list(found["WriteItems"]["Action"]) == list(WRITE_ACTIONS)
+        for sid, level, actions in (
+            ("WriteItems", TableAccess.READ_WRITE, WRITE_ACTIONS),
+            ("AppendItems", TableAccess.APPEND, APPEND_ACTIONS),
+        ):
+            granted = {t for t, given in declared.items() if given is level}
+            assert granted_tables(found.get(sid)) == {table_id(stage, t) for t in granted}, sid
+            if granted:
+                assert as_list(found[sid]["Action"]) == list(actions)
 
 
 def test_the_api_reaches_every_table_and_index(stage: Synthesized) -> None:
@@ -174,3 +187,32 @@ def test_functions_write_only_their_own_log_group(stage: Synthesized) -> None:
         log_group = stage.logical_id(stage.stack.log_groups[name])
         assert logs["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}
         assert "logs:CreateLogGroup" not in as_list(logs["Action"])
+
+
+def test_the_audit_trail_can_be_appended_to_and_read_never_changed(stage: Synthesized) -> None:
+    """No role may update or delete an audit entry: the API reads the table and puts new
+    entries (conditionally, in code), and no other function reaches it at all."""
+    assert "audit" in APPEND_ONLY_TABLES
+    audit = table_id(stage, "audit")
+    reaching: dict[str, set[str]] = {}
+    for logical_id, statement in statements(stage):
+        if statement["Effect"] != "Allow":
+            continue
+        if audit in json.dumps(statement["Resource"]):
+            reaching.setdefault(logical_id, set()).update(as_list(statement["Action"]))
+    api_role = stage.logical_id(stage.stack.roles["api_handler"])
+    assert set(reaching) == {api_role}
+    assert reaching[api_role] == {*READ_ACTIONS, "dynamodb:PutItem"}
+    api = role_statements(stage, "api_handler")
+    assert granted_tables(api["AppendItems"]) == {audit}
+    assert audit not in granted_tables(api["WriteItems"])
+
+
+def test_no_function_may_be_declared_to_change_an_append_only_table() -> None:
+    from infra import access
+
+    changing = access.FunctionAccess(tables={"audit": TableAccess.READ_WRITE})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(access.FUNCTION_ACCESS, "rogue", changing)
+        with pytest.raises(ValueError, match="may only append"):
+            table_levels("rogue", ["audit"])

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.areas import AreaCount
+from chalicelib.domain.audit import AuditEntry, sort_time
 from chalicelib.domain.errors import InvalidRequestError, SlugTakenError
 from chalicelib.domain.model import (
     Campaign,
@@ -785,3 +786,65 @@ class FakeCampaignMembers:
                 and {a for a, _ in entries} <= audiences
                 and {a for a, _ in entries} & seen
             )
+
+
+class AuditStoreError(Exception):
+    """What FakeAuditRepository raises when told to fail (a timeout, a throttled put)."""
+
+
+class FakeAuditRepository:
+    """The audit trail in memory, as DynamoAuditRepository keeps it: an entry is stored once
+    per id, listed oldest first from `since`, all or one organisation's. `fail_next` makes
+    the next appends raise, after storing the entry when `after_write` (an answer lost)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, AuditEntry] = {}
+        self.attempts = 0
+        self._failures = 0
+        self._after_write = False
+        self._lock = threading.RLock()
+
+    def fail_next(self, count: int, *, after_write: bool = False) -> None:
+        self._failures, self._after_write = count, after_write
+
+    def append(self, entry: AuditEntry) -> bool:
+        with self._lock:
+            self.attempts += 1
+            stored = entry.id not in self.entries and (self._failures == 0 or self._after_write)
+            if stored:
+                self.entries[entry.id] = entry
+            if self._failures:
+                self._failures -= 1
+                raise AuditStoreError("the audit table did not answer")
+            return stored
+
+    def get(self, entry_id: str) -> AuditEntry | None:
+        with self._lock:
+            return self.entries.get(entry_id)
+
+    def list(
+        self,
+        *,
+        organization_id: str | None,
+        since: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[AuditEntry]:
+        after = _start_key(decode_cursor(cursor))
+        since_key = sort_time(since) if since is not None else ""
+        if after is not None and after < since_key:
+            raise _invalid_cursor()
+        with self._lock:
+            ordered = sorted(
+                (
+                    e
+                    for e in self.entries.values()
+                    if organization_id is None or e.organization_id == organization_id
+                ),
+                key=lambda e: e.sort_key,
+            )
+        page = [
+            e for e in ordered if e.sort_key >= since_key and (after is None or e.sort_key > after)
+        ][:limit]
+        last = page[-1].sort_key if page and len(page) == limit else None
+        return Page(page, encode_cursor({"k": last}) if last else None)

@@ -83,3 +83,19 @@ def test_importing_the_entry_module_loads_no_heavy_package() -> None:
     loaded = set(json.loads(done.stdout))
     assert "chalice" in loaded  # the check sees what was imported
     assert loaded.isdisjoint(HEAVY_PACKAGES), sorted(loaded.intersection(HEAVY_PACKAGES))
+
+
+def test_every_admin_write_names_its_audit_action_and_no_read_does() -> None:
+    """So an admin route that writes cannot ship without its entry in the audit trail."""
+    load_all()
+    from chalicelib.api.routing import OPERATIONS, WRITE_METHODS
+
+    by_route = {(op.method.upper(), op.path): op for op in OPERATIONS}
+    admin_writes = [r for r in ROUTES if r.is_admin and r.method in WRITE_METHODS]
+    assert admin_writes  # the check sees the routes it is about
+    for route in ROUTES:
+        operation = by_route[(route.method, route.path)]
+        if route in admin_writes:
+            assert operation.audit, f"{route.method} {route.path} declares no audit action"
+        elif route.method not in WRITE_METHODS:
+            assert operation.audit is None, f"{route.method} {route.path} reads: no audit"

@@ -14,6 +14,14 @@ from chalicelib.api.schemas.areas import (
     NearbyQuery,
     Position,
 )
+from chalicelib.api.schemas.audit import (
+    AuditActorOut,
+    AuditEntryOut,
+    AuditList,
+    AuditQuery,
+    AuditTargetOut,
+    PreciseTimestamp,
+)
 from chalicelib.api.schemas.campaigns import (
     CampaignCreate,
     CampaignDetail,
@@ -97,6 +105,11 @@ __all__ = [
     "AreaList",
     "AreaOut",
     "AreasQuery",
+    "AuditActorOut",
+    "AuditEntryOut",
+    "AuditList",
+    "AuditQuery",
+    "AuditTargetOut",
     "BeneficiaryIn",
     "BeneficiaryOut",
     "CampaignCreate",
@@ -138,6 +151,7 @@ __all__ = [
     "PledgeResult",
     "Position",
     "PostalLocation",
+    "PreciseTimestamp",
     "Problem",
     "ProgressOut",
     "ReportIn",
