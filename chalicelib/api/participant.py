@@ -25,6 +25,8 @@ from chalicelib.api.schemas import (
     ReportResult,
 )
 from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
+from chalicelib.domain.audit import AuditAction, AuditTarget
+from chalicelib.domain.model import Principal
 from chalicelib.services.pledges import PledgeRequest
 from chalicelib.services.reports import ReportRequest
 
@@ -205,4 +207,17 @@ def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
     tag="participant",
 )
 def erase_me(request: ApiRequest[Any, Any]) -> None:
-    request.container.personal_data.erase(request.caller)
+    erasure = request.container.personal_data.erase(request.caller)
+    # The request is in the audit trail under the pseudonym, never the erased `sub`.
+    request.container.audit.record(
+        actor=Principal(sub=erasure.pseudonym),
+        action=AuditAction.PARTICIPANT_ERASE,
+        target=AuditTarget("participant", erasure.pseudonym),
+        request_id=request.request_id,
+        organization_id=None,
+        details={
+            "pledges": erasure.pledges,
+            "reports": erasure.reports,
+            "notifications": erasure.notifications,
+        },
+    )

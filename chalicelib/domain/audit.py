@@ -32,6 +32,7 @@ class AuditAction:
     CAMPAIGN_CREATE = "campaign.create"
     ORGANIZATION_CREATE = "organization.create"
     ORGANIZATION_UPDATE = "organization.update"
+    PARTICIPANT_ERASE = "participant.erase"
 
 
 class ActorRole(StrEnum):

@@ -85,8 +85,9 @@ class PersonalExport:
 
 @dataclass(frozen=True)
 class Erasure:
-    """What one `DELETE /me` moved (0s for a second call)."""
+    """What one `DELETE /me` moved (0s for a second call), and to which pseudonym."""
 
+    pseudonym: str
     pledges: int = 0
     reports: int = 0
     notifications: int = 0
@@ -118,11 +119,12 @@ class PersonalDataService:
         # An erasure that stopped half-way is finished under its own pseudonym, so that the
         # participant still counts once in a campaign.
         pseudonym = records.pseudonym or self._pseudonyms()
-        moved = Erasure()
+        moved = Erasure(pseudonym)
         for _ in range(self._passes):
             if records.empty:
                 return moved
             moved = Erasure(
+                pseudonym,
                 pledges=moved.pledges
                 + sum(self._pledge(pledge, pseudonym) for pledge in records.pledges),
                 reports=moved.reports

@@ -78,6 +78,7 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
     "area_counts": "counts per ~5 km cell",
     "pledge_hours": "counts per hour",
     "stream_receipts": "stream sequence numbers",
+    "audit": "admins' ids and what they did; a participant's erasure under its pseudonym only",
 }
 
 
@@ -275,6 +276,12 @@ def test_erasure_keeps_every_figure_and_leaves_nothing_to_export(api: Api) -> No
         assert LEA not in moved.participant_id
         assert {"display_name", "email", "locale", "erasing"}.isdisjoint(moved.attribute_values)
         assert moved.area  # coarse, kept
+    # The request is in the audit trail, under the pseudonym: never Léa's id.
+    trail = json.loads(api.request("GET", "/admin/audit?limit=100", None, ADMIN).body)["items"]
+    [erasure] = [entry for entry in trail if entry["action"] == "participant.erase"]
+    assert erasure["actor"] == {"sub": pseudonymised[0].participant_id, "role": "participant"}
+    assert erasure["details"] == {"pledges": "2", "reports": "1", "notifications": "1"}
+    assert LEA not in json.dumps(trail)
     # Idempotent: again 204, and nothing changes.
     again = api.request("DELETE", "/me", None, lea())
     assert again.status_code == 204
