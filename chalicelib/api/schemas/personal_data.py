@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from chalicelib.api.schemas.common import Timestamp
+from chalicelib.api.schemas.notifications import NotificationOut
 from chalicelib.api.schemas.reports import ReportOut
 from chalicelib.domain.model import Delivery, Pledge
 from chalicelib.services.personal_data import PersonalExport
@@ -45,28 +46,16 @@ class PledgeExport(BaseModel):
         )
 
 
-class NotificationExport(BaseModel):
+class NotificationExport(NotificationOut):
+    """A message addressed to the participant, as the admins' delivery log shows it, with
+    the challenge it was about."""
+
     challenge_id: str
-    event: str
-    channel: str
-    to: str = Field(description="the address used")
-    status: str
-    attempts: int
-    created_at: Timestamp | None
-    sent_at: Timestamp | None
 
     @classmethod
     def from_delivery(cls, delivery: Delivery) -> NotificationExport:
-        return cls(
-            challenge_id=delivery.challenge_id,
-            event=delivery.event.value,
-            channel=delivery.channel.value,
-            to=delivery.to,
-            status=delivery.status.value,
-            attempts=delivery.attempts,
-            created_at=delivery.created_at,
-            sent_at=delivery.sent_at,
-        )
+        logged = NotificationOut.from_delivery(delivery)
+        return cls(challenge_id=delivery.challenge_id, **logged.model_dump())
 
 
 class PersonalDataExport(BaseModel):
