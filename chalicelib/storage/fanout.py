@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError
@@ -12,6 +13,10 @@ from chalicelib.services.ports import ParticipantPage
 from chalicelib.storage.pledges import pledge_from_item
 from chalicelib.storage.tables import ChallengeEventItem, PledgeItem, PledgesByChallenge
 from chalicelib.storage.transactions import CONDITIONAL_CHECK_FAILED_EXCEPTION
+
+# A chunk's position in the pledge index is a participant id: the chunk item is deleted (TTL)
+# this long after its milestone, long after the fan-out ended (docs/privacy.md).
+FANOUT_CHUNK_RETENTION = timedelta(days=30)
 
 
 def _chunk_to_item(chunk: FanoutChunk) -> ChallengeEventItem:
@@ -26,6 +31,7 @@ def _chunk_to_item(chunk: FanoutChunk) -> ChallengeEventItem:
         fanout_bucket=chunk.bucket,
         fanout_page=chunk.page,
         fanout_after=chunk.after,
+        expires_at=milestone.occurred_at + FANOUT_CHUNK_RETENTION,
     )
 
 

@@ -231,6 +231,8 @@ class ChallengeEventItem(Model):
     fanout_bucket = NumberAttribute(null=True)
     fanout_page = NumberAttribute(null=True)
     fanout_after = UnicodeAttribute(null=True)
+    # Chunks only: they expire (storage/fanout.py); milestones are kept.
+    expires_at = TTLAttribute(null=True)
 
 
 class DeliveriesByParticipant(GlobalSecondaryIndex["DeliveryItem"]):

@@ -4,7 +4,7 @@ personal attribute stored, and the erasure leaves every public and admin figure 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from chalicelib.local.tokens import mint_local_token
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
 from chalicelib.storage.tables import (
     ALL_TABLES,
+    ChallengeEventItem,
     DeliveryItem,
     PledgeItem,
     ReportItem,
@@ -339,3 +340,16 @@ def test_an_erased_participant_gets_no_email_when_the_challenge_is_reached(api: 
 def test_personal_data_routes_need_a_participant(api: Api, path: str) -> None:
     method = "GET" if path.endswith("export") else "DELETE"
     assert api.request(method, path).status_code == 401
+
+
+def test_fan_out_chunks_which_hold_participant_ids_expire_and_milestones_do_not(api: Api) -> None:
+    ids = _reach(api)
+    items = list(ChallengeEventItem.query(ids["cycle"]))
+    chunks = [item for item in items if item.event.startswith("fanout#")]
+    milestones = [item for item in items if not item.event.startswith("fanout#")]
+    assert chunks
+    assert milestones
+    for chunk in chunks:
+        expected = chunk.occurred_at + timedelta(days=30)
+        assert chunk.expires_at == expected.replace(microsecond=0)  # TTL: epoch seconds
+    assert all(item.expires_at is None for item in milestones)
