@@ -171,7 +171,6 @@ def build_container(
             DynamoFanoutRepository(),
             notifications,
             clock,
-            pledges=pledge_repository,
             chunk_size=settings.participant_email_chunk,
             buckets=PLEDGE_INDEX_BUCKETS,
         ),

@@ -208,7 +208,11 @@ def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
 )
 def erase_me(request: ApiRequest[Any, Any]) -> None:
     erasure = request.container.personal_data.erase(request.caller)
-    # The request is in the audit trail under the pseudonym, never the erased `sub`.
+    if erasure.pseudonym is None or not (
+        erasure.pledges or erasure.reports or erasure.notifications
+    ):
+        return  # nothing was held (a second call): nothing to record
+    # The erasure is in the audit trail under the pseudonym, never the erased `sub`.
     request.container.audit.record(
         actor=Principal(sub=erasure.pseudonym),
         action=AuditAction.PARTICIPANT_ERASE,

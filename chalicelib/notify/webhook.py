@@ -124,6 +124,8 @@ def checked_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) 
     split = _split(url, allow_private=allow_private)
     try:
         answer = resolver(split.host, split.port)
+    except UnicodeError as error:  # a label too long or empty: no name to resolve, ever
+        raise WebhookError(f"invalid host name {split.host!r}", retryable=False) from error
     except OSError as error:  # DNS may recover: worth retrying
         raise WebhookError(f"cannot resolve {split.host}: {error}") from error
     addresses = tuple(dict.fromkeys(answer))  # in order, once each

@@ -171,9 +171,11 @@ class NotificationService:
         addressee: Addressee | None = None,
         *,
         retry_until: datetime | None = None,
+        pledged: bool = False,
     ) -> Delivered:
         """Send one delivery unless the log says it is settled: whether anything more is
-        owed for it (RETRY) or not (`retry_until`: no in-handler retry begins after this).
+        owed for it (RETRY) or not (`retry_until`: no in-handler retry begins after this;
+        `pledged`: a participant's e-mail, owed only while their pledge is held).
 
         Each try claims the delivery anew, so `attempts` counts every call to the provider,
         the log shows each failure as it happens, and no lease is held while waiting.
@@ -185,7 +187,9 @@ class NotificationService:
         delays = self._retry.delays()
         tried = False
         while True:
-            claimed = self._deliveries.claim(delivery, now=self._clock.now(), lease=DELIVERY_LEASE)
+            claimed = self._deliveries.claim(
+                delivery, now=self._clock.now(), lease=DELIVERY_LEASE, pledged=pledged
+            )
             if claimed is ClaimRefused.SETTLED:
                 return Delivered.DONE if tried else Delivered.SETTLED
             if claimed is ClaimRefused.HELD:

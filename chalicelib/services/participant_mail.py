@@ -29,12 +29,7 @@ from chalicelib.services.notifications import (
     DeliveryRetryError,
     NotificationService,
 )
-from chalicelib.services.ports import (
-    ChallengeRepository,
-    Clock,
-    FanoutRepository,
-    PledgeRepository,
-)
+from chalicelib.services.ports import ChallengeRepository, Clock, FanoutRepository
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +74,6 @@ class ParticipantMail:
         notifications: NotificationService,
         clock: Clock,
         *,
-        pledges: PledgeRepository,
         chunk_size: int,
         buckets: int,
     ) -> None:
@@ -89,7 +83,6 @@ class ParticipantMail:
         self._fanout = fanout
         self._notifications = notifications
         self._clock = clock
-        self._pledges = pledges
         self._chunk_size = chunk_size
         self._buckets = buckets
 
@@ -154,18 +147,15 @@ class ParticipantMail:
                 # Out of budget: the redelivery takes the rest (and skips what was sent).
                 retry += len(owed) - index
                 break
-            # The index page may be older than an erasure (or a withdrawal): only a pledge
-            # still held, read now from the table, gets its e-mail (docs/privacy.md).
-            current = self._pledges.get(pledge.challenge_id, pledge.participant_id)
-            if current is None or not owed_reached_email(current, chunk.milestone):
-                settled += 1
-                continue
             outcome = self._notifications.deliver(
                 chunk.milestone,
                 challenge,
-                participant_delivery(chunk.milestone, current),
-                Addressee(name=current.display_name, locale=current.locale),
+                participant_delivery(chunk.milestone, pledge),
+                Addressee(name=pledge.display_name, locale=pledge.locale),
                 retry_until=deadline,
+                # The index page may be older than an erasure or a withdrawal: the claim
+                # holds only while the pledge is still held (docs/privacy.md).
+                pledged=True,
             )
             if outcome is Delivered.SETTLED:
                 settled += 1

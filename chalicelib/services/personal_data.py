@@ -50,8 +50,6 @@ class PersonalRecords:
     pledges: list[Pledge] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)  # e-mails addressed to them
-    # The pseudonym of an erasure that stopped half-way (its marks are still on pledges).
-    pseudonym: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -63,6 +61,15 @@ class PersonalDataRepository(Protocol):
         """Everything held under `participant_id`, read consistently."""
         ...
 
+    def begin_erasure(self, participant_id: str, pseudonym: str, *, now: datetime) -> str:
+        """The pseudonym of the participant's erasure under way, `pseudonym` if none is: one
+        per person however many calls run at once or retry a call that stopped half-way."""
+        ...
+
+    def end_erasure(self, participant_id: str) -> None:
+        """Forget the erasure under way (its pseudonym): nothing is left to move."""
+        ...
+
     def pseudonymise_pledge(self, pledge: Pledge, pseudonym: str, shard: int) -> MoveOutcome:
         """Move the pledge to `pseudonym` without name, e-mail or locale, keeping its area,
         quantity and date, and recording `shard`, the counter shard it was counted on; no
@@ -71,8 +78,11 @@ class PersonalDataRepository(Protocol):
 
     def pseudonymise_report(self, report: Report, pseudonym: str) -> MoveOutcome: ...
 
-    def pseudonymise_delivery(self, delivery: Delivery, pseudonym: str) -> MoveOutcome:
-        """Move a participant e-mail's log entry to `pseudonym`, without its address."""
+    def pseudonymise_delivery(
+        self, delivery: Delivery, pseudonym: str, *, now: datetime
+    ) -> MoveOutcome:
+        """Move a participant e-mail's log entry to `pseudonym`, without its address; not
+        while a sender's lease on it runs (RETRY), but over a lease that ended by `now`."""
         ...
 
 
@@ -85,9 +95,10 @@ class PersonalExport:
 
 @dataclass(frozen=True)
 class Erasure:
-    """What one `DELETE /me` moved (0s for a second call), and to which pseudonym."""
+    """What one `DELETE /me` moved (0s for a second call), and to which pseudonym (None
+    when nothing was held)."""
 
-    pseudonym: str
+    pseudonym: str | None
     pledges: int = 0
     reports: int = 0
     notifications: int = 0
@@ -116,12 +127,18 @@ class PersonalDataService:
         """Pseudonymise everything held under the caller's `sub`; idempotent (a second call
         finds nothing and moves nothing)."""
         records = self._store.records(principal.sub)
-        # An erasure that stopped half-way is finished under its own pseudonym, so that the
-        # participant still counts once in a campaign.
-        pseudonym = records.pseudonym or self._pseudonyms()
+        if records.empty:
+            self._store.end_erasure(principal.sub)  # one that ended before its last step
+            return Erasure(None)
+        # Concurrent calls, and a call finishing one that stopped half-way, share one
+        # pseudonym, so that the participant still counts once in a campaign.
+        pseudonym = self._store.begin_erasure(
+            principal.sub, self._pseudonyms(), now=self._clock.now()
+        )
         moved = Erasure(pseudonym)
         for _ in range(self._passes):
             if records.empty:
+                self._store.end_erasure(principal.sub)
                 return moved
             moved = Erasure(
                 pseudonym,
@@ -134,14 +151,18 @@ class PersonalDataService:
                 ),
                 notifications=moved.notifications
                 + sum(
-                    self._moved(self._store.pseudonymise_delivery, delivery, pseudonym)
+                    self._moved(self._delivery, delivery, pseudonym)
                     for delivery in records.deliveries
                 ),
             )
             records = self._store.records(principal.sub)
         if records.empty:
+            self._store.end_erasure(principal.sub)
             return moved
         raise ContentionError("your data kept changing while it was being erased; try again")
+
+    def _delivery(self, delivery: Delivery, pseudonym: str) -> MoveOutcome:
+        return self._store.pseudonymise_delivery(delivery, pseudonym, now=self._clock.now())
 
     def _pledge(self, pledge: Pledge, pseudonym: str) -> bool:
         challenge = self._challenges.get(pledge.challenge_id)

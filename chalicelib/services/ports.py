@@ -234,16 +234,19 @@ class AuditRepository(Protocol):
 class ClaimRefused(Enum):
     """Why a delivery could not be claimed."""
 
-    SETTLED = "settled"  # sent, or failed for good: nothing more to do
+    SETTLED = "settled"  # sent, or failed for good, or no longer owed: nothing more to do
     HELD = "held"  # another sender holds its lease (or died holding it): try again later
 
 
 class DeliveryRepository(Protocol):
     def claim(
-        self, delivery: Delivery, *, now: datetime, lease: timedelta
+        self, delivery: Delivery, *, now: datetime, lease: timedelta, pledged: bool = False
     ) -> Delivery | ClaimRefused:
         """Take the right to send `delivery` until the lease ends, recording one more attempt;
-        the returned delivery carries the lease, which fences the mark_* calls."""
+        the returned delivery carries the lease, which fences the mark_* calls. `pledged`: a
+        participant's e-mail, claimed only while their pledge on the challenge is held and
+        not being erased (SETTLED otherwise), in the same write, so an erasure that ended
+        before the claim leaves neither an e-mail nor their address in the log."""
         ...
 
     def mark_sent(self, claimed: Delivery, *, now: datetime) -> None:

@@ -8,6 +8,9 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
 from chalicelib.domain.errors import InvalidRequestError
 from chalicelib.domain.model import Channel, Delivery, DeliveryStatus, EventType, RecipientRole
 from chalicelib.domain.sponsor_report import NotificationTally
@@ -18,8 +21,13 @@ from chalicelib.storage.cursors import (
     encode_cursor,
     segment_position,
 )
-from chalicelib.storage.tables import DeliveryItem
-from chalicelib.storage.transactions import update_if
+from chalicelib.storage.tables import DeliveryItem, PledgeItem
+from chalicelib.storage.transactions import (
+    CONDITIONAL_CHECK_FAILED,
+    cancellation_codes,
+    update_if,
+    with_transaction_retries,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +55,7 @@ def delivery_from_item(item: DeliveryItem) -> Delivery:
 
 class DynamoDeliveryRepository:
     def claim(
-        self, delivery: Delivery, *, now: datetime, lease: timedelta
+        self, delivery: Delivery, *, now: datetime, lease: timedelta, pledged: bool = False
     ) -> Delivery | ClaimRefused:
         item = DeliveryItem(challenge_id=delivery.challenge_id, key=delivery.key)
         claimable = DeliveryItem.key.does_not_exist() | (
@@ -63,26 +71,50 @@ class DynamoDeliveryRepository:
                     DeliveryItem.expires_at | (now + PARTICIPANT_DELIVERY_RETENTION)
                 ),
             ]
-        claimed = update_if(
-            item,
-            [
-                *personal,
-                DeliveryItem.id.set(delivery.id),
-                DeliveryItem.event.set(delivery.event.value),
-                DeliveryItem.recipient_role.set(delivery.recipient_role.value),
-                DeliveryItem.channel.set(delivery.channel.value),
-                DeliveryItem.recipient_key.set(delivery.recipient_key),
-                DeliveryItem.to.set(delivery.to),
-                DeliveryItem.status.set(DeliveryStatus.PENDING.value),
-                DeliveryItem.attempts.add(1),
-                DeliveryItem.created_at.set(DeliveryItem.created_at | now),
-                DeliveryItem.lease_until.set(now + lease),
-            ],
-            claimable,
-        )
-        if not claimed:
+        actions = [
+            *personal,
+            DeliveryItem.id.set(delivery.id),
+            DeliveryItem.event.set(delivery.event.value),
+            DeliveryItem.recipient_role.set(delivery.recipient_role.value),
+            DeliveryItem.channel.set(delivery.channel.value),
+            DeliveryItem.recipient_key.set(delivery.recipient_key),
+            DeliveryItem.to.set(delivery.to),
+            DeliveryItem.status.set(DeliveryStatus.PENDING.value),
+            DeliveryItem.attempts.add(1),
+            DeliveryItem.created_at.set(DeliveryItem.created_at | now),
+            DeliveryItem.lease_until.set(now + lease),
+        ]
+        if pledged:
+            return self._claim_while_pledged(delivery, item, actions, claimable)
+        if not update_if(item, actions, claimable):
             return self._why_refused(delivery)
         return delivery_from_item(item)
+
+    def _claim_while_pledged(
+        self, delivery: Delivery, item: DeliveryItem, actions: list[Any], claimable: Any
+    ) -> Delivery | ClaimRefused:
+        def write() -> None:
+            with TransactWrite(connection=item._get_connection().connection) as transaction:
+                transaction.condition_check(
+                    PledgeItem,
+                    delivery.recipient_key,
+                    range_key=delivery.challenge_id,
+                    condition=PledgeItem.challenge_id.exists()
+                    & PledgeItem.erasing.does_not_exist(),
+                )
+                transaction.update(item, actions=actions, condition=claimable)
+
+        try:
+            with_transaction_retries(write)
+        except TransactWriteError as error:
+            codes = cancellation_codes(error)
+            if codes[:1] == [CONDITIONAL_CHECK_FAILED]:
+                return ClaimRefused.SETTLED  # withdrawn or erased: no longer owed
+            if codes[1:2] == [CONDITIONAL_CHECK_FAILED]:
+                return self._why_refused(delivery)
+            raise
+        stored = DeliveryItem.get(delivery.challenge_id, delivery.key, consistent_read=True)
+        return delivery_from_item(stored)
 
     @staticmethod
     def _why_refused(delivery: Delivery) -> ClaimRefused:

@@ -9,14 +9,18 @@ REMOVE and an INSERT; the area and hour counts skip both (the original is first 
 the participant's membership to the pseudonym, which leaves the unique count as it was once
 both records are applied. A withdrawal refuses a pledge marked `erasing` (its REMOVE would be
 taken for the move), and the move refuses a pledge whose reported quantity changed since it
-was read, so a concurrent report is never lost.
+was read, so a concurrent report is never lost. Concurrent and retried erasures of one person
+share one pseudonym through an `erasures` item keyed by a SHA-256 of the `sub`, deleted when
+the erasure ends (a day's TTL if it never does).
 """
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import Delivery, Pledge, Report
@@ -26,17 +30,25 @@ from chalicelib.storage.connection import connection
 from chalicelib.storage.deliveries import delivery_from_item
 from chalicelib.storage.pledges import hash_bucket, pledge_from_item
 from chalicelib.storage.reports import report_from_item
-from chalicelib.storage.tables import DeliveryItem, PledgeItem, ReportItem
+from chalicelib.storage.tables import DeliveryItem, ErasureItem, PledgeItem, ReportItem
 from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
+    CONDITIONAL_CHECK_FAILED_EXCEPTION,
     cancellation_codes,
     update_if,
     with_transaction_retries,
 )
 
+# How long an erasure that never ended keeps its pseudonym for a retry (then TTL).
+ERASURE_LEASE = timedelta(days=1)
+
 # A pledge whose quantity kept changing under the move (reports racing it) is left to the
 # erasure's next pass after this many tries.
 MOVE_ATTEMPTS = 3
+
+
+def erasure_key(participant_id: str) -> str:
+    return hashlib.sha256(participant_id.encode()).hexdigest()
 
 
 class DynamoPersonalData:
@@ -46,7 +58,6 @@ class DynamoPersonalData:
 
     def records(self, participant_id: str) -> PersonalRecords:
         pledge_items = list(PledgeItem.query(participant_id, consistent_read=True))
-        pseudonym = next((item.erasing for item in pledge_items if item.erasing), None)
         reports = [
             report_from_item(item)
             for item in ReportItem.query(participant_id, consistent_read=True)
@@ -55,8 +66,24 @@ class DynamoPersonalData:
             pledges=[pledge_from_item(item) for item in pledge_items],
             reports=reports,
             deliveries=self._deliveries(participant_id),
-            pseudonym=pseudonym,
         )
+
+    def begin_erasure(self, participant_id: str, pseudonym: str, *, now: datetime) -> str:
+        key = erasure_key(participant_id)
+        started = ErasureItem(id=key, pseudonym=pseudonym, expires_at=now + ERASURE_LEASE)
+        try:
+            started.save(condition=ErasureItem.id.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code != CONDITIONAL_CHECK_FAILED_EXCEPTION:
+                raise
+            try:
+                return str(ErasureItem.get(key, consistent_read=True).pseudonym)
+            except ErasureItem.DoesNotExist:  # it ended between our put and our read
+                return self.begin_erasure(participant_id, pseudonym, now=now)
+        return pseudonym
+
+    def end_erasure(self, participant_id: str) -> None:
+        ErasureItem(id=erasure_key(participant_id)).delete()
 
     @staticmethod
     def _deliveries(participant_id: str) -> list[Delivery]:
@@ -130,7 +157,9 @@ class DynamoPersonalData:
         outcome = self._move(original, copy, ReportItem.id.exists(), ReportItem.id.does_not_exist())
         return MoveOutcome.RETRY if outcome is None else outcome
 
-    def pseudonymise_delivery(self, delivery: Delivery, pseudonym: str) -> MoveOutcome:
+    def pseudonymise_delivery(
+        self, delivery: Delivery, pseudonym: str, *, now: datetime
+    ) -> MoveOutcome:
         try:
             item = DeliveryItem.get(delivery.challenge_id, delivery.key, consistent_read=True)
         except DeliveryItem.DoesNotExist:
@@ -164,8 +193,10 @@ class DynamoPersonalData:
         outcome = self._move(
             original,
             copy,
-            # Not while a sender holds it: its outcome would be recorded on the moved entry.
-            DeliveryItem.key.exists() & DeliveryItem.lease_until.does_not_exist(),
+            # Not while a sender holds it (it would record its outcome on the moved entry),
+            # but over a lease that ended: its sender died, and its fenced outcome is void.
+            DeliveryItem.key.exists()
+            & (DeliveryItem.lease_until.does_not_exist() | (DeliveryItem.lease_until < now)),
             DeliveryItem.key.does_not_exist(),
         )
         return MoveOutcome.RETRY if outcome is None else outcome

@@ -473,6 +473,19 @@ class AuditItem(Model):
     by_organization = AuditByOrganization()
 
 
+class ErasureItem(Model):
+    """An erasure under way (`DELETE /me`): the pseudonym it moves a participant's data to,
+    so that concurrent and retried calls use the same one. Keyed by a SHA-256 of the `sub`,
+    deleted when the erasure ends, and expiring a day after an erasure that never ended."""
+
+    class Meta(_BaseMeta):
+        table_name = "erasures"
+
+    id = UnicodeAttribute(hash_key=True)
+    pseudonym = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
 ALL_TABLES: tuple[type[Model], ...] = (
     ChallengeItem,
     PledgeItem,
@@ -489,6 +502,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     OrganizationSlugItem,
     PledgeHourItem,
     AuditItem,
+    ErasureItem,
 )
 BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 

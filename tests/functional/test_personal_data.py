@@ -12,10 +12,12 @@ from pynamodb.attributes import Attribute
 
 from chalicelib.local.tokens import mint_local_token
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
+from chalicelib.storage.personal_data import DynamoPersonalData
 from chalicelib.storage.tables import (
     ALL_TABLES,
     ChallengeEventItem,
     DeliveryItem,
+    ErasureItem,
     PledgeItem,
     ReportItem,
 )
@@ -79,6 +81,8 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
     "area_counts": "counts per ~5 km cell",
     "pledge_hours": "counts per hour",
     "stream_receipts": "stream sequence numbers",
+    "erasures": "a SHA-256 of an erasing participant's id and the pseudonym, while the "
+    "erasure runs (a day at most, if it stops half-way)",
     "audit": "admins' ids and what they did; a participant's erasure under its pseudonym only",
 }
 
@@ -309,9 +313,12 @@ def test_after_erasure_a_pledge_is_new_and_the_erased_one_cannot_be_withdrawn(ap
 def test_a_withdrawal_between_the_erasures_mark_and_its_move_is_refused(api: Api) -> None:
     ids = _reach(api)
     before = _figures(api, ids)
-    # An erasure has marked Léa's pledge and not moved it yet (it stopped there, say).
+    # An erasure has begun and marked Léa's pledge, and not moved it yet (it stopped there).
+    pseudonym = "erased_0123456789abcdef01234567"
+    store = DynamoPersonalData(api.container.settings)
+    assert store.begin_erasure(LEA, pseudonym, now=datetime.now(UTC)) == pseudonym
     marked = PledgeItem.get(LEA, ids["cycle"])
-    marked.update(actions=[PledgeItem.erasing.set("erased_0123456789abcdef01234567")])
+    marked.update(actions=[PledgeItem.erasing.set(pseudonym)])
     withdrawal = api.request("DELETE", f"/challenges/{ids['cycle']}/pledges/me", None, lea())
     assert withdrawal.status_code == 404  # its REMOVE would be taken for the move
     # The next erasure finishes under that pseudonym; nothing was counted off.
@@ -319,7 +326,8 @@ def test_a_withdrawal_between_the_erasures_mark_and_its_move_is_refused(api: Api
     api.drain()
     assert _figures(api, ids) == before
     owners = {i.participant_id for i in PledgeItem.scan() if i.pseudonymised}
-    assert owners == {"erased_0123456789abcdef01234567"}
+    assert owners == {pseudonym}
+    assert list(ErasureItem.scan()) == []  # ended: the sub's hash and pseudonym are gone
 
 
 def test_an_erased_participant_gets_no_email_when_the_challenge_is_reached(api: Api) -> None:

@@ -4,6 +4,7 @@ them (a pledge marked `erasing` cannot be withdrawn; no count changes)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from chalicelib.domain.model import Delivery, Pledge, RecipientRole, Report
 from chalicelib.services.personal_data import MoveOutcome, PersonalRecords
@@ -14,6 +15,8 @@ class FakePersonalData:
     def __init__(self, db: FakeDatabase, reports: FakeReportRepository) -> None:
         self._db = db
         self._reports = reports
+        # Erasures under way: participant → pseudonym.
+        self.under_way: dict[str, str] = {}
 
     def records(self, participant_id: str) -> PersonalRecords:
         with self._db.lock:
@@ -28,10 +31,15 @@ class FakePersonalData:
                 if stored.delivery.recipient_role is RecipientRole.PARTICIPANT
                 and stored.delivery.recipient_key == participant_id
             ]
-            pseudonym = next(
-                (name for (pid, _), name in self._db.erasing.items() if pid == participant_id), None
-            )
-        return PersonalRecords(pledges, reports, deliveries, pseudonym)
+        return PersonalRecords(pledges, reports, deliveries)
+
+    def begin_erasure(self, participant_id: str, pseudonym: str, *, now: datetime) -> str:
+        with self._db.lock:
+            return self.under_way.setdefault(participant_id, pseudonym)
+
+    def end_erasure(self, participant_id: str) -> None:
+        with self._db.lock:
+            self.under_way.pop(participant_id, None)
 
     def pseudonymise_pledge(self, pledge: Pledge, pseudonym: str, shard: int) -> MoveOutcome:
         key = (pledge.participant_id, pledge.challenge_id)
@@ -69,12 +77,14 @@ class FakePersonalData:
             )
             return MoveOutcome.MOVED
 
-    def pseudonymise_delivery(self, delivery: Delivery, pseudonym: str) -> MoveOutcome:
+    def pseudonymise_delivery(
+        self, delivery: Delivery, pseudonym: str, *, now: datetime
+    ) -> MoveOutcome:
         with self._db.lock:
             stored = self._db.deliveries.get((delivery.challenge_id, delivery.key))
             if stored is None:
                 return MoveOutcome.GONE
-            if stored.lease_until is not None:
+            if stored.lease_until is not None and stored.lease_until >= now:
                 return MoveOutcome.RETRY  # a sender holds it
             moved = replace(stored.delivery, recipient_key=pseudonym, to="")
             if (moved.challenge_id, moved.key) in self._db.deliveries:

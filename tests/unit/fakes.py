@@ -447,10 +447,13 @@ class FakeDeliveryRepository:
         self._db = db
 
     def claim(
-        self, delivery: Delivery, *, now: datetime, lease: timedelta
+        self, delivery: Delivery, *, now: datetime, lease: timedelta, pledged: bool = False
     ) -> Delivery | ClaimRefused:
         key = (delivery.challenge_id, delivery.key)
         with self._db.lock:
+            pledge_key = (delivery.recipient_key, delivery.challenge_id)
+            if pledged and (pledge_key not in self._db.pledges or pledge_key in self._db.erasing):
+                return ClaimRefused.SETTLED  # withdrawn or erased: no longer owed
             stored = self._db.deliveries.get(key)
             if stored is not None and not _claimable(stored, now):
                 if stored.delivery.status is DeliveryStatus.PENDING:

@@ -125,7 +125,6 @@ def build_fanout(*, chunk_size: int = 50, max_attempts: int = 5) -> Fanout:
         repository,
         backend.notifications,
         backend.clock,
-        pledges=backend.pledge_repository,
         chunk_size=chunk_size,
         buckets=PLEDGE_INDEX_BUCKETS,
     )

@@ -129,12 +129,13 @@ def test_an_erasure_left_half_way_is_finished_under_its_own_pseudonym() -> None:
     first, second = w.backend.live_challenge(), w.backend.live_challenge()
     for challenge in (first, second):
         w.backend.pledges.pledge(LEA, challenge.id, PledgeRequest())
-    # A crash after marking the first pledge, before moving it.
-    w.backend.db.erasing[(LEA.sub, first.id)] = "erased_earlier"
+    # An erasure that stopped after moving nothing (a crash), whose pseudonym is kept.
+    w.store.begin_erasure(LEA.sub, "erased_earlier", now=w.backend.clock.now())
 
     w.service.erase(LEA)
 
     assert {pid for (pid, _) in w.backend.db.pledges} == {"erased_earlier"}
+    assert w.store.under_way == {}  # ended: no link between the sub and its pseudonym left
 
 
 def test_a_pledge_made_again_during_the_erasure_gets_a_pseudonym_of_its_own() -> None:

@@ -32,6 +32,7 @@ from chalicelib.notify.webhook import (
     check_url,
     default_tls_context,
     is_public_address,
+    resolve,
     sign,
 )
 from chalicelib.services.notifications import NotificationService, milestone_recipients
@@ -312,3 +313,10 @@ def test_a_forbidden_url_fails_the_delivery_at_once() -> None:
     [logged] = [d for d in service.log(milestone.challenge_id) if d.channel is Channel.WEBHOOK]
     assert logged.status is DeliveryStatus.FAILED
     assert logged.attempts == 1
+
+
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "hooks..example"])
+def test_a_host_name_the_resolver_cannot_encode_is_refused_for_good(host: str) -> None:
+    with pytest.raises(WebhookError) as refused:
+        check_url(f"https://{host}/hook", allow_private=False, resolver=resolve)
+    assert refused.value.retryable is False
