@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from pynamodb.attributes import Attribute
 
+from chalicelib.domain.model import Channel, Delivery, EventType, RecipientRole
 from chalicelib.local.tokens import mint_local_token
+from chalicelib.services.ports import ClaimRefused
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
+from chalicelib.storage.deliveries import DynamoDeliveryRepository
 from chalicelib.storage.personal_data import DynamoPersonalData
 from chalicelib.storage.tables import (
     ALL_TABLES,
@@ -321,6 +324,14 @@ def test_a_withdrawal_between_the_erasures_mark_and_its_move_is_refused(api: Api
     marked.update(actions=[PledgeItem.erasing.set(pseudonym)])
     withdrawal = api.request("DELETE", f"/challenges/{ids['cycle']}/pledges/me", None, lea())
     assert withdrawal.status_code == 404  # its REMOVE would be taken for the move
+    # Nor is an e-mail to her claimed (it would log her address again).
+    mail = Delivery(
+        ids["cycle"], EventType.ENDED, RecipientRole.PARTICIPANT, Channel.EMAIL, LEA, LEA_EMAIL
+    )
+    claim = DynamoDeliveryRepository().claim(
+        mail, now=datetime.now(UTC), lease=timedelta(seconds=90), pledged=True
+    )
+    assert claim is ClaimRefused.SETTLED
     # The next erasure finishes under that pseudonym; nothing was counted off.
     assert api.request("DELETE", "/me", None, lea()).status_code == 204
     api.drain()

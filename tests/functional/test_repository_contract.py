@@ -578,6 +578,25 @@ def test_a_delivery_is_claimable_when_new_pending_and_unleased(store: Store) -> 
     assert (stored.last_error, stored.lease_until) == (None, None)
 
 
+def test_a_participant_email_is_claimed_only_while_the_pledge_is_held(store: Store) -> None:
+    challenge = store.live_challenge()
+    mail = delivery(challenge.id, role=RecipientRole.PARTICIPANT, recipient_key="p1")
+    now = store.now()
+    refused = store.deliveries.claim(mail, now=now, lease=LEASE, pledged=True)
+    assert refused is ClaimRefused.SETTLED  # no pledge: nothing owed, nothing logged
+    assert store.deliveries.list_for_challenge(challenge.id) == []
+    assert store.pledges.add(Pledge(challenge.id, "p1", now), 0)
+    claimed = store.deliveries.claim(mail, now=now, lease=LEASE, pledged=True)
+    assert isinstance(claimed, Delivery)
+    assert (claimed.attempts, claimed.to, claimed.lease_until) == (1, "p1@example.org", now + LEASE)
+    assert store.deliveries.claim(mail, now=now, lease=LEASE, pledged=True) is ClaimRefused.HELD
+    assert store.pledges.remove(challenge.id, "p1", 0)
+    later = now + 2 * LEASE
+    assert store.deliveries.claim(mail, now=later, lease=LEASE, pledged=True) is (
+        ClaimRefused.SETTLED
+    )  # withdrawn since: no longer owed
+
+
 def test_a_failed_delivery_is_never_claimed_again(store: Store) -> None:
     deliveries = store.deliveries
     now = store.now()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -174,3 +175,51 @@ def test_a_pledge_being_erased_cannot_be_withdrawn() -> None:
     shard = counter_shard_for(LEA.sub, 4)
     assert w.backend.pledge_repository.remove(challenge.id, LEA.sub, shard) is False
     assert w.backend.counted(challenge.id) == 1
+
+
+def test_concurrent_erasures_of_one_person_share_one_pseudonym() -> None:
+    w = world(["erased_a", "erased_b", "erased_c"])
+    challenges = [w.backend.live_challenge() for _ in range(3)]
+    for challenge in challenges:
+        w.backend.pledges.pledge(LEA, challenge.id, PledgeRequest())
+    original = w.store.pseudonymise_pledge
+    nested: list[int] = []
+    started: list[bool] = []
+
+    def a_second_call_runs_meanwhile(pledge, pseudonym, shard):  # type: ignore[no-untyped-def]
+        if not started:
+            started.append(True)
+            nested.append(w.service.erase(LEA).pledges)  # a retry, or a double click
+        return original(pledge, pseudonym, shard)
+
+    w.store.pseudonymise_pledge = a_second_call_runs_meanwhile  # type: ignore[method-assign]
+    w.service.erase(LEA)
+
+    assert nested == [3]
+    assert {pid for (pid, _) in w.backend.db.pledges} == {"erased_a"}  # one person, once
+    assert w.store.under_way == {}
+
+
+def test_a_log_entry_whose_sender_died_is_moved_once_its_lease_ended() -> None:
+    w = world()
+    challenge = w.backend.live_challenge()
+    w.backend.pledges.pledge(LEA, challenge.id, PledgeRequest())
+    delivery = Delivery(
+        challenge_id=challenge.id,
+        event=EventType.REACHED,
+        recipient_role=RecipientRole.PARTICIPANT,
+        channel=Channel.EMAIL,
+        recipient_key=LEA.sub,
+        to="lea@example.org",
+    )
+    now = w.backend.clock.now()
+    assert isinstance(
+        w.backend.delivery_repository.claim(delivery, now=now, lease=timedelta(seconds=90)),
+        Delivery,
+    )  # and its sender died: the lease stays
+    with pytest.raises(ContentionError):
+        w.service.erase(LEA)  # while the lease runs, the entry is not moved
+    w.backend.later(seconds=91)
+    assert w.service.erase(LEA).notifications == 1
+    [entry] = w.backend.delivery_repository.list_for_challenge(challenge.id)
+    assert (entry.recipient_key, entry.to) == ("erased_0", "")
