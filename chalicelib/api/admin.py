@@ -1,6 +1,6 @@
-"""Admin routes: create and run challenges and campaigns, read their delivery log, manage
-organisations. A platform `admin` runs everything; an `org-admin` its own organisation's
-(`request.scope`): another organisation's answers 404, as if it did not exist."""
+"""Admin routes: create and run challenges and campaigns, read their delivery log, moderate
+pledges, manage organisations. A platform `admin` runs everything; an `org-admin` its own
+organisation's (`request.scope`): another organisation's answers 404, as if it did not exist."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from chalicelib.api.schemas import (
     CampaignOut,
     ChallengeCreate,
     ChallengePatch,
+    HideNameIn,
     ListQuery,
     NotificationList,
     NotificationListQuery,
@@ -24,6 +25,8 @@ from chalicelib.api.schemas import (
     OrganizationList,
     OrganizationOut,
     OrganizationPatch,
+    PledgeModerationOut,
+    RemovalIn,
     SponsorIn,
 )
 from chalicelib.domain.errors import InvalidRequestError
@@ -207,6 +210,59 @@ def notifications(
     return NotificationList(
         items=[NotificationOut.from_delivery(d) for d in page.items],
         next_cursor=page.next_cursor,
+    )
+
+
+@admin_endpoint(
+    "/admin/challenges/{challenge_id}/pledges/{participant_id}",
+    "GET",
+    summary="A pledge as its moderators see it (its name even when hidden), with its "
+    "moderation history; a removed pledge as it was when removed",
+    response=PledgeModerationOut,
+    errors=(404,),
+)
+def moderated_pledge(
+    request: ApiRequest[Any, Any], challenge_id: str, participant_id: str
+) -> PledgeModerationOut:
+    return PledgeModerationOut.from_view(
+        request.container.moderation.view(request.caller, challenge_id, participant_id)
+    )
+
+
+@admin_endpoint(
+    "/admin/challenges/{challenge_id}/pledges/{participant_id}/hide-name",
+    "POST",
+    summary="Hide a pledge's display name from every public answer (idempotent)",
+    response=PledgeModerationOut,
+    body=HideNameIn,
+    errors=(404, 409),
+)
+def hide_pledge_name(
+    request: ApiRequest[HideNameIn, Any], challenge_id: str, participant_id: str
+) -> PledgeModerationOut:
+    return PledgeModerationOut.from_view(
+        request.container.moderation.hide_name(
+            request.caller, challenge_id, participant_id, request.body.reason
+        )
+    )
+
+
+@admin_endpoint(
+    "/admin/challenges/{challenge_id}/pledges/{participant_id}/remove",
+    "POST",
+    summary="Remove a pledge, with a reason: counted off once (a retry answers the same); a "
+    "reached challenge stays reached. Final figures: platform admins only",
+    response=PledgeModerationOut,
+    body=RemovalIn,
+    errors=(404, 409),
+)
+def remove_pledge(
+    request: ApiRequest[RemovalIn, Any], challenge_id: str, participant_id: str
+) -> PledgeModerationOut:
+    return PledgeModerationOut.from_view(
+        request.container.moderation.remove(
+            request.caller, challenge_id, participant_id, request.body.reason
+        )
     )
 
 

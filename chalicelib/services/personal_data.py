@@ -19,7 +19,14 @@ from enum import Enum
 from typing import Protocol, TypeVar
 
 from chalicelib.domain.errors import ContentionError
-from chalicelib.domain.model import Delivery, Pledge, Principal, Report, counter_shard_for
+from chalicelib.domain.model import (
+    Delivery,
+    ModerationAction,
+    Pledge,
+    Principal,
+    Report,
+    counter_shard_for,
+)
 from chalicelib.services.ports import ChallengeRepository, Clock
 
 # Passes over what is still held before an erasure gives up (503, retry): each pass moves
@@ -50,12 +57,14 @@ class PersonalRecords:
     pledges: list[Pledge] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)  # e-mails addressed to them
+    # Moderators' actions on their pledges (each with the pledge as it was, and a reason).
+    moderation: list[ModerationAction] = field(default_factory=list)
     # The pseudonym of an erasure that stopped half-way (its marks are still on pledges).
     pseudonym: str | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.pledges or self.reports or self.deliveries)
+        return not (self.pledges or self.reports or self.deliveries or self.moderation)
 
 
 class PersonalDataRepository(Protocol):
@@ -75,6 +84,11 @@ class PersonalDataRepository(Protocol):
         """Move a participant e-mail's log entry to `pseudonym`, without its address."""
         ...
 
+    def pseudonymise_moderation(self, action: ModerationAction, pseudonym: str) -> MoveOutcome:
+        """Move a moderation record to `pseudonym`, without the name it kept of the pledge
+        (its reason, date and moderator stay: the admin view of the moved pledge shows them)."""
+        ...
+
 
 @dataclass(frozen=True)
 class PersonalExport:
@@ -90,6 +104,7 @@ class Erasure:
     pledges: int = 0
     reports: int = 0
     notifications: int = 0
+    moderation: int = 0
 
 
 class PersonalDataService:
@@ -134,6 +149,11 @@ class PersonalDataService:
                 + sum(
                     self._moved(self._store.pseudonymise_delivery, delivery, pseudonym)
                     for delivery in records.deliveries
+                ),
+                moderation=moved.moderation
+                + sum(
+                    self._moved(self._store.pseudonymise_moderation, action, pseudonym)
+                    for action in records.moderation
                 ),
             )
             records = self._store.records(principal.sub)

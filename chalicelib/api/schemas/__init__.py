@@ -51,6 +51,12 @@ from chalicelib.api.schemas.common import (
     Timestamp,
     Unit,
 )
+from chalicelib.api.schemas.moderation import (
+    HideNameIn,
+    ModerationActionOut,
+    PledgeModerationOut,
+    RemovalIn,
+)
 from chalicelib.api.schemas.notifications import (
     NotificationList,
     NotificationListQuery,
@@ -65,6 +71,7 @@ from chalicelib.api.schemas.organizations import (
     OrganizationSpaceOut,
 )
 from chalicelib.api.schemas.personal_data import (
+    ModerationExport,
     NotificationExport,
     PersonalDataExport,
     PledgeExport,
@@ -113,10 +120,13 @@ __all__ = [
     "Coordinate",
     "Domain",
     "Health",
+    "HideNameIn",
     "Identifier",
     "Instant",
     "LatLon",
     "ListQuery",
+    "ModerationActionOut",
+    "ModerationExport",
     "NearbyOut",
     "NearbyQuery",
     "NotificationExport",
@@ -134,12 +144,14 @@ __all__ = [
     "PledgeExport",
     "PledgeIn",
     "PledgeList",
+    "PledgeModerationOut",
     "PledgeOut",
     "PledgeResult",
     "Position",
     "PostalLocation",
     "Problem",
     "ProgressOut",
+    "RemovalIn",
     "ReportIn",
     "ReportList",
     "ReportListQuery",
