@@ -235,7 +235,7 @@ def moderated_pledge(
     summary="Hide a pledge's display name from every public answer (idempotent)",
     response=PledgeModerationOut,
     body=HideNameIn,
-    errors=(404, 409),
+    errors=(404, 409, 503),
 )
 def hide_pledge_name(
     request: ApiRequest[HideNameIn, Any], challenge_id: str, participant_id: str
@@ -254,7 +254,7 @@ def hide_pledge_name(
     "reached challenge stays reached. Final figures: platform admins only",
     response=PledgeModerationOut,
     body=RemovalIn,
-    errors=(404, 409),
+    errors=(404, 409, 503),
 )
 def remove_pledge(
     request: ApiRequest[RemovalIn, Any], challenge_id: str, participant_id: str

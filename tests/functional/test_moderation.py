@@ -205,6 +205,20 @@ def test_unknown_pledges_and_other_organisations_answer_404(api: Api) -> None:
     assert list(ModerationItem.scan()) == []
 
 
+def test_a_pledge_being_erased_answers_503_and_is_not_counted_off(api: Api) -> None:
+    challenge_id = _reached(api)
+    PledgeItem.get("lea", challenge_id).update(
+        actions=[PledgeItem.erasing.set("erased_0123456789abcdef01234567")]
+    )
+    for action, body in (("hide-name", {}), ("remove", {"reason": "spam"})):
+        busy = api.request("POST", _path(challenge_id, "lea", action), body, ADMIN)
+        assert busy.status_code == 503, busy.body
+        assert busy.headers["Retry-After"] == "1"
+    api.drain()
+    assert api.challenge(challenge_id)["progress"]["participants"] == 3
+    assert list(ModerationItem.scan()) == []
+
+
 # --- concurrency, on the embedded AWS (one request at a time, as DynamoDB decides) ---------
 
 
