@@ -22,6 +22,7 @@ from chalicelib.domain.model import (
     ADMIN_GROUP,
     ORG_ADMIN_GROUP,
     Challenge,
+    ChallengeStatus,
     ModerationAction,
     ModerationKind,
     Pledge,
@@ -149,9 +150,10 @@ class ModerationService:
             return False
         if kind is ModerationKind.REMOVE and principal.is_admin:
             return True
+        state = "past its end" if challenge.status is ChallengeStatus.LIVE else challenge.status
         only = ", and only a platform admin may still remove a pledge"
         raise FiguresFrozenError(
-            f"challenge {challenge.id!r} is {challenge.status}: its figures are final"
+            f"challenge {challenge.id!r} is {state}: its figures are final"
             + (only if kind is ModerationKind.REMOVE else "")
         )
 

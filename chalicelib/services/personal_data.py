@@ -1,9 +1,10 @@
 """A participant's rights over their personal data: see it all (`GET /me/export`) and erase it
 (`DELETE /me`) without changing any figure.
 
-Erasure pseudonymises rather than deletes: each pledge, report and participant e-mail log
-entry is moved to a random id unrelated to the `sub` (one per erasure, so the participant's
-pledges in a campaign still count as one person), with no name, address or language. Counts,
+Erasure pseudonymises rather than deletes: each pledge, report, participant e-mail log entry
+and moderation record is moved to a random id unrelated to the `sub` (one per erasure, so the
+participant's pledges in a campaign still count as one person), with no name, address or
+language. Counts,
 quantities, campaign totals, area counts and series are kept by what was counted when the
 pledge was made, which the move does not touch (storage/personal_data.py). The inventory of
 what is held, and for how long, is docs/privacy.md.

@@ -163,7 +163,7 @@ def test_a_challenge_past_its_end_is_final_too() -> None:
     backend = build_backend()
     challenge_id = _with_lea(backend, ends_at=backend.clock.now().replace(year=2100))
     backend.clock.set(backend.clock.now().replace(year=2101))
-    with pytest.raises(FiguresFrozenError):
+    with pytest.raises(FiguresFrozenError, match="is past its end"):
         backend.moderation.remove(CSR, challenge_id, LEA.sub, "late")
 
 
