@@ -24,6 +24,7 @@ from chalicelib.services.audit import AuditService
 from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.deadlines import DeadlineService
+from chalicelib.services.moderation import ModerationService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.organizations import OrganizationService
 from chalicelib.services.participant_mail import ParticipantMail
@@ -49,6 +50,7 @@ from chalicelib.storage.challenges import DynamoChallengeRepository
 from chalicelib.storage.counters import DynamoCounterRepository
 from chalicelib.storage.deliveries import DynamoDeliveryRepository
 from chalicelib.storage.fanout import DynamoFanoutRepository
+from chalicelib.storage.moderation import DynamoModeration
 from chalicelib.storage.organization_cache import CachedOrganizationRepository
 from chalicelib.storage.organizations import DynamoOrganizationRepository
 from chalicelib.storage.personal_data import DynamoPersonalData
@@ -88,6 +90,7 @@ class Container:
     tallies: TallyService
     sponsor_reports: SponsorReportService
     personal_data: PersonalDataService
+    moderation: ModerationService
     deadlines: DeadlineService
     metrics: ContainerMetrics
     rate_limits: RateLimits
@@ -188,6 +191,7 @@ def build_container(
             time_zone=ZoneInfo(settings.report_time_zone),
         ),
         personal_data=PersonalDataService(DynamoPersonalData(settings), challenge_cache, clock),
+        moderation=ModerationService(challenges, DynamoModeration(settings), clock),
         deadlines=DeadlineService(challenge_cache, progress, clock, metrics=metrics),
         metrics=metrics,
         rate_limits=RateLimits(

@@ -1,7 +1,8 @@
-"""Admin routes: create and run challenges and campaigns, read their delivery log, manage
-organisations, read the audit trail. A platform `admin` runs everything; an `org-admin` its
-own organisation's (`request.scope`): another organisation's answers 404, as if it did not
-exist. Each write names the action its requests append to the audit trail (`audit=`)."""
+"""Admin routes: create and run challenges and campaigns, read their delivery log, moderate
+pledges, manage organisations, read the audit trail. A platform `admin` runs everything; an
+`org-admin` its own organisation's (`request.scope`): another organisation's answers 404, as
+if it did not exist. Each write names the action its requests append to the audit trail
+(`audit=`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from chalicelib.api.schemas import (
     CampaignOut,
     ChallengeCreate,
     ChallengePatch,
+    HideNameIn,
     ListQuery,
     NotificationList,
     NotificationListQuery,
@@ -28,6 +30,8 @@ from chalicelib.api.schemas import (
     OrganizationList,
     OrganizationOut,
     OrganizationPatch,
+    PledgeModerationOut,
+    RemovalIn,
     SponsorIn,
 )
 from chalicelib.domain.audit import AuditAction
@@ -217,6 +221,68 @@ def notifications(
         items=[NotificationOut.from_delivery(d) for d in page.items],
         next_cursor=page.next_cursor,
     )
+
+
+@admin_endpoint(
+    "/admin/challenges/{challenge_id}/pledges/{participant_id}",
+    "GET",
+    summary="A pledge as its moderators see it (its name even when hidden), with its "
+    "moderation history; a removed pledge as it was when removed",
+    response=PledgeModerationOut,
+    errors=(404,),
+)
+def moderated_pledge(
+    request: ApiRequest[Any, Any], challenge_id: str, participant_id: str
+) -> PledgeModerationOut:
+    return PledgeModerationOut.from_view(
+        request.container.moderation.view(request.caller, challenge_id, participant_id)
+    )
+
+
+@admin_endpoint(
+    "/admin/challenges/{challenge_id}/pledges/{participant_id}/hide-name",
+    "POST",
+    summary="Hide a pledge's display name from every public answer (idempotent)",
+    response=PledgeModerationOut,
+    body=HideNameIn,
+    errors=(404, 409, 503),
+    audit=AuditAction.PLEDGE_NAME_HIDE,
+)
+def hide_pledge_name(
+    request: ApiRequest[HideNameIn, Any], challenge_id: str, participant_id: str
+) -> PledgeModerationOut:
+    view = request.container.moderation.hide_name(
+        request.caller, challenge_id, participant_id, request.body.reason
+    )
+    _audit_in_the_challenges_organization(request, challenge_id)
+    return PledgeModerationOut.from_view(view)
+
+
+@admin_endpoint(
+    "/admin/challenges/{challenge_id}/pledges/{participant_id}/remove",
+    "POST",
+    summary="Remove a pledge, with a reason: counted off once (a retry answers the same); a "
+    "reached challenge stays reached. Final figures: platform admins only",
+    response=PledgeModerationOut,
+    body=RemovalIn,
+    errors=(404, 409, 503),
+    audit=AuditAction.PLEDGE_REMOVE,
+)
+def remove_pledge(
+    request: ApiRequest[RemovalIn, Any], challenge_id: str, participant_id: str
+) -> PledgeModerationOut:
+    view = request.container.moderation.remove(
+        request.caller, challenge_id, participant_id, request.body.reason
+    )
+    _audit_in_the_challenges_organization(request, challenge_id)
+    return PledgeModerationOut.from_view(view)
+
+
+def _audit_in_the_challenges_organization(request: ApiRequest[Any, Any], challenge_id: str) -> None:
+    """A moderation's audit entry goes to the challenge's organisation's trail, a platform
+    admin's included (the answer, a pledge, does not name the organisation)."""
+    challenge = request.container.challenges.get_for_admin(challenge_id, request.scope)
+    request.audit_note.organization_id = challenge.organization_id
 
 
 @admin_endpoint(

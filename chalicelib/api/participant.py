@@ -209,7 +209,7 @@ def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
 def erase_me(request: ApiRequest[Any, Any]) -> None:
     erasure = request.container.personal_data.erase(request.caller)
     if erasure.pseudonym is None or not (
-        erasure.pledges or erasure.reports or erasure.notifications
+        erasure.pledges or erasure.reports or erasure.notifications or erasure.moderation
     ):
         return  # nothing was held (a second call): nothing to record
     # The erasure is in the audit trail under the pseudonym, never the erased `sub`.
@@ -223,5 +223,6 @@ def erase_me(request: ApiRequest[Any, Any]) -> None:
             "pledges": erasure.pledges,
             "reports": erasure.reports,
             "notifications": erasure.notifications,
+            "moderation": erasure.moderation,
         },
     )

@@ -39,6 +39,7 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.NotPledgedError, ProblemKind(409, "not-pledged", "Pledge first")),
     (errors.SlugTakenError, ProblemKind(409, "slug-taken", "Slug taken")),
     (errors.NotReportableError, ProblemKind(409, "not-reportable", "Nothing to report yet")),
+    (errors.FiguresFrozenError, ProblemKind(409, "figures-frozen", "Figures are final")),
     (errors.ReportsNotAcceptedError, ProblemKind(409, "reports-not-accepted", "No reports")),
     (errors.ConflictError, ProblemKind(409, "conflict", "Conflict")),
     (errors.PayloadTooLargeError, ProblemKind(413, "payload-too-large", "Payload too large")),

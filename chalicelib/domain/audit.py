@@ -33,6 +33,10 @@ class AuditAction:
     ORGANIZATION_CREATE = "organization.create"
     ORGANIZATION_UPDATE = "organization.update"
     PARTICIPANT_ERASE = "participant.erase"
+    # Moderation: the target is the challenge; whose pledge, and why, are in the moderation
+    # record, which follows its participant's erasure (the trail, append-only, cannot).
+    PLEDGE_NAME_HIDE = "challenge.hide_pledge_name"
+    PLEDGE_REMOVE = "challenge.remove_pledge"
 
 
 class ActorRole(StrEnum):

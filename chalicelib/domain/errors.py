@@ -35,6 +35,13 @@ class ConflictError(CrowdactError):
     """The request is valid but the current state does not allow it."""
 
 
+class ModeratedPledgeNotFoundError(NotFoundError):
+    def __init__(self, challenge_id: str, participant_id: str) -> None:
+        super().__init__(
+            f"participant {participant_id!r} has no pledge on challenge {challenge_id!r}"
+        )
+
+
 class ChallengeNotOpenError(ConflictError):
     """Pledges and withdrawals need a live challenge within its dates."""
 
@@ -49,6 +56,11 @@ class TargetFrozenError(ConflictError):
 
 class ChallengeFrozenError(ConflictError):
     """An ended or closed challenge keeps its final figures and fields."""
+
+
+class FiguresFrozenError(ConflictError):
+    """Moderation of a challenge whose figures are final (closed, ended, past its end): only
+    a platform admin may still remove a pledge, and the removal says so."""
 
 
 class MembershipFrozenError(ConflictError):

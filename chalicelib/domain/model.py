@@ -250,6 +250,36 @@ class Pledge:
     # no name, address or language; counted on the shard it was counted on when made.
     pseudonymised: bool = False
     counter_shard: int | None = None
+    # Hidden by a moderator: the name stays stored (its owner and admins see it) but no
+    # public answer may show it: a public view uses `public_name` (docs/decisions.md).
+    name_hidden: bool = False
+
+    @property
+    def public_name(self) -> str | None:
+        """The name anyone else may see: none once a moderator hid it."""
+        return None if self.name_hidden else self.display_name
+
+
+class ModerationKind(StrEnum):
+    HIDE_NAME = "hide_name"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True)
+class ModerationAction:
+    """A moderator's action on one pledge, kept for the admin view of it. `pledge` is the
+    pledge as it was then (without its e-mail or language), so a removed one can still be
+    shown; `after_freeze` marks a platform admin's removal once the figures were final."""
+
+    challenge_id: str
+    participant_id: str
+    action: ModerationKind
+    at: datetime
+    actor_sub: str
+    actor_role: str  # "admin" or "org-admin"
+    pledge: Pledge
+    reason: str | None = None
+    after_freeze: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """A participant's rights over their personal data: see it all (`GET /me/export`) and erase it
 (`DELETE /me`) without changing any figure.
 
-Erasure pseudonymises rather than deletes: each pledge, report and participant e-mail log
-entry is moved to a random id unrelated to the `sub` (one per erasure, so the participant's
-pledges in a campaign still count as one person), with no name, address or language. Counts,
+Erasure pseudonymises rather than deletes: each pledge, report, participant e-mail log entry
+and moderation record is moved to a random id unrelated to the `sub` (one per erasure, so the
+participant's pledges in a campaign still count as one person), with no name, address or
+language. Counts,
 quantities, campaign totals, area counts and series are kept by what was counted when the
 pledge was made, which the move does not touch (storage/personal_data.py). The inventory of
 what is held, and for how long, is docs/privacy.md.
@@ -19,7 +20,14 @@ from enum import Enum
 from typing import Protocol, TypeVar
 
 from chalicelib.domain.errors import ContentionError
-from chalicelib.domain.model import Delivery, Pledge, Principal, Report, counter_shard_for
+from chalicelib.domain.model import (
+    Delivery,
+    ModerationAction,
+    Pledge,
+    Principal,
+    Report,
+    counter_shard_for,
+)
 from chalicelib.services.ports import ChallengeRepository, Clock
 
 # Passes over what is still held before an erasure gives up (503, retry): each pass moves
@@ -50,10 +58,12 @@ class PersonalRecords:
     pledges: list[Pledge] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)  # e-mails addressed to them
+    # Moderators' actions on their pledges (each with the pledge as it was, and a reason).
+    moderation: list[ModerationAction] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.pledges or self.reports or self.deliveries)
+        return not (self.pledges or self.reports or self.deliveries or self.moderation)
 
 
 class PersonalDataRepository(Protocol):
@@ -85,6 +95,11 @@ class PersonalDataRepository(Protocol):
         while a sender's lease on it runs (RETRY), but over a lease that ended by `now`."""
         ...
 
+    def pseudonymise_moderation(self, action: ModerationAction, pseudonym: str) -> MoveOutcome:
+        """Move a moderation record to `pseudonym`, without the name it kept of the pledge
+        (its reason, date and moderator stay: the admin view of the moved pledge shows them)."""
+        ...
+
 
 @dataclass(frozen=True)
 class PersonalExport:
@@ -102,6 +117,7 @@ class Erasure:
     pledges: int = 0
     reports: int = 0
     notifications: int = 0
+    moderation: int = 0
 
 
 class PersonalDataService:
@@ -153,6 +169,11 @@ class PersonalDataService:
                 + sum(
                     self._moved(self._delivery, delivery, pseudonym)
                     for delivery in records.deliveries
+                ),
+                moderation=moved.moderation
+                + sum(
+                    self._moved(self._store.pseudonymise_moderation, action, pseudonym)
+                    for action in records.moderation
                 ),
             )
             records = self._store.records(principal.sub)

@@ -23,14 +23,21 @@ from typing import Any
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.model import Delivery, Pledge, Report
+from chalicelib.domain.model import Delivery, ModerationAction, Pledge, Report
 from chalicelib.services.personal_data import MoveOutcome, PersonalRecords
 from chalicelib.settings import Settings
 from chalicelib.storage.connection import connection
 from chalicelib.storage.deliveries import delivery_from_item
+from chalicelib.storage.moderation import moderation_from_item, moderation_key, moderation_to_item
 from chalicelib.storage.pledges import hash_bucket, pledge_from_item
 from chalicelib.storage.reports import report_from_item
-from chalicelib.storage.tables import DeliveryItem, ErasureItem, PledgeItem, ReportItem
+from chalicelib.storage.tables import (
+    DeliveryItem,
+    ErasureItem,
+    ModerationItem,
+    PledgeItem,
+    ReportItem,
+)
 from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
     CONDITIONAL_CHECK_FAILED_EXCEPTION,
@@ -66,6 +73,7 @@ class DynamoPersonalData:
             pledges=[pledge_from_item(item) for item in pledge_items],
             reports=reports,
             deliveries=self._deliveries(participant_id),
+            moderation=self._moderation(participant_id),
         )
 
     def begin_erasure(self, participant_id: str, pseudonym: str, *, now: datetime) -> str:
@@ -97,6 +105,19 @@ class DynamoPersonalData:
                 continue
             if item.participant_id == participant_id:
                 found.append(delivery_from_item(item))
+        return found
+
+    @staticmethod
+    def _moderation(participant_id: str) -> list[ModerationAction]:
+        # As for deliveries: the index is eventually consistent, the table is read.
+        found: list[ModerationAction] = []
+        for entry in ModerationItem.by_participant.query(participant_id):
+            try:
+                item = ModerationItem.get(entry.challenge_id, entry.key, consistent_read=True)
+            except ModerationItem.DoesNotExist:
+                continue
+            if item.participant_id == participant_id:
+                found.append(moderation_from_item(item))
         return found
 
     def pseudonymise_pledge(self, pledge: Pledge, pseudonym: str, shard: int) -> MoveOutcome:
@@ -198,6 +219,16 @@ class DynamoPersonalData:
             DeliveryItem.key.exists()
             & (DeliveryItem.lease_until.does_not_exist() | (DeliveryItem.lease_until < now)),
             DeliveryItem.key.does_not_exist(),
+        )
+        return MoveOutcome.RETRY if outcome is None else outcome
+
+    def pseudonymise_moderation(self, action: ModerationAction, pseudonym: str) -> MoveOutcome:
+        original = ModerationItem(challenge_id=action.challenge_id, key=moderation_key(action))
+        outcome = self._move(
+            original,
+            moderation_to_item(action, pseudonym),
+            ModerationItem.key.exists(),
+            ModerationItem.key.does_not_exist(),
         )
         return MoveOutcome.RETRY if outcome is None else outcome
 

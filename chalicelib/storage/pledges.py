@@ -32,6 +32,7 @@ def _pledge_to_item(pledge: Pledge) -> PledgeItem:
         locale=pledge.locale,
         pseudonymised=pledge.pseudonymised or None,
         counter_shard=pledge.counter_shard,
+        name_hidden=pledge.name_hidden or None,
     )
 
 
@@ -48,6 +49,7 @@ def pledge_from_item(item: PledgeItem) -> Pledge:
         locale=item.locale,
         pseudonymised=bool(item.pseudonymised),
         counter_shard=None if item.counter_shard is None else int(item.counter_shard),
+        name_hidden=bool(item.name_hidden),
     )
 
 

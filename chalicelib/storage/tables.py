@@ -153,6 +153,8 @@ class PledgeItem(Model):
     erasing = UnicodeAttribute(null=True)
     pseudonymised = BooleanAttribute(null=True)
     counter_shard = NumberAttribute(null=True)
+    # Set (True) by a moderator: public answers never show `display_name` (never False).
+    name_hidden = BooleanAttribute(null=True)
 
     by_challenge = PledgesByChallenge()
 
@@ -486,6 +488,47 @@ class ErasureItem(Model):
     expires_at = TTLAttribute()
 
 
+class ModerationByParticipant(GlobalSecondaryIndex["ModerationItem"]):
+    """The moderation records about one participant, for their export and their erasure.
+    Keys only: both read the few items it finds from the table."""
+
+    class Meta:
+        index_name = "by_participant"
+        projection = KeysOnlyProjection()
+
+    participant_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)
+
+
+class ModerationItem(Model):
+    """One moderator's action on one pledge (chalicelib/storage/moderation.py), with the
+    pledge as it was then, less its e-mail and language."""
+
+    class Meta(_BaseMeta):
+        table_name = "moderation"
+
+    challenge_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)  # <participant_id>#<at, UTC, µs>#<action>
+    participant_id = UnicodeAttribute()
+    action = UnicodeAttribute()  # hide_name, remove
+    at = UTCDateTimeAttribute()
+    actor_sub = UnicodeAttribute()
+    actor_role = UnicodeAttribute()  # admin, org-admin
+    reason = UnicodeAttribute(null=True)
+    after_freeze = BooleanAttribute(null=True)  # a platform admin's removal of final figures
+    # The pledge when moderated.
+    display_name = UnicodeAttribute(null=True)
+    area = UnicodeAttribute(null=True)
+    notify = BooleanAttribute(default=True)
+    quantity_reported = NumberAttribute(default=0)
+    pledged_at = UTCDateTimeAttribute()
+    name_hidden = BooleanAttribute(null=True)
+    pseudonymised = BooleanAttribute(null=True)
+    counter_shard = NumberAttribute(null=True)
+
+    by_participant = ModerationByParticipant()
+
+
 ALL_TABLES: tuple[type[Model], ...] = (
     ChallengeItem,
     PledgeItem,
@@ -503,6 +546,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     PledgeHourItem,
     AuditItem,
     ErasureItem,
+    ModerationItem,
 )
 BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 

@@ -64,7 +64,11 @@ class Client:
 
 
 def participant(name: str) -> str:
-    return mint_local_token(LOCAL_JWT_SECRET_DEFAULT, f"warm-{name}-{uuid.uuid4().hex[:6]}")
+    return mint_local_token(LOCAL_JWT_SECRET_DEFAULT, subject(name))
+
+
+def subject(name: str) -> str:
+    return f"warm-{name}-{uuid.uuid4().hex[:6]}"
 
 
 def exercise(client: Client) -> dict[str, int]:
@@ -117,7 +121,8 @@ def exercise(client: Client) -> dict[str, int]:
     check("get", client.call(("GET", public[0]), public[1]), 200)
     pledges = ("POST", public[0] + "/pledges")
     check("anonymous pledge", client.call(pledges, public[1] + "/pledges", body={}), 401)
-    lea, hugo = participant("lea"), participant("hugo")
+    lea_sub = subject("lea")
+    lea, hugo = mint_local_token(LOCAL_JWT_SECRET_DEFAULT, lea_sub), participant("hugo")
     check("pledge", client.call(pledges, public[1] + "/pledges", token=lea,
           body={"display_name": "Léa", "location": {"lat": 48.9, "lon": 2.3}}), 201)  # fmt: skip
     check("keyed pledge", client.call(pledges, public[1] + "/pledges", token=hugo,
@@ -139,6 +144,15 @@ def exercise(client: Client) -> dict[str, int]:
     settle(client, one, cid)
     check("notifications", client.call(("GET", one[0] + "/notifications"),
           one[1] + "/notifications", token=admin), 200)  # fmt: skip
+    moderated = ("/admin/challenges/{challenge_id}/pledges/{participant_id}",
+                 f"/admin/challenges/{cid}/pledges/{lea_sub}")  # fmt: skip
+    check("moderated pledge", client.call(("GET", moderated[0]), moderated[1], token=admin), 200)
+    check("hide name", client.call(("POST", moderated[0] + "/hide-name"),
+          moderated[1] + "/hide-name", token=admin, body={"reason": "warm"}), 200)  # fmt: skip
+    check("remove", client.call(("POST", moderated[0] + "/remove"), moderated[1] + "/remove",
+          token=admin, body={"reason": "warm"}), 200)  # fmt: skip
+    check("export", client.call(("GET", "/me/export"), "/me/export", token=lea), 200)
+    check("erase", client.call(("DELETE", "/me"), "/me", token=lea), 204)
     check("withdraw", client.call(("DELETE", public[0] + "/pledges/me"),
           public[1] + "/pledges/me", token=hugo), 204)  # fmt: skip
     check("export", client.call(("GET", "/me/export"), "/me/export", token=lea), 200)

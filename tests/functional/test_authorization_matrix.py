@@ -23,6 +23,7 @@ from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
 from tests.functional.conftest import ADMIN, Api, bearer, challenge_body
 
 OWN, OTHER = "org_own", "org_other"
+PLEDGER = "someone"  # the participant who pledged on the live challenge
 ADMIN_ROUTES = tuple(route for route in ROUTES if route.is_admin)
 
 
@@ -112,6 +113,18 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/admin/challenges/{challenge_id}/report"): Case(
         lambda r: f"{_challenge(r)}/report", 200, 404
     ),
+    ("GET", "/admin/challenges/{challenge_id}/pledges/{participant_id}"): Case(
+        lambda r: f"{_challenge(r)}/pledges/{PLEDGER}", 200, 404
+    ),
+    ("POST", "/admin/challenges/{challenge_id}/pledges/{participant_id}/hide-name"): Case(
+        lambda r: f"{_challenge(r)}/pledges/{PLEDGER}/hide-name", 200, 404, body=lambda r: {}
+    ),
+    ("POST", "/admin/challenges/{challenge_id}/pledges/{participant_id}/remove"): Case(
+        lambda r: f"{_challenge(r)}/pledges/{PLEDGER}/remove",
+        200,
+        404,
+        body=lambda r: {"reason": "spam"},
+    ),
     ("POST", "/admin/organizations"): Case(
         lambda r: "/admin/organizations",
         201,
@@ -158,7 +171,7 @@ def _resources(api: Api) -> Resources:
     campaign = api.container.campaigns.create(CampaignDraft("O's week", organization_id=OWN))
     live = api.create(organization_id=OWN, campaign_id=campaign.id)
     draft = api.create(organization_id=OWN, publish=False)
-    assert api.pledge(live["id"], "someone").status_code == 201
+    assert api.pledge(live["id"], PLEDGER).status_code == 201
     return Resources(live=live["id"], draft=draft["id"], campaign=campaign.id)
 
 
@@ -193,9 +206,14 @@ def test_each_caller_gets_the_expected_answer(api: Api, route: Route) -> None:
 def test_an_org_admin_cannot_touch_a_challenge_of_no_organisation(api: Api, route: Route) -> None:
     _organizations(api)
     platform = api.create(publish=not route.path.endswith("/publish"))  # no organisation
+    if "{participant_id}" in route.path:
+        assert api.pledge(platform["id"], PLEDGER).status_code == 201
     own_admin = CALLERS[3].headers
     path = route.path.replace("{challenge_id}", platform["id"])
+    path = path.replace("{participant_id}", PLEDGER)
     body = {"title": "Mine now"} if route.method == "PATCH" else None
+    if route.path.endswith("/remove"):
+        body = {"reason": "spam"}
     answer = api.request(route.method, path, body, own_admin)
     assert answer.status_code == 404, answer.body
     # ...while the platform admin still may.

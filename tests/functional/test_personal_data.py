@@ -21,6 +21,7 @@ from chalicelib.storage.tables import (
     ChallengeEventItem,
     DeliveryItem,
     ErasureItem,
+    ModerationItem,
     PledgeItem,
     ReportItem,
 )
@@ -54,6 +55,7 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
         "notify": "pledges[].notify",
         "created_at": "pledges[].created_at",
         "quantity_reported": "pledges[].quantity_reported",
+        "name_hidden": "pledges[].name_hidden",
     },
     "reports": {
         "participant_id": "subject",
@@ -69,6 +71,19 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
         "created_at": "notifications[].created_at",
         "status": "notifications[].status",
         "sent_at": "notifications[].sent_at",
+    },
+    "moderation": {
+        "participant_id": "subject",
+        "reason": "moderation[].reason",
+        "at": "moderation[].at",
+        "action": "moderation[].action",
+        "actor_role": "moderation[].actor_role",
+        "display_name": "moderation[].display_name",
+        "area": "moderation[].area",
+        "quantity_reported": "moderation[].quantity_reported",
+        "pledged_at": "moderation[].pledged_at",
+        "notify": "moderation[].notify",
+        "name_hidden": "moderation[].name_hidden",
     },
     "campaign_members": "derived from the pledges by the stream (the campaign, the pledged "
     "challenges); moved with them",
@@ -121,6 +136,7 @@ def test_the_inventory_covers_every_table() -> None:
         (PledgeItem, "pledges"),
         (ReportItem, "reports"),
         (DeliveryItem, "deliveries"),
+        (ModerationItem, "moderation"),
     ):
         listed = PERSONAL_ATTRIBUTES[base]
         assert isinstance(listed, dict)
@@ -142,6 +158,10 @@ def test_the_inventory_covers_every_table() -> None:
             "lease_until",
             "last_error",
             "expires_at",
+            # A moderation record's moderator (not the participant), and whether the
+            # figures were final then.
+            "actor_sub",
+            "after_freeze",
         }
         assert _attributes(model) - set(listed) - internal == set(), model
 
@@ -207,8 +227,15 @@ def _export(api: Api) -> dict[str, Any]:
     return document
 
 
+def _hide_leas_name(api: Api, challenge_id: str) -> None:
+    path = f"/admin/challenges/{challenge_id}/pledges/{LEA}/hide-name"
+    hidden = api.request("POST", path, {"reason": "my neighbour's name"}, ADMIN)
+    assert hidden.status_code == 200, hidden.body
+
+
 def test_the_export_holds_every_personal_attribute_stored(api: Api) -> None:
     ids = _reach(api)
+    _hide_leas_name(api, ids["cycle"])
     document = _export(api)
     assert document["subject"] == LEA
     pledges = {p["challenge_id"]: p for p in document["pledges"]}
@@ -237,8 +264,20 @@ def test_the_export_holds_every_personal_attribute_stored(api: Api) -> None:
             DeliveryItem.get(e.challenge_id, e.key).attribute_values
             for e in DeliveryItem.by_participant.query(LEA)
         ],
+        "moderation": [
+            ModerationItem.get(e.challenge_id, e.key).attribute_values
+            for e in ModerationItem.by_participant.query(LEA)
+        ],
     }
-    tables = {"pledges": "pledges", "reports": "reports", "notifications": "deliveries"}
+    assert [(m["challenge_id"], m["action"], m["reason"]) for m in document["moderation"]] == [
+        (ids["cycle"], "hide_name", "my neighbour's name")
+    ]
+    tables = {
+        "pledges": "pledges",
+        "reports": "reports",
+        "notifications": "deliveries",
+        "moderation": "moderation",
+    }
     for section, items in stored.items():
         assert items, section
         inventory = PERSONAL_ATTRIBUTES[tables[section]]
@@ -262,6 +301,7 @@ def test_the_export_holds_every_personal_attribute_stored(api: Api) -> None:
 
 def test_erasure_keeps_every_figure_and_leaves_nothing_to_export(api: Api) -> None:
     ids = _reach(api)
+    _hide_leas_name(api, ids["cycle"])
     before = _figures(api, ids)
     response = api.request("DELETE", "/me", None, lea())
     assert response.status_code == 204, response.body
@@ -269,6 +309,7 @@ def test_erasure_keeps_every_figure_and_leaves_nothing_to_export(api: Api) -> No
     assert _figures(api, ids) == before
     document = _export(api)
     assert (document["pledges"], document["reports"], document["notifications"]) == ([], [], [])
+    assert document["moderation"] == []
     # Nothing under Léa's id, her name or her address is left in the tables.
     assert list(PledgeItem.query(LEA)) == []
     assert list(ReportItem.query(LEA)) == []
@@ -288,8 +329,19 @@ def test_erasure_keeps_every_figure_and_leaves_nothing_to_export(api: Api) -> No
     trail = json.loads(api.request("GET", "/admin/audit?limit=100", None, ADMIN).body)["items"]
     [erasure] = [entry for entry in trail if entry["action"] == "participant.erase"]
     assert erasure["actor"] == {"sub": pseudonymised[0].participant_id, "role": "participant"}
-    assert erasure["details"] == {"pledges": "2", "reports": "1", "notifications": "1"}
+    assert erasure["details"] == {
+        "pledges": "2",
+        "reports": "1",
+        "notifications": "1",
+        "moderation": "1",
+    }
     assert LEA not in json.dumps(trail)
+    # The moderation record follows the pledge to its pseudonym, without the name.
+    [record] = list(ModerationItem.scan())
+    assert record.participant_id == pseudonymised[0].participant_id
+    assert LEA not in record.key
+    assert record.display_name is None
+    assert record.reason == "my neighbour's name"
     # Idempotent: again 204, and nothing changes.
     again = api.request("DELETE", "/me", None, lea())
     assert again.status_code == 204

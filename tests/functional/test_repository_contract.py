@@ -30,6 +30,8 @@ from chalicelib.domain.model import (
     EventType,
     Metric,
     Milestone,
+    ModerationAction,
+    ModerationKind,
     Organization,
     OrganizationKind,
     OrganizationProfile,
@@ -44,6 +46,7 @@ from chalicelib.domain.series import HourCount
 from chalicelib.domain.sponsor_report import NotificationTally
 from chalicelib.local import moto_fixes
 from chalicelib.services.campaigns import CampaignRepository
+from chalicelib.services.moderation import ModerationRepository
 from chalicelib.services.organizations import OrganizationRepository
 from chalicelib.services.ports import (
     AuditRepository,
@@ -64,10 +67,11 @@ from chalicelib.storage.campaigns import DynamoCampaignRepository
 from chalicelib.storage.challenges import DynamoChallengeRepository
 from chalicelib.storage.counters import DynamoCounterRepository
 from chalicelib.storage.deliveries import DynamoDeliveryRepository
+from chalicelib.storage.moderation import DynamoModeration
 from chalicelib.storage.organizations import DynamoOrganizationRepository
 from chalicelib.storage.pledges import DynamoPledgeRepository
 from chalicelib.storage.reports import DynamoReportRepository
-from chalicelib.storage.tables import ChallengeEventItem, create_tables
+from chalicelib.storage.tables import ChallengeEventItem, PledgeItem, create_tables
 from chalicelib.storage.tallies import DynamoPledgeTallies
 from chalicelib.wiring import build_container
 from tests.unit.fakes import (
@@ -106,6 +110,9 @@ class Store:
     duplicate_error: type[Exception]
     # The milestones stored for a challenge: (event, occurred_at, participants, reached).
     milestones: Callable[[str], list[tuple[EventType, datetime, int, bool]]]
+    moderation: ModerationRepository
+    # Marks a pledge (challenge, participant) as an erasure does before moving it.
+    mark_erasing: Callable[[str, str], None]
     _ids: int = 0
 
     def now(self) -> datetime:
@@ -165,6 +172,10 @@ def _fake_store() -> Store:
         clock=backend.clock,
         duplicate_error=DuplicateItemError,
         milestones=milestones,
+        moderation=backend.moderation_repository,
+        mark_erasing=lambda challenge_id, participant_id: backend.db.erasing.__setitem__(
+            (participant_id, challenge_id), "erased_0"
+        ),
     )
 
 
@@ -173,6 +184,12 @@ def _dynamo_milestones(challenge_id: str) -> list[tuple[EventType, datetime, int
         (EventType(item.event), item.occurred_at, int(item.participants), bool(item.reached))
         for item in ChallengeEventItem.query(challenge_id, consistent_read=True)
         if not item.event.startswith("fanout#")
+    )
+
+
+def _dynamo_mark_erasing(challenge_id: str, participant_id: str) -> None:
+    PledgeItem(participant_id=participant_id, challenge_id=challenge_id).update(
+        actions=[PledgeItem.erasing.set("erased_0")]
     )
 
 
@@ -197,6 +214,8 @@ def _dynamo_store(settings: Settings) -> Iterator[Store]:
             clock=FakeClock(),
             duplicate_error=PutError,
             milestones=_dynamo_milestones,
+            moderation=DynamoModeration(settings),
+            mark_erasing=_dynamo_mark_erasing,
         )
 
 
@@ -418,6 +437,94 @@ def test_a_request_token_whose_write_failed_applies_it_when_retried(store: Store
     assert store.pledges.remove(challenge.id, "lea", 1, request_token="t-1")
 
     assert store.totals(challenge.id).participants == 0
+
+
+# --- moderation ------------------------------------------------------------------------------
+
+
+def moderation(pledge: Pledge, kind: ModerationKind, at: datetime, reason: str) -> ModerationAction:
+    return ModerationAction(
+        challenge_id=pledge.challenge_id,
+        participant_id=pledge.participant_id,
+        action=kind,
+        at=at,
+        actor_sub="admin-1",
+        actor_role="admin",
+        pledge=pledge,
+        reason=reason,
+    )
+
+
+def test_hiding_a_name_marks_the_pledge_and_records_the_action_once(store: Store) -> None:
+    challenge = store.live_challenge()
+    pledge = Pledge(challenge.id, "lea", store.now(), display_name="Léa", area="u09tv")
+    assert store.pledges.add(pledge, 0)
+    other = Pledge(challenge.id, "lea2", store.now(), display_name="Léa 2")  # "lea" + "2"
+    assert store.pledges.add(other, 1)
+    hide = moderation(pledge, ModerationKind.HIDE_NAME, store.now(), "rude")
+
+    assert store.moderation.hide_name(pledge, hide)
+    assert not store.moderation.hide_name(pledge, replace(hide, at=store.now() + LEASE))
+
+    assert store.moderation.pledge(challenge.id, "lea") == replace(pledge, name_hidden=True)
+    assert store.pledges.get(challenge.id, "lea") == replace(pledge, name_hidden=True)
+    assert store.moderation.actions(challenge.id, "lea") == [hide]
+    assert store.moderation.actions(challenge.id, "lea2") == []
+    assert store.moderation.pledge(challenge.id, "nobody") is None
+    assert store.totals(challenge.id) == Totals(2, 0, 2)
+
+
+def test_a_removal_deletes_counts_off_and_records_together_once(store: Store) -> None:
+    challenge = store.live_challenge()
+    pledge = Pledge(challenge.id, "lea", store.now(), display_name="Léa", area="u09tv")
+    assert store.pledges.add(pledge, 2)
+    first = moderation(pledge, ModerationKind.REMOVE, store.now(), "spam")
+    second = replace(first, at=store.now() + LEASE, reason="again")
+
+    assert store.moderation.remove(pledge, 2, first)
+    assert not store.moderation.remove(pledge, 2, second)
+
+    assert store.pledges.get(challenge.id, "lea") is None
+    assert store.counters.totals(challenge.id, SHARDS) == Totals(0, 0, 2)
+    assert store.moderation.actions(challenge.id, "lea") == [first]
+
+
+def test_moderation_refuses_a_pledge_other_than_the_one_read_or_being_erased(
+    store: Store,
+) -> None:
+    challenge = store.live_challenge()
+    pledge = Pledge(challenge.id, "lea", store.now(), display_name="Léa")
+    assert store.pledges.add(pledge, 0)
+    earlier = replace(pledge, created_at=store.now() - LEASE)  # withdrawn and pledged again
+    hide = moderation(earlier, ModerationKind.HIDE_NAME, store.now(), "rude")
+    remove = moderation(earlier, ModerationKind.REMOVE, store.now() + LEASE, "spam")
+    assert not store.moderation.hide_name(earlier, hide)
+    assert not store.moderation.remove(earlier, 0, remove)
+    store.mark_erasing(challenge.id, "lea")
+    assert not store.moderation.hide_name(pledge, replace(hide, pledge=pledge))
+    assert not store.moderation.remove(pledge, 0, replace(remove, pledge=pledge))
+
+    assert store.moderation.actions(challenge.id, "lea") == []
+    assert store.totals(challenge.id) == Totals(1, 0, 1)
+    stored = store.moderation.pledge(challenge.id, "lea")
+    assert stored is not None
+    assert not stored.name_hidden
+
+
+def test_a_participants_actions_are_listed_oldest_first(store: Store) -> None:
+    challenge = store.live_challenge()
+    pledge = Pledge(challenge.id, "lea", store.now(), display_name="Léa")
+    assert store.pledges.add(pledge, 0)
+    hide = moderation(pledge, ModerationKind.HIDE_NAME, store.now(), "rude")
+    assert store.moderation.hide_name(pledge, hide)
+    hidden = replace(pledge, name_hidden=True)
+    remove = moderation(hidden, ModerationKind.REMOVE, store.now() + LEASE, "spam")
+    assert store.moderation.remove(hidden, 0, replace(remove, after_freeze=True))
+
+    assert store.moderation.actions(challenge.id, "lea") == [
+        hide,
+        replace(remove, after_freeze=True),
+    ]
 
 
 def test_a_participants_pledges_are_listed_by_challenge_a_page_at_a_time(store: Store) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from chalicelib.domain.model import Delivery, Pledge, RecipientRole, Report
+from chalicelib.domain.model import Delivery, ModerationAction, Pledge, RecipientRole, Report
 from chalicelib.services.personal_data import MoveOutcome, PersonalRecords
 from tests.unit.fakes import FakeDatabase, FakeReportRepository, StoredDelivery
 
@@ -31,7 +31,17 @@ class FakePersonalData:
                 if stored.delivery.recipient_role is RecipientRole.PARTICIPANT
                 and stored.delivery.recipient_key == participant_id
             ]
-        return PersonalRecords(pledges, reports, deliveries)
+            moderation = [
+                action
+                for (_, pid, _, _), action in sorted(self._db.moderation.items())
+                if pid == participant_id
+            ]
+        return PersonalRecords(
+            pledges=pledges,
+            reports=reports,
+            deliveries=deliveries,
+            moderation=moderation,
+        )
 
     def begin_erasure(self, participant_id: str, pseudonym: str, *, now: datetime) -> str:
         with self._db.lock:
@@ -91,4 +101,27 @@ class FakePersonalData:
                 return MoveOutcome.TAKEN
             del self._db.deliveries[(delivery.challenge_id, delivery.key)]
             self._db.deliveries[(moved.challenge_id, moved.key)] = StoredDelivery(moved)
+            return MoveOutcome.MOVED
+
+    def pseudonymise_moderation(self, action: ModerationAction, pseudonym: str) -> MoveOutcome:
+        key = (action.challenge_id, action.participant_id, action.at, action.action.value)
+        with self._db.lock:
+            current = self._db.moderation.get(key)
+            if current is None:
+                return MoveOutcome.GONE
+            moved_key = (action.challenge_id, pseudonym, action.at, action.action.value)
+            if moved_key in self._db.moderation:
+                return MoveOutcome.TAKEN
+            del self._db.moderation[key]
+            self._db.moderation[moved_key] = replace(
+                current,
+                participant_id=pseudonym,
+                pledge=replace(
+                    current.pledge,
+                    participant_id=pseudonym,
+                    display_name=None,
+                    name_hidden=False,
+                    pseudonymised=True,
+                ),
+            )
             return MoveOutcome.MOVED

@@ -22,6 +22,7 @@ from chalicelib.domain.model import (
     DeliveryStatus,
     EventType,
     Milestone,
+    ModerationAction,
     Organization,
     Party,
     Pledge,
@@ -99,6 +100,9 @@ class FakeDatabase:
     # Pledges an erasure marked for its move, (participant, challenge) → pseudonym: they
     # cannot be withdrawn (tests/unit/fake_personal_data.py).
     erasing: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Moderation records, (challenge, participant, at, action) → action
+    # (tests/unit/fake_moderation.py).
+    moderation: dict[tuple[str, str, datetime, str], ModerationAction] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     # With stale_reads, a non-consistent read of a challenge returns its previous version,
     # as an eventually consistent DynamoDB read may.

@@ -11,9 +11,11 @@ from chalicelib.domain.model import Challenge, Metric, Party, Principal, Target
 from chalicelib.notify.email import JinjaEmailRenderer
 from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeDraft, ChallengeService
+from chalicelib.services.moderation import ModerationService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.pledges import PledgeRequest, PledgeService
 from chalicelib.services.progress import ProgressService
+from tests.unit.fake_moderation import FakeModeration
 from tests.unit.fakes import (
     FakeChallengeRepository,
     FakeClock,
@@ -69,6 +71,8 @@ class Backend:
     challenges: ChallengeService
     pledges: PledgeService
     notifications: NotificationService
+    moderation_repository: FakeModeration
+    moderation: ModerationService
 
     def live_challenge(self, **overrides: Any) -> Challenge:
         return self.challenges.create(challenge_draft(publish=True, **overrides))
@@ -100,6 +104,7 @@ def build_backend(*, counter_shards: int = 4, max_attempts: int = 5) -> Backend:
     pledge_repository = FakePledgeRepository(db)
     counter_repository = FakeCounterRepository(db)
     delivery_repository = FakeDeliveryRepository(db)
+    moderation_repository = FakeModeration(db)
     progress = ProgressService(challenge_repository, counter_repository, clock)
     challenges = ChallengeService(
         challenge_repository,
@@ -127,6 +132,8 @@ def build_backend(*, counter_shards: int = 4, max_attempts: int = 5) -> Backend:
             clock,
             max_attempts=max_attempts,
         ),
+        moderation_repository=moderation_repository,
+        moderation=ModerationService(challenges, moderation_repository, clock),
     )
 
 

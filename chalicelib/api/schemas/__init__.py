@@ -59,6 +59,12 @@ from chalicelib.api.schemas.common import (
     Timestamp,
     Unit,
 )
+from chalicelib.api.schemas.moderation import (
+    HideNameIn,
+    ModerationActionOut,
+    PledgeModerationOut,
+    RemovalIn,
+)
 from chalicelib.api.schemas.notifications import (
     NotificationList,
     NotificationListQuery,
@@ -73,6 +79,7 @@ from chalicelib.api.schemas.organizations import (
     OrganizationSpaceOut,
 )
 from chalicelib.api.schemas.personal_data import (
+    ModerationExport,
     NotificationExport,
     PersonalDataExport,
     PledgeExport,
@@ -126,10 +133,13 @@ __all__ = [
     "Coordinate",
     "Domain",
     "Health",
+    "HideNameIn",
     "Identifier",
     "Instant",
     "LatLon",
     "ListQuery",
+    "ModerationActionOut",
+    "ModerationExport",
     "NearbyOut",
     "NearbyQuery",
     "NotificationExport",
@@ -147,6 +157,7 @@ __all__ = [
     "PledgeExport",
     "PledgeIn",
     "PledgeList",
+    "PledgeModerationOut",
     "PledgeOut",
     "PledgeResult",
     "Position",
@@ -154,6 +165,7 @@ __all__ = [
     "PreciseTimestamp",
     "Problem",
     "ProgressOut",
+    "RemovalIn",
     "ReportIn",
     "ReportList",
     "ReportListQuery",

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from chalicelib.api.schemas.common import Timestamp
 from chalicelib.api.schemas.notifications import NotificationOut
 from chalicelib.api.schemas.reports import ReportOut
-from chalicelib.domain.model import Delivery, Pledge
+from chalicelib.domain.model import Delivery, ModerationAction, Pledge
 from chalicelib.services.personal_data import PersonalExport
 
 # What the export cannot list, and why: said in the document itself (docs/privacy.md).
@@ -31,6 +31,7 @@ class PledgeExport(BaseModel):
     created_at: Timestamp
     email: str | None = Field(description="the verified address the success e-mail goes to")
     locale: str | None
+    name_hidden: bool = Field(description="a moderator hid the name from public answers")
 
     @classmethod
     def from_pledge(cls, pledge: Pledge) -> PledgeExport:
@@ -43,6 +44,7 @@ class PledgeExport(BaseModel):
             created_at=pledge.created_at,
             email=pledge.email,
             locale=pledge.locale,
+            name_hidden=pledge.name_hidden,
         )
 
 
@@ -58,6 +60,36 @@ class NotificationExport(NotificationOut):
         return cls(challenge_id=delivery.challenge_id, **logged.model_dump())
 
 
+class ModerationExport(BaseModel):
+    challenge_id: str
+    action: str = Field(description="hide_name: your name was hidden; remove: the pledge removed")
+    reason: str | None
+    at: Timestamp
+    actor_role: str = Field(description="admin (the platform's) or org-admin (the organisation's)")
+    display_name: str | None = Field(description="the pledge's name then")
+    name_hidden: bool
+    area: str | None
+    notify: bool
+    quantity_reported: int | float
+    pledged_at: Timestamp
+
+    @classmethod
+    def from_action(cls, action: ModerationAction) -> ModerationExport:
+        return cls(
+            challenge_id=action.challenge_id,
+            action=action.action.value,
+            reason=action.reason,
+            at=action.at,
+            actor_role=action.actor_role,
+            display_name=action.pledge.display_name,
+            name_hidden=action.pledge.name_hidden,
+            area=action.pledge.area,
+            notify=action.pledge.notify,
+            quantity_reported=action.pledge.quantity_reported,
+            pledged_at=action.pledge.created_at,
+        )
+
+
 class PersonalDataExport(BaseModel):
     subject: str = Field(description="your id at the sign-in service (the token's `sub`)")
     generated_at: Timestamp
@@ -65,6 +97,9 @@ class PersonalDataExport(BaseModel):
     reports: list[ReportOut]
     notifications: list[NotificationExport] = Field(
         description="the e-mails addressed to you, with the address used"
+    )
+    moderation: list[ModerationExport] = Field(
+        description="what moderators did to your pledges, with their reasons"
     )
     notes: list[str] = Field(description="what is held elsewhere or briefly, and why")
 
@@ -77,5 +112,6 @@ class PersonalDataExport(BaseModel):
             pledges=[PledgeExport.from_pledge(p) for p in records.pledges],
             reports=[ReportOut.from_report(r) for r in records.reports],
             notifications=[NotificationExport.from_delivery(d) for d in records.deliveries],
+            moderation=[ModerationExport.from_action(a) for a in records.moderation],
             notes=list(EXPORT_NOTES),
         )

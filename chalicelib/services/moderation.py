@@ -1,0 +1,191 @@
+"""Moderation: an administrator hides a participant's name or removes a pledge, with a reason.
+
+A removal deletes the pledge and counts it off its counter shard in the transaction that
+records it (storage/moderation.py), so the count goes down once however often it is asked
+for; a reached milestone stays (`reached_at` is only ever set). Once a challenge's figures
+are final only a platform admin may still remove a pledge, and the record says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Protocol
+
+from chalicelib.domain.access import admin_scope
+from chalicelib.domain.errors import (
+    ContentionError,
+    FiguresFrozenError,
+    ModeratedPledgeNotFoundError,
+)
+from chalicelib.domain.model import (
+    ADMIN_GROUP,
+    ORG_ADMIN_GROUP,
+    Challenge,
+    ChallengeStatus,
+    ModerationAction,
+    ModerationKind,
+    Pledge,
+    Principal,
+    counter_shard_for,
+)
+from chalicelib.services.challenges import ChallengeService
+from chalicelib.services.ports import Clock
+
+# A pledge that keeps changing under a moderation (an erasure moving it, a withdrawal and a
+# new pledge) is read again this often before the moderator is asked to retry (503).
+MODERATION_ATTEMPTS = 3
+
+
+class ModerationRepository(Protocol):
+    def pledge(self, challenge_id: str, participant_id: str) -> Pledge | None:
+        """The pledge as stored now (a consistent read), or None."""
+        ...
+
+    def actions(self, challenge_id: str, participant_id: str) -> list[ModerationAction]:
+        """The moderation actions on this participant's pledge, oldest first."""
+        ...
+
+    def hide_name(self, pledge: Pledge, action: ModerationAction) -> bool:
+        """Mark the pledge's name hidden and record `action`, together; False (nothing
+        written) unless the pledge is still the one read (same `created_at`), not hidden yet
+        and not being erased."""
+        ...
+
+    def remove(self, pledge: Pledge, shard: int, action: ModerationAction) -> bool:
+        """Delete the pledge, count it off `shard` (−1 participant) and record `action`, in one
+        transaction; False (nothing written) unless the pledge is still the one read and not
+        being erased."""
+        ...
+
+
+class PledgeStatus(StrEnum):
+    LIVE = "live"
+    REMOVED = "removed"  # by a moderator
+    WITHDRAWN = "withdrawn"  # by its participant, after a moderator hid its name
+
+
+@dataclass(frozen=True)
+class PledgeModeration:
+    """The admin view of one pledge: as stored, or as it was when last moderated if it is
+    gone, with every moderation action on it."""
+
+    pledge: Pledge
+    status: PledgeStatus
+    actions: list[ModerationAction]
+
+
+def actor_role(principal: Principal) -> str:
+    return ADMIN_GROUP if principal.is_admin else ORG_ADMIN_GROUP
+
+
+def _snapshot(pledge: Pledge) -> Pledge:
+    """What a moderation record keeps of the pledge: not its private contact."""
+    return replace(pledge, email=None, locale=None)
+
+
+class ModerationService:
+    def __init__(
+        self, challenges: ChallengeService, store: ModerationRepository, clock: Clock
+    ) -> None:
+        self._challenges = challenges
+        self._store = store
+        self._clock = clock
+
+    def view(
+        self, principal: Principal, challenge_id: str, participant_id: str
+    ) -> PledgeModeration:
+        challenge = self._challenges.get_for_admin(challenge_id, admin_scope(principal))
+        return self._view(
+            challenge.id, participant_id, self._store.pledge(challenge.id, participant_id)
+        )
+
+    def hide_name(
+        self,
+        principal: Principal,
+        challenge_id: str,
+        participant_id: str,
+        reason: str | None = None,
+    ) -> PledgeModeration:
+        """Hide the pledge's name from every public answer; idempotent."""
+        challenge = self._challenges.get_for_admin(challenge_id, admin_scope(principal))
+        for _ in range(MODERATION_ATTEMPTS):
+            pledge = self._store.pledge(challenge.id, participant_id)
+            if pledge is None:
+                raise ModeratedPledgeNotFoundError(challenge.id, participant_id)
+            if pledge.name_hidden:
+                return self._view(challenge.id, participant_id, pledge)
+            self._check_open(challenge, principal, ModerationKind.HIDE_NAME)
+            action = self._action(principal, pledge, ModerationKind.HIDE_NAME, reason, False)
+            if self._store.hide_name(pledge, action):
+                return self._view(challenge.id, participant_id, replace(pledge, name_hidden=True))
+        raise ContentionError("this pledge kept changing while its name was being hidden")
+
+    def remove(
+        self, principal: Principal, challenge_id: str, participant_id: str, reason: str
+    ) -> PledgeModeration:
+        """Remove the pledge and count it off once; asked again, the same answer."""
+        challenge = self._challenges.get_for_admin(challenge_id, admin_scope(principal))
+        for _ in range(MODERATION_ATTEMPTS):
+            pledge = self._store.pledge(challenge.id, participant_id)
+            if pledge is None:
+                view = self._view(challenge.id, participant_id, None)
+                if view.status is PledgeStatus.REMOVED:
+                    return view  # a retry, or another moderator's removal: done
+                raise ModeratedPledgeNotFoundError(challenge.id, participant_id)
+            frozen = self._check_open(challenge, principal, ModerationKind.REMOVE)
+            action = self._action(principal, pledge, ModerationKind.REMOVE, reason, frozen)
+            shard = (
+                pledge.counter_shard
+                if pledge.counter_shard is not None
+                else counter_shard_for(pledge.participant_id, challenge.counter_shards)
+            )
+            if self._store.remove(pledge, shard, action):
+                return self._view(challenge.id, participant_id, None)
+        raise ContentionError("this pledge kept changing while it was being removed")
+
+    def _check_open(self, challenge: Challenge, principal: Principal, kind: ModerationKind) -> bool:
+        """Whether the figures are final; FiguresFrozenError unless a platform admin removes."""
+        if not challenge.figures_frozen_at(self._clock.now()):
+            return False
+        if kind is ModerationKind.REMOVE and principal.is_admin:
+            return True
+        state = "past its end" if challenge.status is ChallengeStatus.LIVE else challenge.status
+        only = ", and only a platform admin may still remove a pledge"
+        raise FiguresFrozenError(
+            f"challenge {challenge.id!r} is {state}: its figures are final"
+            + (only if kind is ModerationKind.REMOVE else "")
+        )
+
+    def _action(
+        self,
+        principal: Principal,
+        pledge: Pledge,
+        kind: ModerationKind,
+        reason: str | None,
+        after_freeze: bool,
+    ) -> ModerationAction:
+        return ModerationAction(
+            challenge_id=pledge.challenge_id,
+            participant_id=pledge.participant_id,
+            action=kind,
+            at=self._clock.now(),
+            actor_sub=principal.sub,
+            actor_role=actor_role(principal),
+            pledge=_snapshot(pledge),
+            reason=reason,
+            after_freeze=after_freeze,
+        )
+
+    def _view(
+        self, challenge_id: str, participant_id: str, pledge: Pledge | None
+    ) -> PledgeModeration:
+        actions = self._store.actions(challenge_id, participant_id)
+        if pledge is not None:
+            return PledgeModeration(pledge, PledgeStatus.LIVE, actions)
+        if not actions:
+            raise ModeratedPledgeNotFoundError(challenge_id, participant_id)
+        removals = [a for a in actions if a.action is ModerationKind.REMOVE]
+        if removals:
+            return PledgeModeration(removals[-1].pledge, PledgeStatus.REMOVED, actions)
+        return PledgeModeration(actions[-1].pledge, PledgeStatus.WITHDRAWN, actions)
