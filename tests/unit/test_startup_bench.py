@@ -246,9 +246,12 @@ def test_a_refused_connection_is_not_yet() -> None:
 
 
 # A parent that, like make, waits for its child when interrupted; "up" once the child runs,
-# so that SIGINT never lands while either is still starting.
+# so that SIGINT never lands while either is still starting. It takes SIGINT back first: a
+# process started in the background by a non-interactive shell (a CI runner, `cmd &`)
+# inherits SIGINT ignored, as would the child, and only SIGKILL would end them.
 _PARENT = """
-import subprocess, sys
+import signal, subprocess, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 child = subprocess.Popen(["sleep", "60"])
 print("up", flush=True)
 try:
