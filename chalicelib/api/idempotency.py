@@ -15,6 +15,7 @@ from chalicelib.domain.errors import (
     InvalidRequestError,
     RequestInProgressError,
 )
+from chalicelib.domain.idempotency import IDEMPOTENCY_KEY_PREFIX
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import (
@@ -103,7 +104,7 @@ class IdempotentResponses:
             function_payload=payload,
             config=config,
             persistence_store=self._persistence(),
-            key_prefix="crowdact",
+            key_prefix=IDEMPOTENCY_KEY_PREFIX,
             function_args=(payload,),
             function_kwargs={},
         )

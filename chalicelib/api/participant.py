@@ -26,6 +26,7 @@ from chalicelib.api.schemas import (
 )
 from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
 from chalicelib.domain.audit import AuditAction, AuditTarget
+from chalicelib.domain.idempotency import idempotency_scope
 from chalicelib.domain.model import Principal
 from chalicelib.services.pledges import PledgeRequest
 from chalicelib.services.reports import ReportRequest
@@ -92,7 +93,8 @@ def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
         )
         return json_response(result, 201 if outcome.created else 200)
 
-    return _once_per_key(request, f"pledge#{request.caller.sub}#{challenge_id}", key, answer)
+    scope = idempotency_scope("pledge", request.caller.sub, challenge_id)
+    return _once_per_key(request, scope, key, answer)
 
 
 @endpoint(
@@ -161,7 +163,8 @@ def report(request: ApiRequest[ReportIn, Any], challenge_id: str) -> Response:
         )
         return json_response(result, 201)
 
-    return _once_per_key(request, f"report#{request.caller.sub}#{challenge_id}", key, answer)
+    scope = idempotency_scope("report", request.caller.sub, challenge_id)
+    return _once_per_key(request, scope, key, answer)
 
 
 @endpoint(

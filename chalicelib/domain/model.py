@@ -250,6 +250,9 @@ class Pledge:
     # no name, address or language; counted on the shard it was counted on when made.
     pseudonymised: bool = False
     counter_shard: int | None = None
+    # The Idempotency-Key that made it, if any: its stored answer is the participant's data
+    # too (export, erasure). Private, like the e-mail.
+    idempotency_key: str | None = field(default=None, repr=False)
     # Hidden by a moderator: the name stays stored (its owner and admins see it) but no
     # public answer may show it: a public view uses `public_name` (docs/decisions.md).
     name_hidden: bool = False
@@ -294,6 +297,7 @@ class Report:
     unit: str
     occurred_on: date
     created_at: datetime
+    idempotency_key: str | None = field(default=None, repr=False)  # as on a Pledge
 
 
 # Reported quantities keep at most this many decimals (metres of a km, grams of a kg), so

@@ -52,6 +52,17 @@ class MoveOutcome(Enum):
 
 
 @dataclass(frozen=True)
+class StoredAnswer:
+    """An answer kept for an Idempotency-Key replay of the participant's pledge or report."""
+
+    operation: str  # "pledge" or "report"
+    challenge_id: str
+    status: int | None
+    body: str | None  # the answer's JSON, as it would be replayed
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class PersonalRecords:
     """What storage holds under a participant's `sub`."""
 
@@ -60,6 +71,9 @@ class PersonalRecords:
     deliveries: list[Delivery] = field(default_factory=list)  # e-mails addressed to them
     # Moderators' actions on their pledges (each with the pledge as it was, and a reason).
     moderation: list[ModerationAction] = field(default_factory=list)
+    # Replayable answers of their keyed pledges and reports: copies of the above, deleted
+    # with the pledge or report they answered when it is pseudonymised.
+    answers: list[StoredAnswer] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:

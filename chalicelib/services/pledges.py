@@ -100,6 +100,7 @@ class PledgeService:
             # someone else's. Two more attributes on the same item: no extra call.
             email=principal.email if principal.email_verified else None,
             locale=language_for(principal.locale),
+            idempotency_key=request.idempotency_key,
         )
         shard = counter_shard_for(principal.sub, challenge.counter_shards)
         token = request_token(principal.sub, challenge.id, "pledge", request.idempotency_key)

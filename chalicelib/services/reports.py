@@ -149,6 +149,7 @@ class ReportService:
             unit=unit,
             occurred_on=check_occurred_on(request.occurred_on, challenge, now),
             created_at=now,
+            idempotency_key=request.idempotency_key,
         )
         shard = counter_shard_for(principal.sub, challenge.counter_shards)
         token = request_token(principal.sub, challenge.id, "report", request.idempotency_key)

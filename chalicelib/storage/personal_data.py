@@ -17,14 +17,16 @@ the erasure ends (a day's TTL if it never does).
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain.idempotency import idempotency_record_id, idempotency_scope
 from chalicelib.domain.model import Delivery, ModerationAction, Pledge, Report
-from chalicelib.services.personal_data import MoveOutcome, PersonalRecords
+from chalicelib.services.personal_data import MoveOutcome, PersonalRecords, StoredAnswer
 from chalicelib.settings import Settings
 from chalicelib.storage.connection import connection
 from chalicelib.storage.deliveries import delivery_from_item
@@ -34,6 +36,7 @@ from chalicelib.storage.reports import report_from_item
 from chalicelib.storage.tables import (
     DeliveryItem,
     ErasureItem,
+    IdempotencyItem,
     ModerationItem,
     PledgeItem,
     ReportItem,
@@ -54,6 +57,39 @@ ERASURE_LEASE = timedelta(days=1)
 MOVE_ATTEMPTS = 3
 
 
+def _answer_record(operation: str, participant_id: str, challenge_id: str, key: str) -> str:
+    return idempotency_record_id(idempotency_scope(operation, participant_id, challenge_id), key)
+
+
+def _answer(operation: str, participant_id: str, challenge_id: str, key: str) -> list[StoredAnswer]:
+    """The stored answer for a keyed pledge or report, if it has not expired yet."""
+    try:
+        item = IdempotencyItem.get(
+            _answer_record(operation, participant_id, challenge_id, key), consistent_read=True
+        )
+    except IdempotencyItem.DoesNotExist:
+        return []
+    stored = json.loads(item.data) if item.data else {}
+    expires = item.expiration
+    return [
+        StoredAnswer(
+            operation=operation,
+            challenge_id=challenge_id,
+            status=stored.get("status"),
+            body=stored.get("body"),
+            expires_at=None if expires is None else datetime.fromtimestamp(float(expires), UTC),
+        )
+    ]
+
+
+def _forget_answer(operation: str, item: Any) -> IdempotencyItem | None:
+    """The stored answer to delete with a keyed pledge or report being pseudonymised."""
+    if not item.idempotency_key:
+        return None
+    record = _answer_record(operation, item.participant_id, item.challenge_id, item.idempotency_key)
+    return IdempotencyItem(id=record)
+
+
 def erasure_key(participant_id: str) -> str:
     return hashlib.sha256(participant_id.encode()).hexdigest()
 
@@ -69,11 +105,21 @@ class DynamoPersonalData:
             report_from_item(item)
             for item in ReportItem.query(participant_id, consistent_read=True)
         ]
+        pledges = [pledge_from_item(item) for item in pledge_items]
+        keyed = [("pledge", p.challenge_id, p.idempotency_key) for p in pledges] + [
+            ("report", r.challenge_id, r.idempotency_key) for r in reports
+        ]
         return PersonalRecords(
-            pledges=[pledge_from_item(item) for item in pledge_items],
+            pledges=pledges,
             reports=reports,
             deliveries=self._deliveries(participant_id),
             moderation=self._moderation(participant_id),
+            answers=[
+                answer
+                for operation, challenge_id, key in keyed
+                if key is not None
+                for answer in _answer(operation, participant_id, challenge_id, key)
+            ],
         )
 
     def begin_erasure(self, participant_id: str, pseudonym: str, *, now: datetime) -> str:
@@ -153,6 +199,7 @@ class DynamoPersonalData:
                 (PledgeItem.erasing == pseudonym)
                 & (PledgeItem.quantity_reported == item.quantity_reported),
                 PledgeItem.challenge_id.does_not_exist(),
+                forget=_forget_answer("pledge", item),
             )
             if outcome is not None:
                 return outcome
@@ -175,7 +222,13 @@ class DynamoPersonalData:
             created_at=item.created_at,
         )
         original = ReportItem(participant_id=report.participant_id, id=report.id)
-        outcome = self._move(original, copy, ReportItem.id.exists(), ReportItem.id.does_not_exist())
+        outcome = self._move(
+            original,
+            copy,
+            ReportItem.id.exists(),
+            ReportItem.id.does_not_exist(),
+            forget=_forget_answer("report", item),
+        )
         return MoveOutcome.RETRY if outcome is None else outcome
 
     def pseudonymise_delivery(
@@ -232,14 +285,25 @@ class DynamoPersonalData:
         )
         return MoveOutcome.RETRY if outcome is None else outcome
 
-    def _move(self, original: Any, copy: Any, still: Any, free: Any) -> MoveOutcome | None:
-        """Delete `original` if `still` holds and put `copy` if `free` does, together: MOVED,
-        TAKEN when the copy's key is taken, None when `original` changed (read it again)."""
+    def _move(
+        self,
+        original: Any,
+        copy: Any,
+        still: Any,
+        free: Any,
+        *,
+        forget: IdempotencyItem | None = None,
+    ) -> MoveOutcome | None:
+        """Delete `original` if `still` holds and put `copy` if `free` does, together (and
+        delete `forget`, the answer stored for its Idempotency-Key): MOVED, TAKEN when the
+        copy's key is taken, None when `original` changed (read it again)."""
 
         def write() -> None:
             with TransactWrite(connection=self._connection) as transaction:
                 transaction.delete(original, condition=still)
                 transaction.save(copy, condition=free)
+                if forget is not None:
+                    transaction.delete(forget)
 
         try:
             with_transaction_retries(write)

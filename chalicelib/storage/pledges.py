@@ -33,6 +33,7 @@ def _pledge_to_item(pledge: Pledge) -> PledgeItem:
         pseudonymised=pledge.pseudonymised or None,
         counter_shard=pledge.counter_shard,
         name_hidden=pledge.name_hidden or None,
+        idempotency_key=pledge.idempotency_key,
     )
 
 
@@ -50,6 +51,7 @@ def pledge_from_item(item: PledgeItem) -> Pledge:
         pseudonymised=bool(item.pseudonymised),
         counter_shard=None if item.counter_shard is None else int(item.counter_shard),
         name_hidden=bool(item.name_hidden),
+        idempotency_key=item.idempotency_key,
     )
 
 

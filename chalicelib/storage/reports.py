@@ -55,6 +55,7 @@ def _report_to_item(report: Report) -> ReportItem:
         unit=report.unit,
         occurred_on=report.occurred_on.isoformat(),
         created_at=report.created_at,
+        idempotency_key=report.idempotency_key,
     )
 
 
@@ -67,6 +68,7 @@ def report_from_item(item: ReportItem) -> Report:
         unit=item.unit,
         occurred_on=date.fromisoformat(item.occurred_on),
         created_at=item.created_at,
+        idempotency_key=item.idempotency_key,
     )
 
 

@@ -153,6 +153,7 @@ class PledgeItem(Model):
     erasing = UnicodeAttribute(null=True)
     pseudonymised = BooleanAttribute(null=True)
     counter_shard = NumberAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)  # the key that made it (domain Pledge)
     # Set (True) by a moderator: public answers never show `display_name` (never False).
     name_hidden = BooleanAttribute(null=True)
 
@@ -210,6 +211,7 @@ class ReportItem(Model):
     unit = UnicodeAttribute()
     occurred_on = UnicodeAttribute()  # YYYY-MM-DD, the participant's calendar date
     created_at = UTCDateTimeAttribute()
+    idempotency_key = UnicodeAttribute(null=True)  # the key that made it (domain Report)
 
     by_creation = ReportsByCreation()
     by_challenge = ReportsByChallenge()
@@ -380,12 +382,16 @@ class CampaignMemberItem(Model):
 
 class IdempotencyItem(Model):
     """Answers stored for Idempotency-Key replays; written by Powertools' idempotency utility,
-    expired by the table's TTL on `expiration`. Only the key is declared here."""
+    expired by the table's TTL on `expiration`. Declared here: what a participant's export
+    reads and their erasure deletes (chalicelib/domain/idempotency.py names the records)."""
 
     class Meta(_BaseMeta):
         table_name = "idempotency"
 
     id = UnicodeAttribute(hash_key=True)
+    expiration = NumberAttribute(null=True)  # epoch seconds
+    status = UnicodeAttribute(null=True)  # COMPLETED, INPROGRESS
+    data = UnicodeAttribute(null=True)  # the stored answer: {"status", "body"} as JSON
 
 
 class AreaCountItem(Model):

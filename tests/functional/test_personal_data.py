@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pynamodb.attributes import Attribute
 
+from chalicelib.domain.idempotency import idempotency_record_id, idempotency_scope
 from chalicelib.domain.model import Channel, Delivery, EventType, RecipientRole
 from chalicelib.local.tokens import mint_local_token
 from chalicelib.services.ports import ClaimRefused
@@ -21,6 +22,7 @@ from chalicelib.storage.tables import (
     ChallengeEventItem,
     DeliveryItem,
     ErasureItem,
+    IdempotencyItem,
     ModerationItem,
     PledgeItem,
     ReportItem,
@@ -87,8 +89,7 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
     },
     "campaign_members": "derived from the pledges by the stream (the campaign, the pledged "
     "challenges); moved with them",
-    "idempotency": "a copy of a pledge or report answer for 24 h, keyed by a one-way hash "
-    "(the export's notes say so)",
+    "idempotency": {"data": "answers[].body", "expiration": "answers[].expires_at"},
     "challenges": "organisations' challenges: parties are organisations, not participants",
     "counters": "counts only",
     "challenge_events": "milestones and fan-out positions (a participant id as a page "
@@ -118,6 +119,27 @@ def _normal(entry: dict[str, Any]) -> dict[str, Any]:
             value = float(value)
         normal[key] = value
     return normal
+
+
+def _answer_records(ids: dict[str, Any]) -> list[str]:
+    """The ids of the answers kept for Léa's keyed pledges and report in `_reach`."""
+    return [
+        idempotency_record_id(scope, key)
+        for scope, key in (
+            (idempotency_scope("pledge", LEA, ids["cycle"]), f"pledge-{ids['cycle']}"),
+            (idempotency_scope("pledge", LEA, ids["km"]), f"pledge-{ids['km']}"),
+            (idempotency_scope("report", LEA, ids["km"]), "report-1"),
+        )
+    ]
+
+
+def _stored_answer(item: IdempotencyItem) -> dict[str, Any]:
+    """A stored answer's attributes as the export shows them: the replayed body out of the
+    record's JSON, the expiry as an instant."""
+    values = dict(item.attribute_values)
+    values["data"] = json.loads(item.data or "{}")["body"]
+    values["expiration"] = datetime.fromtimestamp(float(item.expiration or 0), UTC)
+    return values
 
 
 def _attributes(model: Any) -> set[str]:
@@ -162,6 +184,8 @@ def test_the_inventory_covers_every_table() -> None:
             # figures were final then.
             "actor_sub",
             "after_freeze",
+            # The retry token a client chose: what it holds, the answer, is in `answers`.
+            "idempotency_key",
         }
         assert _attributes(model) - set(listed) - internal == set(), model
 
@@ -184,9 +208,12 @@ def _reach(api: Api) -> dict[str, Any]:
             assert response.status_code == 201, response.body
     for challenge in (cycle, km):
         body = {"location": PARIS, "display_name": "Léa la cycliste"}
-        response = api.request("POST", f"/challenges/{challenge['id']}/pledges", body, lea())
+        # With Idempotency-Keys: their stored answers are hers too.
+        keyed = {**lea(), "Idempotency-Key": f"pledge-{challenge['id']}"}
+        response = api.request("POST", f"/challenges/{challenge['id']}/pledges", body, keyed)
         assert response.status_code == 201, response.body
-    reported = api.request("POST", f"/challenges/{km['id']}/reports", {"quantity": 12.5}, lea())
+    keyed = {**lea(), "Idempotency-Key": "report-1"}
+    reported = api.request("POST", f"/challenges/{km['id']}/reports", {"quantity": 12.5}, keyed)
     assert reported.status_code == 201, reported.body
     api.drain()
     return {"campaign": week["id"], "cycle": cycle["id"], "km": km["id"]}
@@ -268,7 +295,11 @@ def test_the_export_holds_every_personal_attribute_stored(api: Api) -> None:
             ModerationItem.get(e.challenge_id, e.key).attribute_values
             for e in ModerationItem.by_participant.query(LEA)
         ],
+        # The answers kept for her keyed pledges and report, found under the ids that
+        # Powertools gave them (the test of domain/idempotency.py's naming).
+        "answers": [_stored_answer(IdempotencyItem.get(r)) for r in _answer_records(ids)],
     }
+    assert len(document["answers"]) == 3
     assert [(m["challenge_id"], m["action"], m["reason"]) for m in document["moderation"]] == [
         (ids["cycle"], "hide_name", "my neighbour's name")
     ]
@@ -277,6 +308,7 @@ def test_the_export_holds_every_personal_attribute_stored(api: Api) -> None:
         "reports": "reports",
         "notifications": "deliveries",
         "moderation": "moderation",
+        "answers": "idempotency",
     }
     for section, items in stored.items():
         assert items, section
@@ -313,6 +345,8 @@ def test_erasure_keeps_every_figure_and_leaves_nothing_to_export(api: Api) -> No
     # Nothing under Léa's id, her name or her address is left in the tables.
     assert list(PledgeItem.query(LEA)) == []
     assert list(ReportItem.query(LEA)) == []
+    for answer in _answer_records(ids):  # deleted with what they answered
+        assert IdempotencyItem.count(answer) == 0
     for challenge_id in (ids["cycle"], ids["km"]):
         for item in DeliveryItem.query(challenge_id):
             assert LEA not in item.key

@@ -8,13 +8,14 @@ from chalicelib.api.schemas.common import Timestamp
 from chalicelib.api.schemas.notifications import NotificationOut
 from chalicelib.api.schemas.reports import ReportOut
 from chalicelib.domain.model import Delivery, ModerationAction, Pledge
-from chalicelib.services.personal_data import PersonalExport
+from chalicelib.services.personal_data import PersonalExport, StoredAnswer
 
 # What the export cannot list, and why: said in the document itself (docs/privacy.md).
 EXPORT_NOTES = (
-    "Idempotency records: a retried pledge or report with an Idempotency-Key replays the "
-    "first answer, stored for 24 hours under a one-way hash of the key and your id; it "
-    "repeats the pledge or report above and is deleted after 24 hours.",
+    "Answers kept for an Idempotency-Key (`answers`): a retried pledge or report replays "
+    "its first answer for 24 hours. Those of your current pledges and reports are listed "
+    "and erased with them; one of a pledge you withdrew, or of a second key on the same "
+    "pledge, cannot be found from your id and is deleted after 24 hours.",
     "Rate limits: counted in the memory of the server that answered, for one minute, never stored.",
     "Your identity (e-mail, name, locale) is held by the sign-in service, not by crowdact: "
     "crowdact copies your verified e-mail and language onto a pledge only to tell you when "
@@ -90,6 +91,24 @@ class ModerationExport(BaseModel):
         )
 
 
+class AnswerExport(BaseModel):
+    operation: str = Field(description="pledge or report")
+    challenge_id: str
+    status: int | None = Field(description="the HTTP status replayed")
+    body: str | None = Field(description="the answer replayed, as JSON text")
+    expires_at: Timestamp | None
+
+    @classmethod
+    def from_answer(cls, answer: StoredAnswer) -> AnswerExport:
+        return cls(
+            operation=answer.operation,
+            challenge_id=answer.challenge_id,
+            status=answer.status,
+            body=answer.body,
+            expires_at=answer.expires_at,
+        )
+
+
 class PersonalDataExport(BaseModel):
     subject: str = Field(description="your id at the sign-in service (the token's `sub`)")
     generated_at: Timestamp
@@ -100,6 +119,9 @@ class PersonalDataExport(BaseModel):
     )
     moderation: list[ModerationExport] = Field(
         description="what moderators did to your pledges, with their reasons"
+    )
+    answers: list[AnswerExport] = Field(
+        description="answers kept for 24 h to replay your keyed pledges and reports"
     )
     notes: list[str] = Field(description="what is held elsewhere or briefly, and why")
 
@@ -113,5 +135,6 @@ class PersonalDataExport(BaseModel):
             reports=[ReportOut.from_report(r) for r in records.reports],
             notifications=[NotificationExport.from_delivery(d) for d in records.deliveries],
             moderation=[ModerationExport.from_action(a) for a in records.moderation],
+            answers=[AnswerExport.from_answer(a) for a in records.answers],
             notes=list(EXPORT_NOTES),
         )
