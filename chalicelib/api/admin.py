@@ -251,10 +251,14 @@ def moderated_pledge(
 def hide_pledge_name(
     request: ApiRequest[HideNameIn, Any], challenge_id: str, participant_id: str
 ) -> PledgeModerationOut:
-    view = request.container.moderation.hide_name(
-        request.caller, challenge_id, participant_id, request.body.reason
-    )
     _audit_in_the_challenges_organization(request, challenge_id)
+    view = request.container.moderation.hide_name(
+        request.caller,
+        challenge_id,
+        participant_id,
+        request.body.reason,
+        pledged_at=request.body.pledged_at,
+    )
     return PledgeModerationOut.from_view(view)
 
 
@@ -271,16 +275,21 @@ def hide_pledge_name(
 def remove_pledge(
     request: ApiRequest[RemovalIn, Any], challenge_id: str, participant_id: str
 ) -> PledgeModerationOut:
-    view = request.container.moderation.remove(
-        request.caller, challenge_id, participant_id, request.body.reason
-    )
     _audit_in_the_challenges_organization(request, challenge_id)
+    view = request.container.moderation.remove(
+        request.caller,
+        challenge_id,
+        participant_id,
+        request.body.reason,
+        pledged_at=request.body.pledged_at,
+    )
     return PledgeModerationOut.from_view(view)
 
 
 def _audit_in_the_challenges_organization(request: ApiRequest[Any, Any], challenge_id: str) -> None:
     """A moderation's audit entry goes to the challenge's organisation's trail, a platform
-    admin's included (the answer, a pledge, does not name the organisation)."""
+    admin's included (the answer, a pledge, does not name the organisation). Read before the
+    write: a failure here is a 404 with nothing written, never one after it."""
     challenge = request.container.challenges.get_for_admin(challenge_id, request.scope)
     request.audit_note.organization_id = challenge.organization_id
 

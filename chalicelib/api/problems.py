@@ -40,6 +40,7 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.SlugTakenError, ProblemKind(409, "slug-taken", "Slug taken")),
     (errors.NotReportableError, ProblemKind(409, "not-reportable", "Nothing to report yet")),
     (errors.FiguresFrozenError, ProblemKind(409, "figures-frozen", "Figures are final")),
+    (errors.PledgeChangedError, ProblemKind(409, "pledge-changed", "Not the pledge you saw")),
     (errors.ReportsNotAcceptedError, ProblemKind(409, "reports-not-accepted", "No reports")),
     (errors.ConflictError, ProblemKind(409, "conflict", "Conflict")),
     (errors.PayloadTooLargeError, ProblemKind(413, "payload-too-large", "Payload too large")),

@@ -58,6 +58,11 @@ class ChallengeFrozenError(ConflictError):
     """An ended or closed challenge keeps its final figures and fields."""
 
 
+class PledgeChangedError(ConflictError):
+    """Moderation of a pledge that is no longer the one the moderator saw (`pledged_at`): it
+    was withdrawn or removed, and maybe made again."""
+
+
 class FiguresFrozenError(ConflictError):
     """Moderation of a challenge whose figures are final (closed, ended, past its end): only
     a platform admin may still remove a pledge, and the removal says so."""

@@ -9,6 +9,7 @@ are final only a platform admin may still remove a pledge, and the record says s
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -17,6 +18,7 @@ from chalicelib.domain.errors import (
     ContentionError,
     FiguresFrozenError,
     ModeratedPledgeNotFoundError,
+    PledgeChangedError,
 )
 from chalicelib.domain.model import (
     ADMIN_GROUP,
@@ -106,13 +108,18 @@ class ModerationService:
         challenge_id: str,
         participant_id: str,
         reason: str | None = None,
+        *,
+        pledged_at: datetime | None = None,
     ) -> PledgeModeration:
-        """Hide the pledge's name from every public answer; idempotent."""
+        """Hide the pledge's name from every public answer; idempotent. `pledged_at`: only if
+        the pledge is still the one made then."""
         challenge = self._challenges.get_for_admin(challenge_id, admin_scope(principal))
         for _ in range(MODERATION_ATTEMPTS):
             pledge = self._store.pledge(challenge.id, participant_id)
             if pledge is None:
                 raise ModeratedPledgeNotFoundError(challenge.id, participant_id)
+            if not _made_at(pledge, pledged_at):
+                raise PledgeChangedError(_changed(challenge.id, participant_id))
             if pledge.name_hidden:
                 return self._view(challenge.id, participant_id, pledge)
             self._check_open(challenge, principal, ModerationKind.HIDE_NAME)
@@ -122,12 +129,22 @@ class ModerationService:
         raise ContentionError("this pledge kept changing while its name was being hidden")
 
     def remove(
-        self, principal: Principal, challenge_id: str, participant_id: str, reason: str
+        self,
+        principal: Principal,
+        challenge_id: str,
+        participant_id: str,
+        reason: str,
+        *,
+        pledged_at: datetime | None = None,
     ) -> PledgeModeration:
-        """Remove the pledge and count it off once; asked again, the same answer."""
+        """Remove the pledge and count it off once; asked again, the same answer. With
+        `pledged_at`, only the pledge made then: a retry after the participant pledged
+        again answers the removal made, and never removes the new pledge."""
         challenge = self._challenges.get_for_admin(challenge_id, admin_scope(principal))
         for _ in range(MODERATION_ATTEMPTS):
             pledge = self._store.pledge(challenge.id, participant_id)
+            if pledged_at is not None and not _made_at(pledge, pledged_at):
+                return self._removed_at(challenge.id, participant_id, pledged_at)
             if pledge is None:
                 view = self._view(challenge.id, participant_id, None)
                 if view.status is PledgeStatus.REMOVED:
@@ -143,6 +160,16 @@ class ModerationService:
             if self._store.remove(pledge, shard, action):
                 return self._view(challenge.id, participant_id, None)
         raise ContentionError("this pledge kept changing while it was being removed")
+
+    def _removed_at(
+        self, challenge_id: str, participant_id: str, pledged_at: datetime
+    ) -> PledgeModeration:
+        """The removal of the pledge made at `pledged_at`, if it was removed (a retry)."""
+        actions = self._store.actions(challenge_id, participant_id)
+        for action in reversed(actions):
+            if action.action is ModerationKind.REMOVE and _made_at(action.pledge, pledged_at):
+                return PledgeModeration(action.pledge, PledgeStatus.REMOVED, actions)
+        raise PledgeChangedError(_changed(challenge_id, participant_id))
 
     def _check_open(self, challenge: Challenge, principal: Principal, kind: ModerationKind) -> bool:
         """Whether the figures are final; FiguresFrozenError unless a platform admin removes."""
@@ -189,3 +216,20 @@ class ModerationService:
         if removals:
             return PledgeModeration(removals[-1].pledge, PledgeStatus.REMOVED, actions)
         return PledgeModeration(actions[-1].pledge, PledgeStatus.WITHDRAWN, actions)
+
+
+def _made_at(pledge: Pledge | None, pledged_at: datetime | None) -> bool:
+    """Whether `pledge` is the one made at `pledged_at` (to the second, as the API shows
+    times); any pledge when no time is given."""
+    if pledged_at is None:
+        return True
+    if pledge is None:
+        return False
+    return pledge.created_at.replace(microsecond=0) == pledged_at.replace(microsecond=0)
+
+
+def _changed(challenge_id: str, participant_id: str) -> str:
+    return (
+        f"the pledge of {participant_id!r} on {challenge_id!r} is not the one made at "
+        "`pledged_at`: it was withdrawn or removed since, maybe made again; read it again"
+    )

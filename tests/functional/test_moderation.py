@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +29,16 @@ OWN = "org_own"
 CSR = bearer("csr-own", groups=("org-admin",), org_id=OWN)
 OTHER_CSR = bearer("csr-other", groups=("org-admin",), org_id="org_other")
 NAME = "Léa la cycliste"
+
+
+class _Later:
+    """A clock a second ahead of another: a pledge made again has another `created_at`."""
+
+    def __init__(self, clock: Any) -> None:
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock.now() + timedelta(seconds=1)  # type: ignore[no-any-return]
 
 
 def _path(challenge_id: str, participant_id: str, action: str = "") -> str:
@@ -139,6 +150,29 @@ def test_a_removal_counts_off_once_and_a_reached_challenge_stays_reached(api: Ap
         "DELETE", f"/challenges/{challenge_id}/pledges/me", None, bearer("lea")
     )
     assert withdrawal.status_code == 404
+
+
+def test_a_removal_of_the_pledge_seen_never_removes_a_pledge_made_since(api: Api) -> None:
+    challenge_id = _reached(api)
+    seen = _ok(api.request("GET", _path(challenge_id, "lea"), None, ADMIN))
+    body = {"reason": "duplicate account", "pledged_at": seen["created_at"]}
+    removed = _ok(api.request("POST", _path(challenge_id, "lea", "remove"), body, ADMIN))
+    assert removed["status"] == "removed"
+    # Léa pledges again (a second later), then the moderator's client retries the removal.
+    api.container.pledges._clock = _Later(api.container.pledges._clock)
+    again = api.request("POST", f"/challenges/{challenge_id}/pledges", {}, bearer("lea"))
+    assert again.status_code == 201, again.body
+    api.drain()
+    retried = _ok(api.request("POST", _path(challenge_id, "lea", "remove"), body, ADMIN))
+    assert retried["status"] == "removed"
+    assert retried["created_at"] == seen["created_at"]  # the removal made, answered again
+    assert _ok(api.request("GET", _path(challenge_id, "lea"), None, ADMIN))["status"] == "live"
+    assert api.challenge(challenge_id)["progress"]["participants"] == 3  # 3 - 1 + 1
+    # Hiding the name of the pledge seen before is refused: it is not that pledge any more.
+    hide = {"pledged_at": seen["created_at"]}
+    refused = api.request("POST", _path(challenge_id, "lea", "hide-name"), hide, ADMIN)
+    assert refused.status_code == 409
+    assert json.loads(refused.body)["type"].endswith("pledge-changed")
 
 
 def test_final_figures_answer_409_but_to_a_platform_admins_removal(api: Api) -> None:

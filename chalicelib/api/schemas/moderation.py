@@ -7,11 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from chalicelib.api.schemas.common import Text, Timestamp, _Body
+from chalicelib.api.schemas.common import Instant, Text, Timestamp, _Body
 from chalicelib.domain.model import ModerationAction
 from chalicelib.services.moderation import PledgeModeration
 
 Reason = Annotated[Text, StringConstraints(max_length=500)]
+PledgedAt = Annotated[
+    Instant | None,
+    Field(
+        description="the pledge's `created_at`, as the admin view showed it: the action then "
+        "applies to that pledge only (409 `pledge-changed` if it was withdrawn or made "
+        "again since; a retry of a removal that was made answers it again)"
+    ),
+]
 
 
 class HideNameIn(_Body):
@@ -20,12 +28,14 @@ class HideNameIn(_Body):
     )
 
     reason: Reason | None = None
+    pledged_at: PledgedAt = None
 
 
 class RemovalIn(_Body):
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "duplicate account"}]})
 
     reason: Reason
+    pledged_at: PledgedAt = None
 
 
 class ModerationActionOut(BaseModel):
