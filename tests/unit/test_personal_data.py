@@ -58,6 +58,18 @@ def world(pseudonyms: list[str] | None = None) -> World:
     return World(backend, reports, store, service, report_service)
 
 
+def lea_mail(challenge_id: str) -> Delivery:
+    """The success e-mail to Léa, as the fan-out delivers it."""
+    return Delivery(
+        challenge_id=challenge_id,
+        event=EventType.REACHED,
+        recipient_role=RecipientRole.PARTICIPANT,
+        channel=Channel.EMAIL,
+        recipient_key=LEA.sub,
+        to="lea@example.org",
+    )
+
+
 def test_a_pseudonym_is_random_and_says_nothing_of_the_participant() -> None:
     first, second = new_pseudonym(), new_pseudonym()
     assert first != second
@@ -104,14 +116,7 @@ def test_a_participant_email_log_entry_loses_its_address() -> None:
     w = world()
     challenge = w.backend.live_challenge()
     w.backend.pledges.pledge(LEA, challenge.id, PledgeRequest())
-    delivery = Delivery(
-        challenge_id=challenge.id,
-        event=EventType.REACHED,
-        recipient_role=RecipientRole.PARTICIPANT,
-        channel=Channel.EMAIL,
-        recipient_key=LEA.sub,
-        to="lea@example.org",
-    )
+    delivery = lea_mail(challenge.id)
     claimed = w.backend.delivery_repository.claim(
         delivery, now=w.backend.clock.now(), lease=w.backend.clock.now() - w.backend.clock.now()
     )
@@ -204,14 +209,7 @@ def test_a_log_entry_whose_sender_died_is_moved_once_its_lease_ended() -> None:
     w = world()
     challenge = w.backend.live_challenge()
     w.backend.pledges.pledge(LEA, challenge.id, PledgeRequest())
-    delivery = Delivery(
-        challenge_id=challenge.id,
-        event=EventType.REACHED,
-        recipient_role=RecipientRole.PARTICIPANT,
-        channel=Channel.EMAIL,
-        recipient_key=LEA.sub,
-        to="lea@example.org",
-    )
+    delivery = lea_mail(challenge.id)
     now = w.backend.clock.now()
     assert isinstance(
         w.backend.delivery_repository.claim(delivery, now=now, lease=timedelta(seconds=90)),
