@@ -1,4 +1,5 @@
-"""The local stack's HTTP server: `chalice local`'s, with API Gateway's answers and a start gate.
+"""The local stack's HTTP server: `chalice local`'s, with API Gateway's answers and a start gate,
+and the web client and the development sign-in beside the API (chalicelib/local/web.py).
 
 The port opens before the stack behind it is ready. Until the stack sets the server's `ready`
 event, every request gets 503 with `Retry-After`: `GET /health` answers `{"status":
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from http import HTTPStatus
@@ -25,6 +27,7 @@ from chalice.local import (
 )
 
 from chalicelib.api.problems import PROBLEM_CONTENT_TYPE, ProblemKind, problem_body
+from chalicelib.local.web import WebAnswer, WebFront
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,12 @@ class LocalRequestHandler(ChaliceRequestHandler):
 
     def _generic_handle(self) -> None:
         self._started = time.perf_counter()
+        web: WebFront | None = getattr(self.server, "web", None)
+        if web is not None:
+            answer = web.answer(self.command, self.path, self.headers, self.rfile.read)
+            if answer is not None:
+                self._send_web(answer)
+                return
         ready = getattr(self.server, "ready", None)
         if ready is not None and not ready.is_set():
             self._send_starting()
@@ -73,6 +82,16 @@ class LocalRequestHandler(ChaliceRequestHandler):
         self.end_headers()
         if self.command != "HEAD":  # a HEAD gets the headers of the GET, without its body
             self.wfile.write(encoded)
+
+    def _send_web(self, answer: WebAnswer) -> None:
+        """The web client's files and the development sign-in (chalicelib/local/web.py)."""
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(answer.body)
 
     def _discard_body(self) -> None:
         """Read the refused request's body, so that a client still sending it gets the 503
@@ -124,12 +143,14 @@ class BurstReadyHTTPServer(ThreadedHTTPServer):
         bind_and_activate: bool = True,
         *,
         ready: threading.Event | None = None,
+        web: WebFront | None = None,
     ) -> None:
         super().__init__(server_address, handler, bind_and_activate)
         if ready is None:
             ready = threading.Event()
             ready.set()
         self.ready = ready
+        self.web = web
 
 
 class PerThreadChalice(LocalChalice):
@@ -157,8 +178,10 @@ def gated_server(app: Chalice, host: str, port: int, ready: threading.Event) -> 
     serve_on_threads(app)
     config = ChaliceConfig.create(chalice_stage="local", app_name="crowdact", lambda_timeout=30)
 
+    web = WebFront(tile_url=os.environ.get("CROWDACT_TILE_URL") or None)
+
     def server_cls(address: tuple[str, int], handler: Any) -> BurstReadyHTTPServer:
-        return BurstReadyHTTPServer(address, handler, ready=ready)
+        return BurstReadyHTTPServer(address, handler, ready=ready, web=web)
 
     return LocalDevServer(
         app, config, host, port, handler_cls=LocalRequestHandler, server_cls=server_cls

@@ -314,6 +314,7 @@ def banner(api: str, aws_endpoint: str, *, secret: str, demo: bool) -> str:
     return "\n".join([
         "",
         "crowdact local stack",
+        f"  Web client:        {api}/   (open it in a browser; sign in with any name and role)",
         f"  API:               {api}   (try: curl {api}/challenges)",
         f"  embedded AWS:      {aws_endpoint}   (aws --endpoint-url "
         f"{aws_endpoint} dynamodb list-tables)",

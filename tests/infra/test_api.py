@@ -131,3 +131,12 @@ def test_the_report_files_are_binary_media_types(stage: Synthesized) -> None:
     assert {"application/pdf", "application/zip"} <= set(
         body["x-amazon-apigateway-binary-media-types"]
     )
+
+
+def test_the_development_sign_in_does_not_exist_in_aws(stage: Synthesized) -> None:
+    # The local stack's `POST /dev/token` (chalicelib/local/web.py) is not a route of the
+    # app: the deployed API has no path that mints a token, nor serves the web client.
+    paths = set(rest_api(stage)["DefinitionBody"]["paths"])
+    assert "/dev/token" not in paths
+    assert not {p for p in paths if p.startswith(("/dev", "/web"))}
+    assert "/challenges" in paths  # the paths are the API's, read from the right place

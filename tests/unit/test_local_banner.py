@@ -33,3 +33,9 @@ def test_the_banner_still_names_the_api_the_embedded_aws_and_the_tokens() -> Non
     # tests/e2e/test_demo_reports.py reads the org-admin tokens with this pattern.
     tokens = dict(re.findall(r"(Humanis|GRDF) org-admin:\s+(\S+)", text))
     assert set(tokens) == {"Humanis", "GRDF"}
+
+
+def test_the_banner_says_where_to_open_the_web_client() -> None:
+    text = banner(API, AWS, secret=SECRET, demo=True)
+    [line] = [line for line in text.splitlines() if line.strip().startswith("Web client:")]
+    assert f"{API}/" in line
