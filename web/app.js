@@ -1,0 +1,1180 @@
+// crowdact reference web client: Preact + htm, ES modules, no build step.
+// Leaflet is loaded before this module by a classic <script> and used as window.L.
+import { h, render } from "./vendor/preact.module.js";
+import { useState, useEffect, useRef, useCallback } from "./vendor/preact-hooks.module.js";
+import htm from "./vendor/htm.module.js";
+import { LANGS, initialLang, keepLang, translator } from "./i18n.js";
+
+const html = htm.bind(h);
+const CONFIG = Object.assign({ apiBase: "", tileUrl: null, stage: "local" }, window.CROWDACT_CONFIG || {});
+const POLL_MS = 2000;
+const FRANCE = { center: [46.6, 2.4], zoom: 5 };
+const enc = encodeURIComponent;
+
+// ---------------------------------------------------------------- session
+const TOKEN_KEY = "crowdact.token";
+const listeners = new Set();
+let notice = null;
+
+function decodeJwt(token) {
+  const part = token.split(".")[1];
+  if (!part) throw new Error("not a JWT");
+  const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+function sessionFrom(token) {
+  if (!token) return null;
+  try {
+    const claims = decodeJwt(token);
+    if (claims.exp && claims.exp * 1000 < Date.now()) return null;
+    const groups = claims["cognito:groups"] || [];
+    const role = groups.includes("admin") ? "admin" : groups.includes("org-admin") ? "org-admin" : "participant";
+    return { token, sub: claims.sub, name: claims.name || claims.sub, role, orgId: claims["custom:org_id"] || null };
+  } catch (_) {
+    return null;
+  }
+}
+
+let session = sessionFrom(sessionStorage.getItem(TOKEN_KEY));
+if (!session) sessionStorage.removeItem(TOKEN_KEY);
+
+function setToken(token, why = null) {
+  session = sessionFrom(token);
+  if (session) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  notice = why;
+  listeners.forEach((f) => f());
+}
+
+const isAdmin = (s) => !!s && (s.role === "admin" || s.role === "org-admin");
+
+// ---------------------------------------------------------------- API
+class ApiError extends Error {
+  constructor(status, problem) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+}
+
+async function api(path, opts = {}) {
+  const { method = "GET", body, headers = {}, raw = false, retried = false } = opts;
+  const h = { ...headers };
+  const token = session && session.token;
+  if (token) h.Authorization = `Bearer ${token}`;
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  let res;
+  try {
+    res = await fetch(CONFIG.apiBase + path, {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, { detail: String(e) });
+  }
+  if (res.status === 401 && token && !retried) {
+    // An expired or refused token: drop it; a public read is tried again anonymously.
+    setToken(null, "sessionExpired");
+    if (method === "GET") return api(path, { ...opts, retried: true });
+  }
+  if (!res.ok) {
+    let problem = null;
+    try { problem = await res.json(); } catch (_) { problem = { title: res.statusText }; }
+    throw new ApiError(res.status, problem);
+  }
+  if (raw) return res;
+  if (res.status === 204) return null;
+  return res.json();
+}
+
+// Every page of a list (bounded), for lists a person reads whole.
+async function apiAll(path, maxPages = 10) {
+  const items = [];
+  let cursor = null;
+  for (let i = 0; i < maxPages; i++) {
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await api(`${path}${sep}limit=100${cursor ? `&cursor=${enc(cursor)}` : ""}`);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  return items;
+}
+
+function problemText(t, err) {
+  if (!err) return "";
+  if (err.status === 0) return t("networkError");
+  const p = err.problem || {};
+  const msgs = (p.errors || []).map((e) => `${(e.loc || []).filter((x) => x !== "body").join(".")}: ${e.msg}`);
+  return t("error", { detail: [p.detail || p.title || err.message, ...msgs].filter(Boolean).join(" — ") });
+}
+
+// problem+json 400 errors by field: loc without "body", matched to the longest known field name.
+function fieldErrors(err, fieldNames) {
+  const byField = {};
+  const general = [];
+  for (const e of (err.problem && err.problem.errors) || []) {
+    const path = (e.loc || []).filter((x, i) => !(i === 0 && x === "body")).map(String);
+    let field = null;
+    for (let k = path.length; k > 0 && !field; k--) {
+      const name = path.slice(0, k).join(".");
+      if (fieldNames.includes(name)) field = name;
+    }
+    if (field) {
+      byField[field] = byField[field] || [];
+      if (!byField[field].includes(e.msg)) byField[field].push(e.msg);
+    } else {
+      general.push(path.length ? `${path.join(".")}: ${e.msg}` : e.msg);
+    }
+  }
+  return { byField, general };
+}
+
+// ---------------------------------------------------------------- routing
+function parseHash() {
+  const raw = location.hash.replace(/^#/, "") || "/";
+  const [path, qs] = raw.split("?");
+  return { path: path || "/", query: new URLSearchParams(qs || "") };
+}
+
+function go(path) {
+  location.hash = `#${path}`;
+}
+
+// ---------------------------------------------------------------- hooks
+// Runs load() now and every `ms` while the component is mounted (one at a time).
+function usePolling(load, deps, ms = POLL_MS) {
+  useEffect(() => {
+    let stopped = false;
+    let timer = null;
+    const alive = () => !stopped;
+    const tick = async () => {
+      if (stopped) return;
+      if (!document.hidden) {
+        try { await load(alive); } catch (_) { /* shown by load itself */ }
+      }
+      if (!stopped) timer = setTimeout(tick, ms);
+    };
+    tick();
+    return () => { stopped = true; clearTimeout(timer); };
+  }, deps);
+}
+
+// ---------------------------------------------------------------- formatting
+function progressOf(ch) {
+  const quantity = ch.target.metric === "quantity";
+  const current = quantity ? ch.progress.quantity : ch.progress.participants;
+  const max = ch.target.value;
+  return { quantity, current, max, unit: quantity ? ch.target.unit || "" : "" };
+}
+
+function progressText(t, ch) {
+  const p = progressOf(ch);
+  const text = `${t.number(p.current)} / ${t.number(p.max)}`;
+  return p.unit ? `${text} ${p.unit}` : text;
+}
+
+function timeLeft(t, ch, now = Date.now()) {
+  if (ch.status === "closed") return t("closed");
+  if (ch.status === "ended") return ch.ends_at ? t("endedOn", { date: t.date(ch.ends_at) }) : t("ended");
+  if (ch.starts_at && Date.parse(ch.starts_at) > now) return t("startsOn", { date: t.dateTime(ch.starts_at) });
+  if (!ch.ends_at) return t("noEnd");
+  const ms = Date.parse(ch.ends_at) - now;
+  if (ms <= 0) return t("ended");
+  const min = Math.floor(ms / 60000);
+  if (min < 1) return t("lessThanMinute");
+  const days = Math.floor(min / 1440);
+  if (days >= 1) return t("daysLeft", { n: days });
+  const hours = Math.floor(min / 60);
+  if (hours >= 1) return t("hoursLeft", { h: hours, m: min % 60 });
+  return t("minutesLeft", { m: min });
+}
+
+function ifThen(t, ch) {
+  const p = progressOf(ch);
+  const target = p.quantity ? `${t.number(p.max)} ${p.unit}`.trim() : t.number(p.max);
+  const params = {
+    target,
+    action: ch.action,
+    sponsor: ch.sponsor.name,
+    reward: ch.reward,
+    beneficiary: ch.beneficiary.name,
+  };
+  return t(p.quantity ? "ifThenQuantity" : "ifThenParticipants", params);
+}
+
+// ---------------------------------------------------------------- small components
+function StatusBadge({ t, status }) {
+  return html`<span class=${`badge badge-${status}`}>${t(`status_${status}`)}</span>`;
+}
+
+function ProgressBar({ t, ch, compact = false }) {
+  const p = progressOf(ch);
+  const pct = p.max > 0 ? Math.min(100, (100 * p.current) / p.max) : 0;
+  const text = progressText(t, ch);
+  return html`
+    <div class=${compact ? "progress compact" : "progress"}>
+      <p class="progress-count"><span data-testid="progress-count">${text}</span>${
+        !p.quantity ? html` <span class="muted">${t("participantsCount", { n: "", raw: p.current }).trim()}</span>` : null
+      }</p>
+      <div class="bar" data-testid="progress-bar" role="progressbar" aria-label=${t("progressLabel")}
+        aria-valuemin="0" aria-valuenow=${p.current} aria-valuemax=${p.max} aria-valuetext=${text}>
+        <div class="bar-fill" style=${`width:${pct}%`}></div>
+      </div>
+    </div>`;
+}
+
+function Alert({ kind = "error", children, testid }) {
+  if (!children) return null;
+  return html`<p class=${`alert alert-${kind}`} role=${kind === "error" ? "alert" : "status"} data-testid=${testid}>${children}</p>`;
+}
+
+function FieldError({ name, errors }) {
+  const msgs = errors[name];
+  if (!msgs || !msgs.length) return null;
+  return html`<p class="field-error" id=${`err-${name}`} data-testid=${`error-${name}`}>${msgs.join(" ; ")}</p>`;
+}
+
+// ---------------------------------------------------------------- header
+function Header({ t, sess, lang, setLang }) {
+  return html`
+    <header class="site-header">
+      <div class="wrap header-inner">
+        <a class="brand" href="#/">${t("appName")}</a>
+        <nav aria-label=${t("navMain")}>
+          <ul class="nav-list">
+            <li><a href="#/">${t("navChallenges")}</a></li>
+            ${sess ? html`<li><a href="#/me">${t("navMyPledges")}</a></li>` : null}
+            ${isAdmin(sess) ? html`<li><a href="#/admin">${t("navAdmin")}</a></li>` : null}
+          </ul>
+        </nav>
+        <div class="header-tools">
+          ${sess
+            ? html`<span data-testid="whoami" class="whoami">${t("whoami", { name: sess.name, role: t(`role_${sess.role}`) })}</span>
+                <button type="button" class="link-button" data-testid="signout" onClick=${() => { setToken(null); go("/"); }}>${t("signOut")}</button>`
+            : html`<a data-testid="signin-link" href=${`#/signin?next=${enc(parseHash().path)}`}>${t("signIn")}</a>`}
+          <label class="lang-label" for="lang-select">${t("language")}</label>
+          <select id="lang-select" data-testid="lang" value=${lang} onChange=${(e) => setLang(e.currentTarget.value)}>
+            ${LANGS.map((l) => html`<option value=${l} selected=${l === lang}>${l === "fr" ? "Français (fr)" : "English (en)"}</option>`)}
+          </select>
+        </div>
+      </div>
+    </header>`;
+}
+
+// ---------------------------------------------------------------- list
+function ChallengeList({ t }) {
+  const [items, setItems] = useState(null);
+  const [cursor, setCursor] = useState(null);
+  const [error, setError] = useState(null);
+
+  const load = useCallback(async (after) => {
+    try {
+      const page = await api(`/challenges?limit=50${after ? `&cursor=${enc(after)}` : ""}`);
+      setItems((old) => (after && old ? [...old, ...page.items] : page.items));
+      setCursor(page.next_cursor);
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  }, []);
+  useEffect(() => { load(null); }, [load]);
+
+  return html`
+    <h1 tabindex="-1">${t("listTitle")}</h1>
+    <p class="lead">${t("listIntro")}</p>
+    <${Alert}>${error && problemText(t, error)}<//>
+    ${items === null && !error ? html`<p>${t("loading")}</p>` : null}
+    ${items && !items.length ? html`<p>${t("noChallenges")}</p>` : null}
+    ${items && items.length
+      ? html`<ul class="cards">
+          ${items.map((ch) => html`
+            <li class="card" data-testid="challenge-card" key=${ch.id}>
+              <h2 class="card-title"><a href=${`#/challenges/${enc(ch.id)}`}>${ch.title}</a></h2>
+              <p class="card-action">${ch.action}</p>
+              <p class="muted">${ch.sponsor.name} → ${ch.beneficiary.name} <${StatusBadge} t=${t} status=${ch.status} /></p>
+              <${CardProgress} t=${t} ch=${ch} />
+            </li>`)}
+        </ul>`
+      : null}
+    ${cursor ? html`<button type="button" class="secondary" onClick=${() => load(cursor)}>${t("loadMore")}</button>` : null}`;
+}
+
+// A list card's progress, without the test ids of the challenge page.
+function CardProgress({ t, ch }) {
+  const p = progressOf(ch);
+  const pct = p.max > 0 ? Math.min(100, (100 * p.current) / p.max) : 0;
+  const text = progressText(t, ch);
+  return html`
+    <div class="progress compact">
+      <p class="progress-count">${text}${ch.progress.reached ? html` · <strong>${t("reached")}</strong>` : null}</p>
+      <div class="bar" role="progressbar" aria-label=${`${t("progress")}: ${ch.title}`} aria-valuemin="0"
+        aria-valuenow=${p.current} aria-valuemax=${p.max} aria-valuetext=${text}>
+        <div class="bar-fill" style=${`width:${pct}%`}></div>
+      </div>
+    </div>`;
+}
+
+// ---------------------------------------------------------------- map
+function AreaMap({ t, geojson }) {
+  const el = useRef(null);
+  const state = useRef({ map: null, layer: null, key: null });
+
+  useEffect(() => {
+    const L = window.L;
+    if (!L || !el.current) return undefined;
+    const map = L.map(el.current, {
+      attributionControl: !!CONFIG.tileUrl,
+      scrollWheelZoom: false,
+      zoomSnap: 0.5,
+    });
+    if (CONFIG.tileUrl) {
+      L.tileLayer(CONFIG.tileUrl, {
+        maxZoom: 18,
+        attribution: CONFIG.tileAttribution || "© OpenStreetMap contributors",
+      }).addTo(map);
+    }
+    map.setView(FRANCE.center, FRANCE.zoom);
+    state.current.map = map;
+    return () => { map.remove(); state.current = { map: null, layer: null, key: null }; };
+  }, []);
+
+  useEffect(() => {
+    const L = window.L;
+    const s = state.current;
+    if (!L || !s.map || !geojson) return;
+    const cells = (geojson.features || []).filter((f) => f.geometry);
+    const most = Math.max(1, ...cells.map((f) => f.properties.participants || 0));
+    if (s.layer) s.layer.remove();
+    s.layer = L.geoJSON({ type: "FeatureCollection", features: cells }, {
+      style: (f) => ({
+        className: "area-cell",
+        color: "#1e40af",
+        weight: 1,
+        fillColor: "#2563eb",
+        fillOpacity: 0.2 + 0.45 * ((f.properties.participants || 0) / most),
+      }),
+      onEachFeature: (f, layer) => {
+        layer.bindTooltip(String(f.properties.participants), {
+          permanent: true,
+          direction: "center",
+          className: "area-label",
+        });
+      },
+    }).addTo(s.map);
+    // Fit the view when the set of cells changes (not on every poll, so a person can pan).
+    const key = cells.map((f) => f.properties.area).sort().join(",");
+    if (key !== s.key) {
+      s.key = key;
+      if (cells.length) s.map.fitBounds(s.layer.getBounds(), { padding: [24, 24], maxZoom: 12 });
+      else s.map.setView(FRANCE.center, FRANCE.zoom);
+    }
+  }, [geojson]);
+
+  return html`<div class=${CONFIG.tileUrl ? "map" : "map no-tiles"} ref=${el} data-testid="map"
+    role="region" aria-label=${t("mapLabel")}></div>`;
+}
+
+function AreasBlock({ t, geojson }) {
+  const features = (geojson && geojson.features) || [];
+  const hidden = (geojson && geojson.hidden_participants) || 0;
+  // Postal districts have no shape (geometry null): listed under the map instead.
+  const districts = features.filter((f) => !f.geometry);
+  return html`
+    <section class="block" aria-labelledby="map-title">
+      <h2 id="map-title">${t("mapTitle")}</h2>
+      <${AreaMap} t=${t} geojson=${geojson} />
+      ${districts.length
+        ? html`<p class="districts">${t("districts")} ${districts.map((f, i) => html`${i ? ", " : ""}<span class="district">${t("districtCount", { area: f.properties.area, n: t.number(f.properties.participants) })}</span>`)}</p>`
+        : null}
+      ${hidden > 0 ? html`<p data-testid="elsewhere" class="elsewhere">${t("elsewhere", { n: t.number(hidden), raw: hidden })}</p>` : null}
+      ${features.length
+        ? html`<details class="areas-table">
+            <summary>${t("areasTableCaption")}</summary>
+            <table>
+              <thead><tr><th scope="col">${t("area")}</th><th scope="col">${t("participants")}</th></tr></thead>
+              <tbody>
+                ${features.map((f) => html`<tr key=${f.properties.area}><td>${f.properties.area}</td><td>${t.number(f.properties.participants)}</td></tr>`)}
+              </tbody>
+            </table>
+          </details>`
+        : geojson ? html`<p class="muted">${t("noAreas")}</p>` : null}
+    </section>`;
+}
+
+// ---------------------------------------------------------------- nearby
+function nearbyPath(id, q) {
+  const params = "lat" in q ? `lat=${q.lat}&lon=${q.lon}` : `postal_code=${enc(q.postal_code)}&country=${enc(q.country)}`;
+  return `/challenges/${enc(id)}/nearby?${params}`;
+}
+
+function NearbyBlock({ t, result, error, onQuery }) {
+  const [postal, setPostal] = useState("");
+  const [country, setCountry] = useState("FR");
+  const [geoMsg, setGeoMsg] = useState(null);
+  const [locating, setLocating] = useState(false);
+
+  const submit = (e) => {
+    e.preventDefault();
+    if (!postal.trim()) return;
+    onQuery({ postal_code: postal.trim(), country: (country.trim() || "FR").toUpperCase() });
+  };
+  const locate = () => {
+    if (!navigator.geolocation) { setGeoMsg(t("geoUnavailable")); return; }
+    setLocating(true);
+    setGeoMsg(null);
+    navigator.geolocation.getCurrentPosition(
+      (pos) => {
+        setLocating(false);
+        // Rounded before it leaves the browser: the server keeps only a ~5 km cell anyway.
+        const round = (x) => Math.round(x * 1000) / 1000;
+        onQuery({ lat: round(pos.coords.latitude), lon: round(pos.coords.longitude) });
+      },
+      (err) => { setLocating(false); setGeoMsg(err.code === 1 ? t("geoDenied") : t("geoUnavailable")); },
+      { maximumAge: 600000, timeout: 15000 },
+    );
+  };
+  return html`
+    <section class="block" data-testid="nearby" aria-labelledby="nearby-title">
+      <h2 id="nearby-title">${t("nearbyTitle")}</h2>
+      <form class="inline-form" onSubmit=${submit}>
+        <div class="field">
+          <label for="nearby-postal">${t("postalCode")}</label>
+          <input id="nearby-postal" name="postal_code" autocomplete="postal-code" inputmode="text" maxlength="10"
+            value=${postal} onInput=${(e) => setPostal(e.currentTarget.value)} />
+        </div>
+        <div class="field field-small">
+          <label for="nearby-country">${t("country")}</label>
+          <input id="nearby-country" name="country" maxlength="2" autocomplete="country"
+            value=${country} onInput=${(e) => setCountry(e.currentTarget.value)} />
+        </div>
+        <button type="submit">${t("nearbySubmit")}</button>
+        <button type="button" class="secondary" onClick=${locate} disabled=${locating}>
+          ${locating ? t("locating") : t("useMyLocation")}
+        </button>
+      </form>
+      <${Alert}>${geoMsg || (error && problemText(t, error))}<//>
+      ${result
+        ? html`<p class="nearby-result" aria-live="polite"><span data-testid="nearby-count">${t("nearbyCount", {
+            n: t.number(result.participants), raw: result.participants, area: result.area,
+          })}</span></p>`
+        : null}
+    </section>`;
+}
+
+// ---------------------------------------------------------------- pledge and report
+function PledgeBlock({ t, ch, sess, mine, onPledged, onWithdrawn, onReported }) {
+  const [displayName, setDisplayName] = useState("");
+  const [postal, setPostal] = useState("");
+  const [country, setCountry] = useState("FR");
+  const [position, setPosition] = useState(null);
+  const [locating, setLocating] = useState(false);
+  const [notify, setNotify] = useState(true);
+  const [quantity, setQuantity] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const [done, setDone] = useState(null);
+  const live = ch.status === "live";
+  const path = `/challenges/${enc(ch.id)}`;
+
+  const pledge = async (e) => {
+    e.preventDefault();
+    if (!sess) { go(`/signin?next=${enc(`/challenges/${ch.id}`)}`); return; }
+    const body = { notify };
+    if (displayName.trim()) body.display_name = displayName.trim();
+    if (position) body.location = position;
+    else if (postal.trim()) body.location = { postal_code: postal.trim(), country: (country.trim() || "FR").toUpperCase() };
+    setBusy(true); setError(null); setDone(null);
+    try {
+      const answer = await api(`${path}/pledges`, { method: "POST", body });
+      onPledged(answer, body.location);
+      setDone(t("pledgeDone"));
+    } catch (err) { setError(err); }
+    setBusy(false);
+  };
+  // A position puts the pledge in its ~5 km cell on the map (a postal code only in its
+  // district, which has no shape to draw). Rounded before it leaves the browser.
+  const locate = () => {
+    if (!navigator.geolocation) { setError({ message: t("geoUnavailable") }); return; }
+    setLocating(true);
+    navigator.geolocation.getCurrentPosition(
+      (pos) => {
+        setLocating(false);
+        const round = (x) => Math.round(x * 1000) / 1000;
+        setPosition({ lat: round(pos.coords.latitude), lon: round(pos.coords.longitude) });
+      },
+      (err) => { setLocating(false); setError({ message: err.code === 1 ? t("geoDenied") : t("geoUnavailable") }); },
+      { maximumAge: 600000, timeout: 15000 },
+    );
+  };
+  const withdraw = async () => {
+    setBusy(true); setError(null); setDone(null);
+    try {
+      await api(`${path}/pledges/me`, { method: "DELETE" });
+      onWithdrawn();
+      setDone(t("withdrawn"));
+    } catch (err) { setError(err); }
+    setBusy(false);
+  };
+  const report = async (e) => {
+    e.preventDefault();
+    setBusy(true); setError(null); setDone(null);
+    const q = Number(quantity.replace(",", "."));
+    try {
+      const answer = await api(`${path}/reports`, { method: "POST", body: { quantity: Number.isFinite(q) ? q : quantity } });
+      onReported(answer);
+      setQuantity("");
+      setDone(t("reportDone", { q: `${t.number(answer.report.quantity)} ${answer.report.unit || ""}`.trim() }));
+    } catch (err) { setError(err); }
+    setBusy(false);
+  };
+
+  let content;
+  if (mine) {
+    const unit = ch.target.unit;
+    content = html`
+      <p data-testid="pledged" class="pledged">${t("pledged", { date: t.date(mine.created_at) })}${
+        unit && mine.quantity_reported ? ` ${t("pledgedQuantity", { q: `${t.number(mine.quantity_reported)} ${unit}` })}` : ""}</p>
+      ${live ? html`<button type="button" class="danger" data-testid="withdraw" onClick=${withdraw} disabled=${busy}>${t("withdraw")}</button>` : null}
+      ${live && unit
+        ? html`<form class="inline-form report-form" data-testid="report-form" onSubmit=${report}>
+            <h3 class="form-title">${t("reportTitle")}</h3>
+            <div class="field">
+              <label for="report-quantity">${t("quantity", { unit })}</label>
+              <input id="report-quantity" name="quantity" type="number" min="0" step="any" inputmode="decimal" required
+                value=${quantity} onInput=${(e) => setQuantity(e.currentTarget.value)} />
+            </div>
+            <button type="submit" data-testid="report" disabled=${busy}>${t("reportSubmit")}</button>
+          </form>`
+        : null}`;
+  } else if (!live) {
+    content = html`<p>${t("notOpen")}</p>`;
+  } else {
+    content = html`
+      ${!sess ? html`<p class="muted"><a href=${`#/signin?next=${enc(`/challenges/${ch.id}`)}`}>${t("signInToPledge")}</a></p>` : null}
+      <form class="pledge-form" data-testid="pledge-form" onSubmit=${pledge}>
+        <div class="field">
+          <label for="pledge-name">${t("displayName")}</label>
+          <input id="pledge-name" name="display_name" maxlength="80" autocomplete="nickname" aria-describedby="pledge-name-hint"
+            value=${displayName} onInput=${(e) => setDisplayName(e.currentTarget.value)} />
+          <p class="hint" id="pledge-name-hint">${t("displayNameHint")}</p>
+        </div>
+        <div class="row">
+          <div class="field">
+            <label for="pledge-postal">${t("pledgePostalCode")}</label>
+            <input id="pledge-postal" name="postal_code" maxlength="10" autocomplete="postal-code" aria-describedby="pledge-hint"
+              value=${postal} onInput=${(e) => setPostal(e.currentTarget.value)} />
+          </div>
+          <div class="field field-small">
+            <label for="pledge-country">${t("country")}</label>
+            <input id="pledge-country" name="country" maxlength="2" autocomplete="country"
+              value=${country} onInput=${(e) => setCountry(e.currentTarget.value)} />
+          </div>
+        </div>
+        <p class="hint" id="pledge-hint">${t("pledgeHint")}</p>
+        <p>
+          <button type="button" class="secondary" data-testid="pledge-locate" onClick=${locate} disabled=${locating}>
+            ${locating ? t("locating") : t("useMyLocation")}
+          </button>
+          ${position ? html` <span data-testid="pledge-located">${t("pledgeLocated")}</span>` : null}
+        </p>
+        <div class="field checkbox">
+          <input id="pledge-notify" name="notify" type="checkbox" checked=${notify} onChange=${(e) => setNotify(e.currentTarget.checked)} />
+          <label for="pledge-notify">${t("notify")}</label>
+        </div>
+        <button type="submit" data-testid="pledge" disabled=${busy}>${t("pledgeSubmit")}</button>
+      </form>`;
+  }
+  return html`
+    <section class="block pledge-block" aria-labelledby="pledge-title">
+      <h2 id="pledge-title">${t("pledgeTitle")}</h2>
+      ${content}
+      <${Alert}>${error && problemText(t, error)}<//>
+      <${Alert} kind="ok">${done}<//>
+    </section>`;
+}
+
+async function findMyPledge(id) {
+  let cursor = null;
+  for (let i = 0; i < 20; i++) {
+    const page = await api(`/me/pledges?limit=100${cursor ? `&cursor=${enc(cursor)}` : ""}`);
+    const found = page.items.find((p) => p.challenge_id === id);
+    if (found) return found;
+    cursor = page.next_cursor;
+    if (!cursor) return null;
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------- challenge page
+function ChallengePage({ t, id, sess }) {
+  const [ch, setCh] = useState(null);
+  const [loadError, setLoadError] = useState(null);
+  const [areas, setAreas] = useState(null);
+  const [nearbyQuery, setNearbyQuery] = useState(null);
+  const [nearby, setNearby] = useState(null);
+  const [nearbyError, setNearbyError] = useState(null);
+  const [mine, setMine] = useState(null);
+  const [campaign, setCampaign] = useState(null);
+  const queryRef = useRef(null);
+  queryRef.current = nearbyQuery;
+
+  const loadNearby = async (q, alive = () => true) => {
+    try {
+      const answer = await api(nearbyPath(id, q));
+      if (alive() && queryRef.current === q) { setNearby(answer); setNearbyError(null); }
+    } catch (e) {
+      if (alive() && queryRef.current === q) setNearbyError(e);
+    }
+  };
+
+  usePolling(async (alive) => {
+    const challenge = api(`/challenges/${enc(id)}`);
+    const cells = api(`/challenges/${enc(id)}/areas?format=geojson`).catch(() => null);
+    try {
+      const c = await challenge;
+      if (!alive()) return;
+      setCh(c);
+      setLoadError(null);
+    } catch (e) {
+      if (alive()) setLoadError(e);
+    }
+    const a = await cells;
+    if (alive() && a) setAreas(a);
+    if (queryRef.current) await loadNearby(queryRef.current, alive);
+  }, [id]);
+
+  useEffect(() => {
+    setMine(null);
+    if (!sess) return undefined;
+    let alive = true;
+    findMyPledge(id).then((p) => { if (alive) setMine(p); }).catch(() => {});
+    return () => { alive = false; };
+  }, [id, sess && sess.sub]);
+
+  const campaignId = ch && ch.campaign_id;
+  useEffect(() => {
+    setCampaign(null);
+    if (!campaignId) return undefined;
+    let alive = true;
+    api(`/campaigns/${enc(campaignId)}`).then((c) => { if (alive) setCampaign(c); }).catch(() => {});
+    return () => { alive = false; };
+  }, [campaignId]);
+
+  const query = (q) => { setNearbyQuery(q); queryRef.current = q; setNearby(null); loadNearby(q); };
+
+  if (!ch) {
+    return html`
+      <p><a href="#/">← ${t("backToList")}</a></p>
+      ${loadError
+        ? html`<h1 tabindex="-1">${loadError.status === 404 ? t("notFound") : t("appName")}</h1><${Alert}>${problemText(t, loadError)}<//>`
+        : html`<h1 tabindex="-1">${t("loading")}</h1>`}`;
+  }
+
+  return html`
+    <p><a href="#/">← ${t("backToList")}</a></p>
+    <article class="challenge">
+      <h1 tabindex="-1">${ch.title} <${StatusBadge} t=${t} status=${ch.status} /></h1>
+      <p class="if-then" data-testid="if-then">${ifThen(t, ch)}</p>
+      ${ch.description ? html`<p>${ch.description}</p>` : null}
+      <${Alert} kind="warn">${loadError && problemText(t, loadError)}<//>
+
+      <section class="block" aria-labelledby="progress-title">
+        <h2 id="progress-title">${t("progress")}</h2>
+        <${ProgressBar} t=${t} ch=${ch} />
+        ${ch.progress.reached ? html`<p class="reached" data-testid="reached">${t("reached")}</p>` : null}
+        ${ch.target.metric === "participants" && ch.target.unit && ch.progress.quantity
+          ? html`<p class="muted">${t("reportedTogether", { q: `${t.number(ch.progress.quantity)} ${ch.target.unit}` })}</p>`
+          : null}
+        <dl class="facts">
+          <div><dt>${t("sponsor")}</dt><dd data-testid="sponsor">${ch.sponsor.name}</dd></div>
+          <div><dt>${t("beneficiary")}</dt><dd data-testid="beneficiary">${ch.beneficiary.name}</dd></div>
+          <div><dt>${t("reward")}</dt><dd data-testid="reward">${ch.reward}</dd></div>
+          ${ch.campaign_id
+            ? html`<div><dt>${t("campaign")}</dt><dd data-testid="campaign">${campaign ? campaign.title : ch.campaign_id}${
+                campaign && campaign.totals ? html` <span class="muted">(${t("participantsCount", { n: t.number(campaign.totals.participants), raw: campaign.totals.participants })})</span>` : null}</dd></div>`
+            : null}
+          <div><dt>${t("timeLeft")}</dt><dd data-testid="time-left">${timeLeft(t, ch)}</dd></div>
+        </dl>
+      </section>
+
+      <${PledgeBlock} t=${t} ch=${ch} sess=${sess} mine=${mine} key=${`${ch.id}:${sess ? sess.sub : ""}`}
+        onPledged=${(answer, location) => {
+          setMine(answer.pledge);
+          setCh(answer.challenge);
+          if (location && !queryRef.current) query(location);
+        }}
+        onWithdrawn=${() => { setMine(null); api(`/challenges/${enc(id)}`).then(setCh).catch(() => {}); }}
+        onReported=${(answer) => {
+          setCh(answer.challenge);
+          // The pledge's own total may lag behind the report: add it here.
+          setMine((m) => m && { ...m, quantity_reported: (m.quantity_reported || 0) + answer.report.quantity });
+        }} />
+
+      <${AreasBlock} t=${t} geojson=${areas} />
+      <${NearbyBlock} t=${t} result=${nearby} error=${nearbyError} onQuery=${query} />
+    </article>`;
+}
+
+// ---------------------------------------------------------------- sign-in
+const SIGNIN_FIELDS = ["name", "role", "org_id", "email"];
+
+function SignIn({ t, query }) {
+  const [errors, setErrors] = useState({});
+  const [general, setGeneral] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [role, setRole] = useState("participant");
+  const next = query.get("next");
+  const back = () => go(next && next.startsWith("/") && !next.startsWith("/signin") ? next : "/");
+
+  const submit = async (e) => {
+    e.preventDefault();
+    const fd = new FormData(e.currentTarget);
+    const body = { name: String(fd.get("name") || "").trim(), role: String(fd.get("role")), locale: t.lang };
+    for (const k of ["org_id", "email"]) {
+      const v = String(fd.get(k) || "").trim();
+      if (v) body[k] = v;
+    }
+    setBusy(true); setErrors({}); setGeneral(null);
+    try {
+      const answer = await api("/dev/token", { method: "POST", body });
+      setToken(answer.token);
+      back();
+    } catch (err) {
+      if (err.status === 404) setGeneral(t("devSignInMissing"));
+      else {
+        const { byField, general: rest } = fieldErrors(err, SIGNIN_FIELDS);
+        setErrors(byField);
+        setGeneral(rest.length || !Object.keys(byField).length ? problemText(t, err) : null);
+      }
+    }
+    setBusy(false);
+  };
+  const useToken = (e) => {
+    e.preventDefault();
+    const token = String(new FormData(e.currentTarget).get("token") || "").trim();
+    if (!sessionFrom(token)) { setGeneral(t("badToken")); return; }
+    setToken(token);
+    back();
+  };
+  const invalid = (name) => (errors[name] ? { "aria-invalid": "true", "aria-describedby": `err-${name}` } : {});
+
+  return html`
+    <h1 tabindex="-1">${t("signInTitle")}</h1>
+    <p>${t("signInIntro")}</p>
+    <form class="stack-form" data-testid="signin-form" onSubmit=${submit} novalidate>
+      <div class="field">
+        <label for="si-name">${t("name")}</label>
+        <input id="si-name" name="name" autocomplete="username" maxlength="64" ...${invalid("name")} />
+        <${FieldError} name="name" errors=${errors} />
+      </div>
+      <div class="field">
+        <label for="si-role">${t("role")}</label>
+        <select id="si-role" name="role" value=${role} onChange=${(e) => setRole(e.currentTarget.value)} ...${invalid("role")}>
+          ${["participant", "admin", "org-admin"].map((r) => html`<option value=${r} selected=${r === role}>${t(`role_${r}`)}</option>`)}
+        </select>
+        <${FieldError} name="role" errors=${errors} />
+      </div>
+      <div class="field">
+        <label for="si-org">${t("orgId")}</label>
+        <input id="si-org" name="org_id" autocomplete="organization" ...${invalid("org_id")} />
+        <${FieldError} name="org_id" errors=${errors} />
+      </div>
+      <div class="field">
+        <label for="si-email">${t("email")}</label>
+        <input id="si-email" name="email" type="email" autocomplete="email" ...${invalid("email")} />
+        <${FieldError} name="email" errors=${errors} />
+      </div>
+      <${Alert} testid="form-error">${general}<//>
+      <button type="submit" disabled=${busy}>${t("signInSubmit")}</button>
+    </form>
+    <details class="block">
+      <summary>${t("tokenTitle")}</summary>
+      <form class="stack-form" onSubmit=${useToken}>
+        <div class="field">
+          <label for="si-token">${t("token")}</label>
+          <textarea id="si-token" name="token" rows="3" spellcheck="false"></textarea>
+        </div>
+        <button type="submit" class="secondary">${t("tokenSubmit")}</button>
+      </form>
+    </details>`;
+}
+
+// ---------------------------------------------------------------- my pledges
+function MyPledges({ t, sess }) {
+  const [items, setItems] = useState(null);
+  const [titles, setTitles] = useState({});
+  const [error, setError] = useState(null);
+
+  useEffect(() => {
+    if (!sess) return undefined;
+    let alive = true;
+    apiAll("/me/pledges").then(async (list) => {
+      if (!alive) return;
+      setItems(list);
+      const found = {};
+      await Promise.all(list.map((p) => api(`/challenges/${enc(p.challenge_id)}`)
+        .then((c) => { found[p.challenge_id] = c; }).catch(() => {})));
+      if (alive) setTitles(found);
+    }).catch((e) => { if (alive) setError(e); });
+    return () => { alive = false; };
+  }, [sess && sess.sub]);
+
+  if (!sess) return html`<h1 tabindex="-1">${t("myTitle")}</h1><p><a href="#/signin?next=%2Fme">${t("signInFirst")}</a></p>`;
+  return html`
+    <h1 tabindex="-1">${t("myTitle")}</h1>
+    <${Alert}>${error && problemText(t, error)}<//>
+    ${items === null && !error ? html`<p>${t("loading")}</p>` : null}
+    ${items && !items.length ? html`<p>${t("myNone")}</p>` : null}
+    ${items && items.length
+      ? html`<ul class="cards">
+          ${items.map((p) => {
+            const c = titles[p.challenge_id];
+            return html`<li class="card" data-testid="my-pledge" key=${p.challenge_id}>
+              <h2 class="card-title"><a href=${`#/challenges/${enc(p.challenge_id)}`}>${c ? c.title : p.challenge_id}</a></h2>
+              <p class="muted">${t("pledgedAt", { date: t.date(p.created_at) })}${p.display_name ? ` · ${p.display_name}` : ""}${
+                p.area ? ` · ${t("areaLabel", { area: p.area })}` : ""}</p>
+              ${c && c.target.unit && p.quantity_reported ? html`<p>${t("pledgedQuantity", { q: `${t.number(p.quantity_reported)} ${c.target.unit}` })}</p>` : null}
+              ${c ? html`<${CardProgress} t=${t} ch=${c} />` : null}
+            </li>`;
+          })}
+        </ul>`
+      : null}`;
+}
+
+// ---------------------------------------------------------------- admin
+const CREATE_FIELDS = [
+  { name: "title", required: true },
+  { name: "action", required: true },
+  { name: "description", type: "textarea" },
+  { name: "target.metric", type: "select", options: ["participants", "quantity"], labels: "metric_" },
+  { name: "target.value", type: "number", required: true },
+  { name: "target.unit" },
+  { name: "sponsor.name", required: true },
+  { name: "sponsor.email", type: "email", required: true },
+  { name: "beneficiary.name", required: true },
+  { name: "beneficiary.email", type: "email", required: true },
+  { name: "reward", required: true },
+  { name: "ends_at", type: "datetime-local" },
+  { name: "campaign_id" },
+  { name: "organization_id" },
+  { name: "visibility", type: "select", options: ["public", "organization"], labels: "visibility_" },
+  { name: "publish", type: "checkbox" },
+];
+const CREATE_NAMES = CREATE_FIELDS.map((f) => f.name);
+
+function setPath(obj, path, value) {
+  const keys = path.split(".");
+  let o = obj;
+  keys.slice(0, -1).forEach((k) => { o = o[k] = o[k] || {}; });
+  o[keys[keys.length - 1]] = value;
+}
+
+function createBody(form) {
+  const fd = new FormData(form);
+  const body = {};
+  for (const f of CREATE_FIELDS) {
+    if (f.type === "checkbox") { setPath(body, f.name, fd.get(f.name) === "on"); continue; }
+    const v = String(fd.get(f.name) || "").trim();
+    if (!v) continue;
+    if (f.type === "number") setPath(body, f.name, Number.isFinite(Number(v)) ? Number(v) : v);
+    else if (f.type === "datetime-local") setPath(body, f.name, Number.isNaN(Date.parse(v)) ? v : new Date(v).toISOString());
+    else setPath(body, f.name, v);
+  }
+  if (body.visibility === "public") delete body.visibility;
+  return body;
+}
+
+function CreateForm({ t, onCreated }) {
+  const [errors, setErrors] = useState({});
+  const [general, setGeneral] = useState(null);
+  const [summary, setSummary] = useState(null);
+  const [done, setDone] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const formRef = useRef(null);
+
+  const submit = async (e) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    setBusy(true); setErrors({}); setGeneral(null); setSummary(null); setDone(null);
+    try {
+      const created = await api("/admin/challenges", { method: "POST", body: createBody(form) });
+      form.reset();
+      setDone(html`${t("created", { title: created.title })} <a href=${`#/admin/challenges/${enc(created.id)}`}>${created.title}</a>`);
+      onCreated(created);
+    } catch (err) {
+      const { byField, general: rest } = err.status === 400 ? fieldErrors(err, CREATE_NAMES) : { byField: {}, general: [] };
+      setErrors(byField);
+      const fields = Object.keys(byField);
+      if (fields.length) setSummary(t("fixErrors"));
+      if (rest.length || !fields.length) {
+        const p = err.problem || {};
+        setGeneral(err.status === 400 && rest.length
+          ? t("error", { detail: rest.join(" ; ") })
+          : problemText(t, { ...err, problem: { ...p, errors: [] } }));
+      }
+      if (fields.length && formRef.current) {
+        const first = CREATE_NAMES.find((n) => byField[n]);
+        const input = formRef.current.elements.namedItem(first);
+        if (input && input.focus) setTimeout(() => input.focus(), 0);
+      }
+    }
+    setBusy(false);
+  };
+
+  const field = (f) => {
+    const id = `cf-${f.name.replace(".", "-")}`;
+    const err = errors[f.name];
+    const a11y = err ? { "aria-invalid": "true", "aria-describedby": `err-${f.name}` } : {};
+    const label = html`<label for=${id}>${t(`f_${f.name}`)}${f.required ? html` <span aria-hidden="true">*</span>` : null}</label>`;
+    let input;
+    if (f.type === "textarea") input = html`<textarea id=${id} name=${f.name} rows="3" ...${a11y}></textarea>`;
+    else if (f.type === "select") {
+      input = html`<select id=${id} name=${f.name} ...${a11y}>${f.options.map((o) => html`<option value=${o}>${t(`${f.labels}${o}`)}</option>`)}</select>`;
+    } else if (f.type === "checkbox") {
+      return html`<div class="field checkbox" key=${f.name}>
+        <input id=${id} name=${f.name} type="checkbox" ...${a11y} />${label}
+        <${FieldError} name=${f.name} errors=${errors} /></div>`;
+    } else {
+      const extra = f.type === "number" ? { step: "any", min: "0", inputmode: "decimal" } : {};
+      input = html`<input id=${id} name=${f.name} type=${f.type || "text"} aria-required=${f.required ? "true" : null} ...${extra} ...${a11y} />`;
+    }
+    return html`<div class="field" key=${f.name}>${label}${input}<${FieldError} name=${f.name} errors=${errors} /></div>`;
+  };
+
+  return html`
+    <section class="block" aria-labelledby="create-title">
+      <h2 id="create-title">${t("createTitle")}</h2>
+      <form class="stack-form create-form" data-testid="create-form" onSubmit=${submit} novalidate ref=${formRef}>
+        ${CREATE_FIELDS.map(field)}
+        <${Alert}>${summary}<//>
+        <${Alert} testid="form-error">${general}<//>
+        <button type="submit" data-testid="create" disabled=${busy}>${t("createSubmit")}</button>
+      </form>
+      <${Alert} kind="ok">${done}<//>
+    </section>`;
+}
+
+function AdminConsole({ t, sess }) {
+  const [items, setItems] = useState(null);
+  const [cursor, setCursor] = useState(null);
+  const [error, setError] = useState(null);
+
+  const load = useCallback(async (after) => {
+    try {
+      const page = await api(`/admin/challenges?limit=50${after ? `&cursor=${enc(after)}` : ""}`);
+      setItems((old) => (after && old ? [...old, ...page.items] : page.items));
+      setCursor(page.next_cursor);
+      setError(null);
+    } catch (e) { setError(e); }
+  }, []);
+  useEffect(() => { if (isAdmin(sess)) load(null); }, [load, sess && sess.token]);
+
+  if (!sess) return html`<h1 tabindex="-1">${t("adminTitle")}</h1><p><a href="#/signin?next=%2Fadmin">${t("signInFirst")}</a></p>`;
+  if (!isAdmin(sess)) return html`<h1 tabindex="-1">${t("adminTitle")}</h1><p>${t("adminForbidden")}</p>`;
+
+  return html`
+    <h1 tabindex="-1">${t("adminTitle")}</h1>
+    <${CreateForm} t=${t} onCreated=${(c) => setItems((old) => [c, ...(old || []).filter((x) => x.id !== c.id)])} />
+    <section class="block" aria-labelledby="admin-list-title">
+      <h2 id="admin-list-title">${t("adminListTitle")}</h2>
+      <${Alert}>${error && problemText(t, error)}<//>
+      ${items === null && !error ? html`<p>${t("loading")}</p>` : null}
+      ${items && !items.length ? html`<p>${t("adminNone")}</p>` : null}
+      ${items && items.length
+        ? html`<ul class="admin-list">
+            ${items.map((c) => html`<li data-testid="admin-challenge" key=${c.id}>
+              <a href=${`#/admin/challenges/${enc(c.id)}`}>${c.title}</a>
+              <${StatusBadge} t=${t} status=${c.status} />
+              <span class="muted">${progressText(t, c)}</span>
+            </li>`)}
+          </ul>`
+        : null}
+      ${cursor ? html`<button type="button" class="secondary" onClick=${() => load(cursor)}>${t("loadMore")}</button>` : null}
+    </section>`;
+}
+
+async function downloadReport(id, format, lang) {
+  const res = await api(`/admin/challenges/${enc(id)}/report?format=${format}&locale=${lang}`, { raw: true });
+  const blob = await res.blob();
+  const disposition = res.headers.get("Content-Disposition") || "";
+  const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
+  const name = m ? decodeURIComponent(m[1]) : `bilan-${id}.${format === "csv" ? "zip" : format}`;
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30000);
+}
+
+function AdminChallenge({ t, id, sess }) {
+  const [ch, setCh] = useState(null);
+  const [deliveries, setDeliveries] = useState(null);
+  const [error, setError] = useState(null);
+  const [actionError, setActionError] = useState(null);
+  const [done, setDone] = useState(null);
+  const [busy, setBusy] = useState(false);
+
+  usePolling(async (alive) => {
+    if (!isAdmin(sess)) return;
+    try {
+      const [c, d] = await Promise.all([
+        api(`/admin/challenges/${enc(id)}`),
+        apiAll(`/admin/challenges/${enc(id)}/notifications`, 5),
+      ]);
+      if (!alive()) return;
+      setCh(c); setDeliveries(d); setError(null);
+    } catch (e) { if (alive()) setError(e); }
+  }, [id, sess && sess.token]);
+
+  if (!sess) return html`<h1 tabindex="-1">${t("adminTitle")}</h1><p><a href=${`#/signin?next=${enc(`/admin/challenges/${id}`)}`}>${t("signInFirst")}</a></p>`;
+  if (!isAdmin(sess)) return html`<h1 tabindex="-1">${t("adminTitle")}</h1><p>${t("adminForbidden")}</p>`;
+  if (!ch) {
+    return html`<p><a href="#/admin">← ${t("backToAdmin")}</a></p>
+      <h1 tabindex="-1">${error ? (error.status === 404 ? t("notFound") : t("adminTitle")) : t("loading")}</h1>
+      <${Alert}>${error && problemText(t, error)}<//>`;
+  }
+
+  const act = async (verb) => {
+    setBusy(true); setActionError(null); setDone(null);
+    try {
+      const c = await api(`/admin/challenges/${enc(id)}/${verb}`, { method: "POST" });
+      setCh(c);
+      setDone(t(verb === "publish" ? "published" : "closedDone"));
+    } catch (e) { setActionError(e); }
+    setBusy(false);
+  };
+  const download = (format) => async (e) => {
+    e.preventDefault();
+    setActionError(null);
+    try { await downloadReport(id, format, t.lang); } catch (err) { setActionError(err); }
+  };
+  const reportHref = (format) => `${CONFIG.apiBase}/admin/challenges/${enc(id)}/report?format=${format}`;
+
+  return html`
+    <p><a href="#/admin">← ${t("backToAdmin")}</a></p>
+    <h1 tabindex="-1">${ch.title} <${StatusBadge} t=${t} status=${ch.status} /></h1>
+    <p class="if-then">${ifThen(t, ch)}</p>
+    <${ProgressBar} t=${t} ch=${ch} />
+    ${ch.progress.reached ? html`<p class="reached" data-testid="reached">${t("reached")}</p>` : null}
+    <p><span class="muted">${t("timeLeft")} :</span> <span data-testid="time-left">${timeLeft(t, ch)}</span>${
+      ch.status !== "draft" ? html` · <a href=${`#/challenges/${enc(ch.id)}`}>${t("publicPage")}</a>` : null}</p>
+    <div class="actions">
+      <button type="button" data-testid="publish" disabled=${busy || ch.status !== "draft"} onClick=${() => act("publish")}>${t("publish")}</button>
+      <button type="button" class="danger" data-testid="close" disabled=${busy || ch.status !== "live"} onClick=${() => act("close")}>${t("close")}</button>
+    </div>
+    <${Alert}>${actionError && problemText(t, actionError)}<//>
+    <${Alert} kind="ok">${done}<//>
+    <${Alert} kind="warn">${error && problemText(t, error)}<//>
+
+    <section class="block" aria-labelledby="contacts-title">
+      <h2 id="contacts-title">${t("contacts")}</h2>
+      <dl class="facts">
+        <div><dt>${t("sponsor")}</dt><dd data-testid="sponsor">${ch.sponsor.name}${ch.sponsor.email ? ` <${ch.sponsor.email}>` : ""}${
+          ch.sponsor.webhook_url ? ` · ${ch.sponsor.webhook_url}` : ""}</dd></div>
+        <div><dt>${t("beneficiary")}</dt><dd data-testid="beneficiary">${ch.beneficiary.name}${ch.beneficiary.email ? ` <${ch.beneficiary.email}>` : ""}</dd></div>
+        <div><dt>${t("reward")}</dt><dd data-testid="reward">${ch.reward}</dd></div>
+      </dl>
+    </section>
+
+    <section class="block" aria-labelledby="reports-title">
+      <h2 id="reports-title">${t("reportsTitle")}</h2>
+      <ul class="downloads">
+        <li><a href=${reportHref("json")} data-testid="report-json" onClick=${download("json")}>${t("downloadJson")}</a></li>
+        <li><a href=${reportHref("csv")} data-testid="report-csv" onClick=${download("csv")}>${t("downloadCsv")}</a></li>
+        <li><a href=${reportHref("pdf")} data-testid="report-pdf" onClick=${download("pdf")}>${t("downloadPdf")}</a></li>
+      </ul>
+    </section>
+
+    <section class="block">
+      <h2 id="delivery-title">${t("deliveryTitle")}</h2>
+      ${deliveries && !deliveries.length ? html`<p>${t("deliveryNone")}</p>` : null}
+      ${deliveries && deliveries.length
+        ? html`<div class="table-wrap" tabindex="0" role="region" aria-labelledby="delivery-title">
+            <table class="deliveries">
+              <thead><tr>
+                ${["d_event", "d_role", "d_channel", "d_to", "d_status", "d_attempts", "d_created", "d_sent"].map((k) => html`<th scope="col">${t(k)}</th>`)}
+              </tr></thead>
+              <tbody>
+                ${deliveries.map((d) => html`<tr data-testid="delivery-row" key=${d.id}>
+                  <td>${d.event}</td>
+                  <td data-testid="delivery-role">${d.recipient_role}</td>
+                  <td data-testid="delivery-channel">${d.channel}</td>
+                  <td>${d.to}</td>
+                  <td data-testid="delivery-status"><span class=${`badge badge-${d.status}`}>${d.status}</span></td>
+                  <td>${d.attempts}</td>
+                  <td>${d.created_at ? t.dateTime(d.created_at) : ""}</td>
+                  <td>${d.sent_at ? t.dateTime(d.sent_at) : ""}</td>
+                </tr>`)}
+              </tbody>
+            </table>
+          </div>`
+        : null}
+    </section>`;
+}
+
+// ---------------------------------------------------------------- app
+function route(r, t, sess) {
+  const m = (re) => re.exec(r.path);
+  let x;
+  if (r.path === "/" || r.path === "") return html`<${ChallengeList} t=${t} />`;
+  if (r.path === "/signin") return html`<${SignIn} t=${t} query=${r.query} />`;
+  if (r.path === "/me") return html`<${MyPledges} t=${t} sess=${sess} />`;
+  if (r.path === "/admin") return html`<${AdminConsole} t=${t} sess=${sess} />`;
+  if ((x = m(/^\/admin\/challenges\/([^/]+)$/))) {
+    const id = decodeURIComponent(x[1]);
+    return html`<${AdminChallenge} t=${t} id=${id} sess=${sess} key=${id} />`;
+  }
+  if ((x = m(/^\/challenges\/([^/]+)$/))) {
+    const id = decodeURIComponent(x[1]);
+    return html`<${ChallengePage} t=${t} id=${id} sess=${sess} key=${id} />`;
+  }
+  return html`<h1 tabindex="-1">${t("notFound")}</h1><p><a href="#/">${t("backToList")}</a></p>`;
+}
+
+function App() {
+  const [r, setR] = useState(parseHash);
+  const [lang, setLangState] = useState(initialLang);
+  const [sess, setSess] = useState(session);
+  const [note, setNote] = useState(notice);
+  const first = useRef(true);
+
+  useEffect(() => {
+    const onHash = () => setR(parseHash());
+    const onAuth = () => { setSess(session); setNote(notice); };
+    window.addEventListener("hashchange", onHash);
+    listeners.add(onAuth);
+    return () => { window.removeEventListener("hashchange", onHash); listeners.delete(onAuth); };
+  }, []);
+
+  useEffect(() => { keepLang(lang); }, [lang]);
+  const setLang = (l) => { keepLang(l); setLangState(l); };
+
+  const t = translator(lang);
+  useEffect(() => { document.title = t("appName"); }, [lang]);
+
+  // After a navigation (not the first load), move the focus to the new page's heading.
+  useEffect(() => {
+    if (first.current) { first.current = false; return; }
+    window.scrollTo(0, 0);
+    const target = document.querySelector("main h1") || document.getElementById("main");
+    if (target) target.focus({ preventScroll: true });
+  }, [r.path]);
+
+  return html`
+    <a class="skip-link" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById("main").focus(); }}>${t("skip")}</a>
+    <${Header} t=${t} sess=${sess} lang=${lang} setLang=${setLang} />
+    <main id="main" class="wrap" tabindex="-1">
+      ${note ? html`<p class="alert alert-warn" role="status">${t(note)} <a href=${`#/signin?next=${enc(r.path)}`}>${t("signIn")}</a></p>` : null}
+      ${route(r, t, sess)}
+    </main>
+    <footer class="site-footer"><div class="wrap muted">crowdact · ${CONFIG.stage}</div></footer>`;
+}
+
+render(html`<${App} />`, document.getElementById("app"));
