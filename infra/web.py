@@ -235,7 +235,10 @@ def deploy_web(
 ) -> s3deploy.BucketDeployment:
     """Copy `web/` and the stage's `config.js` into the bucket, then invalidate the cache."""
     if not (web_dir / "index.html").is_file():
-        raise FileNotFoundError(f"{web_dir}/index.html is missing: the web client is deployed")
+        raise FileNotFoundError(
+            f"{web_dir}/index.html is missing: the stack deploys the web client from there "
+            "(or from `python -m infra.app --web-dir <dir>`)"
+        )
     log_group = logs.LogGroup(
         scope,
         "WebDeploymentLogs",
