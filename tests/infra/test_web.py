@@ -153,6 +153,44 @@ def test_the_other_security_headers(stage: Synthesized) -> None:
         assert headers[header]["Override"] is True
 
 
+TILES = "https://{s}.tile.example.org/{z}/{x}/{y}.png"
+API_ORIGIN = "https://abc123.execute-api.eu-west-3.amazonaws.com"
+
+
+@pytest.fixture(scope="module")
+def configured(tmp_path_factory: pytest.TempPathFactory, source: Path) -> Synthesized:
+    """dev with a tile server and the API's origin given as context."""
+    from aws_cdk.assertions import Template
+
+    from infra.app import build_app
+
+    context: dict[str, object] = {
+        "crowdact:dev:tile_url": TILES,
+        "crowdact:dev:api_origin": API_ORIGIN,
+    }
+    outdir = tmp_path_factory.mktemp("configured")
+    app, stacks = build_app(
+        ["dev"], context=context, outdir=outdir, builtin_validation=False, source_dir=source
+    )
+    assembly = app.synth()
+    path = Path(assembly.directory) / assembly.get_stack_by_name("crowdact-dev").template_file
+    data = json.loads(path.read_text())
+    return Synthesized(stacks["dev"], path, data, Template.from_json(data))
+
+
+def test_a_configured_tile_server_and_api_origin_are_the_only_others(
+    configured: Synthesized,
+) -> None:
+    directives = csp_directives(configured)
+    assert directives["img-src"] == ["'self'", "data:", "https://*.tile.example.org"]
+    assert directives["connect-src"] == [
+        "'self'",
+        API_ORIGIN,
+        "https://crowdact-dev-auth-123456789012.auth.eu-west-3.amazoncognito.com",
+    ]
+    assert read_config(configured)["tileUrl"] == TILES
+
+
 def test_tile_server_and_api_origin_come_from_the_stage() -> None:
     config = stage_config(
         "dev",
@@ -235,7 +273,8 @@ def test_the_deployment_copies_web_to_the_bucket_and_invalidates(stage: Synthesi
     assert {p.name for p in staged(stage, config).iterdir()} == {"config.js"}
 
 
-def test_config_js_holds_the_stage_values(stage: Synthesized) -> None:
+def read_config(stage: Synthesized) -> dict[str, Any]:
+    """config.js as the deployment writes it, references filled in."""
     properties = deployment(stage)
     markers = properties["SourceMarkers"][1]
     _, config_key = properties["SourceObjectKeys"]
@@ -244,7 +283,12 @@ def test_config_js_holds_the_stage_values(stage: Synthesized) -> None:
     assert text.startswith(prefix)
     for marker, value in markers.items():
         text = text.replace(marker, flatten(value, FAKE_REFS))
-    config = json.loads(text.removeprefix(prefix).rstrip().removesuffix(";"))
+    config: dict[str, Any] = json.loads(text.removeprefix(prefix).rstrip().removesuffix(";"))
+    return config
+
+
+def test_config_js_holds_the_stage_values(stage: Synthesized) -> None:
+    config = read_config(stage)
     users = stage.stack.users
     assert config == {
         "apiBase": "https://<RestAPI>.execute-api.eu-west-3.amazonaws.com/api",
