@@ -30,7 +30,11 @@ from infra.stages import StageConfig
 
 # Development files of the client, never served.
 WEB_EXCLUDE = ("node_modules", "package*.json", "*.md", "vendor.mjs")
-CONFIG_OBJECT = "config.js"
+# The client's pages name their files `/web/<path>`, as the local stack serves them: the
+# bucket holds web/ under the same prefix, and `/` answers web/index.html.
+WEB_PREFIX = "web/"
+INDEX_OBJECT = f"{WEB_PREFIX}index.html"
+CONFIG_OBJECT = "config.js"  # served as /web/config.js
 CONFIG_GLOBAL = "window.CROWDACT_CONFIG"
 # Files that change only with a deployment (which invalidates the cache): cached a day at
 # the edge. Everything else (index.html, config.js) a minute.
@@ -153,11 +157,11 @@ def build_web_hosting(scope: Construct, stage: StageConfig, *, auth_origin: str)
         scope,
         "WebDistribution",
         comment=f"crowdact web client ({stage.name})",
-        default_root_object="index.html",
+        default_root_object=INDEX_OBJECT,
         default_behavior=html,
         # In order: config.js (also a *.js) changes with every deployment's values.
         additional_behaviors={
-            CONFIG_OBJECT: html,
+            WEB_PREFIX + CONFIG_OBJECT: html,
             **{pattern: assets for pattern in ASSET_PATTERNS},
         },
         http_version=cloudfront.HttpVersion.HTTP2_AND_3,
@@ -256,6 +260,7 @@ def deploy_web(
         scope,
         "WebDeployment",
         destination_bucket=web.bucket,
+        destination_key_prefix=WEB_PREFIX,
         sources=list(sources),
         distribution=web.distribution,
         distribution_paths=["/*"],

@@ -83,9 +83,10 @@ def _source_without_dependencies(target: Path) -> Path:
 
 # A stand-in for web/ (the client's own files change without the infrastructure's): what is
 # served, and development files that must not be.
-WEB_SERVED = ("index.html", "app.mjs", "style.css", "lib/map.mjs")
+WEB_SERVED = ("index.html", "app.js", "style.css", "vendor/leaflet.js", "vendor/leaflet.css")
 WEB_NOT_SERVED = (
     "README.md",
+    "VENDOR.md",
     "package.json",
     "package-lock.json",
     "vendor.mjs",

@@ -82,7 +82,8 @@ def test_the_distribution_reads_through_origin_access_control(stage: Synthesized
     (origin,) = config["Origins"]
     assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
     assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
-    assert config["DefaultRootObject"] == "index.html"
+    # The client's pages name their files /web/<path> (as the local stack serves them).
+    assert config["DefaultRootObject"] == "web/index.html"
 
 
 def test_every_path_is_https_compressed_and_carries_the_security_headers(
@@ -109,9 +110,9 @@ def test_html_and_config_are_cached_briefly_assets_longer(stage: Synthesized) ->
     config = stage.properties(distribution_id(stage))["DistributionConfig"]
     by_pattern = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
     # config.js is also a *.js: it must come first to be matched first.
-    assert config["CacheBehaviors"][0]["PathPattern"] == "config.js"
+    assert config["CacheBehaviors"][0]["PathPattern"] == "web/config.js"
     html = ttl(stage, config["DefaultCacheBehavior"])
-    assert ttl(stage, by_pattern["config.js"]) == html <= 300
+    assert ttl(stage, by_pattern["web/config.js"]) == html <= 300
     for pattern in ASSET_PATTERNS:
         assert ttl(stage, by_pattern[pattern]) > html
 
@@ -261,6 +262,7 @@ def test_the_deployment_copies_web_to_the_bucket_and_invalidates(stage: Synthesi
     assert properties["DestinationBucketName"] == {"Ref": stage.logical_id(stage.stack.web.bucket)}
     assert properties["DistributionId"] == {"Ref": distribution_id(stage)}
     assert properties["DistributionPaths"] == ["/*"]
+    assert properties["DestinationBucketKeyPrefix"] == "web/"
     assert properties["Prune"] is True
     assert properties["RetainOnDelete"] is stage.stack.stage.retain_data
     assert properties["SystemMetadata"] == {"cache-control": "no-cache"}
