@@ -15,7 +15,7 @@ from typing import Any
 from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Response
 
 from chalicelib.api.problems import shape_chalice_errors
-from chalicelib.api.routes import ROUTES, Route
+from chalicelib.api.routes import ROUTES, Route, cors_config
 
 app = Chalice(app_name="crowdact")
 app.api.cors = False
@@ -35,10 +35,16 @@ def _view(route: Route) -> Callable[..., Response]:
     return view
 
 
+# Read when the app is imported: by Lambda at cold start, and by `chalice package`, which
+# writes the same value into the CORS preflight API Gateway answers itself.
+_CORS = cors_config(os.environ)
 for _route in ROUTES:
-    app.route(_route.path, methods=[_route.method], cors=_route.cors, name=_route.name)(
-        _view(_route)
-    )
+    app.route(
+        _route.path,
+        methods=[_route.method],
+        cors=(_CORS or False) if _route.cors else False,
+        name=_route.name,
+    )(_view(_route))
 
 # Chalice needs literal ARNs when it packages the app; the infrastructure (infra/triggers.py)
 # sets the real ones, and finds each trigger's table in the placeholder: keep its format.

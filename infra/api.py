@@ -34,7 +34,7 @@ def _problem(kind: ProblemKind, detail: str) -> str:
     return json.dumps(problem_body(kind, detail))
 
 
-def gateway_responses() -> dict[str, Any]:
+def gateway_responses(allowed_origin: str = "*") -> dict[str, Any]:
     """API Gateway's own answers, shaped like the app's (RFC 9457 problem+json)."""
 
     def response(kind: ProblemKind, detail: str, **headers: str) -> dict[str, Any]:
@@ -44,9 +44,9 @@ def gateway_responses() -> dict[str, Any]:
             "ResponseParameters": {
                 "Headers": {
                     "Content-Type": f"'{PROBLEM_CONTENT_TYPE}'",
-                    # As the app's CORS routes answer (Chalice's default, any origin), so a
-                    # browser can read a 429 or 413 too.
-                    "Access-Control-Allow-Origin": "'*'",
+                    # As the app's CORS routes answer (the web client's origin), so the
+                    # client can read a 429 or 413 too.
+                    "Access-Control-Allow-Origin": f"'{allowed_origin}'",
                     **quoted,
                 }
             },
@@ -71,7 +71,7 @@ def gateway_responses() -> dict[str, Any]:
     }
 
 
-def configure_rest_api(rest_api: sam.CfnApi, stage: StageConfig) -> None:
+def configure_rest_api(rest_api: sam.CfnApi, stage: StageConfig, *, allowed_origin: str) -> None:
     # A name per stage: API Gateway's metrics are keyed by ApiName and stage.
     rest_api.add_property_override("Name", stage.resource_name("api"))
     rest_api.add_property_override(
@@ -85,7 +85,33 @@ def configure_rest_api(rest_api: sam.CfnApi, stage: StageConfig) -> None:
             }
         ],
     )
-    rest_api.add_property_override("GatewayResponses", gateway_responses())
+    rest_api.add_property_override("GatewayResponses", gateway_responses(allowed_origin))
+    _answer_preflights_for(rest_api, allowed_origin)
+
+
+_PREFLIGHT_ORIGIN = (
+    "options",
+    "x-amazon-apigateway-integration",
+    "responses",
+    "default",
+    "responseParameters",
+    "method.response.header.Access-Control-Allow-Origin",
+)
+
+
+def _answer_preflights_for(rest_api: sam.CfnApi, origin: str) -> None:
+    """API Gateway answers CORS preflights itself (a mock integration per path Chalice
+    writes from the route's CORSConfig). The app is imported once per process, before any
+    stage's environment, so its value here is the local `*`: set the stage's origin."""
+    body = rest_api.definition_body
+    if not isinstance(body, dict):  # pragma: no cover - Chalice's SAM output
+        raise TypeError("the REST API's DefinitionBody is not a document")
+    for path, methods in body["paths"].items():
+        if "options" in methods:
+            keys = ("DefinitionBody", "paths", path, *_PREFLIGHT_ORIGIN)
+            # A dot in a key (`/openapi.json`, the parameter names) is escaped in an override.
+            override = ".".join(key.replace(".", "\\.") for key in keys)
+            rest_api.add_property_override(override, f"'{origin}'")
 
 
 def stage_arn(rest_api: sam.CfnApi) -> str:

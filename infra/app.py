@@ -32,10 +32,12 @@ def build_app(
     outdir: Path | None = None,
     builtin_validation: bool = True,
     source_dir: Path = REPO_ROOT,
+    web_dir: Path | None = None,
 ) -> tuple[cdk.App, dict[str, CrowdactStack]]:
     """The CDK app with a stack per stage. `builtin_validation=False` skips CDK's own
     template checks (most of a synth's time), for callers that run cfn-lint themselves;
-    `source_dir` is what Chalice packages (the repository)."""
+    `source_dir` is what Chalice packages (the repository), `web_dir` the web client
+    (`<source_dir>/web` by default)."""
     app = cdk.App(
         outdir=str(outdir) if outdir else os.environ.get("CDK_OUTDIR") or str(DEFAULT_OUTDIR),
         context=context or None,
@@ -44,7 +46,7 @@ def build_app(
     )
     values = {**_cli_context(), **(context or {})}
     stacks = {
-        name: CrowdactStack(app, stage_config(name, values), source_dir=source_dir)
+        name: CrowdactStack(app, stage_config(name, values), source_dir=source_dir, web_dir=web_dir)
         for name in stages
     }
     return app, stacks
@@ -74,12 +76,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--source-dir", type=Path, default=REPO_ROOT, help="what Chalice packages (the repo)"
     )
+    parser.add_argument(
+        "--web-dir", type=Path, default=None, help="the web client to deploy (<source-dir>/web)"
+    )
     args = parser.parse_args(argv)
     app, _ = build_app(
         args.stage or tuple(STAGES),
         context=_parse_context(args.context),
         outdir=args.outdir,
         source_dir=args.source_dir,
+        web_dir=args.web_dir,
     )
     assembly = app.synth()
     for stack in assembly.stacks:

@@ -26,15 +26,34 @@ READABLE_STANDARD_ATTRIBUTES = {
 WRITABLE_STANDARD_ATTRIBUTES = {"email": True, "fullname": True, "locale": True}
 
 
+# The hosted UI's scopes: the ID token carries the claims chalicelib.auth reads.
+OAUTH_SCOPES = (cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE)
+
+
 @dataclass(frozen=True)
 class UserDirectory:
     user_pool: cognito.UserPool
     client: cognito.UserPoolClient
+    domain: cognito.UserPoolDomain
     issuer: str
     jwks_url: str
+    redirect_uri: str  # the web client's, also its sign-out URL
 
 
-def build_user_directory(scope: Construct, stage: StageConfig) -> UserDirectory:
+def hosted_ui_url(scope: Construct, stage: StageConfig) -> str:
+    """The hosted UI's origin. The prefix must be unique in the region across all AWS
+    accounts: the account id makes it so."""
+    stack = cdk.Stack.of(scope)
+    return f"https://{_domain_prefix(stack, stage)}.auth.{stage.region}.amazoncognito.com"
+
+
+def _domain_prefix(stack: cdk.Stack, stage: StageConfig) -> str:
+    return f"{stage.resource_name('auth')}-{stack.account}"
+
+
+def build_user_directory(scope: Construct, stage: StageConfig, *, web_url: str) -> UserDirectory:
+    """`web_url`: the web client's origin, where the hosted UI sends users back (with the
+    authorization code, for the client's PKCE exchange)."""
     stack = cdk.Stack.of(scope)
     removal = cdk.RemovalPolicy.RETAIN if stage.retain_data else cdk.RemovalPolicy.DESTROY
     pool = cognito.UserPool(
@@ -73,6 +92,11 @@ def build_user_directory(scope: Construct, stage: StageConfig) -> UserDirectory:
             group_name=group,
             description=description,
         )
+    domain = pool.add_domain(
+        "HostedUi",
+        cognito_domain=cognito.CognitoDomainOptions(domain_prefix=_domain_prefix(stack, stage)),
+    )
+    redirect_uri = f"{web_url}/"
     client = pool.add_client(
         "AppClient",
         user_pool_client_name=stage.resource_name("app"),
@@ -86,7 +110,15 @@ def build_user_directory(scope: Construct, stage: StageConfig) -> UserDirectory:
         id_token_validity=cdk.Duration.hours(1),
         access_token_validity=cdk.Duration.hours(1),
         refresh_token_validity=cdk.Duration.days(30),
-        disable_o_auth=True,
+        # The hosted UI: the authorization code flow only (no implicit tokens in URLs); a
+        # public client, so the web client proves itself with PKCE.
+        o_auth=cognito.OAuthSettings(
+            flows=cognito.OAuthFlows(authorization_code_grant=True),
+            scopes=list(OAUTH_SCOPES),
+            callback_urls=[redirect_uri],
+            logout_urls=[redirect_uri],
+        ),
+        supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
         read_attributes=cognito.ClientAttributes()
         .with_standard_attributes(**READABLE_STANDARD_ATTRIBUTES)
         .with_custom_attributes(ORG_ID_ATTRIBUTE),
@@ -99,8 +131,10 @@ def build_user_directory(scope: Construct, stage: StageConfig) -> UserDirectory:
     return UserDirectory(
         user_pool=pool,
         client=client,
+        domain=domain,
         issuer=issuer,
         jwks_url=f"{issuer}/.well-known/jwks.json",
+        redirect_uri=redirect_uri,
     )
 
 

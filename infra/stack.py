@@ -10,15 +10,17 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from chalicelib.api.routes import ALLOWED_ORIGIN_VARIABLE
 from infra import chalice_app
 from infra.access import Grants, access_for, build_role, table_levels
 from infra.api import API_GATEWAY_STAGE, build_web_acl, configure_rest_api
 from infra.functions import API_HANDLER, ChaliceFunction, app_functions, load_app
-from infra.identity import build_mail, build_user_directory
+from infra.identity import build_mail, build_user_directory, hosted_ui_url
 from infra.monitoring import Alarms
 from infra.stages import StageConfig
 from infra.tables import TableSpec, build_tables, table_specs
 from infra.triggers import build_failure_queue, configure_trigger, triggers
+from infra.web import build_web_hosting, deploy_web
 
 _RETENTION: Mapping[int, logs.RetentionDays] = {
     7: logs.RetentionDays.ONE_WEEK,
@@ -36,13 +38,17 @@ class CrowdactStack(cdk.Stack):
         stage: StageConfig,
         *,
         source_dir: Path = chalice_app.REPO_ROOT,
+        web_dir: Path | None = None,
     ) -> None:
+        """`web_dir`: the web client to deploy, `<source_dir>/web` unless given."""
         super().__init__(
             scope,
             stage.name,  # chalice.cdk takes the Chalice stage from the stack's id
             stack_name=stage.stack_name,
             env=cdk.Environment(account=stage.account, region=stage.region),
-            description=f"crowdact ({stage.name}): API, stream triggers, tables, users, mail",
+            description=(
+                f"crowdact ({stage.name}): API, stream triggers, tables, users, mail, web client"
+            ),
             termination_protection=stage.retain_data,
         )
         cdk.Tags.of(self).add("app", "crowdact")
@@ -51,7 +57,8 @@ class CrowdactStack(cdk.Stack):
         self.specs: Mapping[str, TableSpec] = {spec.name: spec for spec in table_specs()}
         self.functions = {f.name: f for f in app_functions(load_app(source_dir))}
         self.tables = build_tables(self, stage, list(self.specs.values()))
-        self.users = build_user_directory(self, stage)
+        self.web = build_web_hosting(self, stage, auth_origin=hosted_ui_url(self, stage))
+        self.users = build_user_directory(self, stage, web_url=self.web.url)
         self.mail = build_mail(self, stage)
         self.triggers = triggers(stage, list(self.functions.values()))
         self.failure_queues = {
@@ -77,8 +84,16 @@ class CrowdactStack(cdk.Stack):
                 self.failure_queues[trigger.function_name],
             )
         self.rest_api = chalice_app.rest_api(self.chalice)
-        configure_rest_api(self.rest_api, stage)
+        configure_rest_api(self.rest_api, stage, allowed_origin=self.web.url)
         self.web_acl = build_web_acl(self, stage, self.rest_api) if stage.waf_enabled else None
+        self.web_deployment = deploy_web(
+            self,
+            stage,
+            self.web,
+            web_dir=web_dir or source_dir / "web",
+            config=self.web_config(),
+            log_retention=_RETENTION[stage.log_retention_days],
+        )
         self._alarms()
         self._outputs()
 
@@ -96,6 +111,28 @@ class CrowdactStack(cdk.Stack):
             "CROWDACT_JWT_AUDIENCE": self.users.client.user_pool_client_id,
             "CROWDACT_MAIL_FROM": self.stage.mail_from,
             "CROWDACT_SES_CONFIGURATION_SET": self.mail.configuration_set.configuration_set_name,
+            # The only origin the API answers CORS for: the web client's distribution.
+            ALLOWED_ORIGIN_VARIABLE: self.web.url,
+        }
+
+    @property
+    def api_url(self) -> str:
+        return (
+            f"https://{self.rest_api.ref}.execute-api.{self.region}.{self.url_suffix}"
+            f"/{API_GATEWAY_STAGE}"
+        )
+
+    def web_config(self) -> dict[str, object]:
+        """What the web client reads from config.js (`window.CROWDACT_CONFIG`)."""
+        return {
+            "apiBase": self.api_url,
+            "tileUrl": self.stage.tile_url,
+            "stage": self.stage.name,
+            "cognito": {
+                "domain": self.users.domain.base_url(),
+                "clientId": self.users.client.user_pool_client_id,
+                "redirectUri": self.users.redirect_uri,
+            },
         }
 
     def _log_group(self, function: ChaliceFunction) -> logs.LogGroup:
@@ -163,6 +200,9 @@ class CrowdactStack(cdk.Stack):
             "JwtIssuer": self.users.issuer,
             "MailFrom": self.stage.mail_from,
             "AlarmTopicArn": self.alarm_topic.topic_arn,
+            "WebUrl": self.web.url,
+            "WebBucketName": self.web.bucket.bucket_name,
+            "HostedUiUrl": self.users.domain.base_url(),
         }
         for trigger in self.triggers:
             queue = self.failure_queues[trigger.function_name]

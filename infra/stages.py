@@ -43,6 +43,13 @@ class StageConfig:
     account: str | None = None
     alarm_email: str | None = None
     mail_from_local_part: str = "notifications"
+    # The web client's map tiles, e.g. `https://{s}.tile.example.org/{z}/{x}/{y}.png`: its host
+    # is the only image source the client's CSP allows besides the site (None: no tiles).
+    tile_url: str | None = None
+    # The API's origin as the client sees it (a custom domain, or the execute-api URL once
+    # deployed). Without it the CSP's connect-src allows the region's execute-api hosts: the
+    # generated id cannot be named, the API already depends on the distribution (CORS).
+    api_origin: str | None = None
     # Per stream trigger (by function name); others get TriggerSettings().
     trigger_settings: Mapping[str, TriggerSettings] = field(
         default_factory=lambda: {
@@ -112,6 +119,8 @@ _OVERRIDABLE: Mapping[str, type] = {
     "waf_enabled": bool,
     "waf_requests_per_5_minutes_per_ip": int,
     "waf_writes_per_minute_per_token": int,
+    "tile_url": str,
+    "api_origin": str,
 }
 
 

@@ -10,9 +10,11 @@ this table and the `@endpoint` declarations in the modules agree exactly.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from chalice.app import CORSConfig
 
 PUBLIC = "chalicelib.api.public"
 PARTICIPANT = "chalicelib.api.participant"
@@ -51,6 +53,30 @@ class Route:
         from chalicelib.api.routing import HANDLERS
 
         return HANDLERS[(self.method, self.path)]
+
+
+# The browser origin the deployed API answers CORS for (the web client's CloudFront URL, set
+# by infra/stack.py); only the local stage falls back to any origin.
+ALLOWED_ORIGIN_VARIABLE = "CROWDACT_ALLOWED_ORIGIN"
+# Beyond Chalice's defaults (Authorization, Content-Type, ...): what a browser client sends and
+# must be able to read.
+CORS_REQUEST_HEADERS = ("Idempotency-Key",)
+CORS_RESPONSE_HEADERS = ("Retry-After",)
+
+
+def cors_config(env: Mapping[str, str]) -> CORSConfig | None:
+    """The CORS answer of the browser routes, or None (no CORS) when a deployed stage
+    names no origin: failing closed rather than answering every origin."""
+    origin = env.get(ALLOWED_ORIGIN_VARIABLE) or (
+        "*" if env.get("CROWDACT_STAGE", "local") == "local" else None
+    )
+    if origin is None:
+        return None
+    return CORSConfig(
+        allow_origin=origin,
+        allow_headers=list(CORS_REQUEST_HEADERS),
+        expose_headers=list(CORS_RESPONSE_HEADERS),
+    )
 
 
 ROUTES: tuple[Route, ...] = (

@@ -77,7 +77,27 @@ def _source_without_dependencies(target: Path) -> Path:
     (target / ".chalice").mkdir()
     shutil.copy(root / ".chalice" / "config.json", target / ".chalice" / "config.json")
     (target / "requirements.txt").write_text("# dependencies left out of the test package\n")
+    _web_client(target / "web")
     return target
+
+
+# A stand-in for web/ (the client's own files change without the infrastructure's): what is
+# served, and development files that must not be.
+WEB_SERVED = ("index.html", "app.js", "style.css", "vendor/leaflet.js", "vendor/leaflet.css")
+WEB_NOT_SERVED = (
+    "README.md",
+    "VENDOR.md",
+    "package.json",
+    "package-lock.json",
+    "vendor.mjs",
+    "node_modules/leaflet/leaflet.js",
+)
+
+
+def _web_client(web: Path) -> None:
+    for name in (*WEB_SERVED, *WEB_NOT_SERVED):
+        (web / name).parent.mkdir(parents=True, exist_ok=True)
+        (web / name).write_text(f"/* {name} */\n")
 
 
 @pytest.fixture(scope="session")

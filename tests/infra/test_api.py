@@ -38,12 +38,24 @@ def test_api_name_is_per_stage(stage: Synthesized) -> None:
     assert rest_api(stage)["Name"] == f"crowdact-{stage.stack.stage.name}-api"
 
 
+def web_origin(stage: Synthesized, quote: str = "") -> dict[str, Any]:
+    """`https://<the web client's distribution>`, as the template writes it."""
+    distribution = stage.logical_id(stage.stack.web.distribution)
+    return {
+        "Fn::Join": [
+            "",
+            [f"{quote}https://", {"Fn::GetAtt": [distribution, "DomainName"]}, quote],
+        ]
+    }
+
+
 def test_gateway_answers_are_problem_documents(stage: Synthesized) -> None:
     responses = rest_api(stage)["GatewayResponses"]
     for kind, response in responses.items():
         headers = response["ResponseParameters"]["Headers"]
         assert headers["Content-Type"] == "'application/problem+json'", kind
-        assert headers["Access-Control-Allow-Origin"] == "'*'", kind
+        # Readable by the web client only, as the app's own answers (CROWDACT_ALLOWED_ORIGIN).
+        assert headers["Access-Control-Allow-Origin"] == web_origin(stage, "'"), kind
         body = json.loads(response["ResponseTemplates"]["application/json"])
         assert set(body) >= {"type", "title", "status", "detail"}
         assert str(body["status"]) == response["StatusCode"], kind

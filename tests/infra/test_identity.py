@@ -19,6 +19,9 @@ def resolve(value: Any, refs: dict[str, str]) -> str:
         return value
     if "Ref" in value:
         return refs.get(value["Ref"], f"<{value['Ref']}>")
+    if "Fn::GetAtt" in value:
+        attribute = ".".join(value["Fn::GetAtt"])
+        return refs.get(attribute, f"<{attribute}>")
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return str(separator).join(resolve(part, refs) for part in parts)
@@ -102,7 +105,14 @@ def test_every_function_gets_the_settings_it_reads_in_aws(stage: Synthesized) ->
     pool = stage.logical_id(stage.stack.users.user_pool)
     client = stage.logical_id(stage.stack.users.client)
     config = stage.logical_id(stage.stack.mail.configuration_set)
-    refs = {**FAKE_REFS, pool: "eu-west-3_POOL", client: "appclient", config: "config-set"}
+    web = stage.logical_id(stage.stack.web.distribution)
+    refs = {
+        **FAKE_REFS,
+        pool: "eu-west-3_POOL",
+        client: "appclient",
+        config: "config-set",
+        f"{web}.DomainName": "d111111abcdef8.cloudfront.net",
+    }
     for function in stage.stack.functions.values():
         raw = environment(stage, function.cfn_name)
         assert raw["CROWDACT_JWT_AUDIENCE"] == {"Ref": client}
@@ -111,6 +121,8 @@ def test_every_function_gets_the_settings_it_reads_in_aws(stage: Synthesized) ->
         assert env["CROWDACT_JWT_ISSUER"] == issuer
         assert env["CROWDACT_JWKS_URL"] == f"{issuer}/.well-known/jwks.json"
         assert env["CROWDACT_SES_CONFIGURATION_SET"] == "config-set"
+        # CORS answers the web client's origin only.
+        assert env["CROWDACT_ALLOWED_ORIGIN"] == "https://d111111abcdef8.cloudfront.net"
         # Never set in AWS: they would point the app at another endpoint or accept HS256.
         assert "CROWDACT_AWS_ENDPOINT_URL" not in env
         assert "CROWDACT_LOCAL_JWT_SECRET" not in env

@@ -99,3 +99,20 @@ def test_every_admin_write_names_its_audit_action_and_no_read_does() -> None:
             assert operation.audit, f"{route.method} {route.path} declares no audit action"
         elif route.method not in WRITE_METHODS:
             assert operation.audit is None, f"{route.method} {route.path} reads: no audit"
+
+
+def test_cors_answers_the_configured_origin_and_any_origin_only_locally() -> None:
+    from chalicelib.api.routes import cors_config
+
+    origin = "https://d111111abcdef8.cloudfront.net"
+    deployed = cors_config({"CROWDACT_STAGE": "prod", "CROWDACT_ALLOWED_ORIGIN": origin})
+    assert deployed is not None
+    assert deployed.allow_origin == origin
+    headers = deployed.get_access_control_headers()
+    assert "Idempotency-Key" in headers["Access-Control-Allow-Headers"]
+    assert headers["Access-Control-Expose-Headers"] == "Retry-After"
+    local = cors_config({})
+    assert local is not None
+    assert local.allow_origin == "*"
+    # A deployed stage without an origin answers no CORS at all rather than any origin.
+    assert cors_config({"CROWDACT_STAGE": "prod"}) is None
