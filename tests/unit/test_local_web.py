@@ -164,3 +164,27 @@ def test_no_route_of_the_api_mints_a_token_or_serves_the_client() -> None:
     paths = {route.path for route in ROUTES}
     assert "/dev/token" not in paths
     assert not {p for p in paths if p == "/" or p.startswith(("/dev", "/web"))}
+
+
+def test_the_first_page_has_no_inline_script_or_style_for_the_csp() -> None:
+    # In AWS the CSP allows scripts and styles from the site only ('self'): an inline
+    # <script>, a style attribute or an on* handler in the HTML would be blocked there.
+    from html.parser import HTMLParser
+
+    from chalicelib.local.web import WEB_ROOT
+
+    found: list[str] = []
+
+    class Inline(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            names = {name for name, _ in attrs}
+            if tag == "script" and "src" not in names:
+                found.append("inline <script>")
+            if tag == "style":
+                found.append("<style>")
+            found.extend(
+                f"{tag} {name}" for name in names if name == "style" or name.startswith("on")
+            )
+
+    Inline().feed((WEB_ROOT / "index.html").read_text())
+    assert found == []
