@@ -4,6 +4,7 @@ import { h, render } from "./vendor/preact.module.js";
 import { useState, useEffect, useRef, useCallback } from "./vendor/preact-hooks.module.js";
 import htm from "./vendor/htm.module.js";
 import { LANGS, initialLang, keepLang, translator } from "./i18n.js";
+import { finishSignIn, startSignIn } from "./auth.js";
 
 const html = htm.bind(h);
 const CONFIG = Object.assign({ apiBase: "", tileUrl: null, stage: "local" }, window.CROWDACT_CONFIG || {});
@@ -762,6 +763,18 @@ function SignIn({ t, query }) {
   };
   const invalid = (name) => (errors[name] ? { "aria-invalid": "true", "aria-describedby": `err-${name}` } : {});
 
+  if (CONFIG.cognito && CONFIG.cognito.domain && !CONFIG.devSignIn) {
+    // In AWS: Cognito's Hosted UI (authorization code with PKCE, web/auth.js).
+    const hosted = async () => {
+      setBusy(true);
+      try { await startSignIn(CONFIG.cognito, next || "/"); } catch (err) { setGeneral(problemText(t, err)); setBusy(false); }
+    };
+    return html`
+      <h1 tabindex="-1">${t("signInTitle")}</h1>
+      <p><button type="button" data-testid="hosted-signin" onClick=${hosted} disabled=${busy}>${t("signInSubmit")}</button></p>
+      <${Alert} testid="form-error">${general}<//>`;
+  }
+
   return html`
     <h1 tabindex="-1">${t("signInTitle")}</h1>
     <p>${t("signInIntro")}</p>
@@ -1177,4 +1190,19 @@ function App() {
     <footer class="site-footer"><div class="wrap muted">crowdact · ${CONFIG.stage}</div></footer>`;
 }
 
-render(html`<${App} />`, document.getElementById("app"));
+// Back from the Hosted UI (`?code=…&state=…`): exchange the code, then drop it from the URL.
+async function start() {
+  if (CONFIG.cognito && CONFIG.cognito.domain && window.location.search.includes("code=")) {
+    try {
+      const done = await finishSignIn(CONFIG.cognito, window.location.search);
+      if (done) {
+        setToken(done.token);
+        window.history.replaceState(null, "", `${window.location.pathname}#${done.next}`);
+      }
+    } catch (err) {
+      window.history.replaceState(null, "", `${window.location.pathname}#/signin`);
+    }
+  }
+  render(html`<${App} />`, document.getElementById("app"));
+}
+start();
