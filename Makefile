@@ -10,7 +10,7 @@ ORG ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: help venv run test test-unit test-functional test-e2e test-infra lint typecheck token \
-	clean bench synth lint-infra bootstrap deploy diff destroy
+	clean bench synth lint-infra bootstrap deploy diff destroy web-vendor
 
 help:
 	@echo "make run      start the local stack (API on http://127.0.0.1:$(PORT)) with demo data"
@@ -52,13 +52,23 @@ test-unit: $(STAMP)
 test-functional: $(STAMP)
 	$(BIN)/pytest tests/functional -q
 
-test-e2e: $(STAMP)
+# The browser tests drive Debian's chromium (Playwright's own download is not reachable here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests (apt-get)"
+	apt-get install -y --no-install-recommends chromium || \
+		{ apt-get update && apt-get install -y --no-install-recommends chromium; }
+
+web-vendor:
+	cd web && npm ci && npm run vendor
+
+test-e2e: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest tests/e2e -q
 
 test-infra: $(STAMP)
 	$(BIN)/pytest -q tests/infra
 
-test: lint typecheck $(STAMP)
+test: lint typecheck $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest -q -n 2 tests/unit tests/functional
 	$(BIN)/pytest -q tests/e2e
 	$(BIN)/pytest -q tests/infra

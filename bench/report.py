@@ -1083,7 +1083,38 @@ measures that)."""
 
 
 def render_doc(data: dict[str, Any]) -> str:
-    return _TEMPLATE.format_map(_values(data))
+    doc = _TEMPLATE.format_map(_values(data))
+    return doc.replace("\n## Reproduce\n", _web_section() + "\n## Reproduce\n", 1)
+
+
+# Written by the browser test of the first page (tests/e2e/test_browser.py), in `make test`.
+WEB_FIRST_PAGE = Path(__file__).resolve().parent / "web_first_page.json"
+
+
+def _web_section() -> str:
+    """The web client's first page, as the browser test last measured it ("" if never)."""
+    if not WEB_FIRST_PAGE.exists():
+        return ""
+    page = json.loads(WEB_FIRST_PAGE.read_text())
+    files: dict[str, int] = page["files"]
+    rows = "\n".join(
+        f"| `{path}` | {size:,} |" for path, size in sorted(files.items(), key=lambda kv: -kv[1])
+    )
+    return f"""
+## The web client's first page
+
+Measured by `tests/e2e/test_browser.py::test_the_first_page_loads_within_its_size_budget`
+in `make test` (which writes `bench/web_first_page.json`; `make bench` only reads it): Debian's
+chromium loads `/` from the local stack, which compresses with gzip as CloudFront does, and
+every response of the load counts, headers and compressed bodies, the first API call
+included. Last measured on {page["measured"]}: **{page["total"]:,} bytes** over {len(files)}
+requests, map included (Leaflet is the largest part), against the budget of
+{page["budget"]:,} bytes that the test asserts.
+
+| request | bytes transferred |
+|---|---:|
+{rows}
+"""
 
 
 _TEMPLATE = """\

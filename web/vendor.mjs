@@ -1,5 +1,5 @@
 // Copies the third-party browser files from node_modules into web/vendor/ (committed)
-// and axe-core into web/vendor-test/ (for the browser tests).
+// and axe-core into tests/e2e/vendor/ (for the browser tests).
 // Run: cd web && npm ci && npm run vendor
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -16,7 +16,7 @@ const files = [
   ["htm/dist/htm.module.js", "vendor/htm.module.js"],
   ["leaflet/dist/leaflet.js", "vendor/leaflet.js"],
   ["leaflet/dist/leaflet.css", "vendor/leaflet.css"],
-  ["axe-core/axe.min.js", "vendor-test/axe.min.js"],
+  ["axe-core/axe.min.js", "../tests/e2e/vendor/axe.min.js"],
 ];
 
 const stripSourceMap = (s) => s.replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, "\n");
