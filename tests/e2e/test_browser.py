@@ -9,12 +9,15 @@ Playwright's `expect` waits for what the stream triggers update asynchronously.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import (
@@ -23,6 +26,7 @@ from playwright.sync_api import (
     Geolocation,
     Page,
     Playwright,
+    Route,
     ViewportSize,
     expect,
     sync_playwright,
@@ -231,3 +235,74 @@ def test_the_first_page_loads_within_its_size_budget(page: Page, stack: Stack) -
         "files": files,
     }
     WEB_FIRST_PAGE.write_text(json.dumps(measured, indent=1, sort_keys=True) + "\n")
+
+
+def test_the_pkce_challenge_is_the_base64url_sha_256_of_the_verifier(page: Page) -> None:
+    page.goto("/")
+    verifiers = ["a" * 43, "dBjftJeZ4CVP-mJ92K9qVbzMCjTQ8dxD-aQjgXJ8Zkk", "~._-" * 32]
+    computed = page.evaluate(
+        "async (vs) => { const m = await import('/web/auth.js');"
+        " return Promise.all(vs.map((v) => m.challengeFor(v))); }",
+        verifiers,
+    )
+    expected = [
+        base64.urlsafe_b64encode(hashlib.sha256(v.encode()).digest()).decode().rstrip("=")
+        for v in verifiers
+    ]  # RFC 7636, 4.2: BASE64URL(SHA256(ASCII(code_verifier))), no padding
+    assert computed == expected
+
+
+def test_signing_in_through_the_hosted_ui_uses_the_code_flow_with_pkce(
+    page: Page, stack: Stack
+) -> None:
+    # config.js as a deployed stage writes it, and a stand-in for Cognito's two endpoints.
+    hosted = "https://auth.crowdact.example"
+    redirect = f"{stack.base_url}/"
+    config = {"apiBase": "", "tileUrl": None, "stage": "dev", "cognito": {
+        "domain": hosted, "clientId": "client-1", "redirectUri": redirect}}  # fmt: skip
+    seen: dict[str, str] = {}
+    token = stack.participant_token("hosted-user", name="Hosted User")
+
+    def config_js(route: Route) -> None:
+        route.fulfill(
+            content_type="text/javascript",
+            body=f"window.CROWDACT_CONFIG = {json.dumps(config)};",
+        )
+
+    def cognito(route: Route) -> None:
+        url = urlsplit(route.request.url)
+        if url.path == "/oauth2/authorize":
+            query = dict(parse_qsl(url.query))
+            seen.update(query)
+            back = f"{redirect}?{urlencode({'code': 'code-1', 'state': query['state']})}"
+            route.fulfill(status=302, headers={"Location": back})
+            return
+        form = dict(parse_qsl(route.request.post_data or ""))
+        digest = hashlib.sha256(form["code_verifier"].encode()).digest()
+        challenge = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        ok = (
+            form["grant_type"] == "authorization_code"
+            and form["code"] == "code-1"
+            and form["client_id"] == "client-1"
+            and form["redirect_uri"] == redirect
+            and challenge == seen["code_challenge"]
+        )
+        route.fulfill(
+            status=200 if ok else 400,
+            headers={"Access-Control-Allow-Origin": "*"},
+            json={"id_token": token} if ok else {"error": "invalid_grant"},
+        )
+
+    page.route("**/web/config.js", config_js)
+    page.route(f"{hosted}/**", cognito)
+    page.goto("/#/signin")
+    page.get_by_test_id("hosted-signin").click()
+    expect(page.get_by_test_id("whoami")).to_contain_text("Hosted User")
+    assert seen["code_challenge_method"] == "S256"
+    assert seen["response_type"] == "code"
+    assert seen["client_id"] == "client-1"
+    assert "code=" not in page.url  # the code does not stay in the address bar
+    stored = page.evaluate("() => sessionStorage.getItem('crowdact.token')")
+    assert stored == token
+    cookies = page.context.cookies()
+    assert cookies == []  # no token in a cookie
