@@ -249,6 +249,7 @@ function Header({ t, sess, lang, setLang }) {
           <ul class="nav-list">
             <li><a href="#/">${t("navChallenges")}</a></li>
             ${sess ? html`<li><a href="#/me">${t("navMyPledges")}</a></li>` : null}
+            ${sess ? html`<li><a href="#/me/data" data-testid="my-data-link">${t("navMyData")}</a></li>` : null}
             ${isAdmin(sess) ? html`<li><a href="#/admin">${t("navAdmin")}</a></li>` : null}
           </ul>
         </nav>
@@ -1010,12 +1011,8 @@ function AdminConsole({ t, sess }) {
     </section>`;
 }
 
-async function downloadReport(id, format, lang) {
-  const res = await api(`/admin/challenges/${enc(id)}/report?format=${format}&locale=${lang}`, { raw: true });
-  const blob = await res.blob();
-  const disposition = res.headers.get("Content-Disposition") || "";
-  const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
-  const name = m ? decodeURIComponent(m[1]) : `bilan-${id}.${format === "csv" ? "zip" : format}`;
+// ---------------------------------------------------------------- my data (GDPR)
+function saveBlob(blob, name) {
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
@@ -1024,6 +1021,64 @@ async function downloadReport(id, format, lang) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 30000);
+}
+
+function MyData({ t, sess }) {
+  const [held, setHeld] = useState(null);
+  const [error, setError] = useState(null);
+  const [sure, setSure] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [erased, setErased] = useState(false);
+
+  const load = useCallback(() => api("/me/export").then(setHeld).catch(setError), []);
+  useEffect(() => { if (sess) load(); }, [sess && sess.sub]);
+
+  if (!sess) return html`<h1 tabindex="-1">${t("dataTitle")}</h1><p><a href="#/signin?next=%2Fme%2Fdata">${t("signInFirst")}</a></p>`;
+  const download = () => saveBlob(new Blob([JSON.stringify(held, null, 2)], { type: "application/json" }), "crowdact-my-data.json");
+  const erase = async () => {
+    setBusy(true); setError(null);
+    try {
+      await api("/me", { method: "DELETE" });
+      setErased(true);
+      setSure(false);
+      await load();
+    } catch (err) { setError(err); }
+    setBusy(false);
+  };
+  const counts = held && {
+    pledges: held.pledges.length, reports: held.reports.length,
+    emails: held.notifications.length, moderation: (held.moderation || []).length,
+  };
+  return html`
+    <h1 tabindex="-1">${t("dataTitle")}</h1>
+    <p>${t("dataIntro")}</p>
+    <${Alert}>${error && problemText(t, error)}<//>
+    ${held === null && !error ? html`<p>${t("loading")}</p>` : null}
+    ${counts ? html`
+      <section class="block" aria-labelledby="data-held">
+        <h2 id="data-held">${t("dataHeld")}</h2>
+        <p data-testid="export-summary">${t("dataSummary", counts)}</p>
+        <button type="button" class="secondary" data-testid="export" onClick=${download}>${t("dataDownload")}</button>
+      </section>
+      <section class="block" aria-labelledby="data-erase">
+        <h2 id="data-erase">${t("dataEraseTitle")}</h2>
+        <p>${t("dataEraseIntro")}</p>
+        <div class="field checkbox">
+          <input id="erase-sure" type="checkbox" checked=${sure} onChange=${(e) => setSure(e.currentTarget.checked)} />
+          <label for="erase-sure">${t("dataEraseSure")}</label>
+        </div>
+        <button type="button" class="danger" data-testid="erase" onClick=${erase} disabled=${!sure || busy}>${t("dataErase")}</button>
+      </section>` : null}
+    <${Alert} kind="ok">${erased ? html`<span data-testid="erased">${t("dataErased")}</span>` : null}<//>`;
+}
+
+async function downloadReport(id, format, lang) {
+  const res = await api(`/admin/challenges/${enc(id)}/report?format=${format}&locale=${lang}`, { raw: true });
+  const blob = await res.blob();
+  const disposition = res.headers.get("Content-Disposition") || "";
+  const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
+  const name = m ? decodeURIComponent(m[1]) : `bilan-${id}.${format === "csv" ? "zip" : format}`;
+  saveBlob(blob, name);
 }
 
 function AdminChallenge({ t, id, sess }) {
@@ -1139,6 +1194,7 @@ function route(r, t, sess) {
   if (r.path === "/" || r.path === "") return html`<${ChallengeList} t=${t} />`;
   if (r.path === "/signin") return html`<${SignIn} t=${t} query=${r.query} />`;
   if (r.path === "/me") return html`<${MyPledges} t=${t} sess=${sess} />`;
+  if (r.path === "/me/data") return html`<${MyData} t=${t} sess=${sess} />`;
   if (r.path === "/admin") return html`<${AdminConsole} t=${t} sess=${sess} />`;
   if ((x = m(/^\/admin\/challenges\/([^/]+)$/))) {
     const id = decodeURIComponent(x[1]);

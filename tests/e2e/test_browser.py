@@ -306,3 +306,38 @@ def test_signing_in_through_the_hosted_ui_uses_the_code_flow_with_pkce(
     assert stored == token
     cookies = page.context.cookies()
     assert cookies == []  # no token in a cookie
+
+
+def test_a_participant_downloads_then_erases_their_data_and_the_count_stays(
+    page: Page, stack: Stack
+) -> None:
+    challenge = stack.create_challenge()
+    sub = f"data-{uuid.uuid4().hex[:6]}"
+    token = stack.participant_token(sub, email=f"{sub}@example.org", email_verified=True)
+    pledged = stack.request(
+        "POST", f"/challenges/{challenge['id']}/pledges", token=token, json={"display_name": "Léa"}
+    )
+    assert pledged.status_code == 201, pledged.text
+    stack.wait_until(
+        lambda: stack.challenge(challenge["id"])["progress"]["participants"] == 1,
+        WAIT_MS / 1000,
+        message="the pledge counted",
+    )
+    sign_in(page, sub)
+    page.get_by_test_id("my-data-link").click()
+    expect(page.get_by_test_id("export-summary")).to_contain_text("1 pledge")
+    assert serious_violations(page) == []
+    with page.expect_download() as download:
+        page.get_by_test_id("export").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["subject"] == sub
+    assert [p["email"] for p in exported["pledges"]] == [f"{sub}@example.org"]
+    erase = page.get_by_test_id("erase")
+    expect(erase).to_be_disabled()  # until the person says they understand
+    page.get_by_label("cannot be undone").check()
+    erase.click()
+    expect(page.get_by_test_id("erased")).to_be_visible()
+    expect(page.get_by_test_id("export-summary")).to_contain_text("0 pledge")
+    shoot(page, "my-data-desktop.png")
+    # The challenge's count is what it was: the pledge is kept, under a random id.
+    assert stack.challenge(challenge["id"])["progress"]["participants"] == 1
