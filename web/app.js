@@ -251,6 +251,7 @@ function Header({ t, sess, lang, setLang }) {
             ${sess ? html`<li><a href="#/me">${t("navMyPledges")}</a></li>` : null}
             ${sess ? html`<li><a href="#/me/data" data-testid="my-data-link">${t("navMyData")}</a></li>` : null}
             ${isAdmin(sess) ? html`<li><a href="#/admin">${t("navAdmin")}</a></li>` : null}
+            ${isAdmin(sess) ? html`<li><a href="#/admin/audit" data-testid="audit-link">${t("navAudit")}</a></li>` : null}
           </ul>
         </nav>
         <div class="header-tools">
@@ -972,6 +973,49 @@ function CreateForm({ t, onCreated }) {
     </section>`;
 }
 
+// ---------------------------------------------------------------- audit trail (admin)
+function AuditTrail({ t, sess }) {
+  const [items, setItems] = useState(null);
+  const [error, setError] = useState(null);
+
+  // The trail lists oldest first from `since`: the last 24 hours, shown newest first.
+  const load = useCallback(async () => {
+    try {
+      const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
+      const entries = await apiAll(`/admin/audit?since=${enc(since)}`);
+      setItems(entries.reverse());
+      setError(null);
+    } catch (e) { setError(e); }
+  }, []);
+  useEffect(() => { if (isAdmin(sess)) load(); }, [sess && sess.sub]);
+
+  if (!isAdmin(sess)) return html`<h1 tabindex="-1">${t("auditTitle")}</h1><p>${t("adminForbidden")}</p>`;
+  return html`
+    <h1 tabindex="-1">${t("auditTitle")}</h1>
+    <p>${t("auditIntro")}</p>
+    <${Alert}>${error && problemText(t, error)}<//>
+    ${items && !items.length ? html`<p>${t("auditNone")}</p>` : null}
+    ${items && items.length ? html`
+      <div class="table-wrap" tabindex="0" role="region" aria-label=${t("auditTitle")}>
+        <table class="deliveries">
+          <thead><tr>
+            <th scope="col">${t("auditAt")}</th><th scope="col">${t("auditActor")}</th>
+            <th scope="col">${t("auditAction")}</th><th scope="col">${t("auditTarget")}</th>
+            <th scope="col">${t("auditOrganization")}</th>
+          </tr></thead>
+          <tbody>
+            ${items.map((e) => html`<tr data-testid="audit-row" key=${e.id}>
+              <td>${t.date(e.at)}</td>
+              <td>${e.actor.sub} (${e.actor.role})</td>
+              <td data-testid="audit-action">${e.action}</td>
+              <td data-testid="audit-target">${e.target.type}/${e.target.id}</td>
+              <td>${e.organization_id || "–"}</td>
+            </tr>`)}
+          </tbody>
+        </table>
+      </div>` : null}`;
+}
+
 function AdminConsole({ t, sess }) {
   const [items, setItems] = useState(null);
   const [cursor, setCursor] = useState(null);
@@ -1196,6 +1240,7 @@ function route(r, t, sess) {
   if (r.path === "/me") return html`<${MyPledges} t=${t} sess=${sess} />`;
   if (r.path === "/me/data") return html`<${MyData} t=${t} sess=${sess} />`;
   if (r.path === "/admin") return html`<${AdminConsole} t=${t} sess=${sess} />`;
+  if (r.path === "/admin/audit") return html`<${AuditTrail} t=${t} sess=${sess} />`;
   if ((x = m(/^\/admin\/challenges\/([^/]+)$/))) {
     const id = decodeURIComponent(x[1]);
     return html`<${AdminChallenge} t=${t} id=${id} sess=${sess} key=${id} />`;

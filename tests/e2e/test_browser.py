@@ -341,3 +341,17 @@ def test_a_participant_downloads_then_erases_their_data_and_the_count_stays(
     shoot(page, "my-data-desktop.png")
     # The challenge's count is what it was: the pledge is kept, under a random id.
     assert stack.challenge(challenge["id"])["progress"]["participants"] == 1
+
+
+def test_the_admin_reads_the_audit_trail(page: Page, stack: Stack) -> None:
+    challenge = stack.create_challenge()  # an admin write: one entry
+    sign_in(page, "audit-reader", "admin")
+    page.get_by_test_id("audit-link").click()
+    rows = page.get_by_test_id("audit-row")
+    created = rows.filter(
+        has=page.get_by_test_id("audit-action").filter(has_text="challenge.create")
+    )
+    mine = created.filter(has=page.get_by_test_id("audit-target").filter(has_text=challenge["id"]))
+    expect(mine).to_have_count(1)
+    assert serious_violations(page) == []
+    shoot(page, "audit-desktop.png")
