@@ -13,9 +13,10 @@ STAMP := $(VENV)/.installed
 	clean bench synth lint-infra bootstrap deploy diff destroy web-vendor
 
 help:
-	@echo "make run      start the local stack (API on http://127.0.0.1:$(PORT)) with demo data"
+	@echo "make run      start the local stack with demo data: the web client on http://127.0.0.1:$(PORT)/, the API beside it"
 	@echo "              (DEMO=0: empty tables; /health answers 503 until the stack is ready)"
-	@echo "make test     lint, type-check and run the whole test suite"
+	@echo "make test     lint, type-check and run the whole test suite (installs Debian's chromium if missing)"
+	@echo "make web-vendor   refresh web/vendor/ from the npm packages pinned in web/package-lock.json"
 	@echo "make token ROLE=admin|org-admin|participant SUB=... [ORG=org_...] [EMAIL=... LOCALE=fr|en]   print a local JWT"
 	@echo "make bench    benchmarks (not in make test); figures go to docs/performance.md"
 	@echo "make synth    CloudFormation for dev and prod into cdk.out/ (offline)"
