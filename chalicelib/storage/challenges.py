@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import (
@@ -37,10 +36,8 @@ from chalicelib.storage.tables import (
     TargetAttribute,
 )
 from chalicelib.storage.transactions import (
-    CONDITIONAL_CHECK_FAILED,
-    cancellation_codes,
+    transact_unless_refused,
     update_if,
-    with_transaction_retries,
 )
 
 
@@ -305,13 +302,7 @@ class DynamoChallengeRepository:
                         & (ChallengeItem.ends_at == _deadline(challenge)),
                     )
 
-        try:
-            with_transaction_retries(write)
-        except TransactWriteError as error:
-            if CONDITIONAL_CHECK_FAILED in cancellation_codes(error):
-                return False
-            raise
-        return True
+        return transact_unless_refused(write)
 
 
 def _deadline(challenge: Challenge) -> datetime:

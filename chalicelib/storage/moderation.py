@@ -8,10 +8,8 @@ count and the campaign membership lose the pledge, its hour counts one withdrawn
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
@@ -22,10 +20,8 @@ from chalicelib.storage.counters import counter_key
 from chalicelib.storage.pledges import pledge_from_item
 from chalicelib.storage.tables import CounterShardItem, ModerationItem, PledgeItem
 from chalicelib.storage.transactions import (
-    CONDITIONAL_CHECK_FAILED,
-    cancellation_codes,
     transact_once,
-    with_transaction_retries,
+    transact_unless_refused,
 )
 
 
@@ -88,18 +84,6 @@ def moderation_from_item(item: ModerationItem) -> ModerationAction:
     )
 
 
-def _applied(write: Callable[[], None]) -> bool:
-    """Run the transaction; False if a condition failed (the pledge changed, or another
-    action took this record's key in the same microsecond): nothing was written."""
-    try:
-        with_transaction_retries(write)
-    except TransactWriteError as error:
-        if CONDITIONAL_CHECK_FAILED in cancellation_codes(error):
-            return False
-        raise
-    return True
-
-
 class DynamoModeration:
     def __init__(self, settings: Settings) -> None:
         self._connection = connection(settings)
@@ -150,7 +134,7 @@ class DynamoModeration:
                     moderation_to_item(action), condition=ModerationItem.key.does_not_exist()
                 )
 
-        return transact_once(write, None, _applied)
+        return transact_once(write, None, transact_unless_refused)
 
     def remove(self, pledge: Pledge, shard: int, action: ModerationAction) -> bool:
         def write(token: str) -> None:
@@ -174,4 +158,4 @@ class DynamoModeration:
                     moderation_to_item(action), condition=ModerationItem.key.does_not_exist()
                 )
 
-        return transact_once(write, None, _applied)
+        return transact_once(write, None, transact_unless_refused)

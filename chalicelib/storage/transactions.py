@@ -52,6 +52,18 @@ def transact_if(write: Callable[[], None]) -> bool:
     return True
 
 
+def transact_unless_refused(write: Callable[[], None]) -> bool:
+    """Run a transaction whose items may all carry conditions; False if any of them failed
+    (nothing written). Contention is retried; other errors propagate."""
+    try:
+        with_transaction_retries(write)
+    except TransactWriteError as error:
+        if CONDITIONAL_CHECK_FAILED in cancellation_codes(error):
+            return False
+        raise
+    return True
+
+
 def new_request_token() -> str:
     """A ClientRequestToken of its own (DynamoDB takes 1 to 36 characters)."""
     return str(uuid.uuid4())
