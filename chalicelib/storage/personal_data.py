@@ -90,6 +90,21 @@ def _forget_answer(operation: str, item: Any) -> IdempotencyItem | None:
     return IdempotencyItem(id=record)
 
 
+def _held_through(model: Any, index: Any, participant_id: str) -> list[Any]:
+    """The items of `model` its keys-only `by_participant` index names for the participant,
+    each read from the table: the index is eventually consistent, so an entry already moved
+    (or expired) is skipped."""
+    found = []
+    for entry in index.query(participant_id):
+        try:
+            item = model.get(entry.challenge_id, entry.key, consistent_read=True)
+        except model.DoesNotExist:
+            continue
+        if item.participant_id == participant_id:
+            found.append(item)
+    return found
+
+
 def erasure_key(participant_id: str) -> str:
     return hashlib.sha256(participant_id.encode()).hexdigest()
 
@@ -141,30 +156,17 @@ class DynamoPersonalData:
 
     @staticmethod
     def _deliveries(participant_id: str) -> list[Delivery]:
-        # The index is eventually consistent: each entry is read from the table, and one
-        # already moved (or expired) is skipped.
-        found: list[Delivery] = []
-        for entry in DeliveryItem.by_participant.query(participant_id):
-            try:
-                item = DeliveryItem.get(entry.challenge_id, entry.key, consistent_read=True)
-            except DeliveryItem.DoesNotExist:
-                continue
-            if item.participant_id == participant_id:
-                found.append(delivery_from_item(item))
-        return found
+        return [
+            delivery_from_item(item)
+            for item in _held_through(DeliveryItem, DeliveryItem.by_participant, participant_id)
+        ]
 
     @staticmethod
     def _moderation(participant_id: str) -> list[ModerationAction]:
-        # As for deliveries: the index is eventually consistent, the table is read.
-        found: list[ModerationAction] = []
-        for entry in ModerationItem.by_participant.query(participant_id):
-            try:
-                item = ModerationItem.get(entry.challenge_id, entry.key, consistent_read=True)
-            except ModerationItem.DoesNotExist:
-                continue
-            if item.participant_id == participant_id:
-                found.append(moderation_from_item(item))
-        return found
+        return [
+            moderation_from_item(item)
+            for item in _held_through(ModerationItem, ModerationItem.by_participant, participant_id)
+        ]
 
     def pseudonymise_pledge(self, pledge: Pledge, pseudonym: str, shard: int) -> MoveOutcome:
         original = PledgeItem(
