@@ -92,6 +92,7 @@ class CrowdactStack(cdk.Stack):
             self.web,
             web_dir=web_dir or source_dir / "web",
             config=self.web_config(),
+            connect=[self.api_origin, self.users.domain.base_url()],
             log_retention=_RETENTION[stage.log_retention_days],
         )
         self._alarms()
@@ -116,11 +117,12 @@ class CrowdactStack(cdk.Stack):
         }
 
     @property
+    def api_origin(self) -> str:
+        return f"https://{self.rest_api.ref}.execute-api.{self.region}.{self.url_suffix}"
+
+    @property
     def api_url(self) -> str:
-        return (
-            f"https://{self.rest_api.ref}.execute-api.{self.region}.{self.url_suffix}"
-            f"/{API_GATEWAY_STAGE}"
-        )
+        return f"{self.api_origin}/{API_GATEWAY_STAGE}"
 
     def web_config(self) -> dict[str, object]:
         """What the web client reads from config.js (`window.CROWDACT_CONFIG`)."""

@@ -1,10 +1,12 @@
 """The web client: `web/` in a private S3 bucket behind CloudFront (OAC), with security headers.
 
 The client calls the API Gateway URL directly (CORS, see `chalicelib.api.routes.cors_config`);
-the distribution serves static files only. The API's function reads the distribution's domain
-(its CORS origin), and so the API depends on the distribution: the CSP here therefore cannot
-name the API's generated id without a cycle, and allows the region's execute-api hosts unless
-the stage names the API's origin (`StageConfig.api_origin`).
+the distribution serves static files only. The API answers CORS for the distribution's domain,
+and so the API depends on the distribution: the CSP *header* cannot name the API's generated
+id without a cycle, and allows the region's execute-api hosts (unless the stage names the API's
+origin, `StageConfig.api_origin`). The deployment, which runs after both exist, writes the
+exact origins into index.html as a second policy (`chalicelib.web_security.pin_connections`):
+the browser enforces both, so the page connects to its own API and Cognito only.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudfront as cloudfront
@@ -26,6 +27,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from chalicelib.web_security import content_security_policy, pin_connections, tile_origin
 from infra.stages import StageConfig
 
 # Development files of the client, never served.
@@ -33,7 +35,8 @@ WEB_EXCLUDE = ("node_modules", "package*.json", "*.md", "vendor.mjs")
 # The client's pages name their files `/web/<path>`, as the local stack serves them: the
 # bucket holds web/ under the same prefix, and `/` answers web/index.html.
 WEB_PREFIX = "web/"
-INDEX_OBJECT = f"{WEB_PREFIX}index.html"
+INDEX_FILE = "index.html"
+INDEX_OBJECT = f"{WEB_PREFIX}{INDEX_FILE}"
 CONFIG_OBJECT = "config.js"  # served as /web/config.js
 CONFIG_GLOBAL = "window.CROWDACT_CONFIG"
 # Files that change only with a deployment (which invalidates the cache): cached a day at
@@ -44,37 +47,11 @@ ASSET_TTL = cdk.Duration.days(1)
 HSTS_MAX_AGE = cdk.Duration.days(730)
 
 
-def tile_origin(tile_url: str) -> str:
-    """The CSP source of a tile URL template: `https://{s}.tile.example.org/{z}/{x}/{y}.png`
-    -> `https://*.tile.example.org`."""
-    parts = urlsplit(tile_url)
-    if parts.scheme != "https" or not parts.netloc:
-        raise ValueError(f"the tile URL must be an https URL, got {tile_url!r}")
-    host = parts.netloc.replace("{s}", "*")
-    if "{" in host:
-        raise ValueError(f"only {{s}} may stand for part of the tile host: {tile_url!r}")
-    return f"{parts.scheme}://{host}"
-
-
-def content_security_policy(
-    *, api_origin: str, auth_origin: str, tile_url: str | None = None
-) -> str:
-    """Only the site itself, the API and Cognito's token endpoint (the PKCE code exchange is
-    a `fetch`) to connect to, and the tile server for images."""
-    img = ["'self'", "data:", *([tile_origin(tile_url)] if tile_url else [])]
-    directives = {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        "img-src": img,
-        "font-src": ["'self'"],
-        "connect-src": ["'self'", api_origin, auth_origin],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    }
-    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+def page_policy(*, connect: Sequence[str], tile_url: str | None) -> str:
+    """The header: only the site itself, the API and Cognito's token endpoint (the PKCE code
+    exchange is a `fetch`) to connect to, and the tile server for images."""
+    images = [tile_origin(tile_url)] if tile_url else []
+    return content_security_policy(connect=connect, images=images)
 
 
 def api_origin_for(stage: StageConfig, stack: cdk.Stack) -> str:
@@ -103,9 +80,7 @@ def build_web_hosting(scope: Construct, stage: StageConfig, *, auth_origin: str)
             cdk.RemovalPolicy.RETAIN if stage.retain_data else cdk.RemovalPolicy.DESTROY
         ),
     )
-    csp = content_security_policy(
-        api_origin=api_origin_for(stage, stack), auth_origin=auth_origin, tile_url=stage.tile_url
-    )
+    csp = page_policy(connect=[api_origin_for(stage, stack), auth_origin], tile_url=stage.tile_url)
     headers = cloudfront.ResponseHeadersPolicy(
         scope,
         "WebHeaders",
@@ -235,14 +210,17 @@ def deploy_web(
     *,
     web_dir: Path,
     config: Mapping[str, Any],
+    connect: Sequence[str],
     log_retention: logs.RetentionDays,
 ) -> s3deploy.BucketDeployment:
-    """Copy `web/` and the stage's `config.js` into the bucket, then invalidate the cache."""
-    if not (web_dir / "index.html").is_file():
+    """Copy `web/`, the stage's `config.js` and index.html pinned to the origins in `connect`
+    into the bucket, then invalidate the cache."""
+    if not (web_dir / INDEX_FILE).is_file():
         raise FileNotFoundError(
             f"{web_dir}/index.html is missing: the stack deploys the web client from there "
             "(or from `python -m infra.app --web-dir <dir>`)"
         )
+    index_text = (web_dir / INDEX_FILE).read_text(encoding="utf-8")
     log_group = logs.LogGroup(
         scope,
         "WebDeploymentLogs",
@@ -253,8 +231,10 @@ def deploy_web(
     )
     sources: Sequence[s3deploy.ISource] = (
         s3deploy.Source.asset(str(web_dir), exclude=list(WEB_EXCLUDE)),
-        # Last: a config.js in web/ (for local development) is replaced by the stage's.
+        # Last: a config.js in web/ (for local development) is replaced by the stage's, and
+        # index.html by the one naming this stage's API and Cognito domain.
         s3deploy.Source.data(CONFIG_OBJECT, config_script(config)),
+        s3deploy.Source.data(INDEX_FILE, pin_connections(index_text, connect)),
     )
     deployment = s3deploy.BucketDeployment(
         scope,

@@ -26,10 +26,12 @@ from typing import Any
 from chalicelib.api.problems import PROBLEM_CONTENT_TYPE, ProblemKind, problem_body
 from chalicelib.local.tokens import mint_local_token
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
+from chalicelib.web_security import content_security_policy, pin_connections, tile_origin
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 WEB_PREFIX = "/web/"
 SIGN_IN_PATH = "/dev/token"
+INDEX = "index.html"
 # Never served: what npm and the vendoring script leave beside the client.
 PRIVATE_PARTS = ("node_modules", "package.json", "package-lock.json", "vendor.mjs")
 COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml")
@@ -54,6 +56,12 @@ class WebFront:
     def __init__(self, root: Path = WEB_ROOT, *, tile_url: str | None = None) -> None:
         self._root = root.resolve()
         self._tile_url = tile_url
+        # As CloudFront sends it, the API being on this origin: the browser tests run the
+        # client under the production policy.
+        images = [tile_origin(tile_url, allow_http=True)] if tile_url else []
+        self._policy = {
+            "Content-Security-Policy": content_security_policy(connect=(), images=images)
+        }
         self._lock = threading.Lock()
         self._compressed: dict[tuple[Path, float], bytes] = {}
 
@@ -64,7 +72,7 @@ class WebFront:
         if method not in ("GET", "HEAD"):
             return None
         if route == "/":
-            return self._file("index.html", headers)
+            return self._file(INDEX, headers)
         if route == WEB_PREFIX + "config.js":
             return self._config()
         if route.startswith(WEB_PREFIX):
@@ -86,7 +94,10 @@ class WebFront:
         if content_type.startswith("text/") or content_type == "application/javascript":
             content_type += "; charset=utf-8"
         body = target.read_bytes()
-        answer_headers = {"Content-Type": content_type, **_NO_CACHE}
+        if target == self._root / INDEX:
+            # Pinned as the deployment pins it: to this origin alone.
+            body = pin_connections(body.decode("utf-8"), ()).encode()
+        answer_headers = {"Content-Type": content_type, **_NO_CACHE, **self._policy}
         accepts = str(headers.get("Accept-Encoding") or "")
         if "gzip" in accepts and content_type.startswith(COMPRESSIBLE):
             body = self._gzip(target, body)

@@ -33,6 +33,7 @@ from playwright.sync_api import (
 )
 
 from bench.report import WEB_FIRST_PAGE
+from chalicelib.web_security import content_security_policy, pin_connections
 from tests.e2e.conftest import REPO_ROOT, Stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -107,7 +108,8 @@ def shoot(page: Page, name: str) -> None:
 
 
 def serious_violations(page: Page) -> list[dict[str, Any]]:
-    page.add_script_tag(path=str(AXE))
+    # Evaluated, not added as a <script>: the page's policy refuses inline scripts.
+    page.evaluate(AXE.read_text(encoding="utf-8"))
     found: list[dict[str, Any]] = page.evaluate("async () => (await axe.run()).violations")
     return [
         {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
@@ -275,7 +277,10 @@ def test_signing_in_through_the_hosted_ui_uses_the_code_flow_with_pkce(
             query = dict(parse_qsl(url.query))
             seen.update(query)
             back = f"{redirect}?{urlencode({'code': 'code-1', 'state': query['state']})}"
-            route.fulfill(status=302, headers={"Location": back})
+            # Back through a page, not a 302: Playwright routes no redirect's target, and
+            # the page coming back must be the deployed one.
+            script = f"<script>location.replace({json.dumps(back)})</script>"
+            route.fulfill(status=200, content_type="text/html", body=script)
             return
         form = dict(parse_qsl(route.request.post_data or ""))
         digest = hashlib.sha256(form["code_verifier"].encode()).digest()
@@ -295,6 +300,7 @@ def test_signing_in_through_the_hosted_ui_uses_the_code_flow_with_pkce(
 
     page.route("**/web/config.js", config_js)
     page.route(f"{hosted}/**", cognito)
+    serve_as_deployed(page, stack, header=[hosted], pinned=[hosted])
     page.goto("/#/signin")
     page.get_by_test_id("hosted-signin").click()
     expect(page.get_by_test_id("whoami")).to_contain_text("Hosted User")
@@ -355,3 +361,63 @@ def test_the_admin_reads_the_audit_trail(page: Page, stack: Stack) -> None:
     expect(mine).to_have_count(1)
     assert serious_violations(page) == []
     shoot(page, "audit-desktop.png")
+
+
+EXECUTE_API = "https://*.execute-api.eu-west-3.amazonaws.com"
+
+
+def serve_as_deployed(
+    page: Page, stack: Stack, *, header: list[str], pinned: list[str] | None
+) -> None:
+    """The first page as a deployed stage serves it: CloudFront's policy header naming
+    `header`, and index.html pinned by the deployment to `pinned` (None: not pinned)."""
+    index = (REPO_ROOT / "web" / "index.html").read_text(encoding="utf-8")
+    body = index if pinned is None else pin_connections(index, pinned)
+    policy = content_security_policy(connect=header)
+
+    def first_page(route: Route) -> None:
+        route.fulfill(
+            status=200,
+            content_type="text/html; charset=utf-8",
+            headers={"Content-Security-Policy": policy},
+            body=body,
+        )
+
+    site = urlsplit(stack.base_url).netloc
+    page.route(lambda url: urlsplit(url)[1:3] == (site, "/"), first_page)  # with any query
+
+
+@pytest.mark.parametrize("pinned", [True, False], ids=["pinned", "header-only"])
+def test_the_deployed_page_connects_to_its_own_api_only(
+    page: Page, stack: Stack, pinned: bool
+) -> None:
+    """In AWS the header allows the region's execute-api hosts (infra/web.py says why); the
+    deployment pins index.html to the stage's own API. The browser enforces both: another
+    API in the region is refused before any request leaves the page. Without the pin it is
+    not, which is what the pin is for."""
+    ours = "https://abc123.execute-api.eu-west-3.amazonaws.com"
+    other = "https://other456.execute-api.eu-west-3.amazonaws.com"
+    reached: list[str] = []
+    refused: list[str] = []
+
+    def api(route: Route) -> None:
+        reached.append(urlsplit(route.request.url).netloc)
+        route.fulfill(status=200, headers={"Access-Control-Allow-Origin": "*"}, json=[])
+
+    page.route(f"{EXECUTE_API}/**", api)
+    serve_as_deployed(page, stack, header=[EXECUTE_API], pinned=[ours] if pinned else None)
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    page.goto("/")
+    expect(page.get_by_test_id("lang")).to_be_visible()  # the client started under it
+    statuses = page.evaluate(
+        """async (urls) => Promise.all(urls.map(
+            (url) => fetch(url).then((r) => r.status, () => "refused")))""",
+        [f"{ours}/api/challenges", f"{other}/api/challenges"],
+    )
+    if pinned:
+        assert statuses == [200, "refused"]
+        assert reached == [urlsplit(ours).netloc]
+        assert any("other456" in text for text in refused)
+    else:
+        assert statuses == [200, 200]
+        assert sorted(reached) == sorted(urlsplit(u).netloc for u in (ours, other))

@@ -98,6 +98,10 @@ def _web_client(web: Path) -> None:
     for name in (*WEB_SERVED, *WEB_NOT_SERVED):
         (web / name).parent.mkdir(parents=True, exist_ok=True)
         (web / name).write_text(f"/* {name} */\n")
+    (web / "index.html").write_text(STAND_IN_INDEX)
+
+
+STAND_IN_INDEX = '<!doctype html>\n<meta charset="utf-8">\n<script src="/web/app.js"></script>\n'
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.web_security import tile_origin
 from infra.stages import stage_config
-from infra.web import ASSET_PATTERNS, CONFIG_GLOBAL, content_security_policy, tile_origin
-from tests.infra.conftest import WEB_NOT_SERVED, WEB_SERVED, Synthesized
+from infra.web import ASSET_PATTERNS, CONFIG_GLOBAL, page_policy
+from tests.infra.conftest import STAND_IN_INDEX, WEB_NOT_SERVED, WEB_SERVED, Synthesized
 
 FAKE_REFS = {"AWS::URLSuffix": "amazonaws.com", "AWS::AccountId": "123456789012"}
 ONE_YEAR = 365 * 24 * 3600
@@ -201,10 +202,8 @@ def test_tile_server_and_api_origin_come_from_the_stage() -> None:
         },
     )
     assert tile_origin(config.tile_url or "") == "https://*.tile.example.org"
-    csp = content_security_policy(
-        api_origin=config.api_origin or "",
-        auth_origin="https://auth.example.org",
-        tile_url=config.tile_url,
+    csp = page_policy(
+        connect=[config.api_origin or "", "https://auth.example.org"], tile_url=config.tile_url
     )
     directives = {d.split()[0]: d.split()[1:] for d in csp.split("; ")}
     assert directives["img-src"] == ["'self'", "data:", "https://*.tile.example.org"]
@@ -266,27 +265,52 @@ def test_the_deployment_copies_web_to_the_bucket_and_invalidates(stage: Synthesi
     assert properties["Prune"] is True
     assert properties["RetainOnDelete"] is stage.stack.stage.retain_data
     assert properties["SystemMetadata"] == {"cache-control": "no-cache"}
-    web, config = properties["SourceObjectKeys"]
+    web, config, index = properties["SourceObjectKeys"]
     files = {
         str(p.relative_to(staged(stage, web))) for p in staged(stage, web).rglob("*") if p.is_file()
     }
     assert files == set(WEB_SERVED)
     assert not files & set(WEB_NOT_SERVED)
     assert {p.name for p in staged(stage, config).iterdir()} == {"config.js"}
+    # Last, so that it replaces web/index.html: the page pinned to this stage's origins.
+    assert {p.name for p in staged(stage, index).iterdir()} == {"index.html"}
+
+
+def deployed(stage: Synthesized, source: int, name: str) -> str:
+    """A file the deployment writes from data, references filled in."""
+    properties = deployment(stage)
+    markers = properties["SourceMarkers"][source]
+    key = properties["SourceObjectKeys"][source]
+    text = (staged(stage, key) / name).read_text()
+    for marker, value in markers.items():
+        text = text.replace(marker, flatten(value, FAKE_REFS))
+    return text
 
 
 def read_config(stage: Synthesized) -> dict[str, Any]:
-    """config.js as the deployment writes it, references filled in."""
-    properties = deployment(stage)
-    markers = properties["SourceMarkers"][1]
-    _, config_key = properties["SourceObjectKeys"]
-    text = (staged(stage, config_key) / "config.js").read_text()
+    """config.js as the deployment writes it."""
+    text = deployed(stage, 1, "config.js")
     prefix = f"{CONFIG_GLOBAL} = "
     assert text.startswith(prefix)
-    for marker, value in markers.items():
-        text = text.replace(marker, flatten(value, FAKE_REFS))
     config: dict[str, Any] = json.loads(text.removeprefix(prefix).rstrip().removesuffix(";"))
     return config
+
+
+def test_the_deployed_page_may_connect_to_its_own_api_and_cognito_only(
+    stage: Synthesized,
+) -> None:
+    """The header can only name the region's execute-api hosts; the deployed index.html
+    names this stage's API (the browser enforces both: tests/e2e/test_browser.py)."""
+    page = deployed(stage, 2, "index.html")
+    domain = stage.logical_id(stage.stack.users.domain)
+    meta = (
+        '<meta http-equiv="Content-Security-Policy" content="connect-src &#x27;self&#x27; '
+        "https://<RestAPI>.execute-api.eu-west-3.amazonaws.com "
+        f'https://<{domain}>.auth.eu-west-3.amazoncognito.com">'
+    )
+    assert page == STAND_IN_INDEX.replace(
+        '<meta charset="utf-8">', f'<meta charset="utf-8">\n  {meta}'
+    )
 
 
 def test_config_js_holds_the_stage_values(stage: Synthesized) -> None:

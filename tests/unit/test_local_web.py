@@ -18,7 +18,7 @@ from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
 
 @pytest.fixture
 def front(tmp_path: Path) -> WebFront:
-    (tmp_path / "index.html").write_text("<!doctype html><title>crowdact</title>")
+    (tmp_path / "index.html").write_text('<!doctype html><meta charset="utf-8"><title>x</title>')
     (tmp_path / "app.js").write_text("export const answer = 42;\n" * 50)
     (tmp_path / "node_modules").mkdir()
     (tmp_path / "node_modules" / "x.js").write_text("secret")
@@ -54,6 +54,24 @@ def test_the_first_page_and_the_client_files_are_served(front: WebFront) -> None
         "application/javascript",
     )
     assert script.body.startswith(b"export const")
+
+
+def test_the_page_carries_the_production_policy_pinned_to_this_origin(
+    front: WebFront, tmp_path: Path
+) -> None:
+    page = get(front, "/")
+    pinned = '<meta charset="utf-8">\n  <meta http-equiv="Content-Security-Policy" '
+    assert pinned + 'content="connect-src &#x27;self&#x27;">' in page.body.decode()
+    for answer in (page, get(front, "/web/app.js")):
+        policy = dict(
+            d.split(" ", 1) for d in answer.headers["Content-Security-Policy"].split("; ")
+        )
+        assert policy["connect-src"] == policy["script-src"] == "'self'"
+        assert policy["frame-ancestors"] == "'none'"
+        assert policy["img-src"] == "'self' data:"
+    tiles = WebFront(tmp_path, tile_url="http://{s}.tiles.test:8080/{z}/{x}/{y}.png")
+    header = get(tiles, "/").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: http://*.tiles.test:8080;" in header
 
 
 def test_files_are_gzip_compressed_when_the_browser_accepts_it(front: WebFront) -> None:
