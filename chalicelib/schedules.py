@@ -30,10 +30,17 @@ def end_due_challenges(event: dict[str, Any], context: Any, container: Container
     the function's error alarm tells; the next run (a minute later) tries it again.
     """
     set_correlation_id(getattr(context, "aws_request_id", None))
+    should_stop = _running_out(context)
     try:
-        run = container.deadlines.end_due(should_stop=_running_out(context))
+        run = container.deadlines.end_due(should_stop=should_stop)
+        # Beneficiary votes past their own closes_at (those of challenges that reached or
+        # ended are closed by the notifier).
+        votes = container.votes.close_due(should_stop=should_stop)
     finally:
         container.metrics.flush()
+    if votes.closed or votes.failed:
+        logger.info("votes: %d closed, %d failed", len(votes.closed), len(votes.failed))
+    run.failed.extend(votes.failed)
     if run.ended or run.failed or run.unvisited:
         logger.info(
             "deadlines: %d ended, %d skipped, %d failed, %d left for the next run",
@@ -41,4 +48,9 @@ def end_due_challenges(event: dict[str, Any], context: Any, container: Container
         )  # fmt: skip
     if run.failed:
         raise DeadlineRunError(f"could not end {', '.join(run.failed)}")
-    return {"ended": run.ended, "skipped": run.skipped, "unvisited": run.unvisited}
+    return {
+        "ended": run.ended,
+        "skipped": run.skipped,
+        "unvisited": run.unvisited,
+        "votes_closed": votes.closed,
+    }

@@ -37,6 +37,7 @@ from chalicelib.services.reports import ReportService
 from chalicelib.services.retry import RetryPolicy
 from chalicelib.services.sponsor_reports import SponsorReportService
 from chalicelib.services.tallies import TallyService
+from chalicelib.services.votes import VoteService
 from chalicelib.settings import LOCAL_STAGE, Settings
 from chalicelib.storage.audit import DynamoAuditRepository
 from chalicelib.storage.campaign_cache import CachedCampaignRepository
@@ -58,6 +59,7 @@ from chalicelib.storage.pledges import PLEDGE_INDEX_BUCKETS, DynamoPledgeReposit
 from chalicelib.storage.reports import DynamoReportRepository
 from chalicelib.storage.tables import configure_tables, open_connections
 from chalicelib.storage.tallies import DynamoPledgeTallies
+from chalicelib.storage.votes import DynamoVoteRepository
 
 
 def idempotency_store(settings: Settings) -> Any:
@@ -92,6 +94,7 @@ class Container:
     personal_data: PersonalDataService
     moderation: ModerationService
     deadlines: DeadlineService
+    votes: VoteService
     metrics: ContainerMetrics
     rate_limits: RateLimits
     # Admin routes record through `@endpoint(audit=...)`; other writers call `audit.record`.
@@ -133,6 +136,14 @@ def build_container(
     deliveries = DynamoDeliveryRepository()
     pledge_repository = DynamoPledgeRepository(settings)
     tallies = DynamoPledgeTallies(settings)
+    votes = VoteService(
+        challenges,
+        challenge_repository,
+        pledge_repository,
+        DynamoVoteRepository(settings),
+        clock,
+        metrics=metrics,
+    )
     notifications = NotificationService(
         challenge_repository,
         deliveries,
@@ -145,6 +156,7 @@ def build_container(
         # Only the local stage may call loopback and plain-http endpoints (for its tests).
         webhooks=HttpWebhookSender(allow_private=settings.stage == LOCAL_STAGE),
         metrics=metrics,
+        votes=votes,  # reaching or ending closes a beneficiary vote before anyone is told
     )
     campaigns = CampaignService(
         # Read for every pledge record by the campaign trigger; campaigns never change.
@@ -193,6 +205,7 @@ def build_container(
         personal_data=PersonalDataService(DynamoPersonalData(settings), challenge_cache, clock),
         moderation=ModerationService(challenges, DynamoModeration(settings), clock),
         deadlines=DeadlineService(challenge_cache, progress, clock, metrics=metrics),
+        votes=votes,
         metrics=metrics,
         rate_limits=RateLimits(
             {

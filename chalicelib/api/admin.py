@@ -104,7 +104,10 @@ def create_challenge(request: ApiRequest[ChallengeCreate, Any]) -> AdminChalleng
             description=body.description,
             target=body.target.to_domain(),
             sponsor=body.sponsor.to_domain(),
-            beneficiary=body.beneficiary.to_domain(),
+            beneficiary=body.beneficiary_party(),
+            beneficiary_choice=(
+                body.beneficiary_choice.to_domain() if body.beneficiary_choice else None
+            ),
             reward=body.reward,
             starts_at=body.starts_at,
             ends_at=body.ends_at,
@@ -187,15 +190,16 @@ def publish_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> Admin
 @admin_endpoint(
     "/admin/challenges/{challenge_id}/close",
     "POST",
-    summary="Close a live challenge (live → closed)",
+    summary="Close a live challenge (live → closed; its beneficiary vote, if any, closes too)",
     response=AdminChallengeOut,
     errors=(404, 409),
     audit=AuditAction.CHALLENGE_CLOSE,
 )
 def close_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
-    return AdminChallengeOut.from_challenge(
-        request.container.challenges.close(challenge_id, request.scope)
-    )
+    challenge = request.container.challenges.close(challenge_id, request.scope)
+    if challenge.beneficiary_choice is not None:
+        challenge = request.container.votes.close(challenge.id) or challenge
+    return AdminChallengeOut.from_challenge(challenge)
 
 
 @admin_endpoint(

@@ -37,6 +37,8 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.RequestInProgressError, ProblemKind(409, "request-in-progress", "In progress")),
     (errors.ChallengeNotOpenError, ProblemKind(409, "challenge-not-open", "Challenge not open")),
     (errors.NotPledgedError, ProblemKind(409, "not-pledged", "Pledge first")),
+    (errors.NoVoteError, ProblemKind(409, "no-vote", "No beneficiary vote")),
+    (errors.VoteClosedError, ProblemKind(409, "vote-closed", "Vote closed")),
     (errors.SlugTakenError, ProblemKind(409, "slug-taken", "Slug taken")),
     (errors.NotReportableError, ProblemKind(409, "not-reportable", "Nothing to report yet")),
     (errors.FiguresFrozenError, ProblemKind(409, "figures-frozen", "Figures are final")),

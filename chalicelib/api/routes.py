@@ -20,7 +20,8 @@ PUBLIC = "chalicelib.api.public"
 PARTICIPANT = "chalicelib.api.participant"
 ADMIN = "chalicelib.api.admin"
 ADMIN_REPORTS = "chalicelib.api.admin_reports"  # loads reportlab only for its own requests
-MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS)
+VOTES = "chalicelib.api.votes"
+MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES)
 
 # What a route's module registers for it: called with Chalice's current request, the Lambda
 # context and the path parameters.
@@ -89,6 +90,9 @@ ROUTES: tuple[Route, ...] = (
     Route("/challenges/{challenge_id}/pledges", "POST", PARTICIPANT),
     Route("/challenges/{challenge_id}/pledges/me", "DELETE", PARTICIPANT),
     Route("/campaigns/{campaign_id}", "GET", PUBLIC),
+    Route("/challenges/{challenge_id}/vote", "PUT", VOTES),
+    Route("/challenges/{challenge_id}/vote", "GET", VOTES),
+    Route("/challenges/{challenge_id}/votes", "GET", VOTES),
     Route("/me/pledges", "GET", PARTICIPANT),
     Route("/challenges/{challenge_id}/reports", "POST", PARTICIPANT),
     Route("/me/reports", "GET", PARTICIPANT),

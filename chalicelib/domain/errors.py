@@ -74,13 +74,23 @@ class MembershipFrozenError(ConflictError):
 
 
 class NotPledgedError(ConflictError):
-    """Reports need a current pledge on the challenge."""
+    """Reports and votes need a current pledge on the challenge."""
+
+    def __init__(self, challenge_id: str, then: str = "report what you did") -> None:
+        super().__init__(
+            f"you have no current pledge on challenge {challenge_id!r}: pledge first, then {then}"
+        )
+
+
+class NoVoteError(ConflictError):
+    """The challenge names its beneficiary: there is nothing to vote on."""
 
     def __init__(self, challenge_id: str) -> None:
-        super().__init__(
-            f"you have no current pledge on challenge {challenge_id!r}: pledge first, "
-            "then report what you did"
-        )
+        super().__init__(f"challenge {challenge_id!r} has no beneficiary vote")
+
+
+class VoteClosedError(ConflictError):
+    """The beneficiary vote closed (its deadline, the target reached, or the challenge's end)."""
 
 
 class ReportsNotAcceptedError(ConflictError):

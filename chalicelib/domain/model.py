@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 
+from chalicelib.domain.votes import BeneficiaryChoice
+
 # Ids are a type prefix and random hex digits (docs/decisions.md 15).
 CHALLENGE_ID_PREFIX = "ch_"
 
@@ -33,12 +35,14 @@ class Metric(StrEnum):
 class EventType(StrEnum):
     REACHED = "challenge.reached"
     ENDED = "challenge.ended"
+    VOTE_CLOSED = "vote.closed"
 
 
 class RecipientRole(StrEnum):
     SPONSOR = "sponsor"
     BENEFICIARY = "beneficiary"
     PARTICIPANT = "participant"
+    CANDIDATE = "candidate"  # a beneficiary vote's candidate (vote.closed)
 
 
 class Channel(StrEnum):
@@ -146,10 +150,21 @@ class Challenge:
     totals: Totals = field(default_factory=Totals)
     reached_at: datetime | None = None
     counter_shards: int = 1
+    # Set when the participants choose the beneficiary: `beneficiary` is then a placeholder
+    # until the vote closes, and the winner once it has (domain/votes.py).
+    beneficiary_choice: BeneficiaryChoice | None = None
 
     @property
     def reached(self) -> bool:
         return self.reached_at is not None
+
+    def vote_open_at(self, now: datetime) -> bool:
+        """Whether votes are taken: a vote that is not closed, not past its own deadline,
+        on a challenge not reached and whose figures are not final."""
+        choice = self.beneficiary_choice
+        if choice is None or choice.closed or choice.due_at(now):
+            return False
+        return not self.reached and not self.figures_frozen_at(now)
 
     def counted_value(self, totals: Totals | None = None) -> int | float:
         totals = totals or self.totals
@@ -256,6 +271,11 @@ class Pledge:
     # Hidden by a moderator: the name stays stored (its owner and admins see it) but no
     # public answer may show it: a public view uses `public_name` (docs/decisions.md).
     name_hidden: bool = False
+    # The beneficiary vote this pledge carries, if any (domain/votes.py), and the vote
+    # shard it is counted on.
+    candidate_id: str | None = None
+    voted_at: datetime | None = None
+    vote_shard: int | None = None
 
     @property
     def public_name(self) -> str | None:

@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws_clients import create_client
-from chalicelib.domain.model import Challenge, Delivery, Metric, Milestone, RecipientRole
+from chalicelib.domain.model import (
+    Challenge,
+    Delivery,
+    EventType,
+    Metric,
+    Milestone,
+    RecipientRole,
+)
+from chalicelib.domain.votes import BeneficiaryChoice
 from chalicelib.services.ports import EmailMessage, MailerError
 from chalicelib.settings import Settings
 
@@ -27,8 +35,18 @@ PERMANENT_SES_ERRORS = frozenset(
 )
 LOCALES = ("fr", "en")
 _ROLE_LABELS = {
-    "fr": {"sponsor": "parrain", "beneficiary": "bénéficiaire", "participant": "participant"},
-    "en": {"sponsor": "sponsor", "beneficiary": "beneficiary", "participant": "participant"},
+    "fr": {
+        "sponsor": "parrain",
+        "beneficiary": "bénéficiaire",
+        "participant": "participant",
+        "candidate": "candidat",
+    },
+    "en": {
+        "sponsor": "sponsor",
+        "beneficiary": "beneficiary",
+        "participant": "participant",
+        "candidate": "candidate",
+    },
 }
 
 
@@ -110,6 +128,9 @@ class JinjaEmailRenderer:
             base = f"{locale}/participant/{milestone.event.value}"
         elif delivery.recipient_role is RecipientRole.SPONSOR:
             recipient_name = challenge.sponsor.name
+        elif delivery.recipient_role is RecipientRole.CANDIDATE:
+            candidate = _choice(challenge).candidate(delivery.recipient_key)
+            recipient_name = candidate.name if candidate else None
         else:
             recipient_name = challenge.beneficiary.name
         context: dict[str, Any] = {
@@ -124,12 +145,41 @@ class JinjaEmailRenderer:
             "reached": milestone.reached,
             "occurred_on": milestone.occurred_at.strftime("%Y-%m-%d %H:%M UTC"),
         }
+        if milestone.event is EventType.VOTE_CLOSED:
+            context.update(_vote_context(challenge, delivery, locale))
         return EmailMessage(
             to=delivery.to,
             subject=self._env.get_template(f"{base}.subject.j2").render(context).strip(),
             text=self._env.get_template(f"{base}.txt.j2").render(context),
             html=self._env.get_template(f"{base}.html.j2").render(context),
         )
+
+
+def _choice(challenge: Challenge) -> BeneficiaryChoice:
+    if challenge.beneficiary_choice is None:
+        raise ValueError(f"challenge {challenge.id} has no beneficiary vote")
+    return challenge.beneficiary_choice
+
+
+def _vote_context(challenge: Challenge, delivery: Delivery, locale: str) -> dict[str, Any]:
+    """A closed vote's winner and results, most votes first."""
+    choice = _choice(challenge)
+    winner = choice.winner
+    if winner is None or choice.closed_at is None:
+        raise ValueError(f"the vote of challenge {challenge.id} has no result yet")
+    tallies = choice.final_tallies or {}
+    # Most votes first; `sorted` keeps the listed order among equals, as the tie-break does.
+    ranked = sorted(choice.candidates, key=lambda c: -tallies.get(c.id, 0))
+    results = [
+        {"name": c.name, "votes": _number(tallies.get(c.id, 0), locale), "winner": c == winner}
+        for c in ranked
+    ]
+    return {
+        "winner": winner,
+        "results": results,
+        "is_winner": delivery.recipient_key == winner.id,
+        "closed_on": choice.closed_at.strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 class LazySesClient:

@@ -35,6 +35,7 @@ from chalicelib.domain.model import (
     Totals,
     Visibility,
 )
+from chalicelib.domain.votes import BeneficiaryChoice
 from chalicelib.services.ports import (
     ChallengeChanges,
     ChallengeRepository,
@@ -81,6 +82,22 @@ class ChallengeDraft:
     visibility: Visibility = Visibility.PUBLIC
     report_cap: int | float | None = None
     publish: bool = False
+    beneficiary_choice: BeneficiaryChoice | None = None
+
+
+def _check_vote(choice: BeneficiaryChoice | None, now: datetime, ends_at: datetime | None) -> None:
+    if choice is None or choice.closes_at is None:
+        return
+    if choice.closes_at <= now:
+        raise InvalidFieldsError(
+            "the vote must close in the future",
+            {"beneficiary_choice": "closes_at must be in the future"},
+        )
+    if ends_at is not None and choice.closes_at > ends_at:
+        raise InvalidFieldsError(
+            "the vote closes when the challenge ends at the latest",
+            {"beneficiary_choice": "closes_at must not be after ends_at"},
+        )
 
 
 def _check_visibility(visibility: object, organization_id: object) -> None:
@@ -149,6 +166,7 @@ class ChallengeService:
             draft.campaign_id, draft.organization_id, scope, owner=draft.organization_id
         )
         now = self._clock.now()
+        _check_vote(draft.beneficiary_choice, now, draft.ends_at)
         challenge = Challenge(
             id=self._new_id("ch"),
             title=draft.title,
@@ -169,6 +187,7 @@ class ChallengeService:
             updated_at=now,
             totals=Totals(),
             counter_shards=self._counter_shards,
+            beneficiary_choice=draft.beneficiary_choice,
         )
         self._cache.add(challenge)
         return challenge
@@ -196,6 +215,8 @@ class ChallengeService:
             check_own_organization(scope, changes.organization_id)
         if challenge.status not in EDITABLE_STATUSES:
             raise ChallengeFrozenError(f"a {challenge.status} challenge cannot be changed")
+        if "beneficiary" in changes.fields and challenge.beneficiary_choice is not None:
+            raise ConflictError("this challenge's participants choose its beneficiary by vote")
         if changes.changes_target and challenge.reached:
             raise TargetFrozenError("the target of a reached challenge cannot change")
         _check_dates(

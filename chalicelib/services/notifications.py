@@ -12,6 +12,7 @@ from chalicelib.domain.model import (
     Challenge,
     Channel,
     Delivery,
+    EventType,
     Milestone,
     RecipientRole,
 )
@@ -88,21 +89,31 @@ class EmailRenderer(Protocol):
 
 
 def milestone_recipients(milestone: Milestone, challenge: Challenge) -> list[Delivery]:
-    """The sponsor and the beneficiary, each by e-mail, and the sponsor's webhook if any."""
-    deliveries = [
-        Delivery(
+    """The sponsor and the beneficiary (for `vote.closed`: every candidate instead), each
+    by e-mail, and the sponsor's webhook if any."""
+
+    def email(role: RecipientRole, key: str, to: str) -> Delivery:
+        return Delivery(
             challenge_id=challenge.id,
             event=milestone.event,
             recipient_role=role,
             channel=Channel.EMAIL,
-            recipient_key=role.value,
-            to=party.email,
+            recipient_key=key,
+            to=to,
         )
-        for role, party in (
-            (RecipientRole.SPONSOR, challenge.sponsor),
-            (RecipientRole.BENEFICIARY, challenge.beneficiary),
-        )
+
+    deliveries = [
+        email(RecipientRole.SPONSOR, RecipientRole.SPONSOR.value, challenge.sponsor.email)
     ]
+    choice = challenge.beneficiary_choice
+    if milestone.event is EventType.VOTE_CLOSED:
+        candidates = choice.candidates if choice is not None else ()
+        deliveries.extend(email(RecipientRole.CANDIDATE, c.id, c.email) for c in candidates)
+    else:
+        beneficiary = challenge.beneficiary.email
+        deliveries.append(
+            email(RecipientRole.BENEFICIARY, RecipientRole.BENEFICIARY.value, beneficiary)
+        )
     if challenge.sponsor.webhook_url:
         deliveries.append(
             Delivery(
@@ -115,6 +126,12 @@ def milestone_recipients(milestone: Milestone, challenge: Challenge) -> list[Del
             )
         )
     return deliveries
+
+
+class VoteCloser(Protocol):
+    def close(self, challenge_id: str) -> Challenge | None:
+        """Close the challenge's beneficiary vote if it is open; the challenge after."""
+        ...
 
 
 class _NoWebhooks:
@@ -135,8 +152,10 @@ class NotificationService:
         retry: RetryPolicy = SINGLE_TRY,
         webhooks: WebhookSender | None = None,
         metrics: MetricsRecorder = NO_METRICS,
+        votes: VoteCloser | None = None,
     ) -> None:
         self._challenges = challenges
+        self._votes = votes
         self._deliveries = deliveries
         self._mailer = mailer
         self._renderer = renderer
@@ -155,6 +174,7 @@ class NotificationService:
         challenge = self._challenges.get(milestone.challenge_id)
         if challenge is None:
             return  # Nothing to tell anyone about a challenge that no longer exists.
+        challenge = self._with_vote_closed(milestone, challenge)
         retry = [
             delivery.key
             for delivery in milestone_recipients(milestone, challenge)
@@ -162,6 +182,16 @@ class NotificationService:
         ]
         if retry:
             raise DeliveryRetryError(f"will retry {', '.join(retry)}")
+
+    def _with_vote_closed(self, milestone: Milestone, challenge: Challenge) -> Challenge:
+        """Reaching the target or ending closes a beneficiary vote: first, so that the
+        winner is the beneficiary everyone is told of."""
+        choice = challenge.beneficiary_choice
+        if choice is None or choice.closed or milestone.event is EventType.VOTE_CLOSED:
+            return challenge
+        if self._votes is None:
+            raise RuntimeError("a challenge with a beneficiary vote needs a vote closer")
+        return self._votes.close(challenge.id) or challenge
 
     def deliver(
         self,

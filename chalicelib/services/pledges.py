@@ -16,6 +16,7 @@ from chalicelib.domain.model import (
     Principal,
     counter_shard_for,
 )
+from chalicelib.domain.votes import HeldVote
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.ports import (
     NO_METRICS,
@@ -121,10 +122,32 @@ class PledgeService:
         if challenge.figures_frozen_at(now):
             raise ChallengeNotOpenError(f"{_closed_reason(challenge, now)}: its figures are final")
         shard = counter_shard_for(principal.sub, challenge.counter_shards)
-        token = request_token(principal.sub, challenge.id, "withdraw", None)
-        if not self._pledges.remove(challenge.id, principal.sub, shard, request_token=token):
-            raise PledgeNotFoundError(challenge.id)
+        if challenge.beneficiary_choice is None:
+            token = request_token(principal.sub, challenge.id, "withdraw", None)
+            if not self._pledges.remove(challenge.id, principal.sub, shard, request_token=token):
+                raise PledgeNotFoundError(challenge.id)
+        else:
+            self._withdraw_with_vote(challenge, principal.sub, shard)
         self._metrics.count(MetricName.PLEDGES_WITHDRAWN)
+
+    def _withdraw_with_vote(self, challenge: Challenge, participant_id: str, shard: int) -> None:
+        """Withdrawing the pledge withdraws its vote: counted out unless the vote's result
+        is fixed (or its shards were frozen meanwhile, by a closer about to fix it)."""
+        count_out = not (challenge.beneficiary_choice and challenge.beneficiary_choice.closed)
+        for _ in range(PLEDGE_ATTEMPTS):
+            pledge = self._pledges.get(challenge.id, participant_id)
+            if pledge is None:
+                raise PledgeNotFoundError(challenge.id)
+            vote = HeldVote(pledge.candidate_id, pledge.vote_shard, count_out=count_out)
+            token = request_token(participant_id, challenge.id, "withdraw", None)
+            if self._pledges.remove(
+                challenge.id, participant_id, shard, request_token=token, vote=vote
+            ):
+                return
+            current = self._pledges.get(challenge.id, participant_id)
+            if current is not None and current.candidate_id == pledge.candidate_id:
+                count_out = False  # same vote, still there: its shard was closed
+        raise ContentionError("your withdrawal raced with your own vote; try again")
 
     def list_mine(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Pledge]:
         return self._pledges.list_for_participant(principal.sub, limit=limit, cursor=cursor)

@@ -25,6 +25,7 @@ from chalicelib.domain.model import (
     Totals,
     Visibility,
 )
+from chalicelib.domain.votes import HeldVote
 
 T = TypeVar("T")
 
@@ -164,9 +165,12 @@ class PledgeRepository(Protocol):
         shard: int,
         *,
         request_token: str | None = None,
+        vote: HeldVote | None = None,
     ) -> bool:
         """Delete the pledge and uncount it, atomically; False if there was none
-        (`request_token`: as for `add`)."""
+        (`request_token`: as for `add`). With `vote`, only if the pledge still carries that
+        vote, counted out with it unless `vote.count_out` is False; False otherwise, and
+        when the vote's shard is closed."""
         ...
 
     def list_for_participant(
@@ -371,3 +375,5 @@ class MetricName:
     NOTIFICATION_RETRIES = "NotificationRetries"
     RATE_LIMITED = "RateLimited"
     AUDIT_APPEND_FAILED = "AuditAppendFailed"
+    VOTES_CAST = "VotesCast"
+    VOTES_CLOSED = "VotesClosed"

@@ -20,6 +20,7 @@ from chalicelib.domain.model import (
     Totals,
     Visibility,
 )
+from chalicelib.domain.votes import BeneficiaryChoice, Candidate
 from chalicelib.services.ports import PLAIN_CHANGES, ChallengeChanges, Page
 from chalicelib.settings import Settings
 from chalicelib.storage.connection import connection
@@ -30,6 +31,7 @@ from chalicelib.storage.cursors import (
     segment_position,
 )
 from chalicelib.storage.tables import (
+    CandidateAttribute,
     ChallengeEventItem,
     ChallengeItem,
     PartyAttribute,
@@ -41,7 +43,7 @@ from chalicelib.storage.transactions import (
 )
 
 
-def _party_to_item(party: Party) -> PartyAttribute:
+def party_to_item(party: Party) -> PartyAttribute:
     return PartyAttribute(
         name=party.name,
         email=party.email,
@@ -74,8 +76,8 @@ def _challenge_to_item(challenge: Challenge) -> ChallengeItem:
             unit=challenge.target.unit,
         ),
         target_value=challenge.target.value,
-        sponsor=_party_to_item(challenge.sponsor),
-        beneficiary=_party_to_item(challenge.beneficiary),
+        sponsor=party_to_item(challenge.sponsor),
+        beneficiary=party_to_item(challenge.beneficiary),
         reward=challenge.reward,
         status=challenge.status.value,
         visibility=challenge.visibility.value,
@@ -89,10 +91,50 @@ def _challenge_to_item(challenge: Challenge) -> ChallengeItem:
         progress_quantity=challenge.totals.quantity,
         progress_version=challenge.totals.version,
         reached_at=challenge.reached_at,
+        **_choice_to_item(challenge.beneficiary_choice),
     )
 
 
-def _challenge_from_item(item: ChallengeItem) -> Challenge:
+def _choice_to_item(choice: BeneficiaryChoice | None) -> dict[str, Any]:
+    if choice is None:
+        return {}
+    return {
+        "vote_candidates": [
+            CandidateAttribute(
+                id=c.id, name=c.name, email=c.email, description=c.description, url=c.url
+            )
+            for c in choice.candidates
+        ],
+        "vote_closes_at": choice.closes_at,
+        "vote_closed_at": choice.closed_at,
+        "vote_winner": choice.winner_id,
+        "vote_tallies": None if choice.final_tallies is None else dict(choice.final_tallies),
+    }
+
+
+def _choice_from_item(item: ChallengeItem) -> BeneficiaryChoice | None:
+    if not item.vote_candidates:
+        return None
+    tallies = item.vote_tallies.as_dict() if item.vote_tallies is not None else None
+    return BeneficiaryChoice(
+        candidates=tuple(
+            Candidate(
+                id=str(c.id),
+                name=str(c.name),
+                email=str(c.email),
+                description=str(c.description or ""),
+                url=c.url,
+            )
+            for c in item.vote_candidates
+        ),
+        closes_at=item.vote_closes_at,
+        closed_at=item.vote_closed_at,
+        winner_id=item.vote_winner,
+        final_tallies=None if tallies is None else {k: int(v) for k, v in tallies.items()},
+    )
+
+
+def challenge_from_item(item: ChallengeItem) -> Challenge:
     return Challenge(
         id=item.id,
         title=item.title,
@@ -122,6 +164,7 @@ def _challenge_from_item(item: ChallengeItem) -> Challenge:
             version=int(item.progress_version),
         ),
         reached_at=item.reached_at,
+        beneficiary_choice=_choice_from_item(item),
     )
 
 
@@ -140,7 +183,7 @@ def _update_actions(changes: ChallengeChanges, now: datetime) -> list[Any]:
             )
             actions.append(ChallengeItem.target_value.set(value.value))
         elif name in ("sponsor", "beneficiary") and isinstance(value, Party):
-            actions.append(getattr(ChallengeItem, name).set(_party_to_item(value)))
+            actions.append(getattr(ChallengeItem, name).set(party_to_item(value)))
         else:
             raise ValueError(f"unexpected change {name}={value!r}")
     return actions
@@ -156,7 +199,7 @@ class DynamoChallengeRepository:
 
     def get(self, challenge_id: str, *, consistent: bool = False) -> Challenge | None:
         try:
-            return _challenge_from_item(ChallengeItem.get(challenge_id, consistent_read=consistent))
+            return challenge_from_item(ChallengeItem.get(challenge_id, consistent_read=consistent))
         except ChallengeItem.DoesNotExist:
             return None
 
@@ -187,7 +230,7 @@ class DynamoChallengeRepository:
                 limit=limit - len(items),
                 last_evaluated_key=start_key,
             )
-            items.extend(_challenge_from_item(item) for item in result)
+            items.extend(challenge_from_item(item) for item in result)
             start_key = result.last_evaluated_key
             if start_key is None:
                 position += 1
@@ -201,7 +244,7 @@ class DynamoChallengeRepository:
         result = ChallengeItem.by_status.query(
             ChallengeStatus.LIVE.value, filter_condition=ChallengeItem.ends_at <= now
         )
-        return [_challenge_from_item(item) for item in result]
+        return [challenge_from_item(item) for item in result]
 
     @staticmethod
     def _list_grouped(
@@ -228,7 +271,7 @@ class DynamoChallengeRepository:
                 state, {"id": None, "created_key": None, key_name: group}
             ),
         )
-        items = [_challenge_from_item(item) for item in result]
+        items = [challenge_from_item(item) for item in result]
         next_key = result.last_evaluated_key
         return Page(items, encode_cursor({"k": next_key}) if next_key else None)
 
@@ -246,7 +289,7 @@ class DynamoChallengeRepository:
         item = ChallengeItem(id=challenge.id)
         if not update_if(item, _update_actions(changes, now), condition):
             return None
-        return _challenge_from_item(item)
+        return challenge_from_item(item)
 
     def transition(
         self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus, now: datetime
@@ -255,7 +298,7 @@ class DynamoChallengeRepository:
         actions = [ChallengeItem.status.set(target.value), ChallengeItem.updated_at.set(now)]
         if not update_if(item, actions, ChallengeItem.status == source.value):
             return None
-        return _challenge_from_item(item)
+        return challenge_from_item(item)
 
     def save_totals(self, challenge_id: str, totals: Totals) -> bool:
         return update_if(
@@ -270,14 +313,7 @@ class DynamoChallengeRepository:
         )
 
     def record_milestone(self, challenge: Challenge, milestone: Milestone) -> bool:
-        event_item = ChallengeEventItem(
-            challenge_id=milestone.challenge_id,
-            event=milestone.event.value,
-            occurred_at=milestone.occurred_at,
-            participants=milestone.totals.participants,
-            quantity=milestone.totals.quantity,
-            reached=milestone.reached,
-        )
+        event_item = milestone_to_item(milestone)
 
         def write() -> None:
             with TransactWrite(connection=self._connection) as transaction:
@@ -303,6 +339,18 @@ class DynamoChallengeRepository:
                     )
 
         return transact_unless_refused(write)
+
+
+def milestone_to_item(milestone: Milestone) -> ChallengeEventItem:
+    """The outbox item of a milestone (written once: `ChallengeEventItem.event` must not exist)."""
+    return ChallengeEventItem(
+        challenge_id=milestone.challenge_id,
+        event=milestone.event.value,
+        occurred_at=milestone.occurred_at,
+        participants=milestone.totals.participants,
+        quantity=milestone.totals.quantity,
+        reached=milestone.reached,
+    )
 
 
 def _deadline(challenge: Challenge) -> datetime:

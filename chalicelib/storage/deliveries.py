@@ -209,7 +209,12 @@ class DynamoDeliveryRepository:
         return Page(items, encode_cursor({"s": position, "k": start_key}) if more else None)
 
 
-LOG_ROLE_ORDER = (RecipientRole.SPONSOR, RecipientRole.BENEFICIARY, RecipientRole.PARTICIPANT)
+LOG_ROLE_ORDER = (
+    RecipientRole.SPONSOR,
+    RecipientRole.BENEFICIARY,
+    RecipientRole.CANDIDATE,
+    RecipientRole.PARTICIPANT,
+)
 
 
 def delivery_log_segments(role: RecipientRole | None) -> list[str]:

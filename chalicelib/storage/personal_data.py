@@ -48,6 +48,7 @@ from chalicelib.storage.transactions import (
     update_if,
     with_transaction_retries,
 )
+from chalicelib.storage.votes import same_vote
 
 # How long an erasure that never ended keeps its pseudonym for a retry (then TTL).
 ERASURE_LEASE = timedelta(days=1)
@@ -193,13 +194,19 @@ class DynamoPersonalData:
                 created_at=item.created_at,
                 pseudonymised=True,
                 counter_shard=shard,
+                # The vote stays counted, on the shard it was counted on.
+                candidate_id=item.candidate_id,
+                voted_at=item.voted_at,
+                vote_shard=item.vote_shard,
             )
             outcome = self._move(
                 original,
                 copy,
-                # Still this erasure's, and no report added to it since it was read.
+                # Still this erasure's, with no report added and no vote changed since it
+                # was read.
                 (PledgeItem.erasing == pseudonym)
-                & (PledgeItem.quantity_reported == item.quantity_reported),
+                & (PledgeItem.quantity_reported == item.quantity_reported)
+                & same_vote(item.candidate_id),
                 PledgeItem.challenge_id.does_not_exist(),
                 forget=_forget_answer("pledge", item),
             )

@@ -6,13 +6,15 @@ from __future__ import annotations
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import Pledge, counter_shard_for
+from chalicelib.domain.votes import HeldVote
 from chalicelib.services.ports import Page
 from chalicelib.settings import Settings
 from chalicelib.storage.connection import connection
 from chalicelib.storage.counters import counter_key
 from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
 from chalicelib.storage.tables import CounterShardItem, PledgeItem
-from chalicelib.storage.transactions import transact_if, transact_once
+from chalicelib.storage.transactions import transact_if, transact_once, transact_unless_refused
+from chalicelib.storage.votes import count_vote, same_vote
 
 PLEDGE_INDEX_BUCKETS = 16
 
@@ -34,6 +36,9 @@ def _pledge_to_item(pledge: Pledge) -> PledgeItem:
         counter_shard=pledge.counter_shard,
         name_hidden=pledge.name_hidden or None,
         idempotency_key=pledge.idempotency_key,
+        candidate_id=pledge.candidate_id,
+        voted_at=pledge.voted_at,
+        vote_shard=pledge.vote_shard,
     )
 
 
@@ -52,6 +57,9 @@ def pledge_from_item(item: PledgeItem) -> Pledge:
         counter_shard=None if item.counter_shard is None else int(item.counter_shard),
         name_hidden=bool(item.name_hidden),
         idempotency_key=item.idempotency_key,
+        candidate_id=item.candidate_id,
+        voted_at=item.voted_at,
+        vote_shard=None if item.vote_shard is None else int(item.vote_shard),
     )
 
 
@@ -97,21 +105,29 @@ class DynamoPledgeRepository:
         shard: int,
         *,
         request_token: str | None = None,
+        vote: HeldVote | None = None,
     ) -> bool:
+        """Delete the pledge and count it out; with `vote` (a challenge with a beneficiary
+        vote), only if it still carries that vote, which is counted out with it."""
+
         def write(token: str) -> None:
+            # A pledge being erased is moved, not withdrawn (storage/personal_data.py): its
+            # stream record must not count as a withdrawal.
+            condition = PledgeItem.challenge_id.exists() & PledgeItem.erasing.does_not_exist()
+            if vote is not None:
+                condition &= same_vote(vote.candidate_id)
             with TransactWrite(
                 connection=self._connection, client_request_token=token
             ) as transaction:
                 transaction.delete(
                     PledgeItem(participant_id=participant_id, challenge_id=challenge_id),
-                    # A pledge being erased is moved, not withdrawn (storage/personal_data.py):
-                    # its stream record must not count as a withdrawal.
-                    condition=PledgeItem.challenge_id.exists()
-                    & PledgeItem.erasing.does_not_exist(),
+                    condition=condition,
                 )
                 self._count(transaction, challenge_id, shard, -1)
+                if vote is not None and vote.count_out and vote.candidate_id is not None:
+                    count_vote(transaction, challenge_id, vote.candidate_id, vote.shard or 0, -1)
 
-        return transact_once(write, request_token, transact_if)
+        return transact_once(write, request_token, transact_unless_refused)
 
     def list_for_participant(
         self, participant_id: str, *, limit: int, cursor: str | None

@@ -48,6 +48,16 @@ class TargetAttribute(MapAttribute[str, object]):
     unit = UnicodeAttribute(null=True)
 
 
+class CandidateAttribute(MapAttribute[str, object]):
+    """A beneficiary vote's candidate (domain/votes.py)."""
+
+    id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    email = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    url = UnicodeAttribute(null=True)
+
+
 class ChallengesByStatus(GlobalSecondaryIndex["ChallengeItem"]):
     """Public and admin lists: one partition per status, newest first."""
 
@@ -112,6 +122,14 @@ class ChallengeItem(Model):
     progress_quantity = NumberAttribute(default=0)
     progress_version = NumberAttribute(default=0)
     reached_at = UTCDateTimeAttribute(null=True)
+    # A beneficiary vote (domain/votes.py): its candidates and deadline; its result is set
+    # once, in one conditional write with the winner as `beneficiary` and the outbox's
+    # `vote.closed` (storage/votes.py).
+    vote_candidates = ListAttribute(of=CandidateAttribute, null=True)
+    vote_closes_at = UTCDateTimeAttribute(null=True)
+    vote_closed_at = UTCDateTimeAttribute(null=True)
+    vote_winner = UnicodeAttribute(null=True)
+    vote_tallies = MapAttribute[str, object](null=True)  # candidate id -> final votes
 
     by_status = ChallengesByStatus()
     by_campaign = ChallengesByCampaign()
@@ -156,6 +174,11 @@ class PledgeItem(Model):
     idempotency_key = UnicodeAttribute(null=True)  # the key that made it (domain Pledge)
     # Set (True) by a moderator: public answers never show `display_name` (never False).
     name_hidden = BooleanAttribute(null=True)
+    # The participant's beneficiary vote, if they cast one: withdrawing the pledge (deleting
+    # the item) withdraws it. Counted on the vote shard `vote_shard` (storage/votes.py).
+    candidate_id = UnicodeAttribute(null=True)
+    voted_at = UTCDateTimeAttribute(null=True)
+    vote_shard = NumberAttribute(null=True)
 
     by_challenge = PledgesByChallenge()
 
@@ -167,10 +190,13 @@ class CounterShardItem(Model):
         table_name = "counters"
         stream_view_type = "KEYS_ONLY"
 
-    id = UnicodeAttribute(hash_key=True)  # <challenge_id>#<shard>
+    id = UnicodeAttribute(hash_key=True)  # <challenge_id>#<shard>, or a vote's (below)
     participants = NumberAttribute(default=0)
     quantity = NumberAttribute(default=0)
     version = NumberAttribute(default=0)
+    # A beneficiary vote's shard (`vote#<challenge_id>#<candidate_id>#<shard>`: its
+    # `participants` are votes) once the vote closed: no vote or withdrawal changes it.
+    closed = BooleanAttribute(null=True)
 
 
 class ReportsByCreation(LocalSecondaryIndex["ReportItem"]):

@@ -58,6 +58,8 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
         "created_at": "pledges[].created_at",
         "quantity_reported": "pledges[].quantity_reported",
         "name_hidden": "pledges[].name_hidden",
+        "candidate_id": "pledges[].candidate_id",
+        "voted_at": "pledges[].voted_at",
     },
     "reports": {
         "participant_id": "subject",
@@ -186,6 +188,8 @@ def test_the_inventory_covers_every_table() -> None:
             "after_freeze",
             # The retry token a client chose: what it holds, the answer, is in `answers`.
             "idempotency_key",
+            # Which of the vote's counter shards counts the pledge's vote.
+            "vote_shard",
         }
         assert _attributes(model) - set(listed) - internal == set(), model
 

@@ -35,6 +35,7 @@ from chalicelib.domain.model import (
 )
 from chalicelib.domain.series import HourCount, hour_start
 from chalicelib.domain.sponsor_report import NotificationTally
+from chalicelib.domain.votes import HeldVote
 from chalicelib.services.ports import (
     PLAIN_CHANGES,
     ChallengeChanges,
@@ -47,6 +48,7 @@ from chalicelib.services.ports import (
 from chalicelib.services.tallies import PledgeChange
 from chalicelib.storage.cursors import decode_cursor, encode_cursor
 from chalicelib.storage.deliveries import delivery_log_segments
+from chalicelib.storage.votes import vote_shard_key
 
 
 def _invalid_cursor() -> InvalidRequestError:
@@ -103,6 +105,10 @@ class FakeDatabase:
     # Moderation records, (challenge, participant, at, action) → action
     # (tests/unit/fake_moderation.py).
     moderation: dict[tuple[str, str, datetime, str], ModerationAction] = field(default_factory=dict)
+    # Beneficiary votes' shards, key (storage/votes.vote_shard_key) → votes, and the closed
+    # ones (tests/unit/fake_votes.py).
+    vote_shards: dict[str, int] = field(default_factory=dict)
+    closed_vote_shards: set[str] = field(default_factory=set)
     lock: threading.RLock = field(default_factory=threading.RLock)
     # With stale_reads, a non-consistent read of a challenge returns its previous version,
     # as an eventually consistent DynamoDB read may.
@@ -123,6 +129,12 @@ class FakeDatabase:
         with self.lock:
             current = self.counters.get((challenge_id, shard), Totals())
             self.counters[(challenge_id, shard)] = current + Totals(participants, quantity, 1)
+
+    def vote_shard_closed(self, challenge_id: str, vote: HeldVote) -> bool:
+        if vote.candidate_id is None:
+            return False
+        key = vote_shard_key(challenge_id, vote.candidate_id, vote.shard or 0)
+        return key in self.closed_vote_shards
 
     def live_pledges(self, challenge_id: str) -> int:
         with self.lock:
@@ -346,16 +358,29 @@ class FakePledgeRepository:
         shard: int,
         *,
         request_token: str | None = None,
+        vote: HeldVote | None = None,
     ) -> bool:
-        write = ("remove", challenge_id, participant_id, shard)
+        write = ("remove", challenge_id, participant_id, shard, vote)
+        key = (participant_id, challenge_id)
         with self._db.lock:
             if self._replayed(request_token, write):
                 return True
-            if (participant_id, challenge_id) in self._db.erasing:
+            if key in self._db.erasing:
                 return False
-            if self._db.pledges.pop((participant_id, challenge_id), None) is None:
+            pledge = self._db.pledges.get(key)
+            if pledge is None:
                 return False
+            count_out = vote is not None and vote.count_out and vote.candidate_id is not None
+            if vote is not None:
+                if pledge.candidate_id != vote.candidate_id:
+                    return False
+                if count_out and self._db.vote_shard_closed(challenge_id, vote):
+                    return False
+            del self._db.pledges[key]
             self._db.count(challenge_id, shard, participants=-1)
+            if count_out and vote is not None and vote.candidate_id is not None:
+                shard_key = vote_shard_key(challenge_id, vote.candidate_id, vote.shard or 0)
+                self._db.vote_shards[shard_key] = self._db.vote_shards.get(shard_key, 0) - 1
             self._applied_as(request_token, write)
             return True
 

@@ -25,7 +25,13 @@ from chalicelib.api.schemas.common import (
     Unit,
     _Body,
 )
+from chalicelib.api.schemas.votes import (
+    AdminBeneficiaryChoiceOut,
+    BeneficiaryChoiceIn,
+    BeneficiaryChoiceOut,
+)
 from chalicelib.domain.model import Challenge, Party, Target
+from chalicelib.domain.votes import placeholder_beneficiary
 
 # --- requests ----------------------------------------------------------------------------------
 
@@ -85,7 +91,14 @@ class _ChallengeFields(_Body):
     description: Annotated[str, StringConstraints(max_length=5000)] = ""
     target: TargetIn
     sponsor: SponsorIn
-    beneficiary: BeneficiaryIn
+    beneficiary: BeneficiaryIn | None = Field(
+        default=None, description="Required unless beneficiary_choice is given."
+    )
+    beneficiary_choice: BeneficiaryChoiceIn | None = Field(
+        default=None,
+        description="Instead of beneficiary: 2 to 10 candidates the participants choose "
+        "from by vote (PUT /challenges/{id}/vote); the winner becomes the beneficiary.",
+    )
     reward: Annotated[Text, StringConstraints(max_length=500)]
     starts_at: Instant | None = None
     ends_at: Instant | None = None
@@ -119,6 +132,20 @@ class ChallengeCreate(_ChallengeFields):
     )
 
     publish: bool = False
+
+    @model_validator(mode="after")
+    def _one_beneficiary(self) -> ChallengeCreate:
+        if (self.beneficiary is None) == (self.beneficiary_choice is None):
+            raise ValueError("send either beneficiary or beneficiary_choice (one of them)")
+        return self
+
+    def beneficiary_party(self) -> Party:
+        """The beneficiary, or the vote's placeholder until the participants choose."""
+        if self.beneficiary is not None:
+            return self.beneficiary.to_domain()
+        choice = self.beneficiary_choice
+        assert choice is not None  # noqa: S101 - _one_beneficiary
+        return placeholder_beneficiary(choice.to_domain())
 
 
 _REQUIRED_ON_PATCH = ("title", "action", "target", "sponsor", "beneficiary", "reward", "visibility")
@@ -218,6 +245,11 @@ class ChallengeOut(BaseModel):
     starts_at: Timestamp | None
     ends_at: Timestamp | None
     created_at: Timestamp
+    beneficiary_choice: BeneficiaryChoiceOut | None = Field(
+        default=None,
+        description="Set when the participants choose the beneficiary by vote; until the vote "
+        "closes, beneficiary.name lists the candidates.",
+    )
 
     @classmethod
     def fields_from(cls, challenge: Challenge) -> dict[str, Any]:
@@ -245,6 +277,11 @@ class ChallengeOut(BaseModel):
             "starts_at": challenge.starts_at,
             "ends_at": challenge.ends_at,
             "created_at": challenge.created_at,
+            "beneficiary_choice": (
+                BeneficiaryChoiceOut.from_choice(challenge.beneficiary_choice)
+                if challenge.beneficiary_choice
+                else None
+            ),
         }
 
     @classmethod
@@ -273,6 +310,7 @@ class AdminChallengeOut(ChallengeOut):
 
     sponsor: SponsorOut  # type: ignore[assignment]
     beneficiary: BeneficiaryOut  # type: ignore[assignment]
+    beneficiary_choice: AdminBeneficiaryChoiceOut | None = None
     updated_at: Timestamp | None
 
     @classmethod
@@ -289,6 +327,10 @@ class AdminChallengeOut(ChallengeOut):
         fields["beneficiary"] = BeneficiaryOut(
             name=challenge.beneficiary.name, email=challenge.beneficiary.email
         )
+        if challenge.beneficiary_choice is not None:
+            fields["beneficiary_choice"] = AdminBeneficiaryChoiceOut.from_choice(
+                challenge.beneficiary_choice
+            )
         fields["updated_at"] = challenge.updated_at
         return cls(**fields)
 

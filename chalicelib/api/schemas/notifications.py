@@ -11,15 +11,15 @@ from chalicelib.domain.model import Delivery
 
 
 class NotificationListQuery(ListQuery):
-    recipient_role: Literal["sponsor", "beneficiary", "participant"] | None = Field(
+    recipient_role: Literal["sponsor", "beneficiary", "participant", "candidate"] | None = Field(
         default=None, description="only this role's entries"
     )
 
 
 class NotificationOut(BaseModel):
     id: str
-    event: Literal["challenge.reached", "challenge.ended"]
-    recipient_role: Literal["sponsor", "beneficiary", "participant"]
+    event: Literal["challenge.reached", "challenge.ended", "vote.closed"]
+    recipient_role: Literal["sponsor", "beneficiary", "participant", "candidate"]
     channel: Literal["email", "webhook"]
     to: str
     status: Literal["pending", "sent", "failed"]

@@ -33,6 +33,10 @@ class PledgeExport(BaseModel):
     email: str | None = Field(description="the verified address the success e-mail goes to")
     locale: str | None
     name_hidden: bool = Field(description="a moderator hid the name from public answers")
+    candidate_id: str | None = Field(
+        default=None, description="the candidate voted for, on a challenge with a beneficiary vote"
+    )
+    voted_at: Timestamp | None = None
 
     @classmethod
     def from_pledge(cls, pledge: Pledge) -> PledgeExport:
@@ -46,6 +50,8 @@ class PledgeExport(BaseModel):
             email=pledge.email,
             locale=pledge.locale,
             name_hidden=pledge.name_hidden,
+            candidate_id=pledge.candidate_id,
+            voted_at=pledge.voted_at,
         )
 
 

@@ -52,6 +52,10 @@ class PledgeOut(BaseModel):
     notify: bool
     quantity_reported: int | float
     created_at: Timestamp
+    candidate_id: str | None = Field(
+        default=None,
+        description="My beneficiary vote on this challenge, if it has one and I voted.",
+    )
 
     @classmethod
     def from_pledge(cls, pledge: Pledge) -> PledgeOut:
@@ -63,6 +67,7 @@ class PledgeOut(BaseModel):
             notify=pledge.notify,
             quantity_reported=pledge.quantity_reported,
             created_at=pledge.created_at,
+            candidate_id=pledge.candidate_id,
         )
 
 
