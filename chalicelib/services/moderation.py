@@ -54,10 +54,14 @@ class ModerationRepository(Protocol):
         and not being erased."""
         ...
 
-    def remove(self, pledge: Pledge, shard: int, action: ModerationAction) -> bool:
+    def remove(
+        self, pledge: Pledge, shard: int, action: ModerationAction, *, count_vote_out: bool
+    ) -> bool:
         """Delete the pledge, count it off `shard` (−1 participant) and record `action`, in one
-        transaction; False (nothing written) unless the pledge is still the one read and not
-        being erased."""
+        transaction; False (nothing written) unless the pledge is still the one read (its
+        vote included) and not being erased. `count_vote_out`: its beneficiary vote, if it
+        carries one, is counted out too (False once the vote's result is fixed); False also
+        when that vote's shard was closed meanwhile."""
         ...
 
 
@@ -157,8 +161,12 @@ class ModerationService:
                 if pledge.counter_shard is not None
                 else counter_shard_for(pledge.participant_id, challenge.counter_shards)
             )
-            if self._store.remove(pledge, shard, action):
+            choice = challenge.beneficiary_choice
+            count_vote_out = choice is not None and not choice.closed
+            if self._store.remove(pledge, shard, action, count_vote_out=count_vote_out):
                 return self._view(challenge.id, participant_id, None)
+            if choice is not None:  # the vote may have closed meanwhile: read it again
+                challenge = self._challenges.get_for_admin(challenge_id, admin_scope(principal))
         raise ContentionError("this pledge kept changing while it was being removed")
 
     def _removed_at(

@@ -23,6 +23,7 @@ from chalicelib.storage.transactions import (
     transact_once,
     transact_unless_refused,
 )
+from chalicelib.storage.votes import count_vote, same_vote
 
 
 def moderation_key(action: ModerationAction, participant_id: str | None = None) -> str:
@@ -115,6 +116,7 @@ class DynamoModeration:
             PledgeItem.challenge_id.exists()
             & PledgeItem.erasing.does_not_exist()
             & (PledgeItem.created_at == pledge.created_at)
+            & same_vote(pledge.candidate_id)
         )
         return condition
 
@@ -136,7 +138,9 @@ class DynamoModeration:
 
         return transact_once(write, None, transact_unless_refused)
 
-    def remove(self, pledge: Pledge, shard: int, action: ModerationAction) -> bool:
+    def remove(
+        self, pledge: Pledge, shard: int, action: ModerationAction, *, count_vote_out: bool
+    ) -> bool:
         def write(token: str) -> None:
             with TransactWrite(
                 connection=self._connection, client_request_token=token
@@ -154,6 +158,14 @@ class DynamoModeration:
                         CounterShardItem.version.add(1),
                     ],
                 )
+                if count_vote_out and pledge.candidate_id is not None:
+                    count_vote(
+                        transaction,
+                        pledge.challenge_id,
+                        pledge.candidate_id,
+                        pledge.vote_shard or 0,
+                        -1,
+                    )
                 transaction.save(
                     moderation_to_item(action), condition=ModerationItem.key.does_not_exist()
                 )

@@ -44,6 +44,7 @@ from chalicelib.domain.model import (
 )
 from chalicelib.domain.series import HourCount
 from chalicelib.domain.sponsor_report import NotificationTally
+from chalicelib.domain.votes import BeneficiaryChoice, Candidate, CastOutcome, HeldVote
 from chalicelib.local import moto_fixes
 from chalicelib.services.campaigns import CampaignRepository
 from chalicelib.services.moderation import ModerationRepository
@@ -61,6 +62,7 @@ from chalicelib.services.ports import (
     ReportWrite,
 )
 from chalicelib.services.tallies import PledgeChange
+from chalicelib.services.votes import VoteRepository
 from chalicelib.settings import Settings
 from chalicelib.storage.audit import DynamoAuditRepository
 from chalicelib.storage.campaigns import DynamoCampaignRepository
@@ -73,7 +75,9 @@ from chalicelib.storage.pledges import DynamoPledgeRepository
 from chalicelib.storage.reports import DynamoReportRepository
 from chalicelib.storage.tables import ChallengeEventItem, PledgeItem, create_tables
 from chalicelib.storage.tallies import DynamoPledgeTallies
+from chalicelib.storage.votes import DynamoVoteRepository
 from chalicelib.wiring import build_container
+from tests.unit.fake_votes import FakeVoteRepository
 from tests.unit.fakes import (
     DuplicateItemError,
     FakeAuditRepository,
@@ -113,6 +117,7 @@ class Store:
     moderation: ModerationRepository
     # Marks a pledge (challenge, participant) as an erasure does before moving it.
     mark_erasing: Callable[[str, str], None]
+    votes: VoteRepository
     _ids: int = 0
 
     def now(self) -> datetime:
@@ -176,6 +181,7 @@ def _fake_store() -> Store:
         mark_erasing=lambda challenge_id, participant_id: backend.db.erasing.__setitem__(
             (participant_id, challenge_id), "erased_0"
         ),
+        votes=FakeVoteRepository(backend.db),
     )
 
 
@@ -216,6 +222,7 @@ def _dynamo_store(settings: Settings) -> Iterator[Store]:
             milestones=_dynamo_milestones,
             moderation=DynamoModeration(settings),
             mark_erasing=_dynamo_mark_erasing,
+            votes=DynamoVoteRepository(settings),
         )
 
 
@@ -481,8 +488,8 @@ def test_a_removal_deletes_counts_off_and_records_together_once(store: Store) ->
     first = moderation(pledge, ModerationKind.REMOVE, store.now(), "spam")
     second = replace(first, at=store.now() + LEASE, reason="again")
 
-    assert store.moderation.remove(pledge, 2, first)
-    assert not store.moderation.remove(pledge, 2, second)
+    assert store.moderation.remove(pledge, 2, first, count_vote_out=False)
+    assert not store.moderation.remove(pledge, 2, second, count_vote_out=False)
 
     assert store.pledges.get(challenge.id, "lea") is None
     assert store.counters.totals(challenge.id, SHARDS) == Totals(0, 0, 2)
@@ -499,10 +506,12 @@ def test_moderation_refuses_a_pledge_other_than_the_one_read_or_being_erased(
     hide = moderation(earlier, ModerationKind.HIDE_NAME, store.now(), "rude")
     remove = moderation(earlier, ModerationKind.REMOVE, store.now() + LEASE, "spam")
     assert not store.moderation.hide_name(earlier, hide)
-    assert not store.moderation.remove(earlier, 0, remove)
+    assert not store.moderation.remove(earlier, 0, remove, count_vote_out=False)
     store.mark_erasing(challenge.id, "lea")
     assert not store.moderation.hide_name(pledge, replace(hide, pledge=pledge))
-    assert not store.moderation.remove(pledge, 0, replace(remove, pledge=pledge))
+    assert not store.moderation.remove(
+        pledge, 0, replace(remove, pledge=pledge), count_vote_out=False
+    )
 
     assert store.moderation.actions(challenge.id, "lea") == []
     assert store.totals(challenge.id) == Totals(1, 0, 1)
@@ -519,7 +528,9 @@ def test_a_participants_actions_are_listed_oldest_first(store: Store) -> None:
     assert store.moderation.hide_name(pledge, hide)
     hidden = replace(pledge, name_hidden=True)
     remove = moderation(hidden, ModerationKind.REMOVE, store.now() + LEASE, "spam")
-    assert store.moderation.remove(hidden, 0, replace(remove, after_freeze=True))
+    assert store.moderation.remove(
+        hidden, 0, replace(remove, after_freeze=True), count_vote_out=False
+    )
 
     assert store.moderation.actions(challenge.id, "lea") == [
         hide,
@@ -1175,3 +1186,109 @@ def test_an_audit_cursor_from_before_since_is_refused(store: Store) -> None:
     # With the same `since`, or none, it goes on.
     after = store.audit.list(organization_id=None, since=None, limit=5, cursor=first.next_cursor)
     assert after.items == made[1:]
+
+
+# --- beneficiary votes ---------------------------------------------------------------------------
+
+CHOICE = BeneficiaryChoice(
+    candidates=(
+        Candidate("solicycle", "Solicycle", "hello@solicycle.example"),
+        Candidate("emmaus", "Emmaüs Connect", "contact@emmaus.example"),
+    )
+)
+IDS = ["solicycle", "emmaus"]
+
+
+def voted(store: Store, challenge_id: str, participant_id: str) -> Pledge:
+    pledge = store.pledges.get(challenge_id, participant_id)
+    assert pledge is not None
+    return pledge
+
+
+def test_a_vote_moves_between_candidates_only_from_the_vote_read(store: Store) -> None:
+    challenge = store.live_challenge(beneficiary_choice=CHOICE)
+    pledge = Pledge(challenge.id, "lea", store.now())
+    assert store.pledges.add(pledge, 1)
+    assert store.votes.cast(pledge, "solicycle", 1, store.now()) is CastOutcome.CAST
+    # The same pledge as first read (no vote) is not the one stored any more.
+    assert store.votes.cast(pledge, "emmaus", 1, store.now()) is CastOutcome.CHANGED
+    current = voted(store, challenge.id, "lea")
+    assert (current.candidate_id, current.vote_shard) == ("solicycle", 1)
+    assert store.votes.cast(current, "emmaus", 3, store.now()) is CastOutcome.CAST
+    assert store.votes.tallies(challenge.id, IDS, SHARDS, consistent=True) == {
+        "solicycle": 0,
+        "emmaus": 1,
+    }
+    assert store.votes.cast(Pledge(challenge.id, "max", store.now()), "emmaus", 0, store.now()) is (
+        CastOutcome.CHANGED
+    )  # no pledge
+    store.mark_erasing(challenge.id, "lea")
+    moved = voted(store, challenge.id, "lea")
+    assert store.votes.cast(moved, "solicycle", 3, store.now()) is CastOutcome.CHANGED
+
+
+def test_withdrawing_counts_the_vote_out_unless_its_shard_is_closed(store: Store) -> None:
+    challenge = store.live_challenge(beneficiary_choice=CHOICE)
+    for sub in ("a", "b"):
+        assert store.pledges.add(Pledge(challenge.id, sub, store.now()), 0)
+        assert store.votes.cast(voted(store, challenge.id, sub), "emmaus", 2, store.now()) is (
+            CastOutcome.CAST
+        )
+    stale = HeldVote(None, None)  # read before the vote
+    assert not store.pledges.remove(challenge.id, "a", 0, vote=stale)
+    assert store.pledges.remove(challenge.id, "a", 0, vote=HeldVote("emmaus", 2))
+    assert store.votes.tallies(challenge.id, IDS, SHARDS, consistent=True)["emmaus"] == 1
+    store.votes.freeze(challenge.id, IDS, SHARDS)
+    assert not store.pledges.remove(challenge.id, "b", 0, vote=HeldVote("emmaus", 2))
+    assert store.votes.cast(voted(store, challenge.id, "b"), "solicycle", 2, store.now()) is (
+        CastOutcome.CLOSED
+    )
+    assert store.pledges.remove(challenge.id, "b", 0, vote=HeldVote("emmaus", 2, count_out=False))
+    assert store.votes.tallies(challenge.id, IDS, SHARDS, consistent=True) == {
+        "solicycle": 0,
+        "emmaus": 1,
+    }
+    assert store.totals(challenge.id).participants == 0
+
+
+def test_a_moderators_removal_counts_the_vote_out(store: Store) -> None:
+    challenge = store.live_challenge(beneficiary_choice=CHOICE)
+    assert store.pledges.add(Pledge(challenge.id, "lea", store.now()), 0)
+    assert store.votes.cast(voted(store, challenge.id, "lea"), "solicycle", 1, store.now()) is (
+        CastOutcome.CAST
+    )
+    pledge = voted(store, challenge.id, "lea")
+    action = moderation(pledge, ModerationKind.REMOVE, store.now(), "spam")
+    assert not store.moderation.remove(
+        replace(pledge, candidate_id="emmaus"), 0, action, count_vote_out=True
+    )
+    assert store.moderation.remove(pledge, 0, action, count_vote_out=True)
+    assert store.votes.tallies(challenge.id, IDS, SHARDS, consistent=True)["solicycle"] == 0
+
+
+def test_a_votes_result_is_fixed_once_with_the_winner_as_beneficiary(store: Store) -> None:
+    challenge = store.live_challenge(beneficiary_choice=CHOICE)
+    at = store.now()
+    result = CHOICE.with_result(at, {"solicycle": 1, "emmaus": 2})
+    milestone = Milestone(challenge.id, EventType.VOTE_CLOSED, at, Totals(), reached=False)
+    assert store.votes.record_result(challenge, result, milestone)
+    other = CHOICE.with_result(at, {"solicycle": 5, "emmaus": 0})
+    assert not store.votes.record_result(challenge, other, milestone)
+    stored = store.stored(challenge.id)
+    assert stored.beneficiary_choice == result
+    assert (stored.beneficiary.name, stored.beneficiary.email) == (
+        "Emmaüs Connect",
+        "contact@emmaus.example",
+    )
+    assert [m[0] for m in store.milestones(challenge.id)] == [EventType.VOTE_CLOSED]
+
+
+def test_votes_past_their_deadline_without_a_result_are_due(store: Store) -> None:
+    now = store.now()
+    due = store.live_challenge(beneficiary_choice=replace(CHOICE, closes_at=now))
+    store.live_challenge(beneficiary_choice=replace(CHOICE, closes_at=now + LEASE))
+    store.live_challenge()
+    decided = store.live_challenge(beneficiary_choice=replace(CHOICE, closes_at=now))
+    milestone = Milestone(decided.id, EventType.VOTE_CLOSED, now, Totals(), reached=False)
+    assert store.votes.record_result(decided, CHOICE.with_result(now, {}), milestone)
+    assert [c.id for c in store.votes.list_due(now)] == [due.id]

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from chalicelib.domain.model import ModerationAction, Pledge
+from chalicelib.domain.votes import HeldVote
+from chalicelib.storage.votes import vote_shard_key
 from tests.unit.fakes import FakeDatabase
 
 
@@ -33,6 +35,7 @@ class FakeModeration:
         return (
             current is not None
             and current.created_at == pledge.created_at
+            and current.candidate_id == pledge.candidate_id
             and key not in self._db.erasing
         )
 
@@ -53,10 +56,21 @@ class FakeModeration:
             self._db.pledges[key] = replace(self._db.pledges[key], name_hidden=True)
             return True
 
-    def remove(self, pledge: Pledge, shard: int, action: ModerationAction) -> bool:
+    def remove(
+        self, pledge: Pledge, shard: int, action: ModerationAction, *, count_vote_out: bool
+    ) -> bool:
+        vote = HeldVote(pledge.candidate_id, pledge.vote_shard, count_out=count_vote_out)
+        counted = count_vote_out and pledge.candidate_id is not None
         with self._db.lock:
-            if not self._still(pledge) or not self._record(action):
+            if not self._still(pledge):
+                return False
+            if counted and self._db.vote_shard_closed(pledge.challenge_id, vote):
+                return False
+            if not self._record(action):
                 return False
             del self._db.pledges[(pledge.participant_id, pledge.challenge_id)]
             self._db.count(pledge.challenge_id, shard, participants=-1)
+            if counted and pledge.candidate_id is not None:
+                key = vote_shard_key(pledge.challenge_id, pledge.candidate_id, vote.shard or 0)
+                self._db.vote_shards[key] = self._db.vote_shards.get(key, 0) - 1
             return True
