@@ -15,7 +15,9 @@ from chalicelib.services.moderation import ModerationService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.pledges import PledgeRequest, PledgeService
 from chalicelib.services.progress import ProgressService
+from chalicelib.services.votes import VoteService
 from tests.unit.fake_moderation import FakeModeration
+from tests.unit.fake_votes import FakeVoteRepository
 from tests.unit.fakes import (
     FakeChallengeRepository,
     FakeClock,
@@ -73,6 +75,7 @@ class Backend:
     notifications: NotificationService
     moderation_repository: FakeModeration
     moderation: ModerationService
+    votes: VoteService
 
     def live_challenge(self, **overrides: Any) -> Challenge:
         return self.challenges.create(challenge_draft(publish=True, **overrides))
@@ -113,6 +116,9 @@ def build_backend(*, counter_shards: int = 4, max_attempts: int = 5) -> Backend:
         counter_shards=counter_shards,
         id_factory=SequentialIds(),
     )
+    votes = VoteService(
+        challenges, challenge_repository, pledge_repository, FakeVoteRepository(db), clock
+    )
     return Backend(
         db=db,
         clock=clock,
@@ -131,9 +137,11 @@ def build_backend(*, counter_shards: int = 4, max_attempts: int = 5) -> Backend:
             JinjaEmailRenderer(),
             clock,
             max_attempts=max_attempts,
+            votes=votes,
         ),
         moderation_repository=moderation_repository,
         moderation=ModerationService(challenges, moderation_repository, clock),
+        votes=votes,
     )
 
 
