@@ -28,6 +28,7 @@ from chalicelib.services.moderation import ModerationService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.organizations import OrganizationService
 from chalicelib.services.participant_mail import ParticipantMail
+from chalicelib.services.payouts import PayoutService
 from chalicelib.services.personal_data import PersonalDataService
 from chalicelib.services.pledges import PledgeService
 from chalicelib.services.ports import Clock, Mailer, SystemClock
@@ -53,6 +54,7 @@ from chalicelib.storage.fanout import DynamoFanoutRepository
 from chalicelib.storage.moderation import DynamoModeration
 from chalicelib.storage.organization_cache import CachedOrganizationRepository
 from chalicelib.storage.organizations import DynamoOrganizationRepository
+from chalicelib.storage.payouts import DynamoPayoutRepository
 from chalicelib.storage.personal_data import DynamoPersonalData
 from chalicelib.storage.pledges import PLEDGE_INDEX_BUCKETS, DynamoPledgeRepository
 from chalicelib.storage.reports import DynamoReportRepository
@@ -96,6 +98,7 @@ class Container:
     rate_limits: RateLimits
     # Admin routes record through `@endpoint(audit=...)`; other writers call `audit.record`.
     audit: AuditService
+    payouts: PayoutService
 
 
 def build_container(
@@ -203,6 +206,7 @@ def build_container(
             metrics=metrics,
         ),
         audit=AuditService(DynamoAuditRepository(), clock, metrics=metrics),
+        payouts=PayoutService(challenges, DynamoPayoutRepository(), clock),
     )
 
 

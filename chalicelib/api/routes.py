@@ -20,7 +20,8 @@ PUBLIC = "chalicelib.api.public"
 PARTICIPANT = "chalicelib.api.participant"
 ADMIN = "chalicelib.api.admin"
 ADMIN_REPORTS = "chalicelib.api.admin_reports"  # loads reportlab only for its own requests
-MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS)
+PAYOUTS = "chalicelib.api.payouts"
+MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, PAYOUTS)
 
 # What a route's module registers for it: called with Chalice's current request, the Lambda
 # context and the path parameters.
@@ -115,6 +116,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/campaigns/{campaign_id}/report", "GET", ADMIN_REPORTS),
     Route("/admin/audit", "GET", ADMIN),
     Route("/organizations/{slug}", "GET", PUBLIC),
+    Route("/challenges/{challenge_id}/payouts", "GET", PAYOUTS),
+    Route("/admin/challenges/{challenge_id}/payouts", "POST", PAYOUTS),
 )
 
 
