@@ -130,14 +130,15 @@ def check_currency(currency: str) -> int:
 
 
 def check_amount(amount: Decimal, currency: str) -> Decimal:
-    """The amount if it is a positive number of the currency's minor units."""
-    digits = check_currency(currency)
+    """The amount if it is a positive number of the currency's minor units (of any number of
+    decimals for a code that is not a currency: `check_currency` says what is wrong there)."""
+    digits = MINOR_UNITS.get(currency)
     if not amount.is_finite() or amount <= 0:
         raise _invalid("amount", "the amount must be greater than 0")
     if amount > MAX_AMOUNT:
         raise _invalid("amount", f"the amount is at most {MAX_AMOUNT}")
     exponent = amount.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > digits:
+    if digits is not None and isinstance(exponent, int) and -exponent > digits:
         raise _invalid("amount", f"{currency} amounts have at most {digits} decimals")
     return amount
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from chalicelib.domain.access import PLATFORM, AdminScope
-from chalicelib.domain.errors import ChallengeNotReachedError, IdempotencyKeyReusedError
+from chalicelib.domain.errors import (
+    ChallengeNotReachedError,
+    IdempotencyKeyReusedError,
+    InvalidFieldsError,
+)
 from chalicelib.domain.model import Challenge, Principal
 from chalicelib.domain.payouts import (
     Payout,
     PayoutTotal,
     check_amount,
+    check_currency,
     check_paid_on,
     check_recipient,
     payout_id,
@@ -21,6 +28,8 @@ from chalicelib.domain.payouts import (
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.payout_ports import PayoutRepository, PayoutWrite
 from chalicelib.services.ports import Clock, Page
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,25 @@ class PayoutTrail:
     totals: list[PayoutTotal]  # of every payout, not only this page's
 
 
+class _FieldChecks:
+    """Runs each field's check and reports every refused field at once (a form then shows
+    each error next to its field), not only the first."""
+
+    def __init__(self) -> None:
+        self._fields: dict[str, str] = {}
+
+    def run(self, check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except InvalidFieldsError as error:
+            self._fields.update(error.fields)
+            return None
+
+    def refusal(self) -> InvalidFieldsError:
+        """What the refused fields were, each with its reason."""
+        return InvalidFieldsError("; ".join(self._fields.values()), self._fields)
+
+
 class PayoutService:
     def __init__(
         self, challenges: ChallengeService, payouts: PayoutRepository, clock: Clock
@@ -68,14 +96,22 @@ class PayoutService:
         challenge = self._challenges.get_for_admin(challenge_id, scope)
         if not challenge.reached:
             raise ChallengeNotReachedError(challenge.id)
+        now = self._clock.now()
+        checked = _FieldChecks()
+        digits = checked.run(lambda: check_currency(request.currency))
+        amount = checked.run(lambda: check_amount(request.amount, request.currency))
+        paid_on = checked.run(lambda: check_paid_on(request.paid_on, challenge, now))
+        to = checked.run(lambda: check_recipient(challenge, request.to))
+        if digits is None or amount is None or paid_on is None or to is None:
+            raise checked.refusal()
         payout = Payout(
             id=payout_id(admin.sub, challenge.id, request.idempotency_key),
             challenge_id=challenge.id,
-            amount=check_amount(request.amount, request.currency),
+            amount=amount,
             currency=request.currency,
-            paid_on=check_paid_on(request.paid_on, challenge, self._clock.now()),
-            to=check_recipient(challenge, request.to),
-            recorded_at=self._clock.now(),
+            paid_on=paid_on,
+            to=to,
+            recorded_at=now,
             proof_url=request.proof_url,
             note=request.note,
             idempotency_key=request.idempotency_key,

@@ -228,3 +228,12 @@ def test_the_trail_pages_newest_first_with_totals_of_every_page(
     assert notes == ["4", "3", "2", "1", "0"]
     assert third.page.next_cursor is None
     assert [t.amount for t in first.totals] == [Decimal(15)]
+
+
+def test_every_refused_field_is_reported_at_once(backend: Backend, service: PayoutService) -> None:
+    challenge = reached(backend)
+    with pytest.raises(InvalidFieldsError) as caught:
+        service.record(
+            ADMIN, challenge.id, request(amount=Decimal(-5), currency="ABC", to="cand_9")
+        )
+    assert set(caught.value.fields) == {"amount", "currency", "to"}
