@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e import test_browser
 from tests.e2e.conftest import Stack
-from tests.e2e.test_browser import pledge_in_paris, serious_violations, sign_in
+from tests.e2e.test_browser import pledge_in_paris, serious_violations, shoot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +55,7 @@ def test_an_admin_records_a_payout_and_the_public_page_shows_where_the_money_wen
         expect(form.locator(f"[name={name}]")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_test_id("payouts-none")).to_be_visible()
     assert serious_violations(page) == []
+    shoot(page, "admin-payout-desktop.png")
 
     form.locator("[name=amount]").fill("5000.00")
     form.locator("[name=currency]").fill("EUR")
@@ -78,6 +79,8 @@ def test_an_admin_records_a_payout_and_the_public_page_shows_where_the_money_wen
     )
     expect(trail.get_by_test_id("payout-totals")).to_contain_text("€5,000.00")
     assert serious_violations(page) == []
+    trail.scroll_into_view_if_needed()
+    shoot(page, "payouts-desktop.png")
 
 
 def test_before_the_target_is_reached_there_is_no_trail_and_no_form(
