@@ -134,6 +134,7 @@ def build_container(
         campaigns=DynamoCampaignRepository(),  # a challenge's campaign_id must exist
     )
     deliveries = DynamoDeliveryRepository()
+    payout_repository = DynamoPayoutRepository()
     pledge_repository = DynamoPledgeRepository(settings)
     tallies = DynamoPledgeTallies(settings)
     notifications = NotificationService(
@@ -192,6 +193,7 @@ def build_container(
             deliveries,
             clock,
             time_zone=ZoneInfo(settings.report_time_zone),
+            payouts=payout_repository,
         ),
         personal_data=PersonalDataService(DynamoPersonalData(settings), challenge_cache, clock),
         moderation=ModerationService(challenges, DynamoModeration(settings), clock),
@@ -206,7 +208,7 @@ def build_container(
             metrics=metrics,
         ),
         audit=AuditService(DynamoAuditRepository(), clock, metrics=metrics),
-        payouts=PayoutService(challenges, DynamoPayoutRepository(), clock),
+        payouts=PayoutService(challenges, payout_repository, clock),
     )
 
 

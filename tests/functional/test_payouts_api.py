@@ -203,3 +203,18 @@ def test_a_recorded_payout_is_in_the_audit_trail_of_the_challenges_organisation(
         "amount": "5000.00",
         "currency": "EUR",
     }
+
+
+def test_the_sponsors_report_says_what_was_paid_per_currency(api: Api) -> None:
+    challenge_id = reached(api)
+    for body in (PAYOUT, {**PAYOUT, "amount": "250.50"}, {**PAYOUT, "currency": "CHF"}):
+        assert record(api, challenge_id, body).status_code == 201
+    response = api.request("GET", f"/admin/challenges/{challenge_id}/report", None, ADMIN)
+    assert response.status_code == 200, response.body
+    assert json.loads(response.body)["paid"] == [
+        {"currency": "CHF", "amount": "5000.00"},
+        {"currency": "EUR", "amount": "5250.50"},
+    ]
+    unpaid = api.create()
+    response = api.request("GET", f"/admin/challenges/{unpaid['id']}/report", None, ADMIN)
+    assert json.loads(response.body)["paid"] == []
