@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, UrlConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from chalicelib.api.schemas.common import Text, Timestamp, _Body
+from chalicelib.api.schemas.organizations import HttpsUrl
 from chalicelib.domain.model import Challenge
 from chalicelib.domain.payouts import (
     MAX_NOTE_LENGTH,
@@ -38,7 +39,6 @@ Recipient = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$"),
     Field(description="`beneficiary`, or the id of one of the challenge's candidates"),
 ]
-HttpsUrl = Annotated[AnyHttpUrl, UrlConstraints(allowed_schemes=["https"], max_length=2048)]
 Note = Annotated[Text, StringConstraints(max_length=MAX_NOTE_LENGTH)]
 
 
