@@ -28,6 +28,7 @@ from chalicelib.services.moderation import ModerationService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.organizations import OrganizationService
 from chalicelib.services.participant_mail import ParticipantMail
+from chalicelib.services.payouts import PayoutService
 from chalicelib.services.personal_data import PersonalDataService
 from chalicelib.services.pledges import PledgeService
 from chalicelib.services.ports import Clock, Mailer, SystemClock
@@ -54,6 +55,7 @@ from chalicelib.storage.fanout import DynamoFanoutRepository
 from chalicelib.storage.moderation import DynamoModeration
 from chalicelib.storage.organization_cache import CachedOrganizationRepository
 from chalicelib.storage.organizations import DynamoOrganizationRepository
+from chalicelib.storage.payouts import DynamoPayoutRepository
 from chalicelib.storage.personal_data import DynamoPersonalData
 from chalicelib.storage.pledges import PLEDGE_INDEX_BUCKETS, DynamoPledgeRepository
 from chalicelib.storage.reports import DynamoReportRepository
@@ -99,6 +101,7 @@ class Container:
     rate_limits: RateLimits
     # Admin routes record through `@endpoint(audit=...)`; other writers call `audit.record`.
     audit: AuditService
+    payouts: PayoutService
 
 
 def build_container(
@@ -134,6 +137,7 @@ def build_container(
         campaigns=DynamoCampaignRepository(),  # a challenge's campaign_id must exist
     )
     deliveries = DynamoDeliveryRepository()
+    payout_repository = DynamoPayoutRepository()
     pledge_repository = DynamoPledgeRepository(settings)
     tallies = DynamoPledgeTallies(settings)
     votes = VoteService(
@@ -201,6 +205,7 @@ def build_container(
             deliveries,
             clock,
             time_zone=ZoneInfo(settings.report_time_zone),
+            payouts=payout_repository,
         ),
         personal_data=PersonalDataService(DynamoPersonalData(settings), challenge_cache, clock),
         moderation=ModerationService(challenges, DynamoModeration(settings), clock),
@@ -216,6 +221,7 @@ def build_container(
             metrics=metrics,
         ),
         audit=AuditService(DynamoAuditRepository(), clock, metrics=metrics),
+        payouts=PayoutService(challenges, payout_repository, clock),
     )
 
 

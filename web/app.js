@@ -717,9 +717,166 @@ function ChallengePage({ t, id, sess }) {
           setMine((m) => m && { ...m, quantity_reported: (m.quantity_reported || 0) + answer.report.quantity });
         }} />
 
+      ${ch.progress.reached ? html`<${PayoutTrail} t=${t} id=${ch.id} />` : null}
       <${AreasBlock} t=${t} geojson=${areas} />
       <${NearbyBlock} t=${t} result=${nearby} error=${nearbyError} onQuery=${query} />
     </article>`;
+}
+
+// ---------------------------------------------------------------- payouts ("where the money went")
+// Amounts come as decimal strings; Intl formats a string exactly (no float on the way).
+function money(t, amount, currency) {
+  try { return new Intl.NumberFormat(t.lang, { style: "currency", currency }).format(amount); }
+  catch (_) { return `${amount} ${currency}`; }
+}
+
+// A calendar date (YYYY-MM-DD) as the payer wrote it, whatever the reader's time zone.
+function calendarDate(t, day) {
+  const d = new Date(`${day}T00:00:00Z`);
+  if (Number.isNaN(d.getTime())) return day;
+  return new Intl.DateTimeFormat(t.lang, { dateStyle: "long", timeZone: "UTC" }).format(d);
+}
+
+function PayoutTrail({ t, id, reload = 0, headingLevel = 2 }) {
+  const [trail, setTrail] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    let alive = true;
+    api(`/challenges/${enc(id)}/payouts?limit=100`)
+      .then((answer) => { if (alive) { setTrail(answer); setError(null); } })
+      .catch((e) => { if (alive) setError(e); });
+    return () => { alive = false; };
+  }, [id, reload]);
+  const Heading = `h${headingLevel}`;
+  return html`
+    <section class="block payouts" aria-labelledby="payouts-title" data-testid="payouts">
+      <${Heading} id="payouts-title">${t("payoutsTitle")}<//>
+      <${Alert} kind="warn">${error && problemText(t, error)}<//>
+      ${trail === null && !error ? html`<p>${t("loading")}</p>` : null}
+      ${trail && !trail.items.length ? html`<p data-testid="payouts-none">${t("payoutsNone")}</p>` : null}
+      ${trail && trail.totals.length
+        ? html`<p class="payout-totals" data-testid="payout-totals">${t("payoutsTotal", {
+            amounts: trail.totals.map((x) => money(t, x.amount, x.currency)).join(" · "),
+          })}</p>`
+        : null}
+      ${trail && trail.items.length
+        ? html`<ul class="payout-list">
+            ${trail.items.map((p) => html`<li data-testid="payout" key=${p.id}>
+              <strong data-testid="payout-amount">${money(t, p.amount, p.currency)}</strong>
+              ${" "}${t("payoutTo", { name: p.recipient_name || p.to, date: calendarDate(t, p.paid_on) })}
+              ${p.note ? html`<br /><span class="muted" data-testid="payout-note">${p.note}</span>` : null}
+              ${p.proof_url ? html`<br /><a href=${p.proof_url} rel="noopener noreferrer" target="_blank" data-testid="payout-proof">${t("payoutProof")}</a>` : null}
+            </li>`)}
+          </ul>`
+        : null}
+      ${trail && trail.next_cursor ? html`<p class="muted">${t("payoutsMore")}</p>` : null}
+    </section>`;
+}
+
+const PAYOUT_FIELDS = [
+  { name: "amount", required: true, inputmode: "decimal", placeholder: "5000.00" },
+  { name: "currency", required: true, maxlength: 3, value: "EUR" },
+  { name: "paid_on", type: "date", required: true },
+  { name: "to", type: "select", required: true },
+  { name: "proof_url", type: "url" },
+  { name: "note", type: "textarea" },
+];
+const PAYOUT_NAMES = PAYOUT_FIELDS.map((f) => f.name);
+
+function payoutBody(form) {
+  const fd = new FormData(form);
+  const body = {};
+  for (const f of PAYOUT_FIELDS) {
+    const v = String(fd.get(f.name) || "").trim();
+    // The amount stays a string: the API takes decimals as JSON strings, never as floats.
+    if (v) body[f.name] = f.name === "currency" ? v.toUpperCase() : v;
+  }
+  return body;
+}
+
+const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : `k-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+
+function PayoutForm({ t, ch, onRecorded }) {
+  const [errors, setErrors] = useState({});
+  const [general, setGeneral] = useState(null);
+  const [summary, setSummary] = useState(null);
+  const [done, setDone] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const formRef = useRef(null);
+  // One Idempotency-Key per payout being entered: a resubmission (a lost answer, a double
+  // click) records it once; a new key once it is recorded.
+  const keyRef = useRef(newKey());
+
+  const submit = async (e) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    setBusy(true); setErrors({}); setGeneral(null); setSummary(null); setDone(null);
+    try {
+      const payout = await api(`/admin/challenges/${enc(ch.id)}/payouts`, {
+        method: "POST", body: payoutBody(form), headers: { "Idempotency-Key": keyRef.current },
+      });
+      keyRef.current = newKey();
+      form.reset();
+      setDone(t("payoutRecorded", { amount: money(t, payout.amount, payout.currency) }));
+      onRecorded(payout);
+    } catch (err) {
+      const { byField, general: rest } = err.status === 400 ? fieldErrors(err, PAYOUT_NAMES) : { byField: {}, general: [] };
+      setErrors(byField);
+      const fields = Object.keys(byField);
+      if (fields.length) setSummary(t("fixErrors"));
+      if (rest.length || !fields.length) {
+        const p = err.problem || {};
+        setGeneral(err.status === 400 && rest.length
+          ? t("error", { detail: rest.join(" ; ") })
+          : problemText(t, { ...err, problem: { ...p, errors: [] } }));
+      }
+      if (fields.length && formRef.current) {
+        const first = PAYOUT_NAMES.find((n) => byField[n]);
+        const input = formRef.current.elements.namedItem(first);
+        if (input && input.focus) setTimeout(() => input.focus(), 0);
+      }
+    }
+    setBusy(false);
+  };
+
+  const field = (f) => {
+    const id = `pf-${f.name}`;
+    const errId = `err-payout-${f.name}`;
+    const err = errors[f.name];
+    const a11y = err ? { "aria-invalid": "true", "aria-describedby": errId } : {};
+    const label = html`<label for=${id}>${t(`p_${f.name}`)}${f.required ? html` <span aria-hidden="true">*</span>` : null}</label>`;
+    let input;
+    if (f.type === "textarea") input = html`<textarea id=${id} name=${f.name} rows="2" maxlength="500" ...${a11y}></textarea>`;
+    else if (f.type === "select") {
+      input = html`<select id=${id} name=${f.name} ...${a11y}>
+        <option value="beneficiary">${t("payoutToBeneficiary", { name: ch.beneficiary.name })}</option>
+      </select>`;
+    } else {
+      const extra = {};
+      if (f.inputmode) extra.inputmode = f.inputmode;
+      if (f.placeholder) extra.placeholder = f.placeholder;
+      if (f.maxlength) extra.maxlength = String(f.maxlength);
+      // Defaults as defaultValue: the input stays the person's to change, and reset() restores them.
+      if (f.value) extra.defaultValue = f.value;
+      if (f.type === "date") extra.defaultValue = new Date().toISOString().slice(0, 10);
+      input = html`<input id=${id} name=${f.name} type=${f.type || "text"} aria-required=${f.required ? "true" : null} ...${extra} ...${a11y} />`;
+    }
+    const msgs = errors[f.name];
+    return html`<div class="field" key=${f.name}>${label}${input}${msgs && msgs.length
+      ? html`<p class="field-error" id=${errId} data-testid=${`payout-error-${f.name}`}>${msgs.join(" ; ")}</p>` : null}</div>`;
+  };
+
+  return html`
+    <section class="block" aria-labelledby="payout-form-title">
+      <h2 id="payout-form-title">${t("payoutFormTitle")}</h2>
+      <form class="stack-form" data-testid="payout-form" onSubmit=${submit} novalidate ref=${formRef}>
+        ${PAYOUT_FIELDS.map(field)}
+        <${Alert}>${summary}<//>
+        <${Alert} testid="payout-form-error">${general}<//>
+        <button type="submit" data-testid="record-payout" disabled=${busy}>${t("payoutSubmit")}</button>
+      </form>
+      <${Alert} kind="ok" testid="payout-recorded">${done}<//>
+    </section>`;
 }
 
 // ---------------------------------------------------------------- sign-in
@@ -1132,6 +1289,7 @@ function AdminChallenge({ t, id, sess }) {
   const [actionError, setActionError] = useState(null);
   const [done, setDone] = useState(null);
   const [busy, setBusy] = useState(false);
+  const [payouts, setPayouts] = useState(0);  // bumped when one is recorded: reload the trail
 
   usePolling(async (alive) => {
     if (!isAdmin(sess)) return;
@@ -1194,6 +1352,11 @@ function AdminChallenge({ t, id, sess }) {
         <div><dt>${t("reward")}</dt><dd data-testid="reward">${ch.reward}</dd></div>
       </dl>
     </section>
+
+    ${ch.progress.reached
+      ? html`<${PayoutForm} t=${t} ch=${ch} onRecorded=${() => setPayouts((n) => n + 1)} />
+        <${PayoutTrail} t=${t} id=${ch.id} reload=${payouts} />`
+      : null}
 
     <section class="block" aria-labelledby="reports-title">
       <h2 id="reports-title">${t("reportsTitle")}</h2>

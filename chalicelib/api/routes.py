@@ -21,7 +21,8 @@ PARTICIPANT = "chalicelib.api.participant"
 ADMIN = "chalicelib.api.admin"
 ADMIN_REPORTS = "chalicelib.api.admin_reports"  # loads reportlab only for its own requests
 VOTES = "chalicelib.api.votes"
-MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES)
+PAYOUTS = "chalicelib.api.payouts"
+MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES, PAYOUTS)
 
 # What a route's module registers for it: called with Chalice's current request, the Lambda
 # context and the path parameters.
@@ -119,6 +120,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/campaigns/{campaign_id}/report", "GET", ADMIN_REPORTS),
     Route("/admin/audit", "GET", ADMIN),
     Route("/organizations/{slug}", "GET", PUBLIC),
+    Route("/challenges/{challenge_id}/payouts", "GET", PAYOUTS),
+    Route("/admin/challenges/{challenge_id}/payouts", "POST", PAYOUTS),
 )
 
 

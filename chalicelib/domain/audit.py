@@ -37,6 +37,8 @@ class AuditAction:
     # record, which follows its participant's erasure (the trail, append-only, cannot).
     PLEDGE_NAME_HIDE = "challenge.hide_pledge_name"
     PLEDGE_REMOVE = "challenge.remove_pledge"
+    # The target is the challenge; the payout's id, amount and currency are in the details.
+    PAYOUT_RECORD = "challenge.record_payout"
 
 
 class ActorRole(StrEnum):

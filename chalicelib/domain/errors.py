@@ -97,6 +97,15 @@ class ReportsNotAcceptedError(ConflictError):
     """The challenge declares no unit, so it has no quantity to report against."""
 
 
+class ChallengeNotReachedError(ConflictError):
+    """Payouts are recorded only for a challenge that reached its target."""
+
+    def __init__(self, challenge_id: str) -> None:
+        super().__init__(
+            f"challenge {challenge_id!r} has not reached its target: nothing is paid out yet"
+        )
+
+
 class ContentionError(CrowdactError):
     """Storage kept refusing a write because of concurrent writers; the client may retry."""
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from chalicelib.domain.areas import AreaCount
 from chalicelib.domain.model import ChallengeStatus, Channel, DeliveryStatus, RecipientRole, Target
+from chalicelib.domain.payouts import PayoutTotal
 
 
 class ReportSubject(StrEnum):
@@ -94,6 +95,8 @@ class SponsorReport:
     hidden_participants: int  # participants in areas too small to be shown
     challenges: tuple[ChallengeRow, ...] = ()  # a campaign's; empty for a challenge
     notifications: tuple[NotificationTally, ...] = field(default_factory=tuple)
+    # What was paid out (payouts recorded once reached), per currency; a campaign: summed.
+    paid: tuple[PayoutTotal, ...] = ()
 
     def notifications_with(self, status: DeliveryStatus) -> int:
         return sum(tally.count(status) for tally in self.notifications)

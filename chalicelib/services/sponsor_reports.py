@@ -25,6 +25,7 @@ from chalicelib.domain.model import (
     DeliveryStatus,
     quantities_by_unit,
 )
+from chalicelib.domain.payouts import Payout, PayoutTotal, totals
 from chalicelib.domain.series import HourCount, days_from_hours, merge_hours
 from chalicelib.domain.sponsor_report import (
     Branding,
@@ -49,6 +50,10 @@ class PledgeSeriesReader(Protocol):
 
 class AreaCountReader(Protocol):
     def counts(self, challenge_id: str) -> list[AreaCount]: ...
+
+
+class PayoutReader(Protocol):
+    def all(self, challenge_id: str) -> list[Payout]: ...
 
 
 class DeliveryTallyReader(Protocol):
@@ -120,6 +125,7 @@ class SponsorReportService:
         clock: Clock,
         *,
         time_zone: ZoneInfo,
+        payouts: PayoutReader | None = None,
     ) -> None:
         self._challenges = challenges
         self._campaigns = campaigns
@@ -129,6 +135,7 @@ class SponsorReportService:
         self._deliveries = deliveries
         self._clock = clock
         self._time_zone = time_zone
+        self._payouts = payouts
 
     def for_challenge(
         self, challenge_id: str, scope: AdminScope = PLATFORM, *, locale: str | None = None
@@ -165,6 +172,7 @@ class SponsorReportService:
             areas=areas.areas,
             hidden_participants=areas.hidden_participants,
             notifications=tuple(self._deliveries.tally(challenge.id)),
+            paid=self._paid([challenge]),
         )
 
     def for_campaign(
@@ -204,7 +212,15 @@ class SponsorReportService:
             notifications=_add_tallies(
                 tally for c in challenges for tally in self._deliveries.tally(c.id)
             ),
+            paid=self._paid(challenges),
         )
+
+    def _paid(self, challenges: Sequence[Challenge]) -> tuple[PayoutTotal, ...]:
+        """What the challenges paid out, per currency (only a reached one has payouts)."""
+        if self._payouts is None:
+            return ()
+        reader = self._payouts
+        return tuple(totals(p for c in challenges if c.reached for p in reader.all(c.id)))
 
     def _pledge_figures(self, challenges: Sequence[Challenge]) -> _PledgeFigures:
         hours = merge_hours(*(self._series.hours(c.id) for c in challenges))

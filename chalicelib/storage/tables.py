@@ -23,16 +23,8 @@ from pynamodb.models import Model
 
 from chalicelib.aws_clients import botocore_session
 from chalicelib.settings import Settings
-
-
-class _BaseMeta:
-    region = "eu-west-3"
-    host: str | None = None
-    billing_mode = "PAY_PER_REQUEST"
-    # Fail fast inside a Lambda instead of burning its timeout on one call.
-    connect_timeout_seconds = 2
-    read_timeout_seconds = 5
-    max_retry_attempts = 3
+from chalicelib.storage.payout_tables import PayoutItem
+from chalicelib.storage.table_meta import BaseMeta as _BaseMeta
 
 
 class PartyAttribute(MapAttribute[str, object]):
@@ -579,6 +571,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     AuditItem,
     ErasureItem,
     ModerationItem,
+    PayoutItem,
 )
 BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 

@@ -61,6 +61,7 @@ class Resources:
     live: str  # a live challenge of O, in O's campaign, with a pledge
     draft: str  # a draft challenge of O
     campaign: str  # O's campaign
+    reached: str = ""  # a reached challenge of O (only for the routes that need one)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,16 @@ class Case:
 
 def _challenge(r: Resources) -> str:
     return f"/admin/challenges/{r.live}"
+
+
+# The routes whose case needs a reached challenge (a pledge and a run of the stream triggers).
+NEEDS_REACHED = frozenset({"/admin/challenges/{challenge_id}/payouts"})
+PAYOUT = {
+    "amount": "10.00",
+    "currency": "EUR",
+    "paid_on": datetime.now(UTC).date().isoformat(),
+    "to": "beneficiary",
+}
 
 
 CASES: dict[tuple[str, str], Case] = {
@@ -157,7 +168,20 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     # Another organisation's admin reads its own trail (empty here), never O's.
     ("GET", "/admin/audit"): Case(lambda r: "/admin/audit", 200, 200),
+    ("POST", "/admin/challenges/{challenge_id}/payouts"): Case(
+        lambda r: f"/admin/challenges/{r.reached}/payouts", 201, 404, body=lambda r: PAYOUT
+    ),
 }
+
+
+def _reached(api: Api, organization_id: str | None) -> str:
+    challenge = api.create(
+        organization_id=organization_id, target={"metric": "participants", "value": 1}
+    )
+    assert api.pledge(challenge["id"], PLEDGER).status_code == 201
+    api.drain()
+    challenge_id: str = challenge["id"]
+    return challenge_id
 
 
 def _organizations(api: Api) -> None:
@@ -167,12 +191,17 @@ def _organizations(api: Api) -> None:
         )
 
 
-def _resources(api: Api) -> Resources:
+def _resources(api: Api, *, reached: bool = False) -> Resources:
     campaign = api.container.campaigns.create(CampaignDraft("O's week", organization_id=OWN))
     live = api.create(organization_id=OWN, campaign_id=campaign.id)
     draft = api.create(organization_id=OWN, publish=False)
     assert api.pledge(live["id"], PLEDGER).status_code == 201
-    return Resources(live=live["id"], draft=draft["id"], campaign=campaign.id)
+    return Resources(
+        live=live["id"],
+        draft=draft["id"],
+        campaign=campaign.id,
+        reached=_reached(api, OWN) if reached else "",
+    )
 
 
 def test_every_admin_route_has_a_case() -> None:
@@ -187,7 +216,8 @@ def test_each_caller_gets_the_expected_answer(api: Api, route: Route) -> None:
     _organizations(api)
     answers: dict[str, int] = {}
     for caller in CALLERS:
-        resources = _resources(api)  # fresh: a publish or a close happens once per caller
+        # Fresh: a publish or a close happens once per caller.
+        resources = _resources(api, reached=route.path in NEEDS_REACHED)
         body = case.body(resources)
         response = api.request(route.method, case.path(resources), body, caller.headers)
         answers[caller.name] = response.status_code
@@ -205,7 +235,10 @@ def test_each_caller_gets_the_expected_answer(api: Api, route: Route) -> None:
 )
 def test_an_org_admin_cannot_touch_a_challenge_of_no_organisation(api: Api, route: Route) -> None:
     _organizations(api)
-    platform = api.create(publish=not route.path.endswith("/publish"))  # no organisation
+    if route.path in NEEDS_REACHED:
+        platform = {"id": _reached(api, None)}
+    else:
+        platform = api.create(publish=not route.path.endswith("/publish"))  # no organisation
     if "{participant_id}" in route.path:
         assert api.pledge(platform["id"], PLEDGER).status_code == 201
     own_admin = CALLERS[3].headers
@@ -214,6 +247,8 @@ def test_an_org_admin_cannot_touch_a_challenge_of_no_organisation(api: Api, rout
     body = {"title": "Mine now"} if route.method == "PATCH" else None
     if route.path.endswith("/remove"):
         body = {"reason": "spam"}
+    if route.path in NEEDS_REACHED:
+        body = PAYOUT
     answer = api.request(route.method, path, body, own_admin)
     assert answer.status_code == 404, answer.body
     # ...while the platform admin still may.

@@ -97,6 +97,8 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
     "challenge_events": "milestones and fan-out positions (a participant id as a page "
     "boundary, for a few minutes while the e-mails go out)",
     "organizations": "organisations",
+    "payouts": "payments to a challenge's beneficiary (an organisation); the admin who "
+    "recorded one is in the audit trail, not here",
     "organization_slugs": "organisations",
     "campaigns": "organisations' campaigns",
     "area_counts": "counts per ~5 km cell",

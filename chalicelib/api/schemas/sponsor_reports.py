@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib.api.schemas.challenges import TargetOut
 from chalicelib.api.schemas.common import Timestamp
+from chalicelib.api.schemas.payouts import PayoutTotalOut
 from chalicelib.domain.model import DeliveryStatus
 from chalicelib.domain.sponsor_report import SponsorReport
 
@@ -97,6 +98,9 @@ class SponsorReportOut(BaseModel):
     hidden_participants: int = Field(description="participants in areas too small to show")
     challenges: list[ReportChallengeOut] = Field(description="a campaign's challenges")
     notifications: list[NotificationTallyOut]
+    paid: list[PayoutTotalOut] = Field(
+        description="what was paid out per currency (GET /challenges/{id}/payouts lists it)"
+    )
 
     @classmethod
     def from_report(cls, report: SponsorReport) -> SponsorReportOut:
@@ -163,4 +167,5 @@ class SponsorReportOut(BaseModel):
                 )
                 for t in report.notifications
             ],
+            paid=[PayoutTotalOut.from_total(total) for total in report.paid],
         )
