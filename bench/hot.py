@@ -136,6 +136,26 @@ class HotReads:
 
 
 @dataclass
+class VoteResult:
+    """Votes on one hot challenge's beneficiary vote, through VoteService on moto: each of
+    `voters` votes, then half of them change their vote (a change moves one vote between two
+    candidates' shards). The ceiling is the hottest key's, as for pledges."""
+
+    voters: int
+    votes: int  # first votes and changes
+    calls_per_vote: float
+    calls_by_operation: dict[str, float]
+    wcu_per_vote: float
+    hottest: KeyShare
+    top_keys: list[KeyShare]
+    tallies_exact: bool
+
+    @property
+    def ceiling(self) -> float:
+        return self.hottest.ceiling
+
+
+@dataclass
 class HotResult:
     counter_shards: int
     sharded: VariantResult
@@ -149,6 +169,7 @@ class HotResult:
     pledge_item_bytes: int
     container_clients: int  # DynamoDB clients build_container makes
     seconds: float
+    votes: VoteResult | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -378,6 +399,7 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
         api_path = _api_path(
             recorder, app_module, container, stream, ids["sharded"], api_sample, progress
         )
+        votes = _votes(recorder, container, stream, min(pledges, VOTERS), prefix, progress)
     finally:
         set_container(None)
         capture.close()
@@ -400,11 +422,70 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
         pledge_item_bytes=_largest_item(recorder, "put", "pledges"),
         container_clients=container_clients,
         seconds=0.0,
+        votes=votes,
         notes=[
             f"reads on the challenge item: one per container per cache refresh (measured every "
             f"{reads.refresh_interval_s:.2f} s here), containers = pledges/s × "
             f"{ASSUMED_API_LATENCY_MS:.0f} ms (assumed mean Lambda duration, Little's law)"
         ],
+    )
+
+
+VOTERS = 5000
+VOTE_CANDIDATES = ("solicycle", "emmaus", "rejoue")
+
+
+def _votes(
+    recorder: CapacityRecorder,
+    container: Any,
+    stream: _Stream,
+    voters: int,
+    prefix: str,
+    progress: Progress,
+) -> VoteResult:
+    """Pledge `voters` participants (not measured), then measure their votes and changes."""
+    from collections import Counter
+
+    from chalicelib.domain.model import Principal
+    from chalicelib.domain.votes import BeneficiaryChoice, Candidate
+    from chalicelib.services.pledges import PledgeRequest
+
+    choice = BeneficiaryChoice(
+        candidates=tuple(Candidate(c, c.title(), f"{c}@asso.example") for c in VOTE_CANDIDATES)
+    )
+    draft = dataclasses.replace(_draft(target=10 * voters), beneficiary_choice=choice)
+    challenge = container.challenges.create(draft)
+    progress(f"votes: {voters} voters on {challenge.id}, each votes, half change their vote")
+    people = [Principal(sub=f"voter-{i:06d}") for i in range(voters)]
+    with recorder.in_phase("setup:votes"):
+        for person in people:
+            container.pledges.pledge(person, challenge.id, PledgeRequest())
+        stream.drain()
+    final: dict[str, str] = {}
+    with recorder.in_phase("api:votes"):
+        for i, person in enumerate(people):
+            final[person.sub] = VOTE_CANDIDATES[i % 3]
+            container.votes.cast(person, challenge.id, final[person.sub])
+        for i, person in list(enumerate(people))[::2]:  # another candidate than the first
+            final[person.sub] = VOTE_CANDIDATES[(i + 1) % 3]
+            container.votes.cast(person, challenge.id, final[person.sub])
+    votes = voters + len(people[::2])
+    with recorder.in_phase("stream:votes"):
+        stream.drain()  # the pledges' MODIFY records: nothing on the stream counts votes
+    tallies = dict(container.votes.tallies(None, challenge.id).votes)
+    phases = ["api:votes", "stream:votes"]
+    by_key = recorder.wcu_by_partition(phases)
+    calls = recorder.calls_by_operation(["api:votes"])
+    keys = list(by_key.items())
+    return VoteResult(
+        voters=voters,
+        votes=votes,
+        calls_per_vote=sum(calls.values()) / votes,
+        calls_by_operation={op: n / votes for op, n in calls.items()},
+        wcu_per_vote=sum(by_key.values()) / votes,
+        hottest=_share(keys[0][0], keys[0][1], votes, PARTITION_WCU_PER_S, prefix),
+        top_keys=[_share(k, u, votes, PARTITION_WCU_PER_S, prefix) for k, u in keys[:4]],
+        tallies_exact=tallies == dict(Counter(final.values())),
     )
 
 

@@ -612,6 +612,71 @@ async function findMyPledge(id) {
   return null;
 }
 
+// ---------------------------------------------------------------- beneficiary vote
+function VoteBlock({ t, ch, sess, mine, onVoted }) {
+  const [tallies, setTallies] = useState(null);
+  const [error, setError] = useState(null);
+  const [saved, setSaved] = useState(null);
+  const [busy, setBusy] = useState(false);
+  usePolling(async (alive) => {
+    try {
+      const answer = await api(`/challenges/${enc(ch.id)}/votes`);
+      if (alive()) setTallies(answer);
+    } catch (e) {
+      if (alive()) setError(e);
+    }
+  }, [ch.id]);
+  const choice = ch.beneficiary_choice;
+  const open = (tallies ? tallies.status : choice.status) === "open";
+  const myVote = mine ? mine.candidate_id : null;
+  const votes = {};
+  if (tallies) for (const c of tallies.candidates) votes[c.id] = c.votes;
+  const winner = choice.candidates.find((c) => c.id === (tallies ? tallies.winner_id : choice.winner_id));
+
+  const cast = async (candidate) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api(`/challenges/${enc(ch.id)}/vote`, { method: "PUT", body: { candidate_id: candidate.id } });
+      setSaved(candidate.name);
+      onVoted(candidate.id);
+      setTallies(await api(`/challenges/${enc(ch.id)}/votes`));
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return html`
+    <section class="block vote" aria-labelledby="vote-title" data-testid="vote">
+      <h2 id="vote-title">${t("voteTitle")}</h2>
+      ${open
+        ? html`<p data-testid="vote-status">${choice.closes_at ? t("voteOpenUntil", { date: t.dateTime(choice.closes_at) }) : t("voteOpen")}</p>`
+        : html`<p class="reached" data-testid="vote-status">${t("voteClosed", { name: winner ? winner.name : "" })}</p>`}
+      <${Alert} testid="vote-error">${error && problemText(t, error)}<//>
+      ${saved ? html`<${Alert} kind="ok" testid="vote-saved">${t("voteSaved", { name: saved })}<//>` : null}
+      <ul class="candidates">
+        ${choice.candidates.map((c) => html`<li key=${c.id} data-testid="candidate" data-candidate=${c.id} class=${myVote === c.id ? "mine" : ""}>
+          <div class="candidate-head">
+            <strong>${c.name}</strong>
+            ${winner && winner.id === c.id ? html` <span class="badge" data-testid="vote-winner">${t("voteWinner")}</span>` : null}
+            ${myVote === c.id ? html` <span class="badge" data-testid="my-vote">${t("voteMine")}</span>` : null}
+            <span class="muted" data-testid="candidate-votes">${tallies ? t("voteCount", { n: t.number(votes[c.id] || 0), raw: votes[c.id] || 0 }) : ""}</span>
+          </div>
+          ${c.description ? html`<p class="muted">${c.description}</p>` : null}
+          ${c.url ? html`<p><a href=${c.url} rel="noopener noreferrer" target="_blank">${t("voteSite", { name: c.name })}</a></p>` : null}
+          ${open && mine
+            ? html`<button type="button" data-testid="vote-for" disabled=${busy || myVote === c.id}
+                aria-pressed=${myVote === c.id ? "true" : "false"} onClick=${() => cast(c)}>${t("voteFor", { name: c.name })}</button>`
+            : null}
+        </li>`)}
+      </ul>
+      ${tallies ? html`<p class="muted" data-testid="vote-total">${t("voteTotal", { n: t.number(tallies.total), raw: tallies.total })}</p>` : null}
+      ${open && sess && !mine ? html`<p class="muted" data-testid="vote-pledge-first">${t("votePledgeFirst")}</p>` : null}
+    </section>`;
+}
+
 // ---------------------------------------------------------------- challenge page
 function ChallengePage({ t, id, sess }) {
   const [ch, setCh] = useState(null);
@@ -717,6 +782,10 @@ function ChallengePage({ t, id, sess }) {
           setMine((m) => m && { ...m, quantity_reported: (m.quantity_reported || 0) + answer.report.quantity });
         }} />
 
+      ${ch.beneficiary_choice
+        ? html`<${VoteBlock} t=${t} ch=${ch} sess=${sess} mine=${mine}
+            onVoted=${(candidateId) => setMine((m) => m && { ...m, candidate_id: candidateId })} />`
+        : null}
       ${ch.progress.reached ? html`<${PayoutTrail} t=${t} id=${ch.id} />` : null}
       <${AreasBlock} t=${t} geojson=${areas} />
       <${NearbyBlock} t=${t} result=${nearby} error=${nearbyError} onQuery=${query} />
