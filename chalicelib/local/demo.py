@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from chalicelib.domain.areas import area_from_coordinates
 from chalicelib.domain.model import (
@@ -16,10 +17,12 @@ from chalicelib.domain.model import (
     Target,
     Visibility,
 )
+from chalicelib.domain.votes import BeneficiaryChoice, Candidate, placeholder_beneficiary
 from chalicelib.local.clock import ShiftedClock
 from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.organizations import OrganizationDraft
+from chalicelib.services.payouts import PayoutRequest
 from chalicelib.services.pledges import PledgeRequest
 from chalicelib.services.reports import ReportRequest
 from chalicelib.wiring import Container
@@ -128,6 +131,33 @@ def _grdf(title: str, action: str, target: int, beneficiary: Party, reward: str)
 
 
 GRDF_TOWNS = ("Paris 9e", "Lyon", "Marseille", "Lille", "Nantes", "Toulouse")
+ZERO_WASTE_CHOICE = BeneficiaryChoice(
+    candidates=(
+        Candidate(
+            "zero-waste-paris",
+            "Zero Waste Paris",
+            "contact@zerowaste-paris.example",
+            "Teaches households and shops to cut their waste.",
+            "https://zerowaste-paris.example",
+        ),
+        Candidate(
+            "la-recyclerie",
+            "La Recyclerie",
+            "contact@recyclerie.example",
+            "A former railway station turned repair and reuse hub.",
+        ),
+        Candidate(
+            "emmaus-saint-ouen",
+            "Emmaüs Saint-Ouen",
+            "contact@emmaus-saint-ouen.example",
+            "Second-hand goods that fund work for people in need.",
+        ),
+    )
+)
+# How the demo's voters lean (mid-vote: a close race).
+ZERO_WASTE_LEANING = (("la-recyclerie", 5), ("zero-waste-paris", 4), ("emmaus-saint-ouen", 3))
+ZERO_WASTE_VOTE_DAYS = 5
+DEMO_ADMIN = Principal(sub="demo-admin", groups=frozenset({"admin"}))
 
 DEMO_CHALLENGES: tuple[DemoChallenge, ...] = (
     DemoChallenge("clichy", ChallengeDraft(
@@ -194,6 +224,28 @@ DEMO_CHALLENGES: tuple[DemoChallenge, ...] = (
         _party("Simplon.co", "contact@simplon.example"),
         "€2,000 to Simplon.co for a coding bootcamp grant",
     ), 60, GRDF_TOWNS),
+    # Solidons: the participants choose the beneficiary; mid-vote (votes in `_vote`).
+    DemoChallenge("zero-waste-vote", ChallengeDraft(
+        title="Zéro déchet à Saint-Ouen",
+        action="I carry my own bag, bottle and box for a month",
+        description="Saint-Ouen's shops fund one association; the participants choose which.",
+        target=Target(Metric.PARTICIPANTS, 100),
+        sponsor=_party("Ville de Saint-Ouen", "environnement@saint-ouen.example"),
+        beneficiary=placeholder_beneficiary(ZERO_WASTE_CHOICE),
+        beneficiary_choice=ZERO_WASTE_CHOICE,
+        reward="€3,000 to the association the participants choose",
+        publish=True,
+    ), pledges=24, towns=("Saint-Ouen", "Clichy")),
+    # Reached, with a payout recorded: where the money went.
+    DemoChallenge("repair-cafe", ChallengeDraft(
+        title="Repair Café Clichy",
+        action="I bring something broken to be repaired instead of thrown away",
+        target=Target(Metric.PARTICIPANTS, 20),
+        sponsor=_party("Ville de Clichy", "mobilite@ville-clichy.example"),
+        beneficiary=_party("Repair Café Clichy", "contact@repaircafe-clichy.example"),
+        reward="€1,500 to Repair Café Clichy for tools and spare parts",
+        publish=True,
+    ), pledges=24, towns=("Clichy", "Levallois-Perret")),
 )  # fmt: skip
 
 
@@ -294,6 +346,11 @@ def _load(container: Container, seed: int, clock: ShiftedClock) -> dict[str, str
         if in_a_week:
             draft = replace(draft, ends_at=week)
             _in_the_week(clock, 0, 1)
+        elif draft.beneficiary_choice is not None:
+            closes_at = datetime.now(UTC) + timedelta(days=ZERO_WASTE_VOTE_DAYS)
+            choice = replace(draft.beneficiary_choice, closes_at=closes_at)
+            draft = replace(draft, beneficiary_choice=choice)
+            clock.offset = timedelta(0)
         else:
             clock.offset = timedelta(0)
         challenge = container.challenges.create(draft)
@@ -319,7 +376,39 @@ def _load(container: Container, seed: int, clock: ShiftedClock) -> dict[str, str
             ids[report.challenge_key],
             ReportRequest(quantity=report.quantity),
         )
+    _vote(container, ids["zero-waste-vote"], random.Random(seed + 1))  # noqa: S311 - demo data
+    _pay(container, ids["repair-cafe"])
     return ids
+
+
+def _vote(container: Container, challenge_id: str, rng: random.Random) -> None:
+    """Most of the zero-waste challenge's pledgers vote, a few of them twice (a change)."""
+    choices = [c for c, weight in ZERO_WASTE_LEANING for _ in range(weight)]
+    demo = next(d for d in DEMO_CHALLENGES if d.key == "zero-waste-vote")
+    for number in range(demo.pledges):
+        person = demo_participant(demo.key, number)
+        if number % 6 == 5:
+            continue  # has not voted yet
+        container.votes.cast(person, challenge_id, rng.choice(choices))
+        if number % 7 == 0:
+            container.votes.cast(person, challenge_id, rng.choice(choices))
+
+
+def _pay(container: Container, challenge_id: str) -> None:
+    """The repair café's target is met: count it now (as the stream trigger does) and record
+    the city's payout."""
+    container.progress.refresh(challenge_id)
+    container.payouts.record(
+        DEMO_ADMIN,
+        challenge_id,
+        PayoutRequest(
+            amount=Decimal("1500.00"),
+            currency="EUR",
+            paid_on=datetime.now(UTC).date(),
+            to="beneficiary",
+            note="Tools and spare parts for the Saturday repair sessions",
+        ),
+    )
 
 
 def _create_weeks(container: Container, started: datetime, ends: datetime) -> None:

@@ -217,3 +217,23 @@ def test_demo_reports_are_counted_in_kg_and_in_the_week_s_km(demo_stack: Stack) 
     )  # fmt: skip
     week = demo_stack.request("GET", "/campaigns/cmp_humanis_mobility_week", token=employee)
     assert week.json()["totals"]["quantity"] == {"km": HUMANIS_KM}
+
+
+def test_the_demo_holds_a_vote_under_way_and_a_reached_challenge_with_its_payout(
+    demo_stack: Stack,
+) -> None:
+    challenges = listed(demo_stack)
+    vote_id = challenges["Zéro déchet à Saint-Ouen"]["id"]
+    tallies = demo_stack.request("GET", f"/challenges/{vote_id}/votes").json()
+    assert tallies["status"] == "open"
+    assert len(tallies["candidates"]) == 3
+    # 24 pledgers, every sixth has not voted yet: 20 votes, a close race.
+    assert tallies["total"] == 20
+    assert all(candidate["votes"] > 0 for candidate in tallies["candidates"])
+
+    repair = challenges["Repair Café Clichy"]
+    assert repair["progress"]["reached"]
+    trail = demo_stack.request("GET", f"/challenges/{repair['id']}/payouts").json()
+    assert [(p["amount"], p["currency"], p["to"]) for p in trail["items"]] == [
+        ("1500.00", "EUR", "beneficiary")
+    ]
