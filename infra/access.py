@@ -78,19 +78,24 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
     ),
     # services.deadlines.end_due (every minute): live challenges from challenges.by_status,
     # the final sum of their counter shards (services.progress.refresh), then the status
-    # change and the challenge.ended milestone in one transaction.
+    # change and the challenge.ended milestone in one transaction; and
+    # services.votes.close_due: a vote past its closes_at freezes its shards (counters) and
+    # writes its result with vote.closed.
     "end_due_challenges": FunctionAccess(
         tables={
-            "counters": TableAccess.READ,
+            "counters": TableAccess.READ_WRITE,
             "challenges": TableAccess.READ_WRITE,
             "challenge_events": TableAccess.READ_WRITE,
         }
     ),
-    # services.notifications.notify: the challenge, the delivery log, SES; and
-    # services.participant_mail: the pledges index, the fan-out chunks in the outbox.
+    # services.notifications.notify: the challenge, the delivery log, SES; closing a
+    # beneficiary vote first (services.votes.close: its shards in counters, its result on the
+    # challenge with vote.closed in the outbox); and services.participant_mail: the pledges
+    # index, the fan-out chunks in the outbox.
     "notify_milestones": FunctionAccess(
         tables={
-            "challenges": TableAccess.READ,
+            "counters": TableAccess.READ_WRITE,
+            "challenges": TableAccess.READ_WRITE,
             "deliveries": TableAccess.READ_WRITE,
             "pledges": TableAccess.READ,
             "challenge_events": TableAccess.READ_WRITE,

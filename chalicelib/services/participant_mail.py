@@ -102,6 +102,11 @@ class ParticipantMail:
         challenge = self._challenges.get(chunk.challenge_id)
         if challenge is None:
             return ChunkReport()  # Nothing to tell anyone about a challenge that is gone.
+        choice = challenge.beneficiary_choice
+        if choice is not None and not choice.closed:
+            # The notifier closes the vote before it starts the fan-out; had it failed to, the
+            # e-mail would name no beneficiary: wait for it (the stream brings the chunk back).
+            raise DeliveryRetryError(f"the beneficiary vote of {challenge.id} is not closed yet")
         deadline = None if time_left is None else self._clock.now() + time_left - TIME_RESERVE
         report = self._send(chunk, challenge, self._participants(chunk), deadline)
         if report.retry:

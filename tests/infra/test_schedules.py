@@ -67,8 +67,9 @@ def test_its_role_has_named_actions_on_its_three_tables_only(stage: Synthesized)
     assert granted_tables(found["ReadItems"]) == {
         table_id(stage, base) for base in ("counters", "challenges", "challenge_events")
     }
+    # Counters too: closing a beneficiary vote past its closes_at freezes the vote's shards.
     assert granted_tables(found["WriteItems"]) == {
-        table_id(stage, base) for base in ("challenges", "challenge_events")
+        table_id(stage, base) for base in ("counters", "challenges", "challenge_events")
     }
     # It lists live challenges through the by_status index.
     assert "/index/by_status" in json.dumps(found["ReadItems"]["Resource"])
