@@ -144,6 +144,12 @@ def exercise(client: Client) -> dict[str, int]:
     settle(client, one, cid)
     check("notifications", client.call(("GET", one[0] + "/notifications"),
           one[1] + "/notifications", token=admin), 200)  # fmt: skip
+    exercise_votes(client, check, draft)
+    payouts = ("/admin/challenges/{challenge_id}/payouts", f"/admin/challenges/{cid}/payouts")
+    check("payout", client.call(("POST", payouts[0]), payouts[1], token=admin,
+          body={"amount": "1.00", "currency": "EUR", "paid_on": time.strftime("%Y-%m-%d"),
+                "to": "beneficiary"}), 201)  # fmt: skip
+    check("payouts", client.call(("GET", public[0] + "/payouts"), public[1] + "/payouts"), 200)
     moderated = ("/admin/challenges/{challenge_id}/pledges/{participant_id}",
                  f"/admin/challenges/{cid}/pledges/{lea_sub}")  # fmt: skip
     check("moderated pledge", client.call(("GET", moderated[0]), moderated[1], token=admin), 200)
@@ -177,6 +183,30 @@ def exercise(client: Client) -> dict[str, int]:
     check("health", client.call(("GET", "/health"), "/health"), 200)
     check("openapi", client.call(("GET", "/openapi.json"), "/openapi.json"), 200)
     return statuses
+
+
+def exercise_votes(client: Client, check: Callable[..., Any], draft: dict[str, Any]) -> None:
+    """A beneficiary vote: cast, read, tallied, and closed by reaching the target."""
+    candidates = [{"id": f"c{n}", "name": f"C{n}", "email": f"c{n}@warm.example"} for n in (1, 2)]
+    body = {k: v for k, v in draft.items() if k not in ("beneficiary", "campaign_id")}
+    body.update(beneficiary_choice={"candidates": candidates}, publish=True,
+                target={"metric": "participants", "value": 1})  # fmt: skip
+    vid = check("vote challenge", client.call(("POST", "/admin/challenges"), "/admin/challenges",
+                token=client.admin, body=body), 201)["id"]  # fmt: skip
+    voter = participant("voter")
+    route = "/challenges/{challenge_id}"
+    check("vote pledge", client.call(("POST", route + "/pledges"), f"/challenges/{vid}/pledges",
+          token=voter), 201)  # fmt: skip
+    check("vote", client.call(("PUT", route + "/vote"), f"/challenges/{vid}/vote", token=voter,
+          body={"candidate_id": "c2"}), 200)  # fmt: skip
+    check("my vote", client.call(("GET", route + "/vote"), f"/challenges/{vid}/vote",
+          token=voter), 200)  # fmt: skip
+
+    def closed() -> bool:
+        _, tallies = client.call(("GET", route + "/votes"), f"/challenges/{vid}/votes")
+        return bool(tallies["status"] == "closed" and tallies["winner_id"] == "c2")
+
+    wait_for(closed, f"the vote of {vid}")
 
 
 def settle(client: Client, route: tuple[str, str], challenge_id: str) -> None:
