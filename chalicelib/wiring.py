@@ -12,6 +12,7 @@ from chalicelib.api.idempotency import IdempotentResponses
 from chalicelib.auth import Authenticator, build_verifier
 from chalicelib.aws_clients import create_client
 from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
+from chalicelib.notify.update_email import UpdateEmailRenderer, WebLinks, unsubscribe_secret
 from chalicelib.notify.webhook import HttpWebhookSender
 from chalicelib.observability import (
     ContainerMetrics,
@@ -24,6 +25,7 @@ from chalicelib.services.audit import AuditService
 from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.deadlines import DeadlineService
+from chalicelib.services.follows import FollowService
 from chalicelib.services.moderation import ModerationService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.organizations import OrganizationService
@@ -37,6 +39,7 @@ from chalicelib.services.reports import ReportService
 from chalicelib.services.retry import RetryPolicy
 from chalicelib.services.sponsor_reports import SponsorReportService
 from chalicelib.services.tallies import TallyService
+from chalicelib.services.update_mail import UpdateMail
 from chalicelib.settings import LOCAL_STAGE, Settings
 from chalicelib.storage.audit import DynamoAuditRepository
 from chalicelib.storage.campaign_cache import CachedCampaignRepository
@@ -50,6 +53,11 @@ from chalicelib.storage.challenges import DynamoChallengeRepository
 from chalicelib.storage.counters import DynamoCounterRepository
 from chalicelib.storage.deliveries import DynamoDeliveryRepository
 from chalicelib.storage.fanout import DynamoFanoutRepository
+from chalicelib.storage.follows import (
+    DynamoFollowRepository,
+    DynamoUpdateDeliveryRepository,
+    DynamoUpdateRepository,
+)
 from chalicelib.storage.moderation import DynamoModeration
 from chalicelib.storage.organization_cache import CachedOrganizationRepository
 from chalicelib.storage.organizations import DynamoOrganizationRepository
@@ -96,6 +104,8 @@ class Container:
     rate_limits: RateLimits
     # Admin routes record through `@endpoint(audit=...)`; other writers call `audit.record`.
     audit: AuditService
+    follows: FollowService
+    update_mail: UpdateMail
 
 
 def build_container(
@@ -133,11 +143,13 @@ def build_container(
     deliveries = DynamoDeliveryRepository()
     pledge_repository = DynamoPledgeRepository(settings)
     tallies = DynamoPledgeTallies(settings)
+    mailer = mailer or SesMailer(
+        LazySesClient(settings), settings.mail_from, settings.ses_configuration_set
+    )
     notifications = NotificationService(
         challenge_repository,
         deliveries,
-        mailer
-        or SesMailer(LazySesClient(settings), settings.mail_from, settings.ses_configuration_set),
+        mailer,
         JinjaEmailRenderer(),
         clock,
         max_attempts=settings.notification_max_attempts,
@@ -156,6 +168,20 @@ def build_container(
         clock,
         counter_shards=settings.campaign_counter_shards,
         organizations=organization_cache,
+    )
+    follow_repository = DynamoFollowRepository()
+    update_repository = DynamoUpdateRepository()
+    update_deliveries = DynamoUpdateDeliveryRepository()
+    follows = FollowService(
+        follow_repository,
+        update_repository,
+        update_deliveries,
+        challenges,
+        campaigns,
+        pledge_repository,
+        unsubscribe_secret(settings),
+        clock,
+        pledge_buckets=PLEDGE_INDEX_BUCKETS,
     )
     return Container(
         settings=settings,
@@ -203,6 +229,23 @@ def build_container(
             metrics=metrics,
         ),
         audit=AuditService(DynamoAuditRepository(), clock, metrics=metrics),
+        follows=follows,
+        update_mail=UpdateMail(
+            challenge_repository,
+            update_repository,
+            follow_repository,
+            DynamoFanoutRepository(),
+            pledge_repository,
+            update_deliveries,
+            follows,
+            mailer,
+            UpdateEmailRenderer(),
+            WebLinks(settings.web_url),
+            clock,
+            chunk_size=settings.participant_email_chunk,
+            max_attempts=settings.notification_max_attempts,
+            metrics=metrics,
+        ),
     )
 
 

@@ -20,7 +20,8 @@ PUBLIC = "chalicelib.api.public"
 PARTICIPANT = "chalicelib.api.participant"
 ADMIN = "chalicelib.api.admin"
 ADMIN_REPORTS = "chalicelib.api.admin_reports"  # loads reportlab only for its own requests
-MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS)
+FOLLOWS = "chalicelib.api.follows"
+MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, FOLLOWS)
 
 # What a route's module registers for it: called with Chalice's current request, the Lambda
 # context and the path parameters.
@@ -115,6 +116,17 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/campaigns/{campaign_id}/report", "GET", ADMIN_REPORTS),
     Route("/admin/audit", "GET", ADMIN),
     Route("/organizations/{slug}", "GET", PUBLIC),
+    Route("/challenges/{challenge_id}/follow", "PUT", FOLLOWS),
+    Route("/challenges/{challenge_id}/follow", "DELETE", FOLLOWS),
+    Route("/campaigns/{campaign_id}/follow", "PUT", FOLLOWS),
+    Route("/campaigns/{campaign_id}/follow", "DELETE", FOLLOWS),
+    Route("/challenges/{challenge_id}/updates", "GET", FOLLOWS),
+    Route("/admin/challenges/{challenge_id}/updates", "POST", FOLLOWS),
+    Route("/me/follows", "GET", FOLLOWS),
+    Route("/me/follows/{kind}/{target_id}", "DELETE", FOLLOWS),
+    Route("/me/feed", "GET", FOLLOWS),
+    Route("/unsubscribe", "GET", FOLLOWS),
+    Route("/unsubscribe", "POST", FOLLOWS),
 )
 
 

@@ -23,6 +23,7 @@ from pynamodb.models import Model
 
 from chalicelib.aws_clients import botocore_session
 from chalicelib.settings import Settings
+from chalicelib.storage.follow_tables import FOLLOW_TABLES
 
 
 class _BaseMeta:
@@ -553,6 +554,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     AuditItem,
     ErasureItem,
     ModerationItem,
+    *FOLLOW_TABLES,
 )
 BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 
