@@ -269,3 +269,24 @@ def test_concurrent_follows_make_one_follow_and_one_email_each(fanout: FanoutApi
     post_update(fanout, challenge_id)
     fanout.api.drain()
     assert update_emails(fanout) == Counter({f"{sub}@people.example": 1 for sub in subs})
+
+
+def test_follows_are_exported_and_erased(fanout: FanoutApi) -> None:
+    challenge_id = fanout.api.create()["id"]
+    call(fanout, "PUT", f"/challenges/{challenge_id}/follow", person("lea", locale="en-GB"))
+    other = fanout.api.create()["id"]
+    call(fanout, "DELETE", f"/challenges/{other}/follow", person("lea"))
+    update = post_update(fanout, challenge_id)
+    fanout.api.drain()
+    document = json.loads(call(fanout, "GET", "/me/export", person("lea")).body)
+    assert sorted(
+        (f["id"], f["following"], f["email"], f["locale"]) for f in document["follows"]
+    ) == sorted([(challenge_id, True, "lea@people.example", "en"), (other, False, None, None)])
+    assert [(e["update_id"], e["status"]) for e in document["update_emails"]] == [
+        (update["id"], "sent")
+    ]
+
+    assert call(fanout, "DELETE", "/me", person("lea")).status_code == 204
+    document = json.loads(call(fanout, "GET", "/me/export", person("lea")).body)
+    assert (document["follows"], document["update_emails"]) == ([], [])
+    assert list(FollowItem.by_participant.query("lea")) == []

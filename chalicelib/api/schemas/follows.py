@@ -44,9 +44,7 @@ class FollowList(BaseModel):
 def _paragraphs(value: str) -> str:
     # Line breaks and tabs make paragraphs; other control and format characters have no
     # place in a text e-mailed to many people (as in names, see common.Text).
-    if any(
-        unicodedata.category(char) in ("Cc", "Cf") and char not in "\n\t" for char in value
-    ):
+    if any(unicodedata.category(char) in ("Cc", "Cf") and char not in "\n\t" for char in value):
         raise ValueError("must not contain control or formatting characters")
     return value
 
