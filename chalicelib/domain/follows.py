@@ -8,6 +8,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -177,6 +178,8 @@ def owed_update(
 
 TOKEN_VERSION = 1
 MAX_TOKEN_LENGTH = 512
+# Two URL-safe base64 parts: the payload and its signature.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class InvalidUnsubscribeTokenError(InvalidRequestError):
@@ -220,10 +223,10 @@ def sign_unsubscribe(secret: bytes, participant_id: str, target: FollowTarget) -
 
 def verify_unsubscribe(secret: bytes, token: str) -> tuple[str, FollowTarget]:
     """Whose opt-out of what a token asks; InvalidUnsubscribeTokenError unless we signed it."""
-    payload, _, signature = token.partition(".")
-    if not payload or not signature or len(token) > MAX_TOKEN_LENGTH:
+    if len(token) > MAX_TOKEN_LENGTH or not TOKEN_PATTERN.fullmatch(token):
         raise InvalidUnsubscribeTokenError()
-    if not hmac.compare_digest(signature, _signature(secret, payload)):
+    payload, _, signature = token.partition(".")
+    if not hmac.compare_digest(signature.encode(), _signature(secret, payload).encode()):
         raise InvalidUnsubscribeTokenError()
     try:
         claims = json.loads(_unb64(payload))
