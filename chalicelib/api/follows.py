@@ -170,9 +170,11 @@ def list_updates(request: ApiRequest[Any, ListQuery], challenge_id: str) -> Upda
 )
 def post_update(request: ApiRequest[UpdateIn, Any], challenge_id: str) -> UpdateOut:
     body = request.body
-    update = request.container.follows.post_update(
+    update, challenge = request.container.follows.post_update(
         challenge_id, UpdateDraft(body.title, body.body, body.locale), request.scope
     )
+    # In the challenge's organisation's trail, whoever posted it.
+    request.audit_note.organization_id = challenge.organization_id
     return UpdateOut.from_update(update)
 
 

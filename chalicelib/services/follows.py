@@ -185,7 +185,8 @@ class FollowService:
 
     def post_update(
         self, challenge_id: str, draft: UpdateDraft, scope: AdminScope
-    ) -> ChallengeUpdate:
+    ) -> tuple[ChallengeUpdate, Challenge]:
+        """The update posted, and its challenge (whose organisation the audit entry names)."""
         challenge = self._challenges.get_for_admin(challenge_id, scope)
         update = ChallengeUpdate(
             id=UPDATE_ID_PREFIX + secrets.token_hex(8),
@@ -199,7 +200,7 @@ class FollowService:
             update, campaign=challenge.campaign_id is not None, buckets=self._buckets
         )
         self._updates.add(update, chunks)
-        return update
+        return update, challenge
 
     def list_updates(
         self, principal: Principal | None, challenge_id: str, *, limit: int, cursor: str | None

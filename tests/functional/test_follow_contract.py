@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -18,6 +19,7 @@ from chalicelib.domain.follows import (
     first_chunks,
 )
 from chalicelib.local import moto_fixes
+from chalicelib.notify.update_email import SecretsManagerSecret
 from chalicelib.services.follow_ports import (
     FollowRepository,
     UpdateClaim,
@@ -161,3 +163,15 @@ def test_a_failed_claim_is_retried_or_settled(store: FollowStore) -> None:
     assert store.deliveries.delete_for_participant("p1") == 1
     assert store.deliveries.of_participant("p1") == []
     assert len(store.deliveries.of_participant("p2")) == 1
+
+
+def test_the_deployed_key_is_read_once_from_secrets_manager(env: Settings) -> None:
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name=env.region)
+        arn = client.create_secret(Name="crowdact-dev-unsubscribe-links", SecretString="k" * 64)[
+            "ARN"
+        ]
+        secret = SecretsManagerSecret(env, arn)
+        assert secret.get() == b"k" * 64
+        client.put_secret_value(SecretId=arn, SecretString="changed")
+        assert secret.get() == b"k" * 64  # kept by the container

@@ -133,8 +133,14 @@ def test_posting_is_for_admins_of_the_challenge_and_audited(fanout: FanoutApi) -
     assert call(fanout, "POST", path, own, {**body, "locale": "de"}).status_code == 400
     assert call(fanout, "POST", path, own, {**body, "title": ""}).status_code == 400
     assert call(fanout, "POST", path, own, {**body, "extra": 1}).status_code == 400
+    assert call(fanout, "POST", path, ADMIN, body).status_code == 201
     audit = json.loads(call(fanout, "GET", "/admin/audit", ADMIN).body)["items"]
-    assert [e["action"] for e in audit].count("challenge.post_update") == 1
+    posted = [e for e in audit if e["action"] == "challenge.post_update"]
+    assert [(e["actor"]["role"], e["organization_id"]) for e in posted] == [
+        ("org-admin", "org_humanis"),
+        ("admin", "org_humanis"),
+    ]
+    assert {e["target"]["id"] for e in posted} == {challenge["id"]}
 
 
 def test_each_follower_and_pledger_gets_each_update_once(fanout: FanoutApi) -> None:
