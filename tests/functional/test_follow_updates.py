@@ -1,5 +1,6 @@
 """Follows and updates on moto: the routes, and each update e-mailed once to each follower and
-pledger who did not opt out, under redelivery of the outbox records and concurrent follows."""
+pledger who did not opt out, under redelivery of the outbox records (concurrency:
+test_follow_concurrency.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import copy
 import dataclasses
 import json
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -252,29 +252,6 @@ def test_the_feed_merges_followed_and_pledged_challenges_newest_first(fanout: Fa
     call(fanout, "DELETE", f"/challenges/{pledged}/follow", person("reader"))
     page = json.loads(call(fanout, "GET", "/me/feed", person("reader")).body)
     assert {i["challenge_id"] for i in page["items"]} == {followed}
-
-
-def test_concurrent_follows_make_one_follow_and_one_email_each(fanout: FanoutApi) -> None:
-    challenge_id = fanout.api.create()["id"]
-    subs = [f"crowd{n}" for n in range(6)]
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def follow(sub: str) -> None:
-        response = call(fanout, "PUT", f"/challenges/{challenge_id}/follow", person(sub))
-        with lock:
-            statuses.append(response.status_code)
-
-    threads = [threading.Thread(target=follow, args=(sub,)) for sub in subs * 4]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert statuses == [200] * len(threads)
-    assert len(list(FollowItem.query(f"challenges#{challenge_id}"))) == len(subs)
-    post_update(fanout, challenge_id)
-    fanout.api.drain()
-    assert update_emails(fanout) == Counter({f"{sub}@people.example": 1 for sub in subs})
 
 
 def test_follows_are_exported_and_erased(fanout: FanoutApi) -> None:
