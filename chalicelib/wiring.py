@@ -169,6 +169,7 @@ def build_container(
         counter_shards=settings.campaign_counter_shards,
         organizations=organization_cache,
     )
+    secret = unsubscribe_secret(settings)
     follow_repository = DynamoFollowRepository()
     update_repository = DynamoUpdateRepository()
     update_deliveries = DynamoUpdateDeliveryRepository()
@@ -179,7 +180,7 @@ def build_container(
         challenges,
         campaigns,
         pledge_repository,
-        unsubscribe_secret(settings),
+        secret,
         clock,
         pledge_buckets=PLEDGE_INDEX_BUCKETS,
     )
@@ -237,7 +238,7 @@ def build_container(
             DynamoFanoutRepository(),
             pledge_repository,
             update_deliveries,
-            follows,
+            secret,
             mailer,
             UpdateEmailRenderer(),
             WebLinks(settings.web_url),

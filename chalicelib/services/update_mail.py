@@ -22,16 +22,17 @@ from chalicelib.domain.follows import (
     UpdateChunk,
     UpdateSource,
     owed_update,
+    sign_unsubscribe,
 )
 from chalicelib.domain.model import Challenge
 from chalicelib.services.follow_ports import (
     FollowRepository,
+    UnsubscribeSecret,
     UpdateClaim,
     UpdateClaimRefused,
     UpdateDeliveryRepository,
     UpdateRepository,
 )
-from chalicelib.services.follows import FollowService
 from chalicelib.services.notifications import DELIVERY_LEASE, DeliveryRetryError
 from chalicelib.services.participant_mail import TIME_RESERVE, ChunkReport
 from chalicelib.services.ports import (
@@ -88,7 +89,7 @@ class UpdateMail:
         fanout: FanoutRepository,
         pledges: PledgeRepository,
         deliveries: UpdateDeliveryRepository,
-        service: FollowService,
+        secret: UnsubscribeSecret,
         mailer: Mailer,
         renderer: UpdateRenderer,
         links: LinkBuilder,
@@ -106,7 +107,7 @@ class UpdateMail:
         self._fanout = fanout
         self._pledges = pledges
         self._deliveries = deliveries
-        self._service = service
+        self._secret = secret
         self._mailer = mailer
         self._renderer = renderer
         self._links = links
@@ -248,7 +249,7 @@ class UpdateMail:
         """Send one claimed e-mail; False when it is still owed (to retry)."""
         # The link opts out of the challenge the e-mail is about, whatever brought it.
         target = FollowTarget(FollowKind.CHALLENGE, challenge.id)
-        token = self._service.unsubscribe_token(recipient.participant_id, target)
+        token = sign_unsubscribe(self._secret.get(), recipient.participant_id, target)
         links = UpdateLinks(
             challenge=self._links.challenge(challenge.id),
             unsubscribe=self._links.unsubscribe(token),

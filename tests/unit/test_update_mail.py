@@ -92,6 +92,7 @@ def build_updates(*, chunk_size: int = 50, max_attempts: int = 5) -> Updates:
     follow_repository = FakeFollowRepository()
     updates = FakeUpdateRepository()
     deliveries = FakeUpdateDeliveryRepository()
+    secret = StaticSecret(SECRET.decode())
     follows = FollowService(
         follow_repository,
         updates,
@@ -99,7 +100,7 @@ def build_updates(*, chunk_size: int = 50, max_attempts: int = 5) -> Updates:
         challenges,
         campaigns,
         backend.pledge_repository,
-        StaticSecret(SECRET.decode()),
+        secret,
         backend.clock,
         pledge_buckets=PLEDGE_INDEX_BUCKETS,
     )
@@ -110,7 +111,7 @@ def build_updates(*, chunk_size: int = 50, max_attempts: int = 5) -> Updates:
         FakeFanoutRepository(backend.db),
         backend.pledge_repository,
         deliveries,
-        follows,
+        secret,
         backend.mailer,
         UpdateEmailRenderer(),
         WebLinks("https://crowdact.example"),
