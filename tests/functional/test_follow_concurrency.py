@@ -29,9 +29,15 @@ from chalicelib.storage.tables import ChallengeEventItem
 from chalicelib.wiring import Container
 from tests.functional.conftest import served_container
 
-CONTEXT = LocalLambdaContext(
-    function_name="test", invoked_function_arn="arn:aws:lambda:eu-west-3:123456789012:function:t"
-)
+
+def invocation() -> LocalLambdaContext:
+    """A fresh Lambda context: its remaining time counts from now, as each invocation's."""
+    return LocalLambdaContext(
+        function_name="test",
+        invoked_function_arn="arn:aws:lambda:eu-west-3:123456789012:function:t",
+    )
+
+
 CHUNK = 4
 
 
@@ -78,7 +84,7 @@ def _records(challenge_id: str) -> list[dict[str, Any]]:
 
 
 def _deliver(event: dict[str, Any]) -> list[Any]:
-    answer = app_module.notify_milestones(copy.deepcopy(event), CONTEXT)
+    answer = app_module.notify_milestones(copy.deepcopy(event), invocation())
     failures: list[Any] = answer["batchItemFailures"]
     return failures
 
