@@ -788,19 +788,21 @@ function usePagedUpdates(path, deps) {
   const [cursor, setCursor] = useState(null);
   const [older, setOlder] = useState([]);
   const [error, setError] = useState(null);
+  const paged = useRef(false); // older pages loaded: the polled first page keeps its cursor
   usePolling(async (alive) => {
     try {
       const page = await api(`${path}?limit=10`);
       if (!alive()) return;
       setItems(page.items);
-      if (!older.length) setCursor(page.next_cursor);
+      if (!paged.current) setCursor(page.next_cursor);
       setError(null);
     } catch (e) { if (alive()) setError(e); }
   }, deps);
   const more = async () => {
     try {
       const page = await api(`${path}?limit=10&cursor=${enc(cursor)}`);
-      setOlder((o) => [...o, ...page.items]);
+      paged.current = true;
+      setOlder((o) => [...o, ...page.items.filter((u) => !o.some((x) => x.id === u.id))]);
       setCursor(page.next_cursor);
     } catch (e) { setError(e); }
   };
@@ -816,7 +818,7 @@ function UpdatesBlock({ t, id }) {
       <${Alert} kind="warn">${error && problemText(t, error)}<//>
       ${all && !all.length ? html`<p data-testid="updates-none">${t("updatesNone")}</p>` : null}
       ${all && all.length ? html`<ul class="cards updates">${all.map((u) => html`<${UpdateItem} t=${t} u=${u} key=${u.id} />`)}</ul>` : null}
-      ${cursor ? html`<button type="button" class="secondary" onClick=${more}>${t("olderUpdates")}</button>` : null}
+      ${cursor ? html`<button type="button" class="secondary" data-testid="older-updates" onClick=${more}>${t("olderUpdates")}</button>` : null}
     </section>`;
 }
 
@@ -836,7 +838,7 @@ function FeedList({ t, sess }) {
     ${all && all.length
       ? html`<ul class="cards updates" data-testid="feed">${all.map((u) => html`<${UpdateItem} t=${t} u=${u} challengeTitle=${u.challenge_title} key=${u.id} />`)}</ul>`
       : null}
-    ${cursor ? html`<button type="button" class="secondary" onClick=${more}>${t("olderUpdates")}</button>` : null}`;
+    ${cursor ? html`<button type="button" class="secondary" data-testid="older-updates" onClick=${more}>${t("olderUpdates")}</button>` : null}`;
 }
 
 function Unsubscribe({ t, query }) {

@@ -113,3 +113,23 @@ def test_a_follower_reads_the_news_in_the_page_and_feed_and_unsubscribes(
     page.goto(f"/#/challenges/{challenge_id}")
     expect(page.get_by_test_id("follow")).to_have_attribute("aria-pressed", "false")
     assert found == {"admin": [], "challenge": [], "feed": [], "unsubscribe": []}, found
+
+
+def test_older_news_comes_a_page_at_a_time(page: Page, stack: Stack) -> None:
+    challenge_id = stack.create_challenge()["id"]
+    for n in range(12):
+        response = stack.request(
+            "POST",
+            f"/admin/challenges/{challenge_id}/updates",
+            token=stack.admin_token(),
+            json={"title": f"News {n:02d}", "body": "Text", "locale": "fr"},
+        )
+        assert response.status_code == 201, response.text
+    page.goto(f"/#/challenges/{challenge_id}")
+    news = page.get_by_test_id("update")
+    expect(news).to_have_count(10)
+    expect(news.first).to_contain_text("News 11")
+    page.get_by_test_id("older-updates").click()
+    expect(news).to_have_count(12)
+    expect(news.last).to_contain_text("News 00")
+    expect(page.get_by_test_id("older-updates")).to_have_count(0)
