@@ -10,6 +10,10 @@ from typing import Literal
 
 LOCAL_JWT_SECRET_DEFAULT = "crowdact-local-development-only-secret"  # noqa: S105 - documented local default
 
+# Signs the unsubscribe links of update e-mails in the local stage only; in AWS the key is a
+# generated Secrets Manager secret (infra/follows.py) named by CROWDACT_UNSUBSCRIBE_SECRET_ARN.
+LOCAL_UNSUBSCRIBE_SECRET_DEFAULT = "crowdact-local-unsubscribe-links-only"  # noqa: S105 - documented local default
+
 JwtMode = Literal["hs256", "rs256"]
 
 
@@ -57,6 +61,11 @@ class Settings:
     reports_per_minute: int = 60
     # The sponsor's report counts days in this IANA time zone (its sponsors are French).
     report_time_zone: str = "Europe/Paris"
+    # Unsubscribe links: the local stage's key, or (in AWS) the secret that holds it.
+    local_unsubscribe_secret: str | None = None
+    unsubscribe_secret_arn: str | None = None
+    # Where the web client is: the links in update e-mails point at its pages.
+    web_url: str = "http://127.0.0.1:8000"
 
     def table_name(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -88,7 +97,23 @@ class Settings:
             pledges_per_minute=_positive_int(env, "CROWDACT_PLEDGES_PER_MINUTE", 60),
             reports_per_minute=_positive_int(env, "CROWDACT_REPORTS_PER_MINUTE", 60),
             report_time_zone=_time_zone(env, "CROWDACT_REPORT_TIME_ZONE", "Europe/Paris"),
+            local_unsubscribe_secret=(
+                env.get("CROWDACT_LOCAL_UNSUBSCRIBE_SECRET") or LOCAL_UNSUBSCRIBE_SECRET_DEFAULT
+            )
+            if stage == LOCAL_STAGE
+            else None,
+            unsubscribe_secret_arn=env.get("CROWDACT_UNSUBSCRIBE_SECRET_ARN") or None,
+            web_url=_web_url(env),
         )
+
+
+def _web_url(env: Mapping[str, str]) -> str:
+    """The web client's origin: set, else the origin the API answers CORS for (the same
+    CloudFront URL in AWS), else the local stack's own address."""
+    url = env.get("CROWDACT_WEB_URL") or env.get("CROWDACT_ALLOWED_ORIGIN") or ""
+    if url.startswith(("https://", "http://")):
+        return url.rstrip("/")
+    return f"http://127.0.0.1:{env.get('PORT') or 8000}"
 
 
 def _time_zone(env: Mapping[str, str], name: str, default: str) -> str:

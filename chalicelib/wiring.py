@@ -12,6 +12,7 @@ from chalicelib.api.idempotency import IdempotentResponses
 from chalicelib.auth import Authenticator, build_verifier
 from chalicelib.aws_clients import create_client
 from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
+from chalicelib.notify.update_email import UpdateEmailRenderer, WebLinks, unsubscribe_secret
 from chalicelib.notify.webhook import HttpWebhookSender
 from chalicelib.observability import (
     ContainerMetrics,
@@ -24,6 +25,7 @@ from chalicelib.services.audit import AuditService
 from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.deadlines import DeadlineService
+from chalicelib.services.follows import FollowService
 from chalicelib.services.moderation import ModerationService
 from chalicelib.services.notifications import NotificationService
 from chalicelib.services.organizations import OrganizationService
@@ -38,6 +40,7 @@ from chalicelib.services.reports import ReportService
 from chalicelib.services.retry import RetryPolicy
 from chalicelib.services.sponsor_reports import SponsorReportService
 from chalicelib.services.tallies import TallyService
+from chalicelib.services.update_mail import UpdateMail
 from chalicelib.services.votes import VoteService
 from chalicelib.settings import LOCAL_STAGE, Settings
 from chalicelib.storage.audit import DynamoAuditRepository
@@ -52,6 +55,11 @@ from chalicelib.storage.challenges import DynamoChallengeRepository
 from chalicelib.storage.counters import DynamoCounterRepository
 from chalicelib.storage.deliveries import DynamoDeliveryRepository
 from chalicelib.storage.fanout import DynamoFanoutRepository
+from chalicelib.storage.follows import (
+    DynamoFollowRepository,
+    DynamoUpdateDeliveryRepository,
+    DynamoUpdateRepository,
+)
 from chalicelib.storage.moderation import DynamoModeration
 from chalicelib.storage.organization_cache import CachedOrganizationRepository
 from chalicelib.storage.organizations import DynamoOrganizationRepository
@@ -102,6 +110,8 @@ class Container:
     # Admin routes record through `@endpoint(audit=...)`; other writers call `audit.record`.
     audit: AuditService
     payouts: PayoutService
+    follows: FollowService
+    update_mail: UpdateMail
 
 
 def build_container(
@@ -140,6 +150,9 @@ def build_container(
     payout_repository = DynamoPayoutRepository()
     pledge_repository = DynamoPledgeRepository(settings)
     tallies = DynamoPledgeTallies(settings)
+    mailer = mailer or SesMailer(
+        LazySesClient(settings), settings.mail_from, settings.ses_configuration_set
+    )
     votes = VoteService(
         challenges,
         challenge_repository,
@@ -151,8 +164,7 @@ def build_container(
     notifications = NotificationService(
         challenge_repository,
         deliveries,
-        mailer
-        or SesMailer(LazySesClient(settings), settings.mail_from, settings.ses_configuration_set),
+        mailer,
         JinjaEmailRenderer(),
         clock,
         max_attempts=settings.notification_max_attempts,
@@ -172,6 +184,21 @@ def build_container(
         clock,
         counter_shards=settings.campaign_counter_shards,
         organizations=organization_cache,
+    )
+    secret = unsubscribe_secret(settings)
+    follow_repository = DynamoFollowRepository()
+    update_repository = DynamoUpdateRepository()
+    update_deliveries = DynamoUpdateDeliveryRepository()
+    follows = FollowService(
+        follow_repository,
+        update_repository,
+        update_deliveries,
+        challenges,
+        campaigns,
+        pledge_repository,
+        secret,
+        clock,
+        pledge_buckets=PLEDGE_INDEX_BUCKETS,
     )
     return Container(
         settings=settings,
@@ -222,6 +249,23 @@ def build_container(
         ),
         audit=AuditService(DynamoAuditRepository(), clock, metrics=metrics),
         payouts=PayoutService(challenges, payout_repository, clock),
+        follows=follows,
+        update_mail=UpdateMail(
+            challenge_repository,
+            update_repository,
+            follow_repository,
+            DynamoFanoutRepository(),
+            pledge_repository,
+            update_deliveries,
+            secret,
+            mailer,
+            UpdateEmailRenderer(),
+            WebLinks(settings.web_url),
+            clock,
+            chunk_size=settings.participant_email_chunk,
+            max_attempts=settings.notification_max_attempts,
+            metrics=metrics,
+        ),
     )
 
 

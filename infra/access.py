@@ -60,6 +60,8 @@ class FunctionAccess:
 
     tables: Mapping[str, TableAccess] | None
     sends_mail: bool = False
+    # Signs or checks unsubscribe links (infra/follows.py): may read that one secret.
+    reads_unsubscribe_secret: bool = False
 
 
 # Every function of the Chalice app needs an entry (the synth fails otherwise). The API
@@ -67,7 +69,7 @@ class FunctionAccess:
 # append-only ones: read and append); each stream trigger gets only what its handler in
 # chalicelib/streams.py touches.
 FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
-    "api_handler": FunctionAccess(tables=None),
+    "api_handler": FunctionAccess(tables=None, reads_unsubscribe_secret=True),
     # services.progress.refresh: the challenge, its counter shards, the milestone.
     "aggregate_progress": FunctionAccess(
         tables={
@@ -90,8 +92,10 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
     ),
     # services.notifications.notify: the challenge, the delivery log, SES; closing a
     # beneficiary vote first (services.votes.close: its shards in counters, its result on the
-    # challenge with vote.closed in the outbox); and services.participant_mail: the pledges
-    # index, the fan-out chunks in the outbox.
+    # challenge with vote.closed in the outbox); services.participant_mail: the pledges
+    # index, the fan-out chunks in the outbox; and services.update_mail: the update, its
+    # followers, their choices, the e-mail claims, and the key that signs each e-mail's
+    # unsubscribe link.
     "notify_milestones": FunctionAccess(
         tables={
             "counters": TableAccess.READ_WRITE,
@@ -99,8 +103,12 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
             "deliveries": TableAccess.READ_WRITE,
             "pledges": TableAccess.READ,
             "challenge_events": TableAccess.READ_WRITE,
+            "follows": TableAccess.READ,
+            "challenge_updates": TableAccess.READ,
+            "update_deliveries": TableAccess.READ_WRITE,
         },
         sends_mail=True,
+        reads_unsubscribe_secret=True,
     ),
     # services.tallies.count: the area counts, the hourly pledge counts and the receipts
     # of counted stream records.
@@ -161,6 +169,7 @@ class Grants:
     stream_table: dynamodb.ITable | None = None
     failure_queue: sqs.IQueue | None = None
     mail_resources: Sequence[str] = field(default_factory=tuple)
+    secrets: Sequence[str] = field(default_factory=tuple)  # ARNs of secrets it may read
 
 
 def policy_statements(grants: Grants) -> list[iam.PolicyStatement]:
@@ -218,6 +227,14 @@ def policy_statements(grants: Grants) -> list[iam.PolicyStatement]:
         statements.append(
             iam.PolicyStatement(
                 sid="SendMail", actions=["ses:SendEmail"], resources=list(grants.mail_resources)
+            )
+        )
+    if grants.secrets:
+        statements.append(
+            iam.PolicyStatement(
+                sid="ReadSecrets",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=list(grants.secrets),
             )
         )
     # Active tracing (Powertools Tracer): X-Ray's write actions support no resource-level

@@ -14,6 +14,7 @@ from chalicelib.api.routes import ALLOWED_ORIGIN_VARIABLE
 from infra import chalice_app
 from infra.access import Grants, access_for, build_role, table_levels
 from infra.api import API_GATEWAY_STAGE, build_web_acl, configure_rest_api
+from infra.follows import UNSUBSCRIBE_SECRET_VARIABLE, build_unsubscribe_secret
 from infra.functions import API_HANDLER, ChaliceFunction, app_functions, load_app
 from infra.identity import build_mail, build_user_directory, hosted_ui_url
 from infra.monitoring import Alarms
@@ -60,6 +61,7 @@ class CrowdactStack(cdk.Stack):
         self.web = build_web_hosting(self, stage, auth_origin=hosted_ui_url(self, stage))
         self.users = build_user_directory(self, stage, web_url=self.web.url)
         self.mail = build_mail(self, stage)
+        self.unsubscribe_secret = build_unsubscribe_secret(self, stage)
         self.triggers = triggers(stage, list(self.functions.values()))
         self.failure_queues = {
             t.function_name: build_failure_queue(self, stage, t) for t in self.triggers
@@ -114,6 +116,8 @@ class CrowdactStack(cdk.Stack):
             "CROWDACT_SES_CONFIGURATION_SET": self.mail.configuration_set.configuration_set_name,
             # The only origin the API answers CORS for: the web client's distribution.
             ALLOWED_ORIGIN_VARIABLE: self.web.url,
+            # Only the functions granted it can read the secret itself (infra.access).
+            UNSUBSCRIBE_SECRET_VARIABLE: self.unsubscribe_secret.secret_arn,
         }
 
     @property
@@ -165,6 +169,9 @@ class CrowdactStack(cdk.Stack):
                 (self.mail.identity_arn, self.mail.configuration_set_arn)
                 if access.sends_mail
                 else ()
+            ),
+            secrets=(
+                (self.unsubscribe_secret.secret_arn,) if access.reads_unsubscribe_secret else ()
             ),
         )
         return build_role(

@@ -249,6 +249,7 @@ function Header({ t, sess, lang, setLang }) {
           <ul class="nav-list">
             <li><a href="#/">${t("navChallenges")}</a></li>
             ${sess ? html`<li><a href="#/me">${t("navMyPledges")}</a></li>` : null}
+            ${sess ? html`<li><a href="#/me/feed" data-testid="my-feed-link">${t("navMyFeed")}</a></li>` : null}
             ${sess ? html`<li><a href="#/me/data" data-testid="my-data-link">${t("navMyData")}</a></li>` : null}
             ${isAdmin(sess) ? html`<li><a href="#/admin">${t("navAdmin")}</a></li>` : null}
             ${isAdmin(sess) ? html`<li><a href="#/admin/audit" data-testid="audit-link">${t("navAudit")}</a></li>` : null}
@@ -782,6 +783,9 @@ function ChallengePage({ t, id, sess }) {
           setMine((m) => m && { ...m, quantity_reported: (m.quantity_reported || 0) + answer.report.quantity });
         }} />
 
+      <${FollowBlock} t=${t} ch=${ch} sess=${sess} key=${`follow:${ch.id}:${sess ? sess.sub : ""}`} />
+      <${UpdatesBlock} t=${t} id=${ch.id} />
+
       ${ch.beneficiary_choice
         ? html`<${VoteBlock} t=${t} ch=${ch} sess=${sess} mine=${mine}
             onVoted=${(candidateId) => setMine((m) => m && { ...m, candidate_id: candidateId })} />`
@@ -945,6 +949,209 @@ function PayoutForm({ t, ch, onRecorded }) {
         <button type="submit" data-testid="record-payout" disabled=${busy}>${t("payoutSubmit")}</button>
       </form>
       <${Alert} kind="ok" testid="payout-recorded">${done}<//>
+    </section>`;
+}
+
+// ---------------------------------------------------------------- follow and updates
+function FollowBlock({ t, ch, sess }) {
+  const [following, setFollowing] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const [done, setDone] = useState(null);
+  const path = `/challenges/${enc(ch.id)}/follow`;
+
+  useEffect(() => {
+    if (!sess) return undefined;
+    let alive = true;
+    api("/me/follows")
+      .then((page) => { if (alive) setFollowing(page.items.some((f) => f.kind === "challenges" && f.id === ch.id)); })
+      .catch(() => { if (alive) setFollowing(false); });
+    return () => { alive = false; };
+  }, [ch.id]);
+
+  const toggle = async () => {
+    setBusy(true); setError(null); setDone(null);
+    try {
+      if (following) {
+        await api(path, { method: "DELETE" });
+        setFollowing(false);
+        setDone(t("unfollowed"));
+      } else {
+        const answer = await api(path, { method: "PUT" });
+        setFollowing(true);
+        setDone(answer.email_updates ? t("followedByEmail") : t("followedFeedOnly"));
+      }
+    } catch (err) { setError(err); }
+    setBusy(false);
+  };
+
+  return html`
+    <section class="block" aria-labelledby="follow-title">
+      <h2 id="follow-title">${t("followTitle")}</h2>
+      <p class="muted">${t("followHint")}</p>
+      ${sess
+        ? html`<button type="button" class=${following ? "secondary" : ""} data-testid="follow"
+            aria-pressed=${following ? "true" : "false"} disabled=${busy || following === null} onClick=${toggle}>
+            ${following ? t("unfollow") : t("follow")}</button>`
+        : html`<p><a href=${`#/signin?next=${enc(`/challenges/${ch.id}`)}`}>${t("signInToFollow")}</a></p>`}
+      <${Alert}>${error && problemText(t, error)}<//>
+      <${Alert} kind="ok" testid="follow-done">${done}<//>
+    </section>`;
+}
+
+function UpdateItem({ t, u, challengeTitle = null }) {
+  return html`<li class="card update" data-testid="update" key=${u.id}>
+    <h3 class="card-title" lang=${u.locale}>${u.title}</h3>
+    <p class="muted">${t.dateTime(u.created_at)}${challengeTitle
+      ? html` · <a href=${`#/challenges/${enc(u.challenge_id)}`}>${challengeTitle}</a>` : null}</p>
+    <p class="update-body" lang=${u.locale}>${u.body}</p>
+  </li>`;
+}
+
+// A paged list of updates: the first page polled, older pages on demand.
+function usePagedUpdates(path, deps) {
+  const [items, setItems] = useState(null);
+  const [cursor, setCursor] = useState(null);
+  const [older, setOlder] = useState([]);
+  const [error, setError] = useState(null);
+  const paged = useRef(false); // older pages loaded: the polled first page keeps its cursor
+  usePolling(async (alive) => {
+    try {
+      const page = await api(`${path}?limit=10`);
+      if (!alive()) return;
+      setItems(page.items);
+      if (!paged.current) setCursor(page.next_cursor);
+      setError(null);
+    } catch (e) { if (alive()) setError(e); }
+  }, deps);
+  const more = async () => {
+    try {
+      const page = await api(`${path}?limit=10&cursor=${enc(cursor)}`);
+      paged.current = true;
+      setOlder((o) => [...o, ...page.items.filter((u) => !o.some((x) => x.id === u.id))]);
+      setCursor(page.next_cursor);
+    } catch (e) { setError(e); }
+  };
+  const all = items ? [...items, ...older.filter((o) => !items.some((i) => i.id === o.id))] : null;
+  return { all, cursor, error, more };
+}
+
+function UpdatesBlock({ t, id }) {
+  const { all, cursor, error, more } = usePagedUpdates(`/challenges/${enc(id)}/updates`, [id]);
+  return html`
+    <section class="block" aria-labelledby="updates-title">
+      <h2 id="updates-title">${t("updatesTitle")}</h2>
+      <${Alert} kind="warn">${error && problemText(t, error)}<//>
+      ${all && !all.length ? html`<p data-testid="updates-none">${t("updatesNone")}</p>` : null}
+      ${all && all.length ? html`<ul class="cards updates">${all.map((u) => html`<${UpdateItem} t=${t} u=${u} key=${u.id} />`)}</ul>` : null}
+      ${cursor ? html`<button type="button" class="secondary" data-testid="older-updates" onClick=${more}>${t("olderUpdates")}</button>` : null}
+    </section>`;
+}
+
+function MyFeed({ t, sess }) {
+  if (!sess) return html`<h1 tabindex="-1">${t("feedTitle")}</h1><p><a href="#/signin?next=%2Fme%2Ffeed">${t("signInFirst")}</a></p>`;
+  return html`<${FeedList} t=${t} sess=${sess} />`;
+}
+
+function FeedList({ t, sess }) {
+  const { all, cursor, error, more } = usePagedUpdates("/me/feed", [sess.sub]);
+  return html`
+    <h1 tabindex="-1">${t("feedTitle")}</h1>
+    <p class="muted">${t("feedIntro")}</p>
+    <${Alert}>${error && problemText(t, error)}<//>
+    ${all === null && !error ? html`<p>${t("loading")}</p>` : null}
+    ${all && !all.length ? html`<p data-testid="feed-none">${t("feedNone")}</p>` : null}
+    ${all && all.length
+      ? html`<ul class="cards updates" data-testid="feed">${all.map((u) => html`<${UpdateItem} t=${t} u=${u} challengeTitle=${u.challenge_title} key=${u.id} />`)}</ul>`
+      : null}
+    ${cursor ? html`<button type="button" class="secondary" data-testid="older-updates" onClick=${more}>${t("olderUpdates")}</button>` : null}`;
+}
+
+function Unsubscribe({ t, query }) {
+  const token = query.get("token") || "";
+  const [target, setTarget] = useState(null);
+  const [state, setState] = useState("loading");
+  const [error, setError] = useState(null);
+  const path = `/unsubscribe?token=${enc(token)}`;
+  useEffect(() => {
+    let alive = true;
+    api(path).then((answer) => { if (alive) { setTarget(answer); setState("ask"); } })
+      .catch((e) => { if (alive) { setError(e); setState("invalid"); } });
+    return () => { alive = false; };
+  }, [token]);
+  const confirm = async () => {
+    setError(null);
+    try {
+      await api(path, { method: "POST" });
+      setState("done");
+    } catch (e) { setError(e); }
+  };
+  return html`
+    <h1 tabindex="-1">${t("unsubscribeTitle")}</h1>
+    ${state === "loading" ? html`<p>${t("loading")}</p>` : null}
+    ${state === "ask" && target
+      ? html`<p>${t(target.kind === "campaigns" ? "unsubscribeAskCampaign" : "unsubscribeAsk")}</p>
+          <button type="button" data-testid="unsubscribe" onClick=${confirm}>${t("unsubscribeConfirm")}</button>
+          ${target.kind === "challenges" ? html` <a href=${`#/challenges/${enc(target.id)}`}>${t("publicPage")}</a>` : null}`
+      : null}
+    ${state === "done" ? html`<p class="alert alert-ok" role="status" data-testid="unsubscribed">${t("unsubscribed")}</p>` : null}
+    <${Alert}>${error && problemText(t, error)}<//>`;
+}
+
+const UPDATE_LOCALES = ["fr", "en"];
+
+function PostUpdateForm({ t, id }) {
+  const [errors, setErrors] = useState({});
+  const [general, setGeneral] = useState(null);
+  const [done, setDone] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    const fd = new FormData(form);
+    const body = {
+      title: String(fd.get("title") || "").trim(),
+      body: String(fd.get("body") || "").trim(),
+      locale: String(fd.get("locale") || "fr"),
+    };
+    setBusy(true); setErrors({}); setGeneral(null); setDone(null);
+    try {
+      const created = await api(`/admin/challenges/${enc(id)}/updates`, { method: "POST", body });
+      form.reset();
+      setDone(t("updatePosted", { title: created.title }));
+    } catch (err) {
+      const found = fieldErrors(err, ["title", "body", "locale"]);
+      setErrors(found.byField);
+      if (found.general.length || !Object.keys(found.byField).length) setGeneral(err);
+    }
+    setBusy(false);
+  };
+  const described = (name) => (errors[name] ? `err-${name}` : undefined);
+  return html`
+    <section class="block" aria-labelledby="post-update-title">
+      <h2 id="post-update-title">${t("postUpdateTitle")}</h2>
+      <p class="muted">${t("postUpdateHint")}</p>
+      <form data-testid="update-form" onSubmit=${submit} noValidate>
+        <div class="field">
+          <label for="update-title">${t("updateTitleLabel")}</label>
+          <input id="update-title" name="title" maxlength="200" required aria-invalid=${errors.title ? "true" : "false"} aria-describedby=${described("title")} />
+          <${FieldError} name="title" errors=${errors} />
+        </div>
+        <div class="field">
+          <label for="update-body">${t("updateBodyLabel")}</label>
+          <textarea id="update-body" name="body" rows="5" maxlength="10000" required aria-invalid=${errors.body ? "true" : "false"} aria-describedby=${described("body")}></textarea>
+          <${FieldError} name="body" errors=${errors} />
+        </div>
+        <div class="field">
+          <label for="update-locale">${t("updateLocaleLabel")}</label>
+          <select id="update-locale" name="locale">
+            ${UPDATE_LOCALES.map((l) => html`<option value=${l} selected=${l === t.lang}>${l === "fr" ? "Français (fr)" : "English (en)"}</option>`)}
+          </select>
+        </div>
+        <button type="submit" data-testid="post-update" disabled=${busy}>${t("postUpdate")}</button>
+      </form>
+      <${Alert}>${general && problemText(t, general)}<//>
+      <${Alert} kind="ok" testid="update-posted">${done}<//>
     </section>`;
 }
 
@@ -1422,6 +1629,7 @@ function AdminChallenge({ t, id, sess }) {
       </dl>
     </section>
 
+    <${PostUpdateForm} t=${t} id=${ch.id} />
     ${ch.progress.reached
       ? html`<${PayoutForm} t=${t} ch=${ch} onRecorded=${() => setPayouts((n) => n + 1)} />
         <${PayoutTrail} t=${t} id=${ch.id} reload=${payouts} />`
@@ -1471,6 +1679,8 @@ function route(r, t, sess) {
   if (r.path === "/signin") return html`<${SignIn} t=${t} query=${r.query} />`;
   if (r.path === "/me") return html`<${MyPledges} t=${t} sess=${sess} />`;
   if (r.path === "/me/data") return html`<${MyData} t=${t} sess=${sess} />`;
+  if (r.path === "/me/feed") return html`<${MyFeed} t=${t} sess=${sess} />`;
+  if (r.path === "/unsubscribe") return html`<${Unsubscribe} t=${t} query=${r.query} />`;
   if (r.path === "/admin") return html`<${AdminConsole} t=${t} sess=${sess} />`;
   if (r.path === "/admin/audit") return html`<${AuditTrail} t=${t} sess=${sess} />`;
   if ((x = m(/^\/admin\/challenges\/([^/]+)$/))) {

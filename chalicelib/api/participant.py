@@ -24,6 +24,7 @@ from chalicelib.api.schemas import (
     ReportOut,
     ReportResult,
 )
+from chalicelib.api.schemas.follows import FollowExport, UpdateEmailExport
 from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
 from chalicelib.domain.audit import AuditAction, AuditTarget
 from chalicelib.domain.idempotency import idempotency_scope
@@ -195,7 +196,13 @@ def my_reports(request: ApiRequest[Any, ReportListQuery]) -> ReportList:
     tag="participant",
 )
 def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
-    return PersonalDataExport.from_export(request.container.personal_data.export(request.caller))
+    document = PersonalDataExport.from_export(
+        request.container.personal_data.export(request.caller)
+    )
+    followed = request.container.follows.records(request.caller.sub)
+    document.follows = [FollowExport.from_follow(f) for f in followed.follows]
+    document.update_emails = [UpdateEmailExport.from_record(r) for r in followed.update_emails]
+    return document
 
 
 @endpoint(
@@ -210,6 +217,8 @@ def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
     tag="participant",
 )
 def erase_me(request: ApiRequest[Any, Any]) -> None:
+    # Follows count nothing: they are deleted, not moved to the pseudonym.
+    follows = request.container.follows.erase(request.caller.sub)
     erasure = request.container.personal_data.erase(request.caller)
     if erasure.pseudonym is None or not (
         erasure.pledges or erasure.reports or erasure.notifications or erasure.moderation
@@ -227,5 +236,6 @@ def erase_me(request: ApiRequest[Any, Any]) -> None:
             "reports": erasure.reports,
             "notifications": erasure.notifications,
             "moderation": erasure.moderation,
+            **({"follows": follows} if follows else {}),
         },
     )

@@ -22,7 +22,8 @@ ADMIN = "chalicelib.api.admin"
 ADMIN_REPORTS = "chalicelib.api.admin_reports"  # loads reportlab only for its own requests
 VOTES = "chalicelib.api.votes"
 PAYOUTS = "chalicelib.api.payouts"
-MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES, PAYOUTS)
+FOLLOWS = "chalicelib.api.follows"
+MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES, PAYOUTS, FOLLOWS)
 
 # What a route's module registers for it: called with Chalice's current request, the Lambda
 # context and the path parameters.
@@ -122,6 +123,17 @@ ROUTES: tuple[Route, ...] = (
     Route("/organizations/{slug}", "GET", PUBLIC),
     Route("/challenges/{challenge_id}/payouts", "GET", PAYOUTS),
     Route("/admin/challenges/{challenge_id}/payouts", "POST", PAYOUTS),
+    Route("/challenges/{challenge_id}/follow", "PUT", FOLLOWS),
+    Route("/challenges/{challenge_id}/follow", "DELETE", FOLLOWS),
+    Route("/campaigns/{campaign_id}/follow", "PUT", FOLLOWS),
+    Route("/campaigns/{campaign_id}/follow", "DELETE", FOLLOWS),
+    Route("/challenges/{challenge_id}/updates", "GET", FOLLOWS),
+    Route("/admin/challenges/{challenge_id}/updates", "POST", FOLLOWS),
+    Route("/me/follows", "GET", FOLLOWS),
+    Route("/me/follows/{kind}/{target_id}", "DELETE", FOLLOWS),
+    Route("/me/feed", "GET", FOLLOWS),
+    Route("/unsubscribe", "GET", FOLLOWS),
+    Route("/unsubscribe", "POST", FOLLOWS),
 )
 
 

@@ -163,6 +163,13 @@ class CampaignService:
             limit=limit, cursor=cursor, organization_id=scope.organization_id
         )
 
+    def get_visible(self, campaign_id: str, principal: Principal | None) -> Campaign:
+        """The campaign if `principal` may see it (without its counts)."""
+        found = self._campaigns.get(campaign_id)
+        if found is None or not self._can_view(found[0], principal):
+            raise CampaignNotFoundError(campaign_id)
+        return found[0]
+
     def view(self, campaign_id: str, principal: Principal | None) -> CampaignView:
         found = self._campaigns.get(campaign_id)
         if found is None or not self._can_view(found[0], principal):

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.api.routes import ROUTES
+from chalicelib.domain.follows import FollowKind, FollowTarget, sign_unsubscribe
 from chalicelib.local.stack import LocalStack, bind_stack
 from chalicelib.local.tokens import mint_local_token
-from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
+from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, LOCAL_UNSUBSCRIBE_SECRET_DEFAULT
 
 SETTLE_TIMEOUT_SECONDS = 30.0
 
@@ -157,6 +158,7 @@ def exercise(client: Client) -> dict[str, int]:
           moderated[1] + "/hide-name", token=admin, body={"reason": "warm"}), 200)  # fmt: skip
     check("remove", client.call(("POST", moderated[0] + "/remove"), moderated[1] + "/remove",
           token=admin, body={"reason": "warm"}), 200)  # fmt: skip
+    follow_and_updates(client, cid, campaign, check)
     check("export", client.call(("GET", "/me/export"), "/me/export", token=lea), 200)
     check("erase", client.call(("DELETE", "/me"), "/me", token=lea), 204)
     check("withdraw", client.call(("DELETE", public[0] + "/pledges/me"),
@@ -207,6 +209,44 @@ def exercise_votes(client: Client, check: Callable[..., Any], draft: dict[str, A
         return bool(tallies["status"] == "closed" and tallies["winner_id"] == "c2")
 
     wait_for(closed, f"the vote of {vid}")
+
+
+def follow_and_updates(
+    client: Client, cid: str, campaign: str, check: Callable[[str, tuple[int, Any], int], Any]
+) -> None:
+    """Follow, post an update, until its e-mail is sent; the feed, unsubscribe, unfollow."""
+    zoe_sub = subject("zoe")
+    zoe = mint_local_token(
+        LOCAL_JWT_SECRET_DEFAULT, zoe_sub, email="zoe@warm.example", email_verified=True
+    )
+    follow = ("/challenges/{challenge_id}/follow", f"/challenges/{cid}/follow")
+    campaign_follow = ("/campaigns/{campaign_id}/follow", f"/campaigns/{campaign}/follow")
+    check("follow", client.call(("PUT", follow[0]), follow[1], token=zoe), 200)
+    check("follow campaign", client.call(("PUT", campaign_follow[0]), campaign_follow[1],
+          token=zoe), 200)  # fmt: skip
+    check("follows", client.call(("GET", "/me/follows"), "/me/follows", token=zoe), 200)
+    updates = ("/challenges/{challenge_id}/updates", f"/challenges/{cid}/updates")
+    check("post update", client.call(("POST", "/admin" + updates[0]), "/admin" + updates[1],
+          token=client.admin, body={"title": "Warm news", "body": "Hot", "locale": "en"}),
+          201)  # fmt: skip
+    check("updates", client.call(("GET", updates[0]), updates[1]), 200)
+    check("feed", client.call(("GET", "/me/feed"), "/me/feed", token=zoe), 200)
+
+    def mailed() -> bool:
+        _, body = client.call(("GET", "/me/export"), "/me/export", token=zoe)
+        return [e["status"] for e in body["update_emails"]] == ["sent"]
+
+    wait_for(mailed, "the update's e-mail")
+    target = FollowTarget(FollowKind.CHALLENGE, cid)
+    token = sign_unsubscribe(LOCAL_UNSUBSCRIBE_SECRET_DEFAULT.encode(), zoe_sub, target)
+    link = f"/unsubscribe?token={token}"
+    check("unsubscribe link", client.call(("GET", "/unsubscribe"), link), 200)
+    check("unsubscribe", client.call(("POST", "/unsubscribe"), link), 200)
+    check("unfollow", client.call(("DELETE", follow[0]), follow[1], token=zoe), 204)
+    check("unfollow campaign", client.call(("DELETE", campaign_follow[0]), campaign_follow[1],
+          token=zoe), 204)  # fmt: skip
+    check("stop follow", client.call(("DELETE", "/me/follows/{kind}/{target_id}"),
+          f"/me/follows/campaigns/{campaign}", token=zoe), 204)  # fmt: skip
 
 
 def settle(client: Client, route: tuple[str, str], challenge_id: str) -> None:

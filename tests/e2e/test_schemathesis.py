@@ -244,14 +244,22 @@ MUST_REACH = {
         "POST /admin/organizations",
         "POST /admin/campaigns",
         "GET /campaigns/{campaign_id}",
+        "POST /admin/challenges/{challenge_id}/updates",
     },
     "participant": {
         "POST /challenges/{challenge_id}/pledges",
         "POST /challenges/{challenge_id}/reports",
         "GET /challenges/{challenge_id}/areas",
         "GET /me/reports",
+        "PUT /challenges/{challenge_id}/follow",
+        "PUT /campaigns/{campaign_id}/follow",
+        "GET /me/feed",
     },
-    "anonymous": {"GET /challenges/{challenge_id}", "GET /campaigns/{campaign_id}"},
+    "anonymous": {
+        "GET /challenges/{challenge_id}",
+        "GET /campaigns/{campaign_id}",
+        "GET /challenges/{challenge_id}/updates",
+    },
 }
 
 

@@ -136,6 +136,12 @@ CASES: dict[tuple[str, str], Case] = {
         404,
         body=lambda r: {"reason": "spam"},
     ),
+    ("POST", "/admin/challenges/{challenge_id}/updates"): Case(
+        lambda r: f"{_challenge(r)}/updates",
+        201,
+        404,
+        body=lambda r: {"title": "News", "body": "Forty trees planted.", "locale": "en"},
+    ),
     ("POST", "/admin/organizations"): Case(
         lambda r: "/admin/organizations",
         201,
@@ -249,6 +255,8 @@ def test_an_org_admin_cannot_touch_a_challenge_of_no_organisation(api: Api, rout
         body = {"reason": "spam"}
     if route.path in NEEDS_REACHED:
         body = PAYOUT
+    if route.path.endswith("/updates"):
+        body = {"title": "News", "body": "Forty trees planted.", "locale": "en"}
     answer = api.request(route.method, path, body, own_admin)
     assert answer.status_code == 404, answer.body
     # ...while the platform admin still may.

@@ -89,6 +89,23 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
         "notify": "moderation[].notify",
         "name_hidden": "moderation[].name_hidden",
     },
+    "follows": {
+        "participant_id": "subject",
+        "target": "follows[].kind, follows[].id",
+        "following": "follows[].following",
+        "updated_at": "follows[].updated_at",
+        "email": "follows[].email",
+        "locale": "follows[].locale",
+    },
+    "update_deliveries": {
+        "participant_id": "subject",
+        "update_id": "update_emails[].update_id",
+        "challenge_id": "update_emails[].challenge_id",
+        "status": "update_emails[].status",
+        "attempts": "update_emails[].attempts",
+        "sent_at": "update_emails[].sent_at",
+    },
+    "challenge_updates": "admins' news about challenges: no participant",
     "campaign_members": "derived from the pledges by the stream (the campaign, the pledged "
     "challenges); moved with them",
     "idempotency": {"data": "answers[].body", "expiration": "answers[].expires_at"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from chalicelib.api.schemas.common import Timestamp
+from chalicelib.api.schemas.follows import FollowExport, UpdateEmailExport
 from chalicelib.api.schemas.notifications import NotificationOut
 from chalicelib.api.schemas.reports import ReportOut
 from chalicelib.domain.model import Delivery, ModerationAction, Pledge
@@ -128,6 +129,15 @@ class PersonalDataExport(BaseModel):
     )
     answers: list[AnswerExport] = Field(
         description="answers kept for 24 h to replay your keyed pledges and reports"
+    )
+    follows: list[FollowExport] = Field(
+        default_factory=list,
+        description="the challenges and campaigns you follow or opted out of, with the "
+        "address their updates go to",
+    )
+    update_emails: list[UpdateEmailExport] = Field(
+        default_factory=list,
+        description="the update e-mails sent to you (no address is kept with them)",
     )
     notes: list[str] = Field(description="what is held elsewhere or briefly, and why")
 
