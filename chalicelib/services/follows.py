@@ -1,5 +1,5 @@
 """Follow challenges and campaigns, opt out (signed in, or by an e-mail's unsubscribe link),
-post and read a challenge's updates, and read one's feed (docs/decisions-follow.md)."""
+post and read a challenge's updates, and read one's feed (docs/decisions.md 115–120)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from chalicelib.services.follow_ports import (
 from chalicelib.services.ports import Clock, Page, PledgeRepository
 
 # A feed merges the updates of this many followed or pledged challenges at most (the most
-# recently followed or pledged first): each is one query per page (docs/decisions-follow.md).
+# recently followed or pledged first): each is one query per page (docs/decisions.md 115–120).
 MAX_FEED_CHALLENGES = 50
 # Campaign follows bring this many of the campaign's challenges into the feed at most.
 MAX_CAMPAIGN_CHALLENGES = 50
