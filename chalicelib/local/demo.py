@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from chalicelib.domain.access import PLATFORM
 from chalicelib.domain.areas import area_from_coordinates
 from chalicelib.domain.model import (
     Metric,
@@ -21,6 +22,7 @@ from chalicelib.domain.votes import BeneficiaryChoice, Candidate, placeholder_be
 from chalicelib.local.clock import ShiftedClock
 from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft
+from chalicelib.services.follows import UpdateDraft
 from chalicelib.services.organizations import OrganizationDraft
 from chalicelib.services.payouts import PayoutRequest
 from chalicelib.services.pledges import PledgeRequest
@@ -395,9 +397,19 @@ def _vote(container: Container, challenge_id: str, rng: random.Random) -> None:
 
 
 def _pay(container: Container, challenge_id: str) -> None:
-    """The repair café's target is met: count it now (as the stream trigger does) and record
-    the city's payout."""
+    """The repair café's target is met: count it now (as the stream trigger does), tell its
+    followers, record the city's payout, and say what it paid for."""
     container.progress.refresh(challenge_id)
+    container.follows.post_update(
+        challenge_id,
+        UpdateDraft(
+            title="24 Clichois ont dit oui !",
+            body="L'objectif est atteint : la Ville de Clichy verse 1 500 € au Repair Café pour "
+            "ses outils et ses pièces détachées. Merci à toutes et à tous !",
+            locale="fr",
+        ),
+        PLATFORM,
+    )
     container.payouts.record(
         DEMO_ADMIN,
         challenge_id,
@@ -408,6 +420,16 @@ def _pay(container: Container, challenge_id: str) -> None:
             to="beneficiary",
             note="Tools and spare parts for the Saturday repair sessions",
         ),
+    )
+    container.follows.post_update(
+        challenge_id,
+        UpdateDraft(
+            title="The tools have arrived",
+            body="With the city's €1,500 the café bought a soldering station, sewing machines "
+            "and spare parts: come to the Saturday sessions with what is broken.",
+            locale="en",
+        ),
+        PLATFORM,
     )
 
 

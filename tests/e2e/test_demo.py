@@ -237,3 +237,8 @@ def test_the_demo_holds_a_vote_under_way_and_a_reached_challenge_with_its_payout
     assert [(p["amount"], p["currency"], p["to"]) for p in trail["items"]] == [
         ("1500.00", "EUR", "beneficiary")
     ]
+    news = demo_stack.request("GET", f"/challenges/{repair['id']}/updates").json()
+    assert [u["title"] for u in news["items"]] == [
+        "The tools have arrived",
+        "24 Clichois ont dit oui !",
+    ]  # newest first
