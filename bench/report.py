@@ -442,6 +442,8 @@ def table(data: dict[str, Any]) -> str:
     ]
     lines = [f"{'metric':44} {'value':>12}  {'unit':26} target", "-" * 100]
     for name, unit in rows:
+        if name not in data:
+            continue  # results written before this figure was measured (the vote's)
         value = data[name]
         target = targets.get(name)
         verdict = ""
