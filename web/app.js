@@ -135,6 +135,26 @@ function fieldErrors(err, fieldNames) {
 }
 
 // ---------------------------------------------------------------- routing
+// A form's answer from the API: each problem+json error next to its field (the first of them
+// focused), the others and any other failure above the button.
+function showFormErrors(t, err, names, form, { setErrors, setSummary, setGeneral }) {
+  const { byField, general: rest } = err.status === 400 ? fieldErrors(err, names) : { byField: {}, general: [] };
+  setErrors(byField);
+  const fields = Object.keys(byField);
+  if (fields.length) setSummary(t("fixErrors"));
+  if (rest.length || !fields.length) {
+    const p = err.problem || {};
+    setGeneral(err.status === 400 && rest.length
+      ? t("error", { detail: rest.join(" ; ") })
+      : problemText(t, { ...err, problem: { ...p, errors: [] } }));
+  }
+  if (fields.length && form) {
+    const first = names.find((n) => byField[n]);
+    const input = form.elements.namedItem(first);
+    if (input && input.focus) setTimeout(() => input.focus(), 0);
+  }
+}
+
 function parseHash() {
   const raw = location.hash.replace(/^#/, "") || "/";
   const [path, qs] = raw.split("?");
@@ -893,21 +913,7 @@ function PayoutForm({ t, ch, onRecorded }) {
       setDone(t("payoutRecorded", { amount: money(t, payout.amount, payout.currency) }));
       onRecorded(payout);
     } catch (err) {
-      const { byField, general: rest } = err.status === 400 ? fieldErrors(err, PAYOUT_NAMES) : { byField: {}, general: [] };
-      setErrors(byField);
-      const fields = Object.keys(byField);
-      if (fields.length) setSummary(t("fixErrors"));
-      if (rest.length || !fields.length) {
-        const p = err.problem || {};
-        setGeneral(err.status === 400 && rest.length
-          ? t("error", { detail: rest.join(" ; ") })
-          : problemText(t, { ...err, problem: { ...p, errors: [] } }));
-      }
-      if (fields.length && formRef.current) {
-        const first = PAYOUT_NAMES.find((n) => byField[n]);
-        const input = formRef.current.elements.namedItem(first);
-        if (input && input.focus) setTimeout(() => input.focus(), 0);
-      }
+      showFormErrors(t, err, PAYOUT_NAMES, formRef.current, { setErrors, setSummary, setGeneral });
     }
     setBusy(false);
   };
@@ -1354,21 +1360,7 @@ function CreateForm({ t, onCreated }) {
       setDone(html`${t("created", { title: created.title })} <a href=${`#/admin/challenges/${enc(created.id)}`}>${created.title}</a>`);
       onCreated(created);
     } catch (err) {
-      const { byField, general: rest } = err.status === 400 ? fieldErrors(err, CREATE_NAMES) : { byField: {}, general: [] };
-      setErrors(byField);
-      const fields = Object.keys(byField);
-      if (fields.length) setSummary(t("fixErrors"));
-      if (rest.length || !fields.length) {
-        const p = err.problem || {};
-        setGeneral(err.status === 400 && rest.length
-          ? t("error", { detail: rest.join(" ; ") })
-          : problemText(t, { ...err, problem: { ...p, errors: [] } }));
-      }
-      if (fields.length && formRef.current) {
-        const first = CREATE_NAMES.find((n) => byField[n]);
-        const input = formRef.current.elements.namedItem(first);
-        if (input && input.focus) setTimeout(() => input.focus(), 0);
-      }
+      showFormErrors(t, err, CREATE_NAMES, formRef.current, { setErrors, setSummary, setGeneral });
     }
     setBusy(false);
   };

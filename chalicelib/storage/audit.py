@@ -6,8 +6,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.domain.audit import ActorRole, AuditEntry, AuditTarget, sort_time
 from chalicelib.services.ports import Page
 from chalicelib.storage.cursors import (
@@ -17,7 +15,7 @@ from chalicelib.storage.cursors import (
     encode_cursor,
 )
 from chalicelib.storage.tables import AuditItem
-from chalicelib.storage.transactions import CONDITIONAL_CHECK_FAILED_EXCEPTION
+from chalicelib.storage.transactions import put_if_absent
 
 LISTED = "audit"
 
@@ -58,13 +56,7 @@ class DynamoAuditRepository:
     """Puts and reads only: nothing here updates or deletes an entry."""
 
     def append(self, entry: AuditEntry) -> bool:
-        try:
-            _to_item(entry).save(condition=AuditItem.id.does_not_exist())
-        except PutError as error:
-            if error.cause_response_code == CONDITIONAL_CHECK_FAILED_EXCEPTION:
-                return False
-            raise
-        return True
+        return put_if_absent(_to_item(entry), AuditItem.id.does_not_exist())
 
     def get(self, entry_id: str) -> AuditEntry | None:
         try:

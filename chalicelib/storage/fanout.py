@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.domain.fanout import FANOUT_KEY_PREFIX, FanoutChunk
 from chalicelib.domain.model import EventType, Milestone, Totals
 from chalicelib.services.ports import ParticipantPage
 from chalicelib.storage.pledges import pledge_from_item
 from chalicelib.storage.tables import ChallengeEventItem, PledgeItem, PledgesByChallenge
-from chalicelib.storage.transactions import CONDITIONAL_CHECK_FAILED_EXCEPTION
+from chalicelib.storage.transactions import put_if_absent
 
 # A chunk's position in the pledge index is a participant id: the chunk item is deleted (TTL)
 # this long after its milestone, long after the fan-out ended (docs/privacy.md).
@@ -67,13 +65,7 @@ def chunk_from_stream_image(image: dict[str, Any]) -> FanoutChunk:
 
 class DynamoFanoutRepository:
     def add_chunk(self, chunk: FanoutChunk) -> bool:
-        try:
-            _chunk_to_item(chunk).save(condition=ChallengeEventItem.event.does_not_exist())
-        except PutError as error:
-            if error.cause_response_code == CONDITIONAL_CHECK_FAILED_EXCEPTION:
-                return False
-            raise
-        return True
+        return put_if_absent(_chunk_to_item(chunk), ChallengeEventItem.event.does_not_exist())
 
     def get_chunk(self, challenge_id: str, key: str) -> FanoutChunk | None:
         try:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.follows import (
@@ -26,7 +25,7 @@ from chalicelib.services.ports import Page
 from chalicelib.storage.follow_tables import FollowItem, UpdateDeliveryItem, UpdateItem
 from chalicelib.storage.tables import ChallengeEventItem
 from chalicelib.storage.transactions import (
-    CONDITIONAL_CHECK_FAILED_EXCEPTION,
+    put_if_absent,
     update_if,
     with_transaction_retries,
 )
@@ -185,13 +184,7 @@ class DynamoUpdateRepository:
         ]
 
     def add_chunk(self, chunk: UpdateChunk) -> bool:
-        try:
-            _chunk_to_item(chunk).save(condition=ChallengeEventItem.event.does_not_exist())
-        except PutError as error:
-            if error.cause_response_code == CONDITIONAL_CHECK_FAILED_EXCEPTION:
-                return False
-            raise
-        return True
+        return put_if_absent(_chunk_to_item(chunk), ChallengeEventItem.event.does_not_exist())
 
     def get_chunk(self, challenge_id: str, key: str) -> UpdateChunk | None:
         try:

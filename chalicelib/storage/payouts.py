@@ -6,14 +6,12 @@ import builtins
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.domain.payouts import Payout
 from chalicelib.services.payout_ports import PayoutWrite
 from chalicelib.services.ports import Page
 from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
 from chalicelib.storage.payout_tables import PayoutItem
-from chalicelib.storage.transactions import CONDITIONAL_CHECK_FAILED_EXCEPTION
+from chalicelib.storage.transactions import put_if_absent
 
 
 def _sort_time(moment: datetime) -> str:
@@ -54,13 +52,9 @@ def _from_item(item: PayoutItem) -> Payout:
 
 class DynamoPayoutRepository:
     def add(self, payout: Payout) -> PayoutWrite:
-        try:
-            _to_item(payout).save(condition=PayoutItem.id.does_not_exist())
-        except PutError as error:
-            if error.cause_response_code == CONDITIONAL_CHECK_FAILED_EXCEPTION:
-                return PayoutWrite.EXISTS
-            raise
-        return PayoutWrite.ADDED
+        if put_if_absent(_to_item(payout), PayoutItem.id.does_not_exist()):
+            return PayoutWrite.ADDED
+        return PayoutWrite.EXISTS
 
     def get(self, challenge_id: str, payout_id: str) -> Payout | None:
         try:

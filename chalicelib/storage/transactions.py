@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.models import Model
 
 from chalicelib.domain.errors import ContentionError
@@ -34,6 +34,18 @@ def update_if(item: Model, actions: list[Any], condition: Any) -> bool:
     try:
         item.update(actions=actions, condition=condition)
     except UpdateError as error:
+        if error.cause_response_code == CONDITIONAL_CHECK_FAILED_EXCEPTION:
+            return False
+        raise
+    return True
+
+
+def put_if_absent(item: Model, condition: Any) -> bool:
+    """Put an item that must not exist yet (`condition`: its key does not exist); False
+    (nothing written) when it does."""
+    try:
+        item.save(condition=condition)
+    except PutError as error:
         if error.cause_response_code == CONDITIONAL_CHECK_FAILED_EXCEPTION:
             return False
         raise
