@@ -237,3 +237,22 @@ class _At:
 
     def now(self) -> datetime:
         return self.moment
+
+
+def test_an_erased_voters_vote_stays_counted_and_a_moderated_ones_does_not(api: Api) -> None:
+    challenge_id = voting_challenge(api, target={"metric": "participants", "value": 100})["id"]
+    for sub in ("erased", "spammer", "kept"):
+        assert api.pledge(challenge_id, sub).status_code == 201
+        assert vote(api, challenge_id, sub, "solicycle").status_code == 200
+    assert api.request("DELETE", "/me", None, bearer("erased")).status_code == 204
+    removed = api.request(
+        "POST",
+        f"/admin/challenges/{challenge_id}/pledges/spammer/remove",
+        {"reason": "spam"},
+        ADMIN,
+    )
+    assert removed.status_code == 200, removed.body
+    api.drain()
+    # The erased person's pledge and vote moved to a pseudonym: both still count.
+    assert votes_of(tallies(api, challenge_id))["solicycle"] == 2
+    assert api.challenge(challenge_id)["progress"]["participants"] == 2
