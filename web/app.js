@@ -1309,8 +1309,11 @@ const CREATE_FIELDS = [
   { name: "target.unit" },
   { name: "sponsor.name", required: true },
   { name: "sponsor.email", type: "email", required: true },
-  { name: "beneficiary.name", required: true },
-  { name: "beneficiary.email", type: "email", required: true },
+  { name: "beneficiary.name" },
+  { name: "beneficiary.email", type: "email" },
+  // Instead of one beneficiary: the participants choose among these, one per line.
+  { name: "beneficiary_choice", type: "textarea", hint: "candidatesHint" },
+  { name: "vote_closes_at", type: "datetime-local" },
   { name: "reward", required: true },
   { name: "ends_at", type: "datetime-local" },
   { name: "campaign_id" },
@@ -1327,11 +1330,24 @@ function setPath(obj, path, value) {
   o[keys[keys.length - 1]] = value;
 }
 
+// "Name | e-mail | description" per line; the id is the name in lower-case ASCII.
+function candidatesFrom(text) {
+  return text.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
+    const [name = "", email = "", ...rest] = line.split("|").map((part) => part.trim());
+    const id = name.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40) || "candidate";
+    const candidate = { id, name, email };
+    if (rest.length) candidate.description = rest.join(" | ");
+    return candidate;
+  });
+}
+
 function createBody(form) {
   const fd = new FormData(form);
   const body = {};
   for (const f of CREATE_FIELDS) {
     if (f.type === "checkbox") { setPath(body, f.name, fd.get(f.name) === "on"); continue; }
+    if (f.name === "beneficiary_choice" || f.name === "vote_closes_at") continue;
     const v = String(fd.get(f.name) || "").trim();
     if (!v) continue;
     if (f.type === "number") setPath(body, f.name, Number.isFinite(Number(v)) ? Number(v) : v);
@@ -1339,6 +1355,13 @@ function createBody(form) {
     else setPath(body, f.name, v);
   }
   if (body.visibility === "public") delete body.visibility;
+  const candidates = String(fd.get("beneficiary_choice") || "").trim();
+  if (candidates) {
+    const choice = { candidates: candidatesFrom(candidates) };
+    const closes = String(fd.get("vote_closes_at") || "").trim();
+    if (closes) choice.closes_at = Number.isNaN(Date.parse(closes)) ? closes : new Date(closes).toISOString();
+    body.beneficiary_choice = choice;
+  }
   return body;
 }
 
@@ -1371,8 +1394,11 @@ function CreateForm({ t, onCreated }) {
     const a11y = err ? { "aria-invalid": "true", "aria-describedby": `err-${f.name}` } : {};
     const label = html`<label for=${id}>${t(`f_${f.name}`)}${f.required ? html` <span aria-hidden="true">*</span>` : null}</label>`;
     let input;
-    if (f.type === "textarea") input = html`<textarea id=${id} name=${f.name} rows="3" ...${a11y}></textarea>`;
-    else if (f.type === "select") {
+    if (f.type === "textarea") {
+      const hint = f.hint ? { "aria-describedby": [`hint-${f.name}`, a11y["aria-describedby"]].filter(Boolean).join(" ") } : {};
+      input = html`<textarea id=${id} name=${f.name} rows="3" ...${a11y} ...${hint}></textarea>${
+        f.hint ? html`<p class="muted" id=${`hint-${f.name}`}>${t(f.hint)}</p>` : null}`;
+    } else if (f.type === "select") {
       input = html`<select id=${id} name=${f.name} ...${a11y}>${f.options.map((o) => html`<option value=${o}>${t(`${f.labels}${o}`)}</option>`)}</select>`;
     } else if (f.type === "checkbox") {
       return html`<div class="field checkbox" key=${f.name}>

@@ -84,3 +84,38 @@ def test_a_participant_votes_changes_their_vote_and_sees_the_winner(
     expect(page.get_by_test_id("vote-for")).to_have_count(0)
     page.reload()
     expect(page.get_by_test_id("beneficiary")).to_have_text("Emmaüs Connect")
+
+
+def test_an_admin_creates_a_vote_from_the_console_and_sees_a_bad_candidate_flagged(
+    page: Page, stack: Stack
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    sign_in(page, f"vote-admin-{tag}", "admin")
+    page.goto("/#/admin")
+    form = page.get_by_test_id("create-form")
+    form.locator("[name=title]").fill(f"Choose your association {tag}")
+    form.locator("[name=action]").fill("I sort my waste")
+    form.locator("[name='target.value']").fill("50")
+    form.locator("[name='sponsor.name']").fill("Ville")
+    form.locator("[name='sponsor.email']").fill("sponsor@ville.example")
+    form.locator("[name=beneficiary_choice]").fill(
+        "La Recyclerie | contact@recyclerie.example | Repair and reuse\nEmmaüs | not-an-address"
+    )
+    form.locator("[name=reward]").fill("€2,000 to the association you choose")
+    form.locator("[name=publish]").check()
+    page.get_by_test_id("create").click()
+    error = page.get_by_test_id("error-beneficiary_choice")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("email")
+    form.locator("[name=beneficiary_choice]").fill(
+        "La Recyclerie | contact@recyclerie.example | Repair and reuse\n"
+        "Emmaüs | contact@emmaus.example"
+    )
+    page.get_by_test_id("create").click()
+    created_link = page.get_by_role("status").get_by_role(
+        "link", name=f"Choose your association {tag}"
+    )
+    created = (created_link.get_attribute("href") or "").rsplit("/", 1)[-1]
+    page.goto(f"/#/challenges/{created}")
+    expect(page.get_by_test_id("candidate")).to_have_count(2)
+    expect(page.locator('[data-candidate="emmaus"]')).to_contain_text("Emmaüs")
