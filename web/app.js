@@ -498,6 +498,7 @@ function PledgeBlock({ t, ch, sess, mine, onPledged, onWithdrawn, onReported }) 
   const [locating, setLocating] = useState(false);
   const [notify, setNotify] = useState(true);
   const [quantity, setQuantity] = useState("");
+  const [offer, setOffer] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const [done, setDone] = useState(null);
@@ -509,6 +510,10 @@ function PledgeBlock({ t, ch, sess, mine, onPledged, onWithdrawn, onReported }) 
     if (!sess) { go(`/signin?next=${enc(`/challenges/${ch.id}`)}`); return; }
     const body = { notify };
     if (displayName.trim()) body.display_name = displayName.trim();
+    if (ch.target.unit && offer.trim()) {
+      const q = Number(offer.replace(",", "."));
+      body.offer = { quantity: Number.isFinite(q) ? q : offer };
+    }
     if (position) body.location = position;
     else if (postal.trim()) body.location = { postal_code: postal.trim(), country: (country.trim() || "FR").toUpperCase() };
     setBusy(true); setError(null); setDone(null);
@@ -605,6 +610,14 @@ function PledgeBlock({ t, ch, sess, mine, onPledged, onWithdrawn, onReported }) 
           </button>
           ${position ? html` <span data-testid="pledge-located">${t("pledgeLocated")}</span>` : null}
         </p>
+        ${ch.target.unit
+          ? html`<div class="field field-small">
+              <label for="pledge-offer">${t("offerLabel", { unit: ch.target.unit })}</label>
+              <input id="pledge-offer" name="offer" inputmode="decimal" data-testid="pledge-offer" aria-describedby="pledge-offer-hint"
+                value=${offer} onInput=${(e) => setOffer(e.currentTarget.value)} />
+              <p class="hint" id="pledge-offer-hint">${t("offerHint")}</p>
+            </div>`
+          : null}
         <div class="field checkbox">
           <input id="pledge-notify" name="notify" type="checkbox" checked=${notify} onChange=${(e) => setNotify(e.currentTarget.checked)} />
           <label for="pledge-notify">${t("notify")}</label>
@@ -775,6 +788,12 @@ function ChallengePage({ t, id, sess }) {
         <h2 id="progress-title">${t("progress")}</h2>
         <${ProgressBar} t=${t} ch=${ch} />
         ${ch.progress.reached ? html`<p class="reached" data-testid="reached">${t("reached")}</p>` : null}
+        ${ch.target.unit && ch.progress.promised
+          ? html`<p data-testid="promised">${t("promisedReported", {
+              promised: `${t.number(ch.progress.promised)} ${ch.target.unit}`,
+              reported: `${t.number(ch.progress.quantity)} ${ch.target.unit}`,
+            })}</p>`
+          : null}
         ${ch.target.metric === "participants" && ch.target.unit && ch.progress.quantity
           ? html`<p class="muted">${t("reportedTogether", { q: `${t.number(ch.progress.quantity)} ${ch.target.unit}` })}</p>`
           : null}

@@ -29,7 +29,7 @@ from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
 from chalicelib.domain.audit import AuditAction, AuditTarget
 from chalicelib.domain.idempotency import idempotency_scope
 from chalicelib.domain.model import Principal
-from chalicelib.services.pledges import PledgeRequest
+from chalicelib.services.pledges import Offer, PledgeRequest
 from chalicelib.services.reports import ReportRequest
 
 
@@ -85,6 +85,7 @@ def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
                 display_name=body.display_name,
                 area=_area(body),
                 notify=body.notify,
+                offer=Offer(body.offer.quantity, body.offer.unit) if body.offer else None,
                 idempotency_key=key,
             ),
         )

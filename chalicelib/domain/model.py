@@ -119,12 +119,15 @@ class Totals:
     participants: int = 0
     quantity: int | float = 0
     version: int = 0
+    # Promised by pledges that offer a quantity (volunteering: hours), in the target's unit.
+    promised: int | float = 0
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(
             participants=self.participants + other.participants,
             quantity=tidy_quantity(self.quantity + other.quantity),
             version=self.version + other.version,
+            promised=tidy_quantity(self.promised + other.promised),
         )
 
 
@@ -276,6 +279,9 @@ class Pledge:
     candidate_id: str | None = None
     voted_at: datetime | None = None
     vote_shard: int | None = None
+    # What the pledge promises (volunteering: `{"offer": {"quantity": 3, "unit": "h"}}`), in
+    # the challenge's unit; counted in `Totals.promised` beside what is reported.
+    offered: int | float = 0
 
     @property
     def public_name(self) -> str | None:
@@ -333,14 +339,19 @@ def tidy_quantity(value: int | float) -> int | float:
     return int(rounded) if rounded.is_integer() else rounded
 
 
-def quantities_by_unit(challenges: Iterable[Challenge]) -> dict[str, int | float]:
-    """The quantities the challenges counted, added up per unit ("km": 615.5); challenges
-    without a unit count none."""
+def quantities_by_unit(
+    challenges: Iterable[Challenge], *, promised: bool = False
+) -> dict[str, int | float]:
+    """The quantities the challenges counted (`promised`: that their pledges offered), added
+    up per unit ("km": 615.5); challenges without a unit count none."""
     quantity: dict[str, int | float] = {}
     for challenge in challenges:
         unit = challenge.target.unit
         if unit:
-            quantity[unit] = tidy_quantity(quantity.get(unit, 0) + challenge.totals.quantity)
+            value = challenge.totals.promised if promised else challenge.totals.quantity
+            quantity[unit] = tidy_quantity(quantity.get(unit, 0) + value)
+    if promised:  # only the units something was promised in
+        return {unit: value for unit, value in quantity.items() if value}
     return quantity
 
 

@@ -51,6 +51,7 @@ class ChallengeRow:
     participants: int
     quantity: int | float
     reached_at: datetime | None = None
+    promised: int | float = 0  # what its pledges offer (volunteering)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class SponsorReport:
     notifications: tuple[NotificationTally, ...] = field(default_factory=tuple)
     # What was paid out (payouts recorded once reached), per currency; a campaign: summed.
     paid: tuple[PayoutTotal, ...] = ()
+    # What the pledges offer per unit (volunteering), beside `quantity` reported.
+    promised: dict[str, int | float] = field(default_factory=dict)
 
     def notifications_with(self, status: DeliveryStatus) -> int:
         return sum(tally.count(status) for tally in self.notifications)

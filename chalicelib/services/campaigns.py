@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -91,6 +91,7 @@ class CampaignView:
     participants: int  # unique people with a live pledge on any of its challenges
     pledges: int  # live pledges on the challenges shown
     quantity: dict[str, int | float]  # reported quantities per unit
+    promised: dict[str, int | float] = field(default_factory=dict)  # offered, per unit
 
 
 class CampaignService:
@@ -200,6 +201,7 @@ class CampaignService:
             ),
             pledges=sum(challenge.totals.participants for challenge in challenges),
             quantity=quantities_by_unit(challenges),
+            promised=quantities_by_unit(challenges, promised=True),
         )
 
     def list_visible(

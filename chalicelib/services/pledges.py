@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.domain.errors import ChallengeNotOpenError, ContentionError, PledgeNotFoundError
+from chalicelib.domain.errors import (
+    ChallengeNotOpenError,
+    ContentionError,
+    InvalidFieldsError,
+    PledgeNotFoundError,
+)
 from chalicelib.domain.locale import language_for
 from chalicelib.domain.model import (
+    MAX_REPORT_QUANTITY,
+    QUANTITY_DECIMALS,
     Challenge,
     ChallengeStatus,
     Pledge,
     Principal,
     counter_shard_for,
+    tidy_quantity,
 )
 from chalicelib.domain.votes import HeldVote
 from chalicelib.services.challenges import ChallengeService
@@ -35,10 +44,19 @@ REQUEST_TOKEN_NAMESPACE = uuid.UUID("5b0f3c1e-8a47-4a51-9a0e-6c2f1d2b7e90")
 
 
 @dataclass(frozen=True)
+class Offer:
+    """What a pledge promises: a quantity in the challenge's unit (None: the challenge's)."""
+
+    quantity: float
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
 class PledgeRequest:
     display_name: str | None = None
     area: str | None = None
     notify: bool = True
+    offer: Offer | None = None
     # The client's Idempotency-Key, when it sent one: the same key makes the same write token.
     idempotency_key: str | None = None
 
@@ -87,6 +105,7 @@ class PledgeService:
         # A warm container may accept pledges for up to the cache's TTL after a close made
         # elsewhere: those pledges are real and counted exactly (docs/decisions.md).
         challenge = self._challenges.get_visible(challenge_id, principal, cached=True)
+        offered = check_offer(request.offer, challenge)
         now = self._clock.now()
         if not challenge.accepts_pledges_at(now):
             raise ChallengeNotOpenError(_closed_reason(challenge, now))
@@ -102,6 +121,7 @@ class PledgeService:
             email=principal.email if principal.email_verified else None,
             locale=language_for(principal.locale),
             idempotency_key=request.idempotency_key,
+            offered=offered,
         )
         shard = counter_shard_for(principal.sub, challenge.counter_shards)
         token = request_token(principal.sub, challenge.id, "pledge", request.idempotency_key)
@@ -122,26 +142,35 @@ class PledgeService:
         if challenge.figures_frozen_at(now):
             raise ChallengeNotOpenError(f"{_closed_reason(challenge, now)}: its figures are final")
         shard = counter_shard_for(principal.sub, challenge.counter_shards)
-        if challenge.beneficiary_choice is None:
+        if challenge.beneficiary_choice is None and challenge.target.unit is None:
             token = request_token(principal.sub, challenge.id, "withdraw", None)
             if not self._pledges.remove(challenge.id, principal.sub, shard, request_token=token):
                 raise PledgeNotFoundError(challenge.id)
         else:
-            self._withdraw_with_vote(challenge, principal.sub, shard)
+            self._withdraw_read_first(challenge, principal.sub, shard)
         self._metrics.count(MetricName.PLEDGES_WITHDRAWN)
 
-    def _withdraw_with_vote(self, challenge: Challenge, participant_id: str, shard: int) -> None:
-        """Withdrawing the pledge withdraws its vote: counted out unless the vote's result
-        is fixed (or its shards were frozen meanwhile, by a closer about to fix it)."""
-        count_out = not (challenge.beneficiary_choice and challenge.beneficiary_choice.closed)
+    def _withdraw_read_first(self, challenge: Challenge, participant_id: str, shard: int) -> None:
+        """A pledge that may carry a vote or an offer is read first: withdrawing it counts
+        its offer out, and its vote unless the vote's result is fixed (or the vote's shards
+        were frozen meanwhile, by a closer about to fix it)."""
+        choice = challenge.beneficiary_choice
+        count_out = not (choice and choice.closed)
         for _ in range(PLEDGE_ATTEMPTS):
             pledge = self._pledges.get(challenge.id, participant_id)
             if pledge is None:
                 raise PledgeNotFoundError(challenge.id)
-            vote = HeldVote(pledge.candidate_id, pledge.vote_shard, count_out=count_out)
+            vote = None
+            if choice is not None:
+                vote = HeldVote(pledge.candidate_id, pledge.vote_shard, count_out=count_out)
             token = request_token(participant_id, challenge.id, "withdraw", None)
             if self._pledges.remove(
-                challenge.id, participant_id, shard, request_token=token, vote=vote
+                challenge.id,
+                participant_id,
+                shard,
+                request_token=token,
+                vote=vote,
+                offered=pledge.offered,
             ):
                 return
             current = self._pledges.get(challenge.id, participant_id)
@@ -151,6 +180,25 @@ class PledgeService:
 
     def list_mine(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Pledge]:
         return self._pledges.list_for_participant(principal.sub, limit=limit, cursor=cursor)
+
+
+def check_offer(offer: Offer | None, challenge: Challenge) -> int | float:
+    """What a pledge offers, in the challenge's unit (0: no offer); a 400 naming `offer`."""
+    if offer is None:
+        return 0
+    unit = challenge.target.unit
+    problem = None
+    if unit is None:
+        problem = "this challenge counts participants only and declares no unit: no offer"
+    elif offer.unit is not None and offer.unit != unit:
+        problem = f"this challenge counts {unit!r}, not {offer.unit!r}"
+    elif not math.isfinite(offer.quantity) or not 0 < offer.quantity <= MAX_REPORT_QUANTITY:
+        problem = f"an offer is a quantity greater than 0 and at most {MAX_REPORT_QUANTITY}"
+    elif round(offer.quantity, QUANTITY_DECIMALS) != offer.quantity:
+        problem = f"an offer has at most {QUANTITY_DECIMALS} decimals"
+    if problem is not None:
+        raise InvalidFieldsError(problem, {"offer": problem})
+    return tidy_quantity(offer.quantity)
 
 
 def _closed_reason(challenge: Challenge, now: datetime) -> str:

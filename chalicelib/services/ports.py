@@ -166,6 +166,7 @@ class PledgeRepository(Protocol):
         *,
         request_token: str | None = None,
         vote: HeldVote | None = None,
+        offered: int | float | None = None,
     ) -> bool:
         """Delete the pledge and uncount it, atomically; False if there was none
         (`request_token`: as for `add`). With `vote`, only if the pledge still carries that

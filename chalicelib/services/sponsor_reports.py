@@ -89,6 +89,7 @@ def _row(challenge: Challenge) -> ChallengeRow:
         participants=challenge.totals.participants,
         quantity=challenge.totals.quantity,
         reached_at=challenge.reached_at,
+        promised=challenge.totals.promised,
     )
 
 
@@ -169,6 +170,7 @@ class SponsorReportService:
             withdrawals=figures.withdrawals,
             days=figures.days,
             quantity=quantities_by_unit([challenge]),
+            promised=quantities_by_unit([challenge], promised=True),
             areas=areas.areas,
             hidden_participants=areas.hidden_participants,
             notifications=tuple(self._deliveries.tally(challenge.id)),
@@ -206,6 +208,7 @@ class SponsorReportService:
             withdrawals=figures.withdrawals,
             days=figures.days,
             quantity=quantities_by_unit(challenges),
+            promised=quantities_by_unit(challenges, promised=True),
             areas=shown,
             hidden_participants=hidden,
             challenges=tuple(_row(c) for c in challenges),

@@ -90,6 +90,7 @@ def _challenge_to_item(challenge: Challenge) -> ChallengeItem:
         progress_participants=challenge.totals.participants,
         progress_quantity=challenge.totals.quantity,
         progress_version=challenge.totals.version,
+        progress_promised=challenge.totals.promised or None,
         reached_at=challenge.reached_at,
         **_choice_to_item(challenge.beneficiary_choice),
     )
@@ -162,6 +163,7 @@ def challenge_from_item(item: ChallengeItem) -> Challenge:
             participants=int(item.progress_participants),
             quantity=item.progress_quantity,
             version=int(item.progress_version),
+            promised=item.progress_promised or 0,
         ),
         reached_at=item.reached_at,
         beneficiary_choice=_choice_from_item(item),
@@ -307,6 +309,7 @@ class DynamoChallengeRepository:
                 ChallengeItem.progress_participants.set(totals.participants),
                 ChallengeItem.progress_quantity.set(totals.quantity),
                 ChallengeItem.progress_version.set(totals.version),
+                ChallengeItem.progress_promised.set(totals.promised),
             ],
             # Two aggregators may race; the higher version is the more recent sum.
             ChallengeItem.id.exists() & (ChallengeItem.progress_version < totals.version),

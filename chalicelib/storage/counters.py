@@ -19,5 +19,7 @@ class DynamoCounterRepository:
         keys = [counter_key(challenge_id, shard) for shard in range(shards)]
         total = Totals()
         for item in CounterShardItem.batch_get(keys, consistent_read=True):
-            total += Totals(int(item.participants), item.quantity, int(item.version))
+            total += Totals(
+                int(item.participants), item.quantity, int(item.version), item.promised or 0
+            )
         return total

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import ModerationAction, ModerationKind, Pledge
@@ -151,12 +152,14 @@ class DynamoModeration:
                     ),
                     condition=self._same_pledge(pledge),
                 )
+                actions: list[Action] = [
+                    CounterShardItem.participants.add(-1),
+                    CounterShardItem.version.add(1),
+                ]
+                if pledge.offered:
+                    actions.append(CounterShardItem.promised.add(-pledge.offered))
                 transaction.update(
-                    CounterShardItem(id=counter_key(pledge.challenge_id, shard)),
-                    actions=[
-                        CounterShardItem.participants.add(-1),
-                        CounterShardItem.version.add(1),
-                    ],
+                    CounterShardItem(id=counter_key(pledge.challenge_id, shard)), actions=actions
                 )
                 if count_vote_out and pledge.candidate_id is not None:
                     count_vote(

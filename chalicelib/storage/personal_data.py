@@ -198,6 +198,7 @@ class DynamoPersonalData:
                 candidate_id=item.candidate_id,
                 voted_at=item.voted_at,
                 vote_shard=item.vote_shard,
+                offered=item.offered,
             )
             outcome = self._move(
                 original,

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import Pledge, counter_shard_for
@@ -39,6 +42,7 @@ def _pledge_to_item(pledge: Pledge) -> PledgeItem:
         candidate_id=pledge.candidate_id,
         voted_at=pledge.voted_at,
         vote_shard=pledge.vote_shard,
+        offered=pledge.offered or None,
     )
 
 
@@ -60,7 +64,15 @@ def pledge_from_item(item: PledgeItem) -> Pledge:
         candidate_id=item.candidate_id,
         voted_at=item.voted_at,
         vote_shard=None if item.vote_shard is None else int(item.vote_shard),
+        offered=item.offered or 0,
     )
+
+
+def same_offer(offered: int | float) -> Any:
+    """The pledge still offers this much (0: nothing)."""
+    if not offered:
+        return PledgeItem.offered.does_not_exist()
+    return PledgeItem.offered == offered
 
 
 def hash_bucket(participant_id: str) -> int:
@@ -72,11 +84,21 @@ class DynamoPledgeRepository:
         self._connection = connection(settings)
         self._connection.client  # noqa: B018 - built once, up front (see open_connections)
 
-    def _count(self, transaction: TransactWrite, challenge_id: str, shard: int, delta: int) -> None:
-        transaction.update(
-            CounterShardItem(id=counter_key(challenge_id, shard)),
-            actions=[CounterShardItem.participants.add(delta), CounterShardItem.version.add(1)],
-        )
+    def _count(
+        self,
+        transaction: TransactWrite,
+        challenge_id: str,
+        shard: int,
+        delta: int,
+        promised: int | float = 0,
+    ) -> None:
+        actions: list[Action] = [
+            CounterShardItem.participants.add(delta),
+            CounterShardItem.version.add(1),
+        ]
+        if promised:
+            actions.append(CounterShardItem.promised.add(delta * promised))
+        transaction.update(CounterShardItem(id=counter_key(challenge_id, shard)), actions=actions)
 
     def add(self, pledge: Pledge, shard: int, *, request_token: str | None = None) -> bool:
         item = _pledge_to_item(pledge)
@@ -86,7 +108,7 @@ class DynamoPledgeRepository:
                 connection=self._connection, client_request_token=token
             ) as transaction:
                 transaction.save(item, condition=PledgeItem.challenge_id.does_not_exist())
-                self._count(transaction, pledge.challenge_id, shard, +1)
+                self._count(transaction, pledge.challenge_id, shard, +1, pledge.offered)
 
         return transact_once(write, request_token, transact_if)
 
@@ -106,9 +128,11 @@ class DynamoPledgeRepository:
         *,
         request_token: str | None = None,
         vote: HeldVote | None = None,
+        offered: int | float | None = None,
     ) -> bool:
         """Delete the pledge and count it out; with `vote` (a challenge with a beneficiary
-        vote), only if it still carries that vote, which is counted out with it."""
+        vote), only if it still carries that vote, which is counted out with it; with
+        `offered` (a challenge with a unit), only if it offers that much, counted out too."""
 
         def write(token: str) -> None:
             # A pledge being erased is moved, not withdrawn (storage/personal_data.py): its
@@ -116,6 +140,8 @@ class DynamoPledgeRepository:
             condition = PledgeItem.challenge_id.exists() & PledgeItem.erasing.does_not_exist()
             if vote is not None:
                 condition &= same_vote(vote.candidate_id)
+            if offered is not None:
+                condition &= same_offer(offered)
             with TransactWrite(
                 connection=self._connection, client_request_token=token
             ) as transaction:
@@ -123,7 +149,7 @@ class DynamoPledgeRepository:
                     PledgeItem(participant_id=participant_id, challenge_id=challenge_id),
                     condition=condition,
                 )
-                self._count(transaction, challenge_id, shard, -1)
+                self._count(transaction, challenge_id, shard, -1, offered or 0)
                 if vote is not None and vote.count_out and vote.candidate_id is not None:
                     count_vote(transaction, challenge_id, vote.candidate_id, vote.shard or 0, -1)
 

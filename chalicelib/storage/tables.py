@@ -114,6 +114,7 @@ class ChallengeItem(Model):
     progress_participants = NumberAttribute(default=0)
     progress_quantity = NumberAttribute(default=0)
     progress_version = NumberAttribute(default=0)
+    progress_promised = NumberAttribute(null=True)
     reached_at = UTCDateTimeAttribute(null=True)
     # A beneficiary vote (domain/votes.py): its candidates and deadline; its result is set
     # once, in one conditional write with the winner as `beneficiary` and the outbox's
@@ -172,6 +173,8 @@ class PledgeItem(Model):
     candidate_id = UnicodeAttribute(null=True)
     voted_at = UTCDateTimeAttribute(null=True)
     vote_shard = NumberAttribute(null=True)
+    # The quantity the pledge offers (volunteering), counted in its shard's `promised`.
+    offered = NumberAttribute(null=True)
 
     by_challenge = PledgesByChallenge()
 
@@ -187,6 +190,7 @@ class CounterShardItem(Model):
     participants = NumberAttribute(default=0)
     quantity = NumberAttribute(default=0)
     version = NumberAttribute(default=0)
+    promised = NumberAttribute(null=True)  # offered by the shard's pledges (volunteering)
     # A beneficiary vote's shard (`vote#<challenge_id>#<candidate_id>#<shard>`: its
     # `participants` are votes) once the vote closed: no vote or withdrawal changes it.
     closed = BooleanAttribute(null=True)

@@ -31,7 +31,8 @@ def test_create_returns_the_challenge_with_contacts(api: Api) -> None:
     }  # fmt: skip
     assert created["beneficiary"]["email"] == "hello@solicycle.example"
     assert created["progress"] == {
-        "participants": 0, "quantity": 0, "percent": 0.0, "reached": False, "reached_at": None
+        "participants": 0, "quantity": 0, "promised": 0, "percent": 0.0, "reached": False,
+        "reached_at": None
     }  # fmt: skip
     assert created["created_at"].endswith("Z")
     assert api.create()["status"] == "live"

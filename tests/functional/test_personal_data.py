@@ -59,6 +59,7 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
         "quantity_reported": "pledges[].quantity_reported",
         "name_hidden": "pledges[].name_hidden",
         "candidate_id": "pledges[].candidate_id",
+        "offered": "pledges[].offered",
         "voted_at": "pledges[].voted_at",
     },
     "reports": {

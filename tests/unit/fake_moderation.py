@@ -69,7 +69,7 @@ class FakeModeration:
             if not self._record(action):
                 return False
             del self._db.pledges[(pledge.participant_id, pledge.challenge_id)]
-            self._db.count(pledge.challenge_id, shard, participants=-1)
+            self._db.count(pledge.challenge_id, shard, participants=-1, promised=-pledge.offered)
             if counted and pledge.candidate_id is not None:
                 key = vote_shard_key(pledge.challenge_id, pledge.candidate_id, vote.shard or 0)
                 self._db.vote_shards[key] = self._db.vote_shards.get(key, 0) - 1

@@ -123,12 +123,18 @@ class FakeDatabase:
             self.challenges[challenge.id] = challenge
 
     def count(
-        self, challenge_id: str, shard: int, participants: int = 0, quantity: float = 0
+        self,
+        challenge_id: str,
+        shard: int,
+        participants: int = 0,
+        quantity: float = 0,
+        promised: float = 0,
     ) -> None:
         """Add to a counter shard, as a pledge, a withdrawal or a report does."""
         with self.lock:
             current = self.counters.get((challenge_id, shard), Totals())
-            self.counters[(challenge_id, shard)] = current + Totals(participants, quantity, 1)
+            change = Totals(participants, quantity, 1, promised)
+            self.counters[(challenge_id, shard)] = current + change
 
     def vote_shard_closed(self, challenge_id: str, vote: HeldVote) -> bool:
         if vote.candidate_id is None:
@@ -343,7 +349,7 @@ class FakePledgeRepository:
             if key in self._db.pledges:
                 return False
             self._db.pledges[key] = pledge
-            self._db.count(pledge.challenge_id, shard, participants=+1)
+            self._db.count(pledge.challenge_id, shard, participants=+1, promised=pledge.offered)
             self._applied_as(request_token, write)
             return True
 
@@ -359,8 +365,9 @@ class FakePledgeRepository:
         *,
         request_token: str | None = None,
         vote: HeldVote | None = None,
+        offered: int | float | None = None,
     ) -> bool:
-        write = ("remove", challenge_id, participant_id, shard, vote)
+        write = ("remove", challenge_id, participant_id, shard, vote, offered)
         key = (participant_id, challenge_id)
         with self._db.lock:
             if self._replayed(request_token, write):
@@ -371,13 +378,15 @@ class FakePledgeRepository:
             if pledge is None:
                 return False
             count_out = vote is not None and vote.count_out and vote.candidate_id is not None
+            if offered is not None and pledge.offered != offered:
+                return False
             if vote is not None:
                 if pledge.candidate_id != vote.candidate_id:
                     return False
                 if count_out and self._db.vote_shard_closed(challenge_id, vote):
                     return False
             del self._db.pledges[key]
-            self._db.count(challenge_id, shard, participants=-1)
+            self._db.count(challenge_id, shard, participants=-1, promised=-(offered or 0))
             if count_out and vote is not None and vote.candidate_id is not None:
                 shard_key = vote_shard_key(challenge_id, vote.candidate_id, vote.shard or 0)
                 self._db.vote_shards[shard_key] = self._db.vote_shards.get(shard_key, 0) - 1

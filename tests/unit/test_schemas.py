@@ -313,6 +313,7 @@ def test_the_public_view_of_a_challenge_has_no_contacts() -> None:
     assert data["progress"] == {
         "participants": 57,
         "quantity": 0,
+        "promised": 0,
         "percent": 28.5,
         "reached": True,
         "reached_at": "2026-06-03T10:30:00Z",

@@ -61,6 +61,9 @@ class CampaignTotals(BaseModel):
     participants: int = Field(description="unique people with a live pledge on its challenges")
     pledges: int = Field(description="live pledges, all its challenges together")
     quantity: dict[str, int | float] = Field(description="reported quantities per unit")
+    promised: dict[str, int | float] = Field(
+        default_factory=dict, description="quantities the pledges offer per unit (volunteering)"
+    )
 
 
 class CampaignDetail(CampaignOut):
@@ -73,7 +76,10 @@ class CampaignDetail(CampaignOut):
             **CampaignOut.fields_of(view.campaign),
             challenges=[ChallengeOut.from_challenge(c) for c in view.challenges],
             totals=CampaignTotals(
-                participants=view.participants, pledges=view.pledges, quantity=view.quantity
+                participants=view.participants,
+                pledges=view.pledges,
+                quantity=view.quantity,
+                promised=view.promised,
             ),
         )
 

@@ -216,6 +216,9 @@ class TargetOut(BaseModel):
 class ProgressOut(BaseModel):
     participants: int
     quantity: int | float
+    promised: int | float = Field(
+        default=0, description="What the pledges offer (volunteering), beside quantity reported."
+    )
     percent: float
     reached: bool
     reached_at: Timestamp | None
@@ -264,6 +267,7 @@ class ChallengeOut(BaseModel):
             "progress": ProgressOut(
                 participants=challenge.totals.participants,
                 quantity=challenge.totals.quantity,
+                promised=challenge.totals.promised,
                 percent=challenge.percent(),
                 reached=challenge.reached,
                 reached_at=challenge.reached_at,

@@ -38,6 +38,7 @@ class PledgeExport(BaseModel):
         default=None, description="the candidate voted for, on a challenge with a beneficiary vote"
     )
     voted_at: Timestamp | None = None
+    offered: int | float = Field(default=0, description="what the pledge offers (volunteering)")
 
     @classmethod
     def from_pledge(cls, pledge: Pledge) -> PledgeExport:
@@ -53,6 +54,7 @@ class PledgeExport(BaseModel):
             name_hidden=pledge.name_hidden,
             candidate_id=pledge.candidate_id,
             voted_at=pledge.voted_at,
+            offered=pledge.offered,
         )
 
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from chalicelib.api.schemas.challenges import ChallengeOut
-from chalicelib.api.schemas.common import Text, Timestamp, _Body
-from chalicelib.domain.model import Pledge
+from chalicelib.api.schemas.common import Text, Timestamp, Unit, _Body
+from chalicelib.domain.model import MAX_REPORT_QUANTITY, Pledge
 
 
 class LatLon(_Body):
@@ -42,6 +42,16 @@ class PledgeIn(_Body):
     display_name: Annotated[Text, StringConstraints(max_length=80)] | None = None
     location: LatLon | PostalLocation | None = None
     notify: bool = True
+    offer: OfferIn | None = Field(
+        default=None,
+        description="What I promise, in the challenge's unit (volunteering: hours); counted "
+        "in progress.promised beside what is reported. Only on a challenge with a unit.",
+    )
+
+
+class OfferIn(_Body):
+    quantity: Annotated[float, Field(gt=0, le=MAX_REPORT_QUANTITY, allow_inf_nan=False)]
+    unit: Unit | None = Field(default=None, description="the challenge's unit, when omitted")
 
 
 class PledgeOut(BaseModel):
@@ -56,6 +66,7 @@ class PledgeOut(BaseModel):
         default=None,
         description="My beneficiary vote on this challenge, if it has one and I voted.",
     )
+    offered: int | float = Field(default=0, description="What the pledge promises (its offer).")
 
     @classmethod
     def from_pledge(cls, pledge: Pledge) -> PledgeOut:
@@ -68,6 +79,7 @@ class PledgeOut(BaseModel):
             quantity_reported=pledge.quantity_reported,
             created_at=pledge.created_at,
             candidate_id=pledge.candidate_id,
+            offered=pledge.offered,
         )
 
 

@@ -55,6 +55,7 @@ class ReportChallengeOut(BaseModel):
     reward: str
     participants: int
     quantity: int | float
+    promised: int | float = Field(default=0, description="what its pledges offer")
     reached_at: Timestamp | None
 
 
@@ -91,6 +92,9 @@ class SponsorReportOut(BaseModel):
     pledges: int = Field(description="pledges ever made, withdrawn ones included")
     withdrawals: int
     quantity: dict[str, int | float] = Field(description="reported quantities per unit")
+    promised: dict[str, int | float] = Field(
+        default_factory=dict, description="quantities the pledges offer per unit (volunteering)"
+    )
     days: list[DayOut]
     areas: list[ReportAreaOut] = Field(
         description="areas with enough participants to be shown (as /areas)"
@@ -130,6 +134,7 @@ class SponsorReportOut(BaseModel):
             pledges=report.pledges,
             withdrawals=report.withdrawals,
             quantity=dict(report.quantity),
+            promised=dict(report.promised),
             days=[
                 DayOut(
                     day=d.day,
@@ -153,6 +158,7 @@ class SponsorReportOut(BaseModel):
                     reward=row.reward,
                     participants=row.participants,
                     quantity=row.quantity,
+                    promised=row.promised,
                     reached_at=row.reached_at,
                 )
                 for row in report.challenges
