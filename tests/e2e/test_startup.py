@@ -190,12 +190,20 @@ def recount(stack: Stack, shown: dict[str, Any]) -> dict[str, Any]:
             ))
             for unit in units
         }  # fmt: skip
+        offered = {
+            unit: tidy_quantity(sum(
+                float(p.get("offered") or 0) for p in members
+                if shown["challenges"][p["challenge_id"]]["unit"] == unit
+            ))
+            for unit in units
+        }  # fmt: skip
         campaigns[campaign_id] = {
             "challenges": campaign["challenges"],
             "totals": {
                 "participants": len({pledge["participant_id"] for pledge in members}),
                 "pledges": len(members),
                 "quantity": quantity,
+                "promised": {unit: value for unit, value in offered.items() if value},
             },
         }
     return {"challenges": challenges, "campaigns": campaigns}

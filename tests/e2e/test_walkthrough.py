@@ -92,6 +92,7 @@ def test_walkthrough_create_pledge_reach_notify_withdraw(
     assert public.json()["progress"] == {
         "participants": 0,
         "quantity": 0,
+        "promised": 0,
         "percent": 0.0,
         "reached": False,
         "reached_at": None,
