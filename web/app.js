@@ -851,14 +851,22 @@ function calendarDate(t, day) {
 
 function PayoutTrail({ t, id, reload = 0, headingLevel = 2 }) {
   const [trail, setTrail] = useState(null);
+  const [news, setNews] = useState([]);
   const [error, setError] = useState(null);
   useEffect(() => {
     let alive = true;
     api(`/challenges/${enc(id)}/payouts?limit=100`)
       .then((answer) => { if (alive) { setTrail(answer); setError(null); } })
       .catch((e) => { if (alive) setError(e); });
+    // The news posted since the first payout: what the money is doing.
+    api(`/challenges/${enc(id)}/updates?limit=20`)
+      .then((page) => { if (alive) setNews(page.items); })
+      .catch(() => {});
     return () => { alive = false; };
   }, [id, reload]);
+  const first = trail && trail.items.length
+    ? Math.min(...trail.items.map((p) => Date.parse(p.recorded_at))) : null;
+  const since = first === null ? [] : news.filter((u) => Date.parse(u.created_at) >= first);
   const Heading = `h${headingLevel}`;
   return html`
     <section class="block payouts" aria-labelledby="payouts-title" data-testid="payouts">
@@ -882,6 +890,11 @@ function PayoutTrail({ t, id, reload = 0, headingLevel = 2 }) {
           </ul>`
         : null}
       ${trail && trail.next_cursor ? html`<p class="muted">${t("payoutsMore")}</p>` : null}
+      ${since.length
+        ? html`<h3>${t("payoutsSince")}</h3>
+            <ul class="payout-news">${since.map((u) => html`<li data-testid="trail-update" key=${u.id}>
+              <strong lang=${u.locale}>${u.title}</strong> <span class="muted">${t.dateTime(u.created_at)}</span></li>`)}</ul>`
+        : null}
     </section>`;
 }
 

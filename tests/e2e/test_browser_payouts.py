@@ -78,6 +78,16 @@ def test_an_admin_records_a_payout_and_the_public_page_shows_where_the_money_wen
         "href", "https://solicycle.example/receipts/2026-12"
     )
     expect(trail.get_by_test_id("payout-totals")).to_contain_text("€5,000.00")
+    # News posted after the payout is part of the trail: what the money is doing.
+    posted = stack.request(
+        "POST",
+        f"/admin/challenges/{challenge['id']}/updates",
+        token=stack.admin_token(),
+        json={"title": "500 pupils trained", "body": "The first term is over.", "locale": "en"},
+    )
+    assert posted.status_code == 201, posted.text
+    page.reload()
+    expect(trail.get_by_test_id("trail-update")).to_contain_text("500 pupils trained")
     assert serious_violations(page) == []
     trail.scroll_into_view_if_needed()
     shoot(page, "payouts-desktop.png")
