@@ -64,6 +64,7 @@ FUZZ_CONFIG: dict[str, Any] = {
     "request-timeout": HTTP_TIMEOUT_SECONDS,
 }
 CLICHY = {"lat": 48.9045, "lon": 2.3057}
+VOTE_CANDIDATES = ("solicycle", "emmaus")
 AREA_THRESHOLD = 5  # areas with fewer participants are not listed
 
 
@@ -76,9 +77,15 @@ class Seeds:
     withdrawable_challenge_ids: tuple[str, ...]  # the ones DELETE …/pledges/me may hit
     campaign_ids: tuple[str, ...]
     organization_ids: tuple[str, ...]
+    vote_challenge_ids: tuple[str, ...] = ()  # with a beneficiary vote the participant may use
+    candidate_ids: tuple[str, ...] = ()
 
     def for_parameter(self, name: str, operation_path: str) -> tuple[str, ...]:
+        if name == "candidate_id":
+            return self.candidate_ids
         if name == "challenge_id":
+            if operation_path.endswith(("/vote", "/votes")):
+                return self.vote_challenge_ids
             if operation_path.endswith("/reports"):
                 return self.pledged_challenge_ids
             if operation_path.endswith("/pledges/me"):
@@ -147,7 +154,18 @@ def seed(stack: Stack, participant: str) -> Seeds:
         _pledge(
             stack, live, stack.participant_token(f"{participant}-{number}"), {"location": CLICHY}
         )
+    vote = stack.create_challenge(
+        target={"metric": "participants", "value": 1000},
+        beneficiary=None,
+        beneficiary_choice={"candidates": [
+            {"id": candidate, "name": candidate.title(), "email": f"{candidate}@fuzz.example"}
+            for candidate in VOTE_CANDIDATES
+        ]},
+    )["id"]  # fmt: skip
+    _pledge(stack, vote, token, {})
     return Seeds(
+        vote_challenge_ids=(vote,),
+        candidate_ids=VOTE_CANDIDATES,
         challenge_ids=(live, draft, quantity, reached),
         pledged_challenge_ids=(quantity, live),
         withdrawable_challenge_ids=(live,),
@@ -259,6 +277,7 @@ MUST_REACH = {
         "GET /challenges/{challenge_id}",
         "GET /campaigns/{campaign_id}",
         "GET /challenges/{challenge_id}/updates",
+        "GET /challenges/{challenge_id}/votes",
     },
 }
 

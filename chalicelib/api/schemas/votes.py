@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
+    ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
@@ -74,6 +75,8 @@ class BeneficiaryChoiceIn(_Body):
 
 
 class VoteIn(_Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"candidate_id": "solicycle"}]})
+
     candidate_id: CandidateId
 
 
