@@ -48,6 +48,8 @@ class Settings:
     notification_max_attempts: int = 5
     # How stale a challenge the pledge path may read (per container; 0: no cache).
     challenge_cache_ttl_seconds: float = 1.0
+    # How long a container keeps an open vote's live tallies (every watcher polls them).
+    vote_tallies_ttl_seconds: float = 2.0
     # Campaign counts move only when someone joins or leaves a campaign, and a campaign
     # page sums one set of shards per audience combination: fewer shards than challenges.
     campaign_counter_shards: int = 8
@@ -86,6 +88,9 @@ class Settings:
             notification_max_attempts=_positive_int(env, "CROWDACT_NOTIFICATION_MAX_ATTEMPTS", 5),
             challenge_cache_ttl_seconds=_non_negative_float(
                 env, "CROWDACT_CHALLENGE_CACHE_TTL_SECONDS", 1.0
+            ),
+            vote_tallies_ttl_seconds=_non_negative_float(
+                env, "CROWDACT_VOTE_TALLIES_TTL_SECONDS", 2.0
             ),
             campaign_counter_shards=_positive_int(env, "CROWDACT_CAMPAIGN_COUNTER_SHARDS", 8),
             notification_tries_per_invocation=_positive_int(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -160,6 +161,7 @@ def build_container(
         DynamoVoteRepository(settings),
         clock,
         metrics=metrics,
+        tallies_ttl=timedelta(seconds=settings.vote_tallies_ttl_seconds),
     )
     notifications = NotificationService(
         challenge_repository,

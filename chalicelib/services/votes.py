@@ -11,9 +11,10 @@ the winner once (storage/votes.py).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from chalicelib.domain.errors import (
@@ -89,8 +90,14 @@ class VoteService:
         clock: Clock,
         *,
         metrics: MetricsRecorder = NO_METRICS,
+        tallies_ttl: timedelta = timedelta(seconds=2),
     ) -> None:
         self._challenges = challenges
+        # An open vote's live tallies, summed from up to 10 × counter_shards items, are kept
+        # this long per container: every watcher of a hot challenge polls them.
+        self._tallies_ttl = tallies_ttl
+        self._live: dict[str, tuple[datetime, dict[str, int]]] = {}
+        self._live_lock = threading.Lock()
         # Read consistently (not through the container's cache) when closing.
         self._repository = repository
         self._pledges = pledges
@@ -142,10 +149,23 @@ class VoteService:
         choice = _choice(challenge)
         if choice.final_tallies is not None:
             return VoteTallies(challenge.id, choice, _by_candidate(choice, choice.final_tallies))
-        votes = self._votes.tallies(
-            challenge.id, _ids(choice), challenge.counter_shards, consistent=False
+        return VoteTallies(challenge.id, choice, self._live_tallies(challenge, choice))
+
+    def _live_tallies(self, challenge: Challenge, choice: BeneficiaryChoice) -> dict[str, int]:
+        now = self._clock.now()
+        with self._live_lock:
+            cached = self._live.get(challenge.id)
+        if cached is not None and now - cached[0] < self._tallies_ttl:
+            return cached[1]
+        votes = _by_candidate(
+            choice,
+            self._votes.tallies(
+                challenge.id, _ids(choice), challenge.counter_shards, consistent=False
+            ),
         )
-        return VoteTallies(challenge.id, choice, _by_candidate(choice, votes))
+        with self._live_lock:
+            self._live[challenge.id] = (now, votes)
+        return votes
 
     def close(self, challenge_id: str) -> Challenge | None:
         """Close the challenge's vote now, if it has one still open, and return the

@@ -35,6 +35,8 @@ TEST_ENV = {
     "AWS_REGION": "eu-west-3",
     "CROWDACT_STAGE": "local",
     "CROWDACT_COUNTER_SHARDS": "4",
+    # Tallies read fresh: the tests check each vote is counted (the cache: tests/unit).
+    "CROWDACT_VOTE_TALLIES_TTL_SECONDS": "0",
 }
 
 

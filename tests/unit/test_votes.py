@@ -125,3 +125,13 @@ def test_the_notifier_closes_the_vote_first_and_tells_the_winner_only(backend: B
     assert "Merci de votre candidature" in mail["contact@emmaus.example"].text
     assert "vous versera la contrepartie" in mail["contact@rejoue.example"].text
     assert "Rejoué : 1 (choisi)" in mail["contact@emmaus.example"].text
+
+
+def test_an_open_votes_tallies_are_kept_a_moment_per_container(backend: Backend) -> None:
+    challenge = backend.live_challenge(beneficiary_choice=CHOICE)
+    backend.pledges.pledge(participant(1), challenge.id, PledgeRequest())
+    assert backend.votes.tallies(None, challenge.id).total == 0
+    backend.votes.cast(participant(1), challenge.id, "emmaus")
+    assert backend.votes.tallies(None, challenge.id).total == 0  # within the TTL: as read
+    backend.clock.advance(seconds=2)
+    assert backend.votes.tallies(None, challenge.id).votes["emmaus"] == 1
