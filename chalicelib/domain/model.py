@@ -207,6 +207,10 @@ class OrganizationProfile:
     primary_color: str | None = None  # "#rrggbb"
     default_locale: str = DEFAULT_LOCALE  # "fr" or "en"
     slug: str | None = None  # unique: /organizations/{slug}
+    # Who is told when a citizen proposal addressed to the organisation reaches its
+    # `support_threshold`: this contact's e-mail and, if set, its (signed) webhook.
+    proposal_contact: Party | None = None
+    support_threshold: int = 10
 
 
 @dataclass(frozen=True)

@@ -327,6 +327,9 @@ class OrganizationItem(Model):
     primary_color = UnicodeAttribute(null=True)
     default_locale = UnicodeAttribute(default="fr")
     slug = UnicodeAttribute(null=True)
+    # Citizen proposals addressed to the organisation (domain/proposals.py).
+    proposal_contact = PartyAttribute(null=True)
+    support_threshold = NumberAttribute(null=True)
 
     by_creation = OrganizationsByCreation()
 
