@@ -153,6 +153,8 @@ class Challenge:
     # Set when the participants choose the beneficiary: `beneficiary` is then a placeholder
     # until the vote closes, and the winner once it has (domain/votes.py).
     beneficiary_choice: BeneficiaryChoice | None = None
+    # The citizen proposal this challenge was adopted from (domain/proposals.py), if any.
+    proposal_id: str | None = None
 
     @property
     def reached(self) -> bool:

@@ -10,17 +10,17 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import SlugTakenError
 from chalicelib.domain.model import (
-    Party,
     DEFAULT_LOCALE,
     Organization,
     OrganizationKind,
     OrganizationProfile,
+    Party,
 )
+from chalicelib.domain.proposals import DEFAULT_SUPPORT_THRESHOLD
 from chalicelib.services.ports import Page
 from chalicelib.settings import Settings
 from chalicelib.storage.connection import connection
 from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
-from chalicelib.domain.proposals import DEFAULT_SUPPORT_THRESHOLD
 from chalicelib.storage.tables import OrganizationItem, OrganizationSlugItem, PartyAttribute
 from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
