@@ -109,6 +109,12 @@ class ProposalService:
             raise ProposalNotFoundError(proposal_id)
         return proposal
 
+    def _existing(self, proposal_id: str) -> Proposal:
+        proposal = self._proposals.get(proposal_id)
+        if proposal is None:
+            raise ProposalNotFoundError(proposal_id)
+        return proposal
+
     @staticmethod
     def _may_see(proposal: Proposal, principal: Principal | None) -> bool:
         if proposal.status in _PUBLIC:
@@ -131,8 +137,9 @@ class ProposalService:
 
     def support(self, principal: Principal, proposal_id: str) -> Proposal:
         """Count the caller once; record the threshold's crossing once (its e-mail and
-        webhook follow from the outbox)."""
-        proposal = self.get_visible(proposal_id, principal)
+        webhook follow from the outbox). A pending or rejected proposal is a 409, not a 404:
+        its id is unguessable, and the supporter learns why (docs/decisions-proposals.md)."""
+        proposal = self._existing(proposal_id)
         if proposal.status is not ProposalStatus.OPEN:
             raise ProposalNotOpenError(proposal_id, proposal.status)
         written = self._proposals.add_support(
@@ -156,7 +163,7 @@ class ProposalService:
 
     def withdraw_support(self, principal: Principal, proposal_id: str) -> Proposal:
         """Idempotent: withdrawing a support one does not hold changes nothing."""
-        proposal = self.get_visible(proposal_id, principal)
+        proposal = self._existing(proposal_id)
         if proposal.status is not ProposalStatus.OPEN:
             raise ProposalNotOpenError(proposal_id, proposal.status)
         self._proposals.remove_support(proposal_id, principal.sub)
