@@ -174,7 +174,8 @@ def test_rejection_tells_the_proposer_with_the_reason(api: Api) -> None:
     api.drain()
     api.drain()
     mails = [e for e in api.emails() if "p2@people.example" in e.to]
-    assert len(mails) == 1 and "Already done" in (mails[0].html or "")
+    assert len(mails) == 1
+    assert "Already done" in (mails[0].html or "")
     refused = call(api, "PUT", f"/proposals/{pid}/support", person("s1"))
     assert refused.status_code == 409
     # Nobody else sees a rejected proposal; its proposer does.
