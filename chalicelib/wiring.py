@@ -210,6 +210,7 @@ def build_container(
         pledge_buckets=PLEDGE_INDEX_BUCKETS,
     )
     proposal_repository = DynamoProposalRepository()
+    proposal_deliveries = DynamoProposalDeliveryRepository()
     web_links = WebLinks(settings.web_url)
 
     def proposal_contact(organization_id: str) -> tuple[str, str | None, str | None] | None:
@@ -285,10 +286,16 @@ def build_container(
             max_attempts=settings.notification_max_attempts,
             metrics=metrics,
         ),
-        proposals=ProposalService(proposal_repository, organization_cache, challenges, clock),
+        proposals=ProposalService(
+            proposal_repository,
+            organization_cache,
+            challenges,
+            clock,
+            deliveries=proposal_deliveries,
+        ),
         proposal_mail=ProposalMail(
             proposal_repository,
-            DynamoProposalDeliveryRepository(),
+            proposal_deliveries,
             proposal_contact,
             mailer,
             HttpWebhookSender(allow_private=settings.stage == LOCAL_STAGE),

@@ -23,7 +23,12 @@ from chalicelib.domain.proposals import (
 )
 from chalicelib.services.challenges import ChallengeDraft, ChallengeService, new_id
 from chalicelib.services.ports import Clock, Page
-from chalicelib.services.proposal_ports import ProposalRepository, SupportWrite
+from chalicelib.services.proposal_ports import (
+    ProposalDeliveryRecord,
+    ProposalDeliveryRepository,
+    ProposalRepository,
+    SupportWrite,
+)
 
 # Statuses anyone may see a proposal in (pending and rejected ones: its proposer and admins).
 _PUBLIC = (ProposalStatus.OPEN, ProposalStatus.ADOPTED)
@@ -59,6 +64,15 @@ def adopted_challenge_id(proposal_id: str) -> str:
     return "ch_" + proposal_id.removeprefix(PROPOSAL_ID_PREFIX)
 
 
+@dataclass(frozen=True)
+class ProposalRecords:
+    """What a person's proposals, supports and proposal e-mails hold (their export)."""
+
+    proposals: list[Proposal]
+    supports: list[Support]
+    emails: list[ProposalDeliveryRecord]
+
+
 class ProposalService:
     def __init__(
         self,
@@ -66,7 +80,9 @@ class ProposalService:
         organizations: Organizations,
         challenges: ChallengeService,
         clock: Clock,
+        deliveries: ProposalDeliveryRepository | None = None,
     ) -> None:
+        self._deliveries = deliveries
         self._proposals = proposals
         self._organizations = organizations
         self._challenges = challenges
@@ -268,3 +284,18 @@ class ProposalService:
         self._proposals.record_event(
             challenge.proposal_id, ProposalEvent.CHALLENGE_LIVE, now=self._clock.now()
         )
+
+    # --- personal data --------------------------------------------------------------------------
+
+    def records(self, participant_id: str) -> ProposalRecords:
+        proposals, supports = self._proposals.of_participant(participant_id)
+        emails = self._deliveries.of_participant(participant_id) if self._deliveries else []
+        return ProposalRecords(proposals, supports, emails)
+
+    def erase(self, participant_id: str) -> int:
+        """Supports are deleted (and counted out), proposals lose their proposer's id,
+        address and language, the e-mail claims naming the person are deleted."""
+        erased = self._proposals.erase_participant(participant_id)
+        if self._deliveries is not None:
+            erased += self._deliveries.delete_for_participant(participant_id)
+        return erased

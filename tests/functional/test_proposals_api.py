@@ -237,3 +237,70 @@ def test_a_postal_code_proposal_and_anonymous_reads(api: Api) -> None:
     assert call(api, "GET", f"/proposals/{created['id']}", {}).status_code == 404
     assert call(api, "GET", "/proposals/prop_missing", {}).status_code == 404
     assert call(api, "PUT", "/proposals/prop_missing/support", person("s")).status_code == 404
+
+
+PROPOSAL_INTERNAL = {
+    "id",
+    "created_key",
+    "open_area",
+    "suggested_target",
+    "support_threshold",
+    "supports",
+    "decided_at",
+    "decision_reason",
+    "threshold_reached_at",
+    "challenge_id",
+    "lease_until",
+    "last_error",
+    "expires_at",
+}
+
+
+def test_the_privacy_inventory_lists_every_proposal_attribute() -> None:
+    from pynamodb.attributes import Attribute
+
+    from chalicelib.storage.proposal_tables import ProposalDeliveryItem, ProposalItem, SupportItem
+    from tests.functional.test_personal_data import PERSONAL_ATTRIBUTES
+
+    for model, base in (
+        (ProposalItem, "proposals"),
+        (SupportItem, "proposal_supports"),
+        (ProposalDeliveryItem, "proposal_deliveries"),
+    ):
+        listed = PERSONAL_ATTRIBUTES[base]
+        assert isinstance(listed, dict)
+        stored = {n for n, a in vars(model).items() if isinstance(a, Attribute)}
+        assert stored - set(listed) - PROPOSAL_INTERNAL == set(), model
+
+
+def test_export_and_erasure_of_proposals_and_supports(api: Api) -> None:
+    setup_org(api, threshold=1)
+    mine = propose(api, "lea", location=None, postal_code="75011")["id"]
+    other = propose(api, "p9")["id"]
+    for pid in (mine, other):
+        ok(call(api, "POST", f"/admin/proposals/{pid}/approve", ADMIN, {}))
+    ok(call(api, "PUT", f"/proposals/{other}/support", person("lea", locale="en")))
+    api.drain()
+    api.drain()
+    document = ok(call(api, "GET", "/me/export", person("lea")))
+    assert [(p["id"], p["email"]) for p in document["proposals"]] == [(mine, "lea@people.example")]
+    assert [(s["proposal_id"], s["email"], s["locale"]) for s in document["proposal_supports"]] == [
+        (other, "lea@people.example", "en")
+    ]
+    assert [(e["proposal_id"], e["status"]) for e in document["proposal_emails"]] == [
+        (mine, "sent")
+    ]
+
+    assert call(api, "DELETE", "/me", person("lea")).status_code == 204
+    after = ok(call(api, "GET", "/me/export", person("lea")))
+    assert (after["proposals"], after["proposal_supports"], after["proposal_emails"]) == (
+        [],
+        [],
+        [],
+    )
+    # The proposal stays, without its proposer; the support is counted out.
+    assert ok(call(api, "GET", f"/proposals/{mine}", person("x")))["status"] == "open"
+    assert ok(call(api, "GET", f"/proposals/{other}", person("x")))["supports"] == 0
+    stored = api.container.proposals.get_visible(mine, None)
+    assert stored.proposer_email is None
+    assert "lea" not in stored.proposer_id

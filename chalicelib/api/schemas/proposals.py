@@ -23,7 +23,8 @@ from chalicelib.api.schemas.challenges import (
 from chalicelib.api.schemas.common import Identifier, ListQuery, Text, Timestamp, _Body
 from chalicelib.api.schemas.pledges import LatLon
 from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
-from chalicelib.domain.proposals import Proposal, ProposalStatus
+from chalicelib.domain.proposals import Proposal, ProposalStatus, Support
+from chalicelib.services.proposal_ports import ProposalDeliveryRecord
 
 PostalCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{1,9}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
@@ -191,3 +192,67 @@ class AdoptedOut(BaseModel):
 class SupportOut(BaseModel):
     proposal: ProposalOut
     supported: bool
+
+
+class ProposalExport(BaseModel):
+    """A proposal one made, with what is held about its proposer."""
+
+    id: str
+    title: str
+    action: str
+    description: str
+    area: str
+    status: str
+    organization_id: str | None
+    created_at: Timestamp
+    email: str | None = Field(description="the verified address its e-mails go to")
+    locale: str | None
+
+    @classmethod
+    def from_proposal(cls, proposal: Proposal) -> ProposalExport:
+        return cls(
+            id=proposal.id,
+            title=proposal.title,
+            action=proposal.action,
+            description=proposal.description,
+            area=proposal.area,
+            status=proposal.status.value,
+            organization_id=proposal.organization_id,
+            created_at=proposal.created_at,
+            email=proposal.proposer_email,
+            locale=proposal.proposer_locale,
+        )
+
+
+class SupportExport(BaseModel):
+    proposal_id: str
+    created_at: Timestamp
+    email: str | None = Field(description="where you are told when its challenge goes live")
+    locale: str | None
+
+    @classmethod
+    def from_support(cls, support: Support) -> SupportExport:
+        return cls(
+            proposal_id=support.proposal_id,
+            created_at=support.created_at,
+            email=support.email,
+            locale=support.locale,
+        )
+
+
+class ProposalEmailExport(BaseModel):
+    proposal_id: str
+    message: str = Field(description="<event>#<channel>#<recipient>")
+    status: str
+    attempts: int
+    sent_at: Timestamp | None
+
+    @classmethod
+    def from_record(cls, record: ProposalDeliveryRecord) -> ProposalEmailExport:
+        return cls(
+            proposal_id=record.proposal_id,
+            message=record.recipient,
+            status=record.status,
+            attempts=record.attempts,
+            sent_at=record.sent_at,
+        )
