@@ -103,6 +103,13 @@ PAYOUT = {
 }
 
 
+ADOPTION = {
+    "sponsor": {"name": "Own Co", "email": "sponsor@own.example"},
+    "beneficiary": {"name": "Repair café", "email": "hello@repair.example"},
+    "reward": "a workshop room",
+}
+
+
 CASES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/challenges"): Case(
         lambda r: "/admin/challenges",
@@ -197,13 +204,6 @@ CASES: dict[tuple[str, str], Case] = {
         404,
         body=lambda r: ADOPTION,
     ),
-}
-
-
-ADOPTION = {
-    "sponsor": {"name": "Own Co", "email": "sponsor@own.example"},
-    "beneficiary": {"name": "Repair café", "email": "hello@repair.example"},
-    "reward": "a workshop room",
 }
 
 
