@@ -43,7 +43,6 @@ class ProposalIn(_Body):
                     "description": "Once a month at the library.",
                     "suggested_target": {"metric": "participants", "value": 100},
                     "location": {"lat": 48.904, "lon": 2.305},
-                    "organization_id": "org_clichy",
                 }
             ]
         }
