@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from chalicelib.domain.fanout import is_fanout_key
 from chalicelib.domain.follows import is_update_chunk_key
 from chalicelib.domain.model import CHALLENGE_ID_PREFIX
+from chalicelib.domain.proposals import is_proposal_event_key, proposal_event_from_key
 from chalicelib.observability import set_correlation_id
 from chalicelib.services.tallies import PledgeChange, group_changes
 from chalicelib.storage.challenges import milestone_from_stream_image
@@ -138,8 +139,9 @@ class TallyError(RuntimeError):
 
 def notify_milestones(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
     """A milestone was inserted in the outbox: send what each recipient is owed, once; and a
-    participant e-mail fan-out chunk: e-mail its participants, once each; and an update
-    fan-out chunk: e-mail the update to its followers and pledgers, once each."""
+    participant e-mail fan-out chunk: e-mail its participants, once each; an update
+    fan-out chunk: e-mail the update to its followers and pledgers, once each; and a
+    proposal event: tell its proposer, supporters or organisation, once each."""
 
     def record_handler(record: DynamoDBRecord) -> None:
         if record.event_name is not DynamoDBRecordEventName.INSERT:
@@ -151,6 +153,12 @@ def notify_milestones(event: dict[str, Any], context: Any, container: Container)
         if is_update_chunk_key(event_key):
             container.update_mail.run(
                 update_chunk_from_stream_image(image), time_left=_time_left(context)
+            )
+            return
+        if is_proposal_event_key(event_key):
+            container.proposal_mail.notify(
+                str(image.get("challenge_id", {}).get("S", "")),
+                proposal_event_from_key(event_key),
             )
             return
         if is_fanout_key(event_key):

@@ -13,6 +13,7 @@ from chalicelib.api.idempotency import IdempotentResponses
 from chalicelib.auth import Authenticator, build_verifier
 from chalicelib.aws_clients import create_client
 from chalicelib.notify.email import JinjaEmailRenderer, LazySesClient, SesMailer
+from chalicelib.notify.proposal_email import render_proposal_email
 from chalicelib.notify.update_email import UpdateEmailRenderer, WebLinks, unsubscribe_secret
 from chalicelib.notify.webhook import HttpWebhookSender
 from chalicelib.observability import (
@@ -36,6 +37,8 @@ from chalicelib.services.personal_data import PersonalDataService
 from chalicelib.services.pledges import PledgeService
 from chalicelib.services.ports import Clock, Mailer, SystemClock
 from chalicelib.services.progress import ProgressService
+from chalicelib.services.proposal_mail import ProposalMail
+from chalicelib.services.proposals import ProposalService
 from chalicelib.services.ratelimit import Limit, RateLimits
 from chalicelib.services.reports import ReportService
 from chalicelib.services.retry import RetryPolicy
@@ -67,6 +70,10 @@ from chalicelib.storage.organizations import DynamoOrganizationRepository
 from chalicelib.storage.payouts import DynamoPayoutRepository
 from chalicelib.storage.personal_data import DynamoPersonalData
 from chalicelib.storage.pledges import PLEDGE_INDEX_BUCKETS, DynamoPledgeRepository
+from chalicelib.storage.proposals import (
+    DynamoProposalDeliveryRepository,
+    DynamoProposalRepository,
+)
 from chalicelib.storage.reports import DynamoReportRepository
 from chalicelib.storage.tables import configure_tables, open_connections
 from chalicelib.storage.tallies import DynamoPledgeTallies
@@ -113,6 +120,8 @@ class Container:
     payouts: PayoutService
     follows: FollowService
     update_mail: UpdateMail
+    proposals: ProposalService
+    proposal_mail: ProposalMail
 
 
 def build_container(
@@ -202,6 +211,17 @@ def build_container(
         clock,
         pledge_buckets=PLEDGE_INDEX_BUCKETS,
     )
+    proposal_repository = DynamoProposalRepository()
+    proposal_deliveries = DynamoProposalDeliveryRepository()
+    web_links = WebLinks(settings.web_url)
+
+    def proposal_contact(organization_id: str) -> tuple[str, str | None, str | None] | None:
+        organization = organization_cache.get(organization_id, consistent=True)
+        contact = organization.profile.proposal_contact if organization else None
+        if contact is None:
+            return None
+        return contact.email, contact.webhook_url, contact.webhook_secret
+
     return Container(
         settings=settings,
         authenticator=Authenticator(build_verifier(settings.jwt)),
@@ -262,9 +282,28 @@ def build_container(
             secret,
             mailer,
             UpdateEmailRenderer(),
-            WebLinks(settings.web_url),
+            web_links,
             clock,
             chunk_size=settings.participant_email_chunk,
+            max_attempts=settings.notification_max_attempts,
+            metrics=metrics,
+        ),
+        proposals=ProposalService(
+            proposal_repository,
+            organization_cache,
+            challenges,
+            clock,
+            deliveries=proposal_deliveries,
+        ),
+        proposal_mail=ProposalMail(
+            proposal_repository,
+            proposal_deliveries,
+            proposal_contact,
+            mailer,
+            HttpWebhookSender(allow_private=settings.stage == LOCAL_STAGE),
+            render_proposal_email,
+            (web_links.proposal, web_links.challenge),
+            clock,
             max_attempts=settings.notification_max_attempts,
             metrics=metrics,
         ),

@@ -95,7 +95,7 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
     # challenge with vote.closed in the outbox); services.participant_mail: the pledges
     # index, the fan-out chunks in the outbox; and services.update_mail: the update, its
     # followers, their choices, the e-mail claims, and the key that signs each e-mail's
-    # unsubscribe link.
+    # unsubscribe link; services.proposal_mail: a proposal event's recipients, once each.
     "notify_milestones": FunctionAccess(
         tables={
             "counters": TableAccess.READ_WRITE,
@@ -106,6 +106,12 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
             "follows": TableAccess.READ,
             "challenge_updates": TableAccess.READ,
             "update_deliveries": TableAccess.READ_WRITE,
+            # services.proposal_mail: the proposal, its supporters, the e-mail claims, and
+            # the addressed organisation's proposal contact.
+            "proposals": TableAccess.READ,
+            "proposal_supports": TableAccess.READ,
+            "proposal_deliveries": TableAccess.READ_WRITE,
+            "organizations": TableAccess.READ,
         },
         sends_mail=True,
         reads_unsubscribe_secret=True,

@@ -268,11 +268,13 @@ function Header({ t, sess, lang, setLang }) {
         <nav aria-label=${t("navMain")}>
           <ul class="nav-list">
             <li><a href="#/">${t("navChallenges")}</a></li>
+            <li><a href="#/proposals" data-testid="proposals-link">${t("navProposals")}</a></li>
             ${sess ? html`<li><a href="#/me">${t("navMyPledges")}</a></li>` : null}
             ${sess ? html`<li><a href="#/me/feed" data-testid="my-feed-link">${t("navMyFeed")}</a></li>` : null}
             ${sess ? html`<li><a href="#/me/data" data-testid="my-data-link">${t("navMyData")}</a></li>` : null}
             ${isAdmin(sess) ? html`<li><a href="#/admin">${t("navAdmin")}</a></li>` : null}
             ${isAdmin(sess) ? html`<li><a href="#/admin/audit" data-testid="audit-link">${t("navAudit")}</a></li>` : null}
+            ${isAdmin(sess) ? html`<li><a href="#/admin/proposals" data-testid="admin-proposals-link">${t("navAdminProposals")}</a></li>` : null}
           </ul>
         </nav>
         <div class="header-tools">
@@ -1193,6 +1195,224 @@ function PostUpdateForm({ t, id }) {
     </section>`;
 }
 
+// ---------------------------------------------------------------- citizen proposals
+const PROPOSAL_FIELDS = ["title", "action", "description", "suggested_target.value", "postal_code"];
+
+function proposalBody(form) {
+  const fd = new FormData(form);
+  const value = Number(String(fd.get("target") || "").trim());
+  return {
+    title: String(fd.get("title") || "").trim(),
+    action: String(fd.get("action") || "").trim(),
+    description: String(fd.get("description") || "").trim(),
+    suggested_target: { metric: "participants", value: Number.isFinite(value) ? value : 0 },
+    postal_code: String(fd.get("postal_code") || "").trim(),
+  };
+}
+
+function ProposeForm({ t, onProposed }) {
+  const [errors, setErrors] = useState({});
+  const [general, setGeneral] = useState(null);
+  const [done, setDone] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    setBusy(true); setErrors({}); setGeneral(null); setDone(null);
+    try {
+      const created = await api("/proposals", { method: "POST", body: proposalBody(form) });
+      form.reset();
+      setDone(t("proposed", { title: created.title }));
+      onProposed(created);
+    } catch (err) {
+      const found = fieldErrors(err, PROPOSAL_FIELDS);
+      setErrors(found.byField);
+      if (found.general.length || !Object.keys(found.byField).length) setGeneral(err);
+    }
+    setBusy(false);
+  };
+  const invalid = (name) => (errors[name] ? "true" : "false");
+  const described = (name) => (errors[name] ? `err-${name}` : undefined);
+  return html`
+    <section class="block" aria-labelledby="propose-title">
+      <h2 id="propose-title">${t("proposeTitle")}</h2>
+      <p class="muted">${t("proposeHint")}</p>
+      <form data-testid="propose-form" onSubmit=${submit} noValidate>
+        <div class="field">
+          <label for="proposal-title">${t("proposalTitleLabel")}</label>
+          <input id="proposal-title" name="title" maxlength="140" required aria-invalid=${invalid("title")} aria-describedby=${described("title")} />
+          <${FieldError} name="title" errors=${errors} />
+        </div>
+        <div class="field">
+          <label for="proposal-action">${t("proposalActionLabel")}</label>
+          <input id="proposal-action" name="action" maxlength="280" required aria-invalid=${invalid("action")} aria-describedby=${described("action")} />
+          <${FieldError} name="action" errors=${errors} />
+        </div>
+        <div class="field">
+          <label for="proposal-description">${t("proposalDescriptionLabel")}</label>
+          <textarea id="proposal-description" name="description" rows="3" maxlength="5000"></textarea>
+        </div>
+        <div class="field">
+          <label for="proposal-target">${t("proposalTargetLabel")}</label>
+          <input id="proposal-target" name="target" inputmode="numeric" required aria-invalid=${invalid("suggested_target.value")} aria-describedby=${described("suggested_target.value")} />
+          <${FieldError} name="suggested_target.value" errors=${errors} />
+        </div>
+        <div class="field">
+          <label for="proposal-postal">${t("proposalPostalLabel")}</label>
+          <input id="proposal-postal" name="postal_code" autocomplete="postal-code" required aria-invalid=${invalid("postal_code")} aria-describedby=${described("postal_code")} />
+          <${FieldError} name="postal_code" errors=${errors} />
+        </div>
+        <button type="submit" data-testid="propose" disabled=${busy}>${t("propose")}</button>
+      </form>
+      <${Alert}>${general && problemText(t, general)}<//>
+      <${Alert} kind="ok" testid="proposed">${done}<//>
+    </section>`;
+}
+
+function ProposalCard({ t, p, sess, onChanged }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const supported = !!p.supported_by_me;
+  const toggle = async () => {
+    setBusy(true); setError(null);
+    try {
+      const answer = await api(`/proposals/${enc(p.id)}/support`, { method: supported ? "DELETE" : "PUT" });
+      onChanged({ ...answer.proposal, supported_by_me: answer.supported });
+    } catch (err) { setError(err); }
+    setBusy(false);
+  };
+  return html`
+    <li class="card" data-testid="proposal-card" key=${p.id}>
+      <h2 class="card-title">${p.title}</h2>
+      <p class="card-action">${p.action}</p>
+      ${p.description ? html`<p>${p.description}</p>` : null}
+      <p class="muted" data-testid="proposal-supports">${t("proposalSupports", { n: p.supports, threshold: p.support_threshold })}
+        ${p.threshold_reached ? html` · <strong>${t("proposalThresholdReached")}</strong>` : null}</p>
+      ${sess && p.status === "open"
+        ? html`<button type="button" class=${supported ? "secondary" : ""} data-testid="support"
+            aria-pressed=${supported ? "true" : "false"} disabled=${busy} onClick=${toggle}>
+            ${supported ? t("unsupport") : t("support")}</button>`
+        : null}
+      <${Alert}>${error && problemText(t, error)}<//>
+    </li>`;
+}
+
+function ProposalList({ t, sess }) {
+  const [items, setItems] = useState(null);
+  const [error, setError] = useState(null);
+  const load = useCallback(async () => {
+    try {
+      const page = await api("/proposals?status=open&limit=50");
+      const mine = sess
+        ? await Promise.all(page.items.map((p) => api(`/proposals/${enc(p.id)}`).catch(() => p)))
+        : page.items;
+      setItems(mine);
+      setError(null);
+    } catch (e) { setError(e); }
+  }, [sess && sess.token]);
+  useEffect(() => { load(); }, [load]);
+  const changed = (p) => setItems((old) => (old || []).map((x) => (x.id === p.id ? p : x)));
+  return html`
+    <h1 tabindex="-1">${t("proposalsTitle")}</h1>
+    <p class="lead">${t("proposalsIntro")}</p>
+    <${Alert}>${error && problemText(t, error)}<//>
+    ${items === null && !error ? html`<p>${t("loading")}</p>` : null}
+    ${items && !items.length ? html`<p>${t("noProposals")}</p>` : null}
+    ${items && items.length
+      ? html`<ul class="cards">${items.map((p) => html`<${ProposalCard} t=${t} p=${p} sess=${sess} onChanged=${changed} key=${p.id} />`)}</ul>`
+      : null}
+    ${sess
+      ? html`<${ProposeForm} t=${t} onProposed=${() => load()} />`
+      : html`<p><a href="#/signin?next=%2Fproposals">${t("signInToPropose")}</a></p>`}`;
+}
+
+const ADOPT_NAMES = ["sponsor.name", "sponsor.email", "beneficiary.name", "beneficiary.email", "reward"];
+
+function AdminProposal({ t, p, onChanged }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const [adopted, setAdopted] = useState(null);
+  const uid = `p-${p.id}`;
+  const decide = async (verb) => {
+    setBusy(true); setError(null);
+    const reason = (document.getElementById(`${uid}-reason`) || {}).value || "";
+    try {
+      onChanged(await api(`/admin/proposals/${enc(p.id)}/${verb}`, { method: "POST", body: reason.trim() ? { reason: reason.trim() } : {} }));
+    } catch (err) { setError(err); }
+    setBusy(false);
+  };
+  const adopt = async (e) => {
+    e.preventDefault();
+    const fd = new FormData(e.currentTarget);
+    const get = (n) => String(fd.get(n) || "").trim();
+    setBusy(true); setError(null);
+    try {
+      const answer = await api(`/admin/proposals/${enc(p.id)}/adopt`, {
+        method: "POST",
+        body: {
+          sponsor: { name: get("sponsor.name"), email: get("sponsor.email") },
+          beneficiary: { name: get("beneficiary.name"), email: get("beneficiary.email") },
+          reward: get("reward"),
+        },
+      });
+      setAdopted(answer.challenge);
+      onChanged(answer.proposal);
+    } catch (err) { setError(err); }
+    setBusy(false);
+  };
+  return html`
+    <li class="card" data-testid="admin-proposal" key=${p.id}>
+      <h3 class="card-title">${p.title}</h3>
+      <p class="card-action">${p.action}</p>
+      <p class="muted">${t(`proposalStatus_${p.status}`)} · ${t("proposalSupports", { n: p.supports, threshold: p.support_threshold })}</p>
+      ${p.status === "pending"
+        ? html`<div class="field">
+            <label for=${`${uid}-reason`}>${t("decisionReasonLabel")}</label>
+            <input id=${`${uid}-reason`} maxlength="1000" />
+          </div>
+          <button type="button" data-testid="approve" disabled=${busy} onClick=${() => decide("approve")}>${t("approve")}</button>
+          ${" "}<button type="button" class="secondary" data-testid="reject" disabled=${busy} onClick=${() => decide("reject")}>${t("reject")}</button>`
+        : null}
+      ${p.status === "open"
+        ? html`<form data-testid="adopt-form" onSubmit=${adopt}>
+            <fieldset><legend>${t("adoptTitle")}</legend>
+            ${ADOPT_NAMES.map((n) => html`<div class="field">
+              <label for=${`${uid}-${n}`}>${t(`adopt_${n.replace(".", "_")}`)}</label>
+              <input id=${`${uid}-${n}`} name=${n} required type=${n.endsWith("email") ? "email" : "text"} />
+            </div>`)}
+            </fieldset>
+            <button type="submit" data-testid="adopt" disabled=${busy}>${t("adopt")}</button>
+          </form>`
+        : null}
+      ${adopted || p.challenge_id
+        ? html`<p data-testid="adopted">${t("adoptedAs")} <a href=${`#/admin/challenges/${enc((adopted && adopted.id) || p.challenge_id)}`}>${(adopted && adopted.title) || p.title}</a></p>`
+        : null}
+      <${Alert}>${error && problemText(t, error)}<//>
+    </li>`;
+}
+
+function AdminProposals({ t, sess }) {
+  const [items, setItems] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    if (!isAdmin(sess)) return;
+    Promise.all([api("/admin/proposals?status=pending&limit=50"), api("/admin/proposals?status=open&limit=50")])
+      .then(([pending, open]) => { setItems([...pending.items, ...open.items]); setError(null); })
+      .catch(setError);
+  }, [sess && sess.token]);
+  if (!sess) return html`<h1 tabindex="-1">${t("adminProposalsTitle")}</h1><p><a href="#/signin?next=%2Fadmin%2Fproposals">${t("signInFirst")}</a></p>`;
+  const changed = (p) => setItems((old) => (old || []).map((x) => (x.id === p.id ? p : x)));
+  return html`
+    <h1 tabindex="-1">${t("adminProposalsTitle")}</h1>
+    <p class="lead">${t("adminProposalsIntro")}</p>
+    <${Alert}>${error && problemText(t, error)}<//>
+    ${items === null && !error ? html`<p>${t("loading")}</p>` : null}
+    ${items && !items.length ? html`<p>${t("noProposals")}</p>` : null}
+    ${items && items.length
+      ? html`<ul class="cards">${items.map((p) => html`<${AdminProposal} t=${t} p=${p} onChanged=${changed} key=${p.id} />`)}</ul>`
+      : null}`;
+}
+
 // ---------------------------------------------------------------- sign-in
 const SIGNIN_FIELDS = ["name", "role", "org_id", "email"];
 
@@ -1733,6 +1953,8 @@ function route(r, t, sess) {
   if (r.path === "/unsubscribe") return html`<${Unsubscribe} t=${t} query=${r.query} />`;
   if (r.path === "/admin") return html`<${AdminConsole} t=${t} sess=${sess} />`;
   if (r.path === "/admin/audit") return html`<${AuditTrail} t=${t} sess=${sess} />`;
+  if (r.path === "/proposals") return html`<${ProposalList} t=${t} sess=${sess} key=${sess ? sess.token : "anon"} />`;
+  if (r.path === "/admin/proposals") return html`<${AdminProposals} t=${t} sess=${sess} />`;
   if ((x = m(/^\/admin\/challenges\/([^/]+)$/))) {
     const id = decodeURIComponent(x[1]);
     return html`<${AdminChallenge} t=${t} id=${id} sess=${sess} key=${id} />`;

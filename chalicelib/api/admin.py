@@ -34,8 +34,8 @@ from chalicelib.api.schemas import (
     RemovalIn,
     SponsorIn,
 )
+from chalicelib.api.webhook_urls import check_webhook_url
 from chalicelib.domain.audit import AuditAction
-from chalicelib.domain.errors import InvalidRequestError
 from chalicelib.domain.model import (
     OrganizationKind,
     OrganizationProfile,
@@ -54,23 +54,7 @@ _DOMAIN_CONVERTED = ("target", "sponsor", "beneficiary")
 
 
 def _check_webhook_url(request: ApiRequest[Any, Any], sponsor: SponsorIn | None) -> None:
-    """Outside the local stage a webhook must be https on a public address (no SSRF)."""
-    if sponsor is None or sponsor.webhook_url is None:
-        return
-    from chalicelib.notify.webhook import check_url
-    from chalicelib.services.ports import WebhookError
-    from chalicelib.settings import LOCAL_STAGE
-
-    try:
-        check_url(
-            str(sponsor.webhook_url),
-            allow_private=request.container.settings.stage == LOCAL_STAGE,
-        )
-    except WebhookError as error:
-        raise InvalidRequestError(
-            "this webhook URL cannot be used",
-            [{"loc": ["body", "sponsor", "webhook_url"], "msg": str(error)}],
-        ) from error
+    check_webhook_url(request, sponsor)
 
 
 def _changes(patch: ChallengePatch) -> ChallengeChanges:
@@ -182,9 +166,10 @@ def update_challenge(
     audit=AuditAction.CHALLENGE_PUBLISH,
 )
 def publish_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
-    return AdminChallengeOut.from_challenge(
-        request.container.challenges.publish(challenge_id, request.scope)
-    )
+    challenge = request.container.challenges.publish(challenge_id, request.scope)
+    # An adopted proposal's proposer and supporters are owed one e-mail each (the outbox).
+    request.container.proposals.challenge_published(challenge)
+    return AdminChallengeOut.from_challenge(challenge)
 
 
 @admin_endpoint(
@@ -371,6 +356,7 @@ def get_organization(request: ApiRequest[Any, Any], organization_id: str) -> Org
 def update_organization(
     request: ApiRequest[OrganizationPatch, Any], organization_id: str
 ) -> OrganizationOut:
+    check_webhook_url(request, request.body.proposal_contact, "proposal_contact")
     return OrganizationOut.from_organization(
         request.container.organizations.update(
             organization_id, request.body.to_changes(), request.scope

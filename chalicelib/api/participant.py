@@ -25,6 +25,7 @@ from chalicelib.api.schemas import (
     ReportResult,
 )
 from chalicelib.api.schemas.follows import FollowExport, UpdateEmailExport
+from chalicelib.api.schemas.proposals import ProposalEmailExport, ProposalExport, SupportExport
 from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
 from chalicelib.domain.audit import AuditAction, AuditTarget
 from chalicelib.domain.idempotency import idempotency_scope
@@ -203,6 +204,10 @@ def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
     followed = request.container.follows.records(request.caller.sub)
     document.follows = [FollowExport.from_follow(f) for f in followed.follows]
     document.update_emails = [UpdateEmailExport.from_record(r) for r in followed.update_emails]
+    proposed = request.container.proposals.records(request.caller.sub)
+    document.proposals = [ProposalExport.from_proposal(p) for p in proposed.proposals]
+    document.proposal_supports = [SupportExport.from_support(s) for s in proposed.supports]
+    document.proposal_emails = [ProposalEmailExport.from_record(r) for r in proposed.emails]
     return document
 
 
@@ -220,6 +225,8 @@ def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
 def erase_me(request: ApiRequest[Any, Any]) -> None:
     # Follows count nothing: they are deleted, not moved to the pseudonym.
     follows = request.container.follows.erase(request.caller.sub)
+    # Supports are deleted and counted out; proposals stay, without their proposer.
+    proposals = request.container.proposals.erase(request.caller.sub)
     erasure = request.container.personal_data.erase(request.caller)
     if erasure.pseudonym is None or not (
         erasure.pledges or erasure.reports or erasure.notifications or erasure.moderation
@@ -238,5 +245,6 @@ def erase_me(request: ApiRequest[Any, Any]) -> None:
             "notifications": erasure.notifications,
             "moderation": erasure.moderation,
             **({"follows": follows} if follows else {}),
+            **({"proposals": proposals} if proposals else {}),
         },
     )

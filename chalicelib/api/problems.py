@@ -11,6 +11,7 @@ from typing import Any
 from chalice.app import Request, Response
 
 from chalicelib.domain import errors
+from chalicelib.domain.proposals import ProposalDecidedError, ProposalNotOpenError
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class ProblemKind:
     title: str
 
 
+ProposalNotOpenKind = ProblemKind(409, "proposal-not-open", "Proposal not open")
 # Checked in order, so subclasses come before their bases.
 _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.InvalidRequestError, ProblemKind(400, "invalid-request", "Invalid request")),
@@ -45,6 +47,8 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.PledgeChangedError, ProblemKind(409, "pledge-changed", "Not the pledge you saw")),
     (errors.ReportsNotAcceptedError, ProblemKind(409, "reports-not-accepted", "No reports")),
     (errors.ChallengeNotReachedError, ProblemKind(409, "not-reached", "Target not reached")),
+    (ProposalNotOpenError, ProposalNotOpenKind),
+    (ProposalDecidedError, ProblemKind(409, "proposal-decided", "Proposal already decided")),
     (errors.ConflictError, ProblemKind(409, "conflict", "Conflict")),
     (errors.PayloadTooLargeError, ProblemKind(413, "payload-too-large", "Payload too large")),
     (errors.ContentionError, ProblemKind(503, "contention", "Busy, try again")),

@@ -23,7 +23,8 @@ ADMIN_REPORTS = "chalicelib.api.admin_reports"  # loads reportlab only for its o
 VOTES = "chalicelib.api.votes"
 PAYOUTS = "chalicelib.api.payouts"
 FOLLOWS = "chalicelib.api.follows"
-MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES, PAYOUTS, FOLLOWS)
+PROPOSALS = "chalicelib.api.proposals"
+MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES, PAYOUTS, FOLLOWS, PROPOSALS)
 
 # What a route's module registers for it: called with Chalice's current request, the Lambda
 # context and the path parameters.
@@ -134,6 +135,15 @@ ROUTES: tuple[Route, ...] = (
     Route("/me/feed", "GET", FOLLOWS),
     Route("/unsubscribe", "GET", FOLLOWS),
     Route("/unsubscribe", "POST", FOLLOWS),
+    Route("/proposals", "POST", PROPOSALS),
+    Route("/proposals", "GET", PROPOSALS),
+    Route("/proposals/{proposal_id}", "GET", PROPOSALS),
+    Route("/proposals/{proposal_id}/support", "PUT", PROPOSALS),
+    Route("/proposals/{proposal_id}/support", "DELETE", PROPOSALS),
+    Route("/admin/proposals", "GET", PROPOSALS),
+    Route("/admin/proposals/{proposal_id}/approve", "POST", PROPOSALS),
+    Route("/admin/proposals/{proposal_id}/reject", "POST", PROPOSALS),
+    Route("/admin/proposals/{proposal_id}/adopt", "POST", PROPOSALS),
 )
 
 

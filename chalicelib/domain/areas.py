@@ -90,3 +90,22 @@ def cell_bounds(area: str) -> CellBounds:
         north=float(box.max_lat),
         east=float(box.max_lon),
     )
+
+
+def nearby_cells(lat: float, lon: float) -> list[str]:
+    """The cell of the point and its eight neighbours (a point near a cell's edge is as near
+    to the proposals of the next cell)."""
+    centre = area_from_coordinates(lat, lon)
+    bounds = cell_bounds(centre)
+    height, width = bounds.north - bounds.south, bounds.east - bounds.west
+    mid_lat, mid_lon = (bounds.north + bounds.south) / 2, (bounds.east + bounds.west) / 2
+    cells: list[str] = []
+    for dlat in (-1, 0, 1):
+        for dlon in (-1, 0, 1):
+            lat_n = mid_lat + dlat * height
+            lon_n = ((mid_lon + dlon * width + 180) % 360) - 180
+            if -90 <= lat_n <= 90:
+                cell = area_from_coordinates(lat_n, lon_n)
+                if len(cell) == GEOHASH_PRECISION and cell not in cells:
+                    cells.append(cell)
+    return cells

@@ -42,6 +42,14 @@ class ModeratedPledgeNotFoundError(NotFoundError):
         )
 
 
+class ChallengeExistsError(ConflictError):
+    """A challenge with this id exists already (an adopted proposal's, made by a racing
+    adoption)."""
+
+    def __init__(self, challenge_id: str) -> None:
+        super().__init__(f"challenge {challenge_id!r} already exists")
+
+
 class ChallengeNotOpenError(ConflictError):
     """Pledges and withdrawals need a live challenge within its dates."""
 

@@ -156,6 +156,8 @@ class Challenge:
     # Set when the participants choose the beneficiary: `beneficiary` is then a placeholder
     # until the vote closes, and the winner once it has (domain/votes.py).
     beneficiary_choice: BeneficiaryChoice | None = None
+    # The citizen proposal this challenge was adopted from (domain/proposals.py), if any.
+    proposal_id: str | None = None
 
     @property
     def reached(self) -> bool:
@@ -210,6 +212,10 @@ class OrganizationProfile:
     primary_color: str | None = None  # "#rrggbb"
     default_locale: str = DEFAULT_LOCALE  # "fr" or "en"
     slug: str | None = None  # unique: /organizations/{slug}
+    # Who is told when a citizen proposal addressed to the organisation reaches its
+    # `support_threshold`: this contact's e-mail and, if set, its (signed) webhook.
+    proposal_contact: Party | None = None
+    support_threshold: int = 10
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,9 @@ class WebLinks:
     def challenge(self, challenge_id: str) -> str:
         return f"{self._base}/#/challenges/{quote(challenge_id, safe='')}"
 
+    def proposal(self, proposal_id: str) -> str:
+        return f"{self._base}/#/proposals/{quote(proposal_id, safe='')}"
+
     def unsubscribe(self, token: str) -> str:
         return f"{self._base}/#/unsubscribe?token={quote(token, safe='')}"
 

@@ -213,13 +213,24 @@ class HttpWebhookSender:
         secret = challenge.sponsor.webhook_secret
         if not secret:
             raise WebhookError("the sponsor's webhook has no secret to sign with", retryable=False)
-        url = checked_url(delivery.to, allow_private=self._allow_private, resolver=self._resolver)
         body = event_body(delivery, milestone, challenge)
+        self.post(
+            delivery.to, secret, event=milestone.event.value, delivery_id=delivery.id, body=body
+        )
+
+    def post(
+        self, url_text: str, secret: str, *, event: str, delivery_id: str, body: bytes
+    ) -> None:
+        """POST a signed JSON body (a challenge's events, or an organisation's proposal
+        contact's); raise WebhookError unless the endpoint took it."""
+        if not secret:
+            raise WebhookError("the webhook has no secret to sign with", retryable=False)
+        url = checked_url(url_text, allow_private=self._allow_private, resolver=self._resolver)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            "X-Crowdact-Event": milestone.event.value,
-            "X-Crowdact-Delivery": delivery.id,
+            "X-Crowdact-Event": event,
+            "X-Crowdact-Delivery": delivery_id,
             "X-Crowdact-Signature": sign(secret, body),
         }
         tls = (self._tls or default_tls_context()) if url.scheme == "https" else None

@@ -83,6 +83,8 @@ class ChallengeDraft:
     report_cap: int | float | None = None
     publish: bool = False
     beneficiary_choice: BeneficiaryChoice | None = None
+    proposal_id: str | None = None  # adopted from this citizen proposal
+    id: str | None = None  # chosen by the caller (an adopted proposal's one challenge)
 
 
 def _check_vote(choice: BeneficiaryChoice | None, now: datetime, ends_at: datetime | None) -> None:
@@ -168,7 +170,7 @@ class ChallengeService:
         now = self._clock.now()
         _check_vote(draft.beneficiary_choice, now, draft.ends_at)
         challenge = Challenge(
-            id=self._new_id("ch"),
+            id=draft.id or self._new_id("ch"),
             title=draft.title,
             action=draft.action,
             description=draft.description,
@@ -188,6 +190,7 @@ class ChallengeService:
             totals=Totals(),
             counter_shards=self._counter_shards,
             beneficiary_choice=draft.beneficiary_choice,
+            proposal_id=draft.proposal_id,
         )
         self._cache.add(challenge)
         return challenge

@@ -15,6 +15,7 @@ from chalicelib.domain.model import (
     Organization,
     OrganizationKind,
     OrganizationProfile,
+    Party,
     Principal,
 )
 from chalicelib.services.campaigns import CampaignService
@@ -70,6 +71,8 @@ class OrganizationChanges:
     primary_color: str | Unset | None = UNSET
     default_locale: str | Unset = UNSET
     slug: str | Unset | None = UNSET
+    proposal_contact: Party | Unset | None = UNSET
+    support_threshold: int | Unset = UNSET
 
     PLATFORM_FIELDS = ("name", "kind", "email_domains")
 
@@ -177,10 +180,12 @@ class OrganizationService:
         own = {k: v for k, v in fields.items() if k not in profile_fields}
         if "email_domains" in own:
             own["email_domains"] = _domains(own["email_domains"])  # type: ignore[arg-type]
-        profile = replace(
-            organization.profile,
-            **{k: v for k, v in fields.items() if k in profile_fields},  # type: ignore[arg-type]
-        )
+        profile_changes = {k: v for k, v in fields.items() if k in profile_fields}
+        contact = profile_changes.get("proposal_contact")
+        if isinstance(contact, Party):
+            # The webhook is signed: a new URL without a secret gets a generated one.
+            profile_changes["proposal_contact"] = contact.with_webhook_secret()
+        profile = replace(organization.profile, **profile_changes)  # type: ignore[arg-type]
         return replace(organization, profile=profile, **own)  # type: ignore[arg-type]
 
     # --- public --------------------------------------------------------------------------------

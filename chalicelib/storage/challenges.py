@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain.errors import ChallengeExistsError
 from chalicelib.domain.model import (
     Challenge,
     ChallengeStatus,
@@ -38,6 +40,7 @@ from chalicelib.storage.tables import (
     TargetAttribute,
 )
 from chalicelib.storage.transactions import (
+    CONDITIONAL_CHECK_FAILED_EXCEPTION,
     transact_unless_refused,
     update_if,
 )
@@ -70,6 +73,7 @@ def _challenge_to_item(challenge: Challenge) -> ChallengeItem:
         description=challenge.description,
         organization_id=challenge.organization_id,
         campaign_id=challenge.campaign_id,
+        proposal_id=challenge.proposal_id,
         target=TargetAttribute(
             metric=challenge.target.metric.value,
             value=challenge.target.value,
@@ -143,6 +147,7 @@ def challenge_from_item(item: ChallengeItem) -> Challenge:
         description=item.description,
         organization_id=item.organization_id,
         campaign_id=item.campaign_id,
+        proposal_id=item.proposal_id,
         target=Target(
             metric=Metric(item.target.metric),
             value=item.target.value,
@@ -197,7 +202,12 @@ class DynamoChallengeRepository:
         self._connection.client  # noqa: B018 - built once, up front (see open_connections)
 
     def add(self, challenge: Challenge) -> None:
-        _challenge_to_item(challenge).save(condition=ChallengeItem.id.does_not_exist())
+        try:
+            _challenge_to_item(challenge).save(condition=ChallengeItem.id.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code == CONDITIONAL_CHECK_FAILED_EXCEPTION:
+                raise ChallengeExistsError(challenge.id) from error
+            raise
 
     def get(self, challenge_id: str, *, consistent: bool = False) -> Challenge | None:
         try:

@@ -14,12 +14,14 @@ from chalicelib.domain.model import (
     Organization,
     OrganizationKind,
     OrganizationProfile,
+    Party,
 )
+from chalicelib.domain.proposals import DEFAULT_SUPPORT_THRESHOLD
 from chalicelib.services.ports import Page
 from chalicelib.settings import Settings
 from chalicelib.storage.connection import connection
 from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
-from chalicelib.storage.tables import OrganizationItem, OrganizationSlugItem
+from chalicelib.storage.tables import OrganizationItem, OrganizationSlugItem, PartyAttribute
 from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
     cancellation_codes,
@@ -44,6 +46,30 @@ def _to_item(organization: Organization) -> OrganizationItem:
         primary_color=profile.primary_color,
         default_locale=profile.default_locale,
         slug=profile.slug,
+        proposal_contact=_contact_to_attribute(profile.proposal_contact),
+        support_threshold=profile.support_threshold,
+    )
+
+
+def _contact_to_attribute(contact: Party | None) -> PartyAttribute | None:
+    if contact is None:
+        return None
+    return PartyAttribute(
+        name=contact.name,
+        email=contact.email,
+        webhook_url=contact.webhook_url,
+        webhook_secret=contact.webhook_secret,
+    )
+
+
+def _contact_from_attribute(attribute: PartyAttribute | None) -> Party | None:
+    if attribute is None:
+        return None
+    return Party(
+        name=attribute.name,
+        email=attribute.email,
+        webhook_url=attribute.webhook_url,
+        webhook_secret=attribute.webhook_secret,
     )
 
 
@@ -60,6 +86,8 @@ def _from_item(item: OrganizationItem) -> Organization:
             primary_color=item.primary_color,
             default_locale=item.default_locale,
             slug=item.slug,
+            proposal_contact=_contact_from_attribute(item.proposal_contact),
+            support_threshold=int(item.support_threshold or DEFAULT_SUPPORT_THRESHOLD),
         ),
     )
 

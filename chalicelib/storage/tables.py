@@ -25,6 +25,7 @@ from chalicelib.aws_clients import botocore_session
 from chalicelib.settings import Settings
 from chalicelib.storage.follow_tables import FOLLOW_TABLES
 from chalicelib.storage.payout_tables import PayoutItem
+from chalicelib.storage.proposal_tables import PROPOSAL_TABLES
 from chalicelib.storage.table_meta import BaseMeta as _BaseMeta
 
 
@@ -97,6 +98,7 @@ class ChallengeItem(Model):
     description = UnicodeAttribute(default="")
     organization_id = UnicodeAttribute(null=True)
     campaign_id = UnicodeAttribute(null=True)
+    proposal_id = UnicodeAttribute(null=True)  # adopted from a citizen proposal
     target = TargetAttribute()
     # Copied out of `target` so condition expressions can compare against it.
     target_value = NumberAttribute()
@@ -331,6 +333,9 @@ class OrganizationItem(Model):
     primary_color = UnicodeAttribute(null=True)
     default_locale = UnicodeAttribute(default="fr")
     slug = UnicodeAttribute(null=True)
+    # Citizen proposals addressed to the organisation (domain/proposals.py).
+    proposal_contact = PartyAttribute(null=True)
+    support_threshold = NumberAttribute(null=True)
 
     by_creation = OrganizationsByCreation()
 
@@ -578,6 +583,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     ModerationItem,
     PayoutItem,
     *FOLLOW_TABLES,
+    *PROPOSAL_TABLES,
 )
 BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 

@@ -159,6 +159,7 @@ def exercise(client: Client) -> dict[str, int]:
     check("remove", client.call(("POST", moderated[0] + "/remove"), moderated[1] + "/remove",
           token=admin, body={"reason": "warm"}), 200)  # fmt: skip
     follow_and_updates(client, cid, campaign, check)
+    exercise_proposals(client, check, draft)
     check("export", client.call(("GET", "/me/export"), "/me/export", token=lea), 200)
     check("erase", client.call(("DELETE", "/me"), "/me", token=lea), 204)
     check("withdraw", client.call(("DELETE", public[0] + "/pledges/me"),
@@ -247,6 +248,50 @@ def follow_and_updates(
           token=zoe), 204)  # fmt: skip
     check("stop follow", client.call(("DELETE", "/me/follows/{kind}/{target_id}"),
           f"/me/follows/campaigns/{campaign}", token=zoe), 204)  # fmt: skip
+
+
+def exercise_proposals(
+    client: Client, check: Callable[[str, tuple[int, Any], int], Any], draft: dict[str, Any]
+) -> None:
+    """Propose, reject one and approve another, support, adopt, publish: until the proposer's
+    e-mails (approved, then live) are sent."""
+    ada = mint_local_token(
+        LOCAL_JWT_SECRET_DEFAULT, subject("ada"), email="ada@warm.example", email_verified=True
+    )
+    body = {"title": "Warm café", "action": "I repair", "location": {"lat": 48.9, "lon": 2.3},
+            "suggested_target": {"metric": "participants", "value": 5}}  # fmt: skip
+    proposals = ("POST", "/proposals")
+    pid = check("propose", client.call(proposals, "/proposals", token=ada, body=body), 201)["id"]
+    rid = check("propose again", client.call(proposals, "/proposals", token=ada, body=body),
+                201)["id"]  # fmt: skip
+    admin = "/admin/proposals/{proposal_id}"
+    check("admin proposals", client.call(("GET", "/admin/proposals"), "/admin/proposals",
+          token=client.admin), 200)  # fmt: skip
+    check("reject", client.call(("POST", admin + "/reject"), f"/admin/proposals/{rid}/reject",
+          token=client.admin, body={"reason": "twice"}), 200)  # fmt: skip
+    check("approve", client.call(("POST", admin + "/approve"), f"/admin/proposals/{pid}/approve",
+          token=client.admin, body={}), 200)  # fmt: skip
+    check("proposals", client.call(("GET", "/proposals"), "/proposals?status=open"), 200)
+    check("proposals near", client.call(("GET", "/proposals"), "/proposals?near=48.9,2.3"), 200)
+    check("proposal", client.call(("GET", "/proposals/{proposal_id}"), f"/proposals/{pid}"), 200)
+    support = ("/proposals/{proposal_id}/support", f"/proposals/{pid}/support")
+    bob = participant("bob")
+    check("support", client.call(("PUT", support[0]), support[1], token=bob), 200)
+    check("unsupport", client.call(("DELETE", support[0]), support[1], token=bob), 200)
+    check("support again", client.call(("PUT", support[0]), support[1], token=bob), 200)
+    adoption = {k: draft[k] for k in ("sponsor", "beneficiary", "reward")}
+    adopted = check("adopt", client.call(("POST", admin + "/adopt"),
+                    f"/admin/proposals/{pid}/adopt", token=client.admin, body=adoption),
+                    201)  # fmt: skip
+    challenge = adopted["challenge"]["id"]
+    check("publish adopted", client.call(("POST", "/admin/challenges/{challenge_id}/publish"),
+          f"/admin/challenges/{challenge}/publish", token=client.admin), 200)  # fmt: skip
+
+    def told() -> bool:
+        _, document = client.call(("GET", "/me/export"), "/me/export", token=ada)
+        return [e["status"] for e in document["proposal_emails"]].count("sent") == 3
+
+    wait_for(told, "the proposal e-mails")  # rejected, approved, then live
 
 
 def settle(client: Client, route: tuple[str, str], challenge_id: str) -> None:

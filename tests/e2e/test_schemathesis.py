@@ -79,10 +79,16 @@ class Seeds:
     organization_ids: tuple[str, ...]
     vote_challenge_ids: tuple[str, ...] = ()  # with a beneficiary vote the participant may use
     candidate_ids: tuple[str, ...] = ()
+    pending_proposal_ids: tuple[str, ...] = ()  # what approve and reject may decide
+    open_proposal_ids: tuple[str, ...] = ()  # what supports and adoption may use
 
     def for_parameter(self, name: str, operation_path: str) -> tuple[str, ...]:
         if name == "candidate_id":
             return self.candidate_ids
+        if name == "proposal_id":
+            if operation_path.endswith(("/approve", "/reject")):
+                return self.pending_proposal_ids
+            return self.open_proposal_ids
         if name == "challenge_id":
             if operation_path.endswith(("/vote", "/votes")):
                 return self.vote_challenge_ids
@@ -163,15 +169,42 @@ def seed(stack: Stack, participant: str) -> Seeds:
         ]},
     )["id"]  # fmt: skip
     _pledge(stack, vote, token, {})
+    pending, opened = _proposals(stack, participant, organization_id)
     return Seeds(
         vote_challenge_ids=(vote,),
         candidate_ids=VOTE_CANDIDATES,
+        pending_proposal_ids=pending,
+        open_proposal_ids=opened,
         challenge_ids=(live, draft, quantity, reached),
         pledged_challenge_ids=(quantity, live),
         withdrawable_challenge_ids=(live,),
         campaign_ids=(campaign_id,),
         organization_ids=(organization_id,),
     )
+
+
+def _proposals(
+    stack: Stack, participant: str, organization_id: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Pending proposals for approve and reject to decide, and open ones to support and adopt."""
+    token = stack.participant_token(f"{participant}-proposer")
+    body = {
+        "title": "Fuzz café",
+        "action": "I repair",
+        "suggested_target": {"metric": "participants", "value": 10},
+        "location": CLICHY,
+        "organization_id": organization_id,
+    }
+    ids = []
+    for _ in range(8):
+        response = stack.request("POST", "/proposals", token=token, json=body)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    for proposal_id in ids[4:]:
+        path = f"/admin/proposals/{proposal_id}/approve"
+        approved = stack.request("POST", path, token=stack.admin_token(), json={})
+        assert approved.status_code == 200, approved.text
+    return tuple(ids[:4]), tuple(ids[4:])
 
 
 def _with_known_ids(
@@ -272,12 +305,16 @@ MUST_REACH = {
         "PUT /challenges/{challenge_id}/follow",
         "PUT /campaigns/{campaign_id}/follow",
         "GET /me/feed",
+        "POST /proposals",
+        "PUT /proposals/{proposal_id}/support",
     },
     "anonymous": {
         "GET /challenges/{challenge_id}",
         "GET /campaigns/{campaign_id}",
         "GET /challenges/{challenge_id}/updates",
         "GET /challenges/{challenge_id}/votes",
+        "GET /proposals",
+        "GET /proposals/{proposal_id}",
     },
 }
 

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from chalicelib.api.routes import ROUTES, Route
-from chalicelib.domain.model import OrganizationKind
+from chalicelib.domain.model import Metric, OrganizationKind, Principal, Target
 from chalicelib.local.tokens import mint_local_token
 from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.organizations import OrganizationDraft
+from chalicelib.services.proposals import ProposalDraft
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
 from tests.functional.conftest import ADMIN, Api, bearer, challenge_body
 
@@ -62,6 +63,8 @@ class Resources:
     draft: str  # a draft challenge of O
     campaign: str  # O's campaign
     reached: str = ""  # a reached challenge of O (only for the routes that need one)
+    pending_proposal: str = ""  # a citizen proposal addressed to O, pending
+    open_proposal: str = ""  # one approved (open)
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,13 @@ PAYOUT = {
     "currency": "EUR",
     "paid_on": datetime.now(UTC).date().isoformat(),
     "to": "beneficiary",
+}
+
+
+ADOPTION = {
+    "sponsor": {"name": "Own Co", "email": "sponsor@own.example"},
+    "beneficiary": {"name": "Repair café", "email": "hello@repair.example"},
+    "reward": "a workshop room",
 }
 
 
@@ -177,7 +187,41 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/challenges/{challenge_id}/payouts"): Case(
         lambda r: f"/admin/challenges/{r.reached}/payouts", 201, 404, body=lambda r: PAYOUT
     ),
+    # Another organisation's admin lists its own proposals (none here), never O's.
+    ("GET", "/admin/proposals"): Case(lambda r: "/admin/proposals", 200, 200),
+    ("POST", "/admin/proposals/{proposal_id}/approve"): Case(
+        lambda r: f"/admin/proposals/{r.pending_proposal}/approve", 200, 404, body=lambda r: {}
+    ),
+    ("POST", "/admin/proposals/{proposal_id}/reject"): Case(
+        lambda r: f"/admin/proposals/{r.pending_proposal}/reject",
+        200,
+        404,
+        body=lambda r: {"reason": "done already"},
+    ),
+    ("POST", "/admin/proposals/{proposal_id}/adopt"): Case(
+        lambda r: f"/admin/proposals/{r.open_proposal}/adopt",
+        201,
+        404,
+        body=lambda r: ADOPTION,
+    ),
 }
+
+
+def _proposal(api: Api, *, approve: bool) -> str:
+    proposal = api.container.proposals.propose(
+        Principal(sub="citizen"),
+        ProposalDraft(
+            title="Repair café",
+            action="I repair one thing a month",
+            description="",
+            suggested_target=Target(Metric.PARTICIPANTS, 50),
+            area="u09tv",
+            organization_id=OWN,
+        ),
+    )
+    if approve:
+        api.container.proposals.approve(proposal.id, None)
+    return proposal.id
 
 
 def _reached(api: Api, organization_id: str | None) -> str:
@@ -207,6 +251,8 @@ def _resources(api: Api, *, reached: bool = False) -> Resources:
         draft=draft["id"],
         campaign=campaign.id,
         reached=_reached(api, OWN) if reached else "",
+        pending_proposal=_proposal(api, approve=False),
+        open_proposal=_proposal(api, approve=True),
     )
 
 

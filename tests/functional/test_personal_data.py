@@ -107,6 +107,35 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
         "sent_at": "update_emails[].sent_at",
     },
     "challenge_updates": "admins' news about challenges: no participant",
+    # Citizen proposals (tests/functional/test_proposals_api.py checks their export and
+    # erasure): the proposer's id, address and language; the text they wrote is public.
+    "proposals": {
+        "proposer_id": "subject",
+        "proposer_email": "proposals[].email",
+        "proposer_locale": "proposals[].locale",
+        "title": "proposals[].title",
+        "action": "proposals[].action",
+        "description": "proposals[].description",
+        "area": "proposals[].area",
+        "status": "proposals[].status",
+        "organization_id": "proposals[].organization_id",
+        "created_at": "proposals[].created_at",
+    },
+    "proposal_supports": {
+        "participant_id": "subject",
+        "proposal_id": "proposal_supports[].proposal_id",
+        "created_at": "proposal_supports[].created_at",
+        "email": "proposal_supports[].email",
+        "locale": "proposal_supports[].locale",
+    },
+    "proposal_deliveries": {
+        "participant_id": "subject",
+        "proposal_id": "proposal_emails[].proposal_id",
+        "recipient": "proposal_emails[].message",
+        "status": "proposal_emails[].status",
+        "attempts": "proposal_emails[].attempts",
+        "sent_at": "proposal_emails[].sent_at",
+    },
     "campaign_members": "derived from the pledges by the stream (the campaign, the pledged "
     "challenges); moved with them",
     "idempotency": {"data": "answers[].body", "expiration": "answers[].expires_at"},

@@ -19,7 +19,7 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.domain.areas import AreaCount
 from chalicelib.domain.audit import ActorRole, AuditEntry, AuditTarget
-from chalicelib.domain.errors import InvalidRequestError, SlugTakenError
+from chalicelib.domain.errors import ChallengeExistsError, InvalidRequestError, SlugTakenError
 from chalicelib.domain.model import (
     Campaign,
     Challenge,
@@ -251,7 +251,7 @@ def test_save_totals_only_stores_a_higher_version(store: Store) -> None:
 def test_adding_an_existing_challenge_fails(store: Store) -> None:
     challenge = store.live_challenge()
 
-    with pytest.raises(store.duplicate_error):
+    with pytest.raises(ChallengeExistsError):
         store.challenges.add(challenge.with_changes(title="Other"))
     assert store.stored(challenge.id) == challenge
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib.domain.areas import AreaCount
 from chalicelib.domain.audit import AuditEntry, sort_time
-from chalicelib.domain.errors import InvalidRequestError, SlugTakenError
+from chalicelib.domain.errors import ChallengeExistsError, InvalidRequestError, SlugTakenError
 from chalicelib.domain.model import (
     Campaign,
     Challenge,
@@ -162,7 +162,7 @@ class FakeChallengeRepository:
     def add(self, challenge: Challenge) -> None:
         with self._db.lock:
             if challenge.id in self._db.challenges:
-                raise DuplicateItemError(challenge.id)
+                raise ChallengeExistsError(challenge.id)
             self._db.store_challenge(challenge)
 
     def get(self, challenge_id: str, *, consistent: bool = False) -> Challenge | None:

@@ -22,10 +22,12 @@ from chalicelib.local.tokens import mint_local_token
 from chalicelib.observability import LoggedMetrics
 from chalicelib.services.audit import AuditService
 from chalicelib.services.ports import MetricName
+from chalicelib.services.proposals import ProposalService
 from chalicelib.services.retry import RetryPolicy
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, Settings
 from chalicelib.wiring import Container, set_container
-from tests.unit.fakes import FakeAuditRepository
+from tests.unit.fake_proposals import FakeProposalRepository
+from tests.unit.fakes import FakeAuditRepository, FakeOrganizationRepository
 from tests.unit.support import Backend, build_backend, challenge_draft
 
 PUBLISH = ("POST", "/admin/challenges/{challenge_id}/publish")
@@ -77,6 +79,13 @@ def stage() -> Iterator[Stage]:
             settings=settings,
             authenticator=Authenticator(build_verifier(settings.jwt)),
             challenges=backend.challenges,
+            # Publishing tells an adopted proposal's people (none here).
+            proposals=ProposalService(
+                FakeProposalRepository(),
+                FakeOrganizationRepository(),
+                backend.challenges,
+                backend.clock,
+            ),
             metrics=metrics,
             audit=AuditService(
                 trail, backend.clock, metrics=metrics, retry=RetryPolicy(sleep=lambda _: None)

@@ -9,7 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.domain.errors import ChallengeNotFoundError, ChallengeNotOpenError
+from chalicelib.domain.errors import (
+    ChallengeExistsError,
+    ChallengeNotFoundError,
+    ChallengeNotOpenError,
+)
 from chalicelib.domain.model import Challenge, ChallengeStatus, EventType, Milestone, Totals
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.pledges import PledgeRequest, PledgeService
@@ -17,7 +21,6 @@ from chalicelib.services.ports import ChallengeChanges
 from chalicelib.services.progress import ProgressService
 from chalicelib.storage.challenge_cache import CachedChallengeRepository
 from tests.unit.fakes import (
-    DuplicateItemError,
     FakeChallengeRepository,
     FakeClock,
     FakeCounterRepository,
@@ -316,7 +319,7 @@ def test_writes_that_return_no_challenge_make_the_next_read_fetch_it(
         )
         is None
     )
-    with pytest.raises(DuplicateItemError):
+    with pytest.raises(ChallengeExistsError):
         container.cache.add(challenge)
     stored = container.cache.get(challenge.id)
 

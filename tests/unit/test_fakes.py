@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.domain.errors import ChallengeExistsError
 from chalicelib.domain.model import (
     Channel,
     Delivery,
@@ -21,7 +22,7 @@ from chalicelib.domain.model import (
 )
 from chalicelib.services.pledges import PledgeRequest
 from chalicelib.services.ports import ClaimRefused, EmailMessage, MailerError
-from tests.unit.fakes import DuplicateItemError, FakeClock, FakeMailer
+from tests.unit.fakes import FakeClock, FakeMailer
 from tests.unit.support import Backend, participant
 
 LEASE = timedelta(seconds=90)
@@ -41,7 +42,7 @@ def test_save_totals_only_stores_a_higher_version(backend: Backend) -> None:
 def test_adding_an_existing_challenge_fails(backend: Backend) -> None:
     challenge = backend.live_challenge()
 
-    with pytest.raises(DuplicateItemError):
+    with pytest.raises(ChallengeExistsError):
         backend.challenge_repository.add(challenge.with_changes(title="Other"))
     assert backend.stored(challenge.id).title == challenge.title
 

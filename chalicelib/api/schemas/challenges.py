@@ -237,6 +237,9 @@ class ChallengeOut(BaseModel):
     description: str
     organization_id: str | None
     campaign_id: str | None
+    proposal_id: str | None = Field(
+        default=None, description="the citizen proposal it was adopted from, if any"
+    )
     target: TargetOut
     progress: ProgressOut
     sponsor: PartyName
@@ -263,6 +266,7 @@ class ChallengeOut(BaseModel):
             "description": challenge.description,
             "organization_id": challenge.organization_id,
             "campaign_id": challenge.campaign_id,
+            "proposal_id": challenge.proposal_id,
             "target": TargetOut.from_target(challenge.target),
             "progress": ProgressOut(
                 participants=challenge.totals.participants,

@@ -16,9 +16,9 @@ from pydantic import (
 )
 
 from chalicelib.api.schemas.campaigns import CampaignOut
-from chalicelib.api.schemas.challenges import ChallengeOut
+from chalicelib.api.schemas.challenges import ChallengeOut, SponsorIn
 from chalicelib.api.schemas.common import Text, Timestamp, _Body
-from chalicelib.domain.model import Organization, OrganizationKind
+from chalicelib.domain.model import Organization, OrganizationKind, Party
 
 if TYPE_CHECKING:
     from chalicelib.services.organizations import OrganizationChanges, OrganizationSpace
@@ -56,7 +56,7 @@ class OrganizationCreate(_Body):
     slug: Slug | None = None
 
 
-_REQUIRED_ON_PATCH = ("name", "kind", "email_domains", "default_locale")
+_REQUIRED_ON_PATCH = ("name", "kind", "email_domains", "default_locale", "support_threshold")
 
 
 class OrganizationPatch(_Body):
@@ -76,6 +76,12 @@ class OrganizationPatch(_Body):
     primary_color: Color | None = None
     default_locale: Locale | None = None
     slug: Slug | None = None
+    proposal_contact: SponsorIn | None = Field(
+        default=None,
+        description="who is told (e-mail, and a signed webhook if set) when a citizen "
+        "proposal addressed to the organisation reaches its support threshold",
+    )
+    support_threshold: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
 
     @model_validator(mode="after")
     def _check_fields(self) -> OrganizationPatch:
@@ -98,8 +104,30 @@ class OrganizationPatch(_Body):
                 value = tuple(value)
             elif name == "logo_url" and value is not None:
                 value = str(value)
+            elif name == "proposal_contact" and value is not None:
+                value = value.to_domain()
             fields[name] = value
         return OrganizationChanges(**fields)  # type: ignore[arg-type]  # names: the fields
+
+
+class ProposalContactOut(BaseModel):
+    """Admins only: the contact's address and webhook, with the secret that signs it."""
+
+    name: str
+    email: str
+    webhook_url: str | None
+    webhook_secret: str | None
+
+    @classmethod
+    def of(cls, contact: Party | None) -> ProposalContactOut | None:
+        if contact is None:
+            return None
+        return cls(
+            name=contact.name,
+            email=contact.email,
+            webhook_url=contact.webhook_url,
+            webhook_secret=contact.webhook_secret,
+        )
 
 
 class OrganizationOut(BaseModel):
@@ -113,6 +141,8 @@ class OrganizationOut(BaseModel):
     primary_color: str | None
     default_locale: str
     slug: str | None
+    proposal_contact: ProposalContactOut | None = None
+    support_threshold: int = 10
 
     @classmethod
     def from_organization(cls, organization: Organization) -> OrganizationOut:
@@ -128,6 +158,8 @@ class OrganizationOut(BaseModel):
             primary_color=profile.primary_color,
             default_locale=profile.default_locale,
             slug=profile.slug,
+            proposal_contact=ProposalContactOut.of(profile.proposal_contact),
+            support_threshold=profile.support_threshold,
         )
 
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from chalicelib.api.schemas.common import Timestamp
 from chalicelib.api.schemas.follows import FollowExport, UpdateEmailExport
 from chalicelib.api.schemas.notifications import NotificationOut
+from chalicelib.api.schemas.proposals import ProposalEmailExport, ProposalExport, SupportExport
 from chalicelib.api.schemas.reports import ReportOut
 from chalicelib.domain.model import Delivery, ModerationAction, Pledge
 from chalicelib.services.personal_data import PersonalExport, StoredAnswer
@@ -140,6 +141,16 @@ class PersonalDataExport(BaseModel):
     update_emails: list[UpdateEmailExport] = Field(
         default_factory=list,
         description="the update e-mails sent to you (no address is kept with them)",
+    )
+    proposals: list[ProposalExport] = Field(
+        default_factory=list, description="the challenges you proposed"
+    )
+    proposal_supports: list[SupportExport] = Field(
+        default_factory=list, description="the proposals you support"
+    )
+    proposal_emails: list[ProposalEmailExport] = Field(
+        default_factory=list,
+        description="the proposal e-mails sent to you (no address is kept with them)",
     )
     notes: list[str] = Field(description="what is held elsewhere or briefly, and why")
 
