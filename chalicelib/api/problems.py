@@ -45,6 +45,11 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.PledgeChangedError, ProblemKind(409, "pledge-changed", "Not the pledge you saw")),
     (errors.ReportsNotAcceptedError, ProblemKind(409, "reports-not-accepted", "No reports")),
     (errors.ChallengeNotReachedError, ProblemKind(409, "not-reached", "Target not reached")),
+    (errors.EventPastError, ProblemKind(409, "event-past", "Event already started")),
+    (
+        errors.CapacityBelowConfirmedError,
+        ProblemKind(409, "capacity-below-confirmed", "Capacity below confirmed"),
+    ),
     (errors.ConflictError, ProblemKind(409, "conflict", "Conflict")),
     (errors.PayloadTooLargeError, ProblemKind(413, "payload-too-large", "Payload too large")),
     (errors.ContentionError, ProblemKind(503, "contention", "Busy, try again")),
