@@ -95,7 +95,8 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
     # challenge with vote.closed in the outbox); services.participant_mail: the pledges
     # index, the fan-out chunks in the outbox; and services.update_mail: the update, its
     # followers, their choices, the e-mail claims, and the key that signs each e-mail's
-    # unsubscribe link.
+    # unsubscribe link; and services.events.send_seat_mail: the event, and the sign-up that
+    # holds the address and the e-mail's claim.
     "notify_milestones": FunctionAccess(
         tables={
             "counters": TableAccess.READ_WRITE,
@@ -106,6 +107,8 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
             "follows": TableAccess.READ,
             "challenge_updates": TableAccess.READ,
             "update_deliveries": TableAccess.READ_WRITE,
+            "events": TableAccess.READ,
+            "event_rsvps": TableAccess.READ_WRITE,
         },
         sends_mail=True,
         reads_unsubscribe_secret=True,

@@ -62,6 +62,6 @@ class EventRepository(Protocol):
         still this confirmed seat, unmailed and not leased to another sender; else None."""
         ...
 
-    def finish_seat_mail(self, notice: SeatNotice, *, sent: bool) -> None:
+    def finish_seat_mail(self, notice: SeatNotice, now: datetime, *, sent: bool) -> None:
         """Record the e-mail as sent, or release the lease so a redelivery tries again."""
         ...

@@ -61,7 +61,9 @@ def seat_message(event: Event, rsvp: Rsvp, *, promoted: bool) -> EmailMessage:
         raise ValueError("a seat e-mail needs an address")
     locale = rsvp.locale if rsvp.locale in ("fr", "en") else "fr"
     subject = _SUBJECTS[(locale, promoted)].format(title=event.title)
-    text = _BODIES[locale].format(when=event.starts_at.strftime("%Y-%m-%d %H:%M"), place=event.place)
+    text = _BODIES[locale].format(
+        when=event.starts_at.strftime("%Y-%m-%d %H:%M"), place=event.place
+    )
     return EmailMessage(
         to=rsvp.email,
         subject=subject,
@@ -203,12 +205,12 @@ class EventService:
             return False
         event = self._events.get(notice.event_id)
         if event is None or rsvp.email is None:
-            self._events.finish_seat_mail(notice, sent=True)  # nothing to send, ever
+            self._events.finish_seat_mail(notice, now, sent=True)  # nothing to send, ever
             return False
         try:
             self._mailer.send(seat_message(event, rsvp, promoted=notice.promoted))
         except Exception:
-            self._events.finish_seat_mail(notice, sent=False)
+            self._events.finish_seat_mail(notice, now, sent=False)
             raise
-        self._events.finish_seat_mail(notice, sent=True)
+        self._events.finish_seat_mail(notice, now, sent=True)
         return True

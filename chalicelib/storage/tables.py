@@ -23,6 +23,7 @@ from pynamodb.models import Model
 
 from chalicelib.aws_clients import botocore_session
 from chalicelib.settings import Settings
+from chalicelib.storage.event_tables import EVENT_TABLES
 from chalicelib.storage.follow_tables import FOLLOW_TABLES
 from chalicelib.storage.payout_tables import PayoutItem
 from chalicelib.storage.table_meta import BaseMeta as _BaseMeta
@@ -574,6 +575,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     ModerationItem,
     PayoutItem,
     *FOLLOW_TABLES,
+    *EVENT_TABLES,
 )
 BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 

@@ -137,7 +137,7 @@ class FakeEventRepository:
             mail.lease_until = now + lease
             return rsvp
 
-    def finish_seat_mail(self, notice: SeatNotice, *, sent: bool) -> None:
+    def finish_seat_mail(self, notice: SeatNotice, now: datetime, *, sent: bool) -> None:
         with self._lock:
             mail = self._mail.setdefault(notice.key.rsplit("#", 1)[0], _Mail())
             mail.sent = mail.sent or sent

@@ -66,7 +66,8 @@ def test_seats_then_waitlist_in_arrival_order(meetups: Meetups) -> None:
     again = meetups.service.rsvp(event.id, person(3))
     assert again.position == 2
     stored = meetups.repository.get(event.id)
-    assert stored is not None and (stored.confirmed, stored.waiting) == (2, 3)
+    assert stored is not None
+    assert (stored.confirmed, stored.waiting) == (2, 3)
 
 
 def test_cancellation_promotes_the_first_waiting_once(meetups: Meetups) -> None:
@@ -127,9 +128,11 @@ def test_concurrent_signups_never_exceed_capacity(meetups: Meetups) -> None:
         for r in meetups.repository.rsvps.values()
         if r.status is RsvpStatus.CONFIRMED
     }
-    assert first_ten <= now_confirmed and len(now_confirmed) == 50
+    assert first_ten <= now_confirmed
+    assert len(now_confirmed) == 50
     stored = meetups.repository.get(event.id)
-    assert stored is not None and (stored.confirmed, stored.waiting) == (50, 440)
+    assert stored is not None
+    assert (stored.confirmed, stored.waiting) == (50, 440)
     meetups.drain_mail()
     # One per seat: the 50 first, then the 10 promoted; a seat cancelled before its e-mail
     # went out gets none.
@@ -182,5 +185,6 @@ def test_seat_notice_keys_round_trip() -> None:
 def test_calendar_file(meetups: Meetups) -> None:
     event = meetups.event(capacity=3)
     text = event_calendar(event).decode()
-    assert "BEGIN:VEVENT" in text and "SUMMARY:Repair café" in text
+    assert "BEGIN:VEVENT" in text
+    assert "SUMMARY:Repair café" in text
     assert f"UID:{event.id}@crowdact.org" in text
