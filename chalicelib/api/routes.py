@@ -23,7 +23,8 @@ ADMIN_REPORTS = "chalicelib.api.admin_reports"  # loads reportlab only for its o
 VOTES = "chalicelib.api.votes"
 PAYOUTS = "chalicelib.api.payouts"
 FOLLOWS = "chalicelib.api.follows"
-MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES, PAYOUTS, FOLLOWS)
+EVENTS = "chalicelib.api.events"
+MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES, PAYOUTS, FOLLOWS, EVENTS)
 
 # What a route's module registers for it: called with Chalice's current request, the Lambda
 # context and the path parameters.
@@ -134,6 +135,14 @@ ROUTES: tuple[Route, ...] = (
     Route("/me/feed", "GET", FOLLOWS),
     Route("/unsubscribe", "GET", FOLLOWS),
     Route("/unsubscribe", "POST", FOLLOWS),
+    Route("/admin/challenges/{challenge_id}/events", "POST", EVENTS),
+    Route("/admin/events/{event_id}", "PATCH", EVENTS),
+    Route("/challenges/{challenge_id}/events", "GET", EVENTS),
+    Route("/events/{event_id}", "GET", EVENTS),
+    Route("/events/{event_id}/calendar.ics", "GET", EVENTS),
+    Route("/events/{event_id}/rsvp", "PUT", EVENTS),
+    Route("/events/{event_id}/rsvp", "GET", EVENTS),
+    Route("/events/{event_id}/rsvp", "DELETE", EVENTS),
 )
 
 
