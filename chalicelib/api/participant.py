@@ -24,6 +24,7 @@ from chalicelib.api.schemas import (
     ReportOut,
     ReportResult,
 )
+from chalicelib.api.schemas.events import RsvpExport
 from chalicelib.api.schemas.follows import FollowExport, UpdateEmailExport
 from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
 from chalicelib.domain.audit import AuditAction, AuditTarget
@@ -202,6 +203,9 @@ def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
     followed = request.container.follows.records(request.caller.sub)
     document.follows = [FollowExport.from_follow(f) for f in followed.follows]
     document.update_emails = [UpdateEmailExport.from_record(r) for r in followed.update_emails]
+    document.rsvps = [
+        RsvpExport.from_rsvp(r) for r in request.container.events.records(request.caller.sub)
+    ]
     return document
 
 
@@ -219,6 +223,8 @@ def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
 def erase_me(request: ApiRequest[Any, Any]) -> None:
     # Follows count nothing: they are deleted, not moved to the pseudonym.
     follows = request.container.follows.erase(request.caller.sub)
+    # Sign-ups are cancelled (a seat goes to the first person waiting), not moved.
+    rsvps = request.container.events.erase(request.caller.sub)
     erasure = request.container.personal_data.erase(request.caller)
     if erasure.pseudonym is None or not (
         erasure.pledges or erasure.reports or erasure.notifications or erasure.moderation
@@ -237,5 +243,6 @@ def erase_me(request: ApiRequest[Any, Any]) -> None:
             "notifications": erasure.notifications,
             "moderation": erasure.moderation,
             **({"follows": follows} if follows else {}),
+            **({"rsvps": rsvps} if rsvps else {}),
         },
     )

@@ -193,6 +193,17 @@ class EventService:
 
         return event_calendar(self.get_visible(event_id, principal))
 
+    # Personal data
+
+    def records(self, participant_id: str) -> list[Rsvp]:
+        """The person's sign-ups, with the address each seat e-mail goes to."""
+        return self._events.of_participant(participant_id)
+
+    def erase(self, participant_id: str) -> int:
+        """Cancel every sign-up of the person (started events too: the item holds their
+        address); a freed seat goes to the first person waiting. How many there were."""
+        return self._events.erase(participant_id, self._clock.now())
+
     # The outbox's stream
 
     def send_seat_mail(self, notice: SeatNotice) -> bool:

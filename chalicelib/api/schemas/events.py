@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from chalicelib.api.schemas.common import Instant, Text, Timestamp, _Body
-from chalicelib.domain.events import MAX_CAPACITY, Event, RsvpView
+from chalicelib.domain.events import MAX_CAPACITY, Event, Rsvp, RsvpStatus, RsvpView
 
 MAX_EVENT_TITLE = 200
 MAX_PLACE = 300
@@ -81,4 +81,29 @@ class RsvpOut(BaseModel):
             position=view.position,
             signed_up_at=rsvp.created_at,
             email_confirmation=rsvp.email is not None,
+        )
+
+
+class RsvpExport(BaseModel):
+    """A sign-up as held for the participant (GET /me/export)."""
+
+    event_id: str
+    status: Literal["confirmed", "waitlisted"]
+    signed_up_at: Timestamp
+    confirmed_at: Timestamp | None
+    email: str | None = Field(description="the verified address the seat e-mail goes to")
+    locale: str | None
+
+    @classmethod
+    def from_rsvp(cls, rsvp: Rsvp) -> RsvpExport:
+        status: Literal["confirmed", "waitlisted"] = (
+            "confirmed" if rsvp.status is RsvpStatus.CONFIRMED else "waitlisted"
+        )
+        return cls(
+            event_id=rsvp.event_id,
+            status=status,
+            signed_up_at=rsvp.created_at,
+            confirmed_at=rsvp.confirmed_at,
+            email=rsvp.email,
+            locale=rsvp.locale,
         )

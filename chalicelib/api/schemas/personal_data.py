@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from chalicelib.api.schemas.common import Timestamp
+from chalicelib.api.schemas.events import RsvpExport
 from chalicelib.api.schemas.follows import FollowExport, UpdateEmailExport
 from chalicelib.api.schemas.notifications import NotificationOut
 from chalicelib.api.schemas.reports import ReportOut
@@ -138,6 +139,10 @@ class PersonalDataExport(BaseModel):
     update_emails: list[UpdateEmailExport] = Field(
         default_factory=list,
         description="the update e-mails sent to you (no address is kept with them)",
+    )
+    rsvps: list[RsvpExport] = Field(
+        default_factory=list,
+        description="your meetup sign-ups, with the address their seat e-mail goes to",
     )
     notes: list[str] = Field(description="what is held elsewhere or briefly, and why")
 
