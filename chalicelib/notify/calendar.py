@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
@@ -27,3 +27,9 @@ def event_calendar(event: Event) -> bytes:
     entry.add("location", event.place)
     calendar.add_component(entry)
     return bytes(calendar.to_ical())
+
+
+def prepare() -> None:
+    """Render one calendar, so that icalendar's own lazy imports happen now (local warm-up)."""
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    event_calendar(Event("evt_warm", "ch_warm", None, "Warm", moment, "Here", 1, moment))
