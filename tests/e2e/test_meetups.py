@@ -61,7 +61,8 @@ def test_500_signups_for_50_places_then_10_promotions(stack: Stack) -> None:
 
     positions = {n: mine(t)["position"] for n, t in enumerate(tokens) if answers[n]["position"]}
     assert sorted(positions.values()) == list(range(1, PEOPLE - PLACES + 1))
-    first_waiting = sorted(positions, key=lambda n: positions[n])[:LEAVING]
+    queue = sorted(positions, key=lambda n: positions[n])
+    first_waiting = queue[:LEAVING]
     leaving = [n for n, a in enumerate(answers) if a["status"] == "confirmed"][:LEAVING]
 
     def cancel(token: str) -> int:
@@ -73,9 +74,7 @@ def test_500_signups_for_50_places_then_10_promotions(stack: Stack) -> None:
     after = stack.request("GET", f"/events/{event_id}").json()
     assert (after["confirmed"], after["waitlisted"]) == (PLACES, PEOPLE - PLACES - LEAVING)
     assert all(mine(tokens[n])["status"] == "confirmed" for n in first_waiting)
-    assert [
-        mine(tokens[n])["position"] for n in sorted(positions, key=positions.get)[LEAVING:][:3]
-    ] == [1, 2, 3]
+    assert [mine(tokens[n])["position"] for n in queue[LEAVING : LEAVING + 3]] == [1, 2, 3]
 
     promoted = {f"rsvp-{n:03d}-{tag}@people.example" for n in first_waiting}
 
