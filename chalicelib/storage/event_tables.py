@@ -4,18 +4,19 @@ docs/decisions-meetups.md and docs/privacy.md)."""
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.storage.table_meta import BaseMeta
 
 
 class EventsByChallenge(GlobalSecondaryIndex["EventItem"]):
-    """A challenge's events, soonest first."""
+    """A challenge's events, soonest first. Keys only: the counts change with every sign-up,
+    and an index projecting them would be written (2 WCU in a transaction) each time."""
 
     class Meta:
         index_name = "by_challenge"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     challenge_id = UnicodeAttribute(hash_key=True)
     starts_key = UnicodeAttribute(range_key=True)  # <starts_at ISO>#<id>
@@ -45,7 +46,8 @@ class EventItem(Model):
 
 
 class RsvpsByParticipant(GlobalSecondaryIndex["RsvpItem"]):
-    """One person's sign-ups (sparse: sign-up items only), for their export and erasure."""
+    """One person's sign-ups (sparse: sign-up items only), for their export and erasure
+    (each person's partition: it spreads, unlike the event's)."""
 
     class Meta:
         index_name = "by_participant"

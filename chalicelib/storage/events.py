@@ -141,7 +141,9 @@ class DynamoEventRepository:
             return None
 
     def list_for_challenge(self, challenge_id: str) -> list[Event]:
-        return [_event_from_item(item) for item in EventItem.by_challenge.query(challenge_id)]
+        ids = [item.id for item in EventItem.by_challenge.query(challenge_id)]
+        found = {item.id: item for item in EventItem.batch_get(ids, consistent_read=True)}
+        return [_event_from_item(found[i]) for i in ids if i in found]
 
     def get_rsvp(self, event_id: str, participant_id: str) -> Rsvp | None:
         try:
