@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import hypothesis.strategies as st
@@ -76,6 +77,7 @@ class Seeds:
     withdrawable_challenge_ids: tuple[str, ...]  # the ones DELETE …/pledges/me may hit
     campaign_ids: tuple[str, ...]
     organization_ids: tuple[str, ...]
+    event_ids: tuple[str, ...] = ()  # meetups on the live challenge
 
     def for_parameter(self, name: str, operation_path: str) -> tuple[str, ...]:
         if name == "challenge_id":
@@ -88,6 +90,8 @@ class Seeds:
             return self.campaign_ids
         if name == "organization_id":
             return self.organization_ids
+        if name == "event_id":
+            return self.event_ids
         return ()
 
 
@@ -147,7 +151,14 @@ def seed(stack: Stack, participant: str) -> Seeds:
         _pledge(
             stack, live, stack.participant_token(f"{participant}-{number}"), {"location": CLICHY}
         )
+    starts = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    event_id = _created(
+        stack,
+        f"/admin/challenges/{live}/events",
+        {"title": f"Fuzz café {tag}", "starts_at": starts, "place": "Clichy", "capacity": 1000},
+    )
     return Seeds(
+        event_ids=(event_id,),
         challenge_ids=(live, draft, quantity, reached),
         pledged_challenge_ids=(quantity, live),
         withdrawable_challenge_ids=(live,),
@@ -254,11 +265,14 @@ MUST_REACH = {
         "PUT /challenges/{challenge_id}/follow",
         "PUT /campaigns/{campaign_id}/follow",
         "GET /me/feed",
+        "PUT /events/{event_id}/rsvp",
     },
     "anonymous": {
         "GET /challenges/{challenge_id}",
         "GET /campaigns/{campaign_id}",
         "GET /challenges/{challenge_id}/updates",
+        "GET /events/{event_id}",
+        "GET /events/{event_id}/calendar.ics",
     },
 }
 
