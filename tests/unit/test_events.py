@@ -22,6 +22,7 @@ from chalicelib.domain.events import Event, EventDraft, RsvpStatus, SeatNotice
 from chalicelib.domain.model import Principal
 from chalicelib.notify.calendar import event_calendar
 from chalicelib.services.events import EventService
+from chalicelib.services.ports import MailerError
 from tests.unit.fake_events import FakeEventRepository
 from tests.unit.support import Backend, build_backend
 
@@ -188,3 +189,23 @@ def test_calendar_file(meetups: Meetups) -> None:
     assert "BEGIN:VEVENT" in text
     assert "SUMMARY:Repair café" in text
     assert f"UID:{event.id}@crowdact.org" in text
+
+
+def test_a_failed_send_is_retried_and_then_sent_once(meetups: Meetups) -> None:
+    event = meetups.event(capacity=1)
+    meetups.service.rsvp(event.id, person(1))
+    notice = meetups.repository.outbox[0]
+    meetups.backend.mailer.fail_next(1)
+    with pytest.raises(MailerError):
+        meetups.service.send_seat_mail(notice)
+    assert meetups.service.send_seat_mail(notice) is True
+    assert meetups.service.send_seat_mail(notice) is False
+    assert len(meetups.backend.mailer.sent_to("p1@example.org")) == 1
+
+
+def test_no_verified_address_no_mail(meetups: Meetups) -> None:
+    event = meetups.event(capacity=1)
+    view = meetups.service.rsvp(event.id, Principal(sub="anon", email="a@x.org"))
+    assert view.rsvp.email is None
+    assert meetups.service.send_seat_mail(meetups.repository.outbox[0]) is False
+    assert meetups.backend.mailer.sent == []
