@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from bench import cold_start, cost, report
 from bench.hot import run_hot
 from bench.local_burst import LocalBurstResult, run_local_burst
+from bench.rsvp import DEFAULT_CAPACITY, DEFAULT_SIGNUPS, RsvpResult, run_rsvp
 from bench.sponsor_report import DEFAULT_PLEDGES as DEFAULT_REPORT_PLEDGES
 from bench.sponsor_report import SponsorReportResult, measure_report
 from bench.startup import MIN_RUNS as MIN_STARTUP_RUNS
@@ -71,6 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"pledges in the campaign whose sponsor's report is measured, against one of "
         f"1000 (default {DEFAULT_REPORT_PLEDGES}; 0 skips it)",
     )
+    parser.add_argument(
+        "--rsvp-signups",
+        type=int,
+        default=DEFAULT_SIGNUPS,
+        help=f"sign-ups on one meetup of {DEFAULT_CAPACITY} places, for its ceiling "
+        f"(default {DEFAULT_SIGNUPS}; 0 skips it)",
+    )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
     args = parser.parse_args(argv)
     if args.startup_runs < MIN_STARTUP_RUNS:
@@ -79,8 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--cold-start-runs must be at least {MIN_COLD_START_RUNS}")
     if args.burst_pledges < 0 or args.burst_users < 1:
         parser.error("--burst-pledges must be 0 or more and --burst-users positive")
-    if args.report_pledges < 0:
-        parser.error("--report-pledges must be 0 or more")
+    if args.report_pledges < 0 or args.rsvp_signups < 0:
+        parser.error("--report-pledges and --rsvp-signups must be 0 or more")
     if args.pledges < 1 or args.drain_every < 1 or args.api_sample < 1:
         parser.error("counts must be positive")
 
@@ -108,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     hot = run_hot(
         args.pledges, drain_every=args.drain_every, api_sample=args.api_sample, progress=progress
     )
+    rsvp: RsvpResult | None = (
+        run_rsvp(args.rsvp_signups, capacity=DEFAULT_CAPACITY, progress=progress)
+        if args.rsvp_signups
+        else None
+    )
     # The sponsor's report last: its fresh moto drops the hot challenge's tables.
     sponsor: SponsorReportResult | None = None
     if args.report_pledges:
@@ -124,7 +137,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     seconds = time.perf_counter() - t0
     run = report.Run(
-        command, started_at, seconds, hot, cold, usd, burst, startup=startup, sponsor_report=sponsor
+        command,
+        started_at,
+        seconds,
+        hot,
+        cold,
+        usd,
+        burst,
+        startup=startup,
+        sponsor_report=sponsor,
+        rsvp=rsvp,
     )
     data = report.results(run)
     path = report.write_results(data)

@@ -15,6 +15,7 @@ from bench import cost
 from bench.cold_start import ColdStartResult
 from bench.hot import PARTITION_RCU_PER_S, PARTITION_WCU_PER_S, HotResult, KeyShare
 from bench.local_burst import LocalBurstResult
+from bench.rsvp import RsvpResult
 from bench.sponsor_report import (
     API_GATEWAY_LIMIT_S,
     FAILED_EVERY,
@@ -54,6 +55,7 @@ class Run:
     local_burst: LocalBurstResult | None = None  # None: skipped (--burst-pledges 0)
     startup: StartupResult | None = None  # None: not measured (a caller that skips it)
     sponsor_report: SponsorReportResult | None = None  # None: skipped (--report-pledges 0)
+    rsvp: RsvpResult | None = None  # None: skipped (--rsvp-signups 0)
 
 
 def _machine() -> dict[str, Any]:
@@ -208,6 +210,8 @@ def results(run: Run) -> dict[str, Any]:
         "local_burst": _local_burst(run.local_burst),
         "report_seconds_100k_pledges": (None if sponsor is None else sponsor["campaign_report_s"]),
         "sponsor_report": sponsor,
+        "rsvp_ceiling_signups_per_s": None if run.rsvp is None else round(run.rsvp.ceiling, 1),
+        "rsvp": rsvp_results(run.rsvp),
         "targets": {
             **{
                 name: {
@@ -305,6 +309,25 @@ def _without_tally_rcu(scale: ScaleFigures) -> float:
     """A campaign report's read units other than the delivery logs' (areas, hours, shards)."""
     campaign = scale.campaign
     return campaign.rcu - scale.delivery_log.rcu - 0.5 * campaign.empty_logs
+
+
+def rsvp_results(result: RsvpResult | None) -> dict[str, Any] | None:
+    """Sign-ups on one meetup (bench/rsvp.py): the hottest key's units per sign-up."""
+    if result is None:
+        return None
+    return {
+        "signups": result.signups,
+        "capacity": result.capacity,
+        "seconds": round(result.seconds, 1),
+        "ceiling_signups_per_s": round(result.ceiling, 1),
+        "calls_per_signup": {op: round(n, 3) for op, n in result.calls_per_signup.items()},
+        "wcu_per_signup": round(result.wcu_per_signup, 3),
+        "hottest_write": _key(result.hottest_write),
+        "hottest_read": _key(result.hottest_read),
+        "top_keys": [_key(share) for share in result.top_keys],
+        "model": "the event's seat counter takes 1 WCU (arrival number) + 2 WCU (its update in "
+        "the transaction) per sign-up: 1,000 WCU/s per partition key / 3",
+    }
 
 
 def _sponsor_report(result: SponsorReportResult | None) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
+from chalicelib.domain.events import is_seat_notice_key
 from chalicelib.domain.fanout import is_fanout_key
 from chalicelib.domain.follows import is_update_chunk_key
 from chalicelib.domain.model import CHALLENGE_ID_PREFIX
@@ -25,6 +26,7 @@ from chalicelib.observability import set_correlation_id
 from chalicelib.services.tallies import PledgeChange, group_changes
 from chalicelib.storage.challenges import milestone_from_stream_image
 from chalicelib.storage.counters import challenge_id_from_counter_key
+from chalicelib.storage.events import seat_notice_from_stream_image
 from chalicelib.storage.fanout import chunk_from_stream_image
 from chalicelib.storage.follows import update_chunk_from_stream_image
 from chalicelib.storage.tallies import pledge_change_from_stream_record
@@ -140,8 +142,9 @@ class TallyError(RuntimeError):
 def notify_milestones(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
     """A milestone was inserted in the outbox: send what each recipient is owed, once; and a
     participant e-mail fan-out chunk: e-mail its participants, once each; an update
-    fan-out chunk: e-mail the update to its followers and pledgers, once each; and a
-    proposal event: tell its proposer, supporters or organisation, once each."""
+    fan-out chunk: e-mail the update to its followers and pledgers, once each; a proposal
+    event: tell its proposer, supporters or organisation, once each; and a meetup seat
+    notice: e-mail the person their seat, once."""
 
     def record_handler(record: DynamoDBRecord) -> None:
         if record.event_name is not DynamoDBRecordEventName.INSERT:
@@ -150,6 +153,9 @@ def notify_milestones(event: dict[str, Any], context: Any, container: Container)
         if not image:
             return
         event_key = str(image.get("event", {}).get("S", ""))
+        if is_seat_notice_key(event_key):
+            container.events.send_seat_mail(seat_notice_from_stream_image(image))
+            return
         if is_update_chunk_key(event_key):
             container.update_mail.run(
                 update_chunk_from_stream_image(image), time_left=_time_left(context)

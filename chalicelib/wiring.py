@@ -27,6 +27,7 @@ from chalicelib.services.audit import AuditService
 from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.deadlines import DeadlineService
+from chalicelib.services.events import EventService
 from chalicelib.services.follows import FollowService
 from chalicelib.services.moderation import ModerationService
 from chalicelib.services.notifications import NotificationService
@@ -58,6 +59,7 @@ from chalicelib.storage.challenge_cache import CachedChallengeRepository
 from chalicelib.storage.challenges import DynamoChallengeRepository
 from chalicelib.storage.counters import DynamoCounterRepository
 from chalicelib.storage.deliveries import DynamoDeliveryRepository
+from chalicelib.storage.events import DynamoEventRepository
 from chalicelib.storage.fanout import DynamoFanoutRepository
 from chalicelib.storage.follows import (
     DynamoFollowRepository,
@@ -122,6 +124,7 @@ class Container:
     update_mail: UpdateMail
     proposals: ProposalService
     proposal_mail: ProposalMail
+    events: EventService
 
 
 def build_container(
@@ -307,6 +310,7 @@ def build_container(
             max_attempts=settings.notification_max_attempts,
             metrics=metrics,
         ),
+        events=EventService(DynamoEventRepository(), challenges, mailer, clock),
     )
 
 

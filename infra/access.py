@@ -95,7 +95,9 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
     # challenge with vote.closed in the outbox); services.participant_mail: the pledges
     # index, the fan-out chunks in the outbox; and services.update_mail: the update, its
     # followers, their choices, the e-mail claims, and the key that signs each e-mail's
-    # unsubscribe link; services.proposal_mail: a proposal event's recipients, once each.
+    # unsubscribe link; services.proposal_mail: a proposal event's recipients, once each;
+    # and services.events.send_seat_mail: the event, and the sign-up that holds the address
+    # and the e-mail's claim.
     "notify_milestones": FunctionAccess(
         tables={
             "counters": TableAccess.READ_WRITE,
@@ -112,6 +114,8 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
             "proposal_supports": TableAccess.READ,
             "proposal_deliveries": TableAccess.READ_WRITE,
             "organizations": TableAccess.READ,
+            "events": TableAccess.READ,
+            "event_rsvps": TableAccess.READ_WRITE,
         },
         sends_mail=True,
         reads_unsubscribe_secret=True,

@@ -31,7 +31,7 @@ FILTER_PATTERNS: Mapping[str, tuple[dict[str, Any], ...]] = {
     "aggregate_progress": (
         {"dynamodb": {"Keys": {"id": {"S": [{"prefix": CHALLENGE_ID_PREFIX}]}}}},
     ),
-    # Milestone and participant e-mail chunk INSERTs (each item is written once, with
+    # Milestone, participant e-mail chunk and meetup seat notice INSERTs (each written once, with
     # attribute_not_exists; chunks are keyed `fanout#…` beside the milestones): the handler
     # skips MODIFY and REMOVE. Do not filter on the `event` key without letting chunks in.
     "notify_milestones": ({"eventName": ["INSERT"]},),

@@ -826,6 +826,7 @@ function ChallengePage({ t, id, sess }) {
 
       <${FollowBlock} t=${t} ch=${ch} sess=${sess} key=${`follow:${ch.id}:${sess ? sess.sub : ""}`} />
       <${UpdatesBlock} t=${t} id=${ch.id} />
+      <${MeetupsBlock} t=${t} ch=${ch} sess=${sess} key=${`meetups:${ch.id}:${sess ? sess.sub : ""}`} />
 
       ${ch.beneficiary_choice
         ? html`<${VoteBlock} t=${t} ch=${ch} sess=${sess} mine=${mine}
@@ -1413,6 +1414,114 @@ function AdminProposals({ t, sess }) {
       : null}`;
 }
 
+// ---------------------------------------------------------------- meetups
+function MeetupsBlock({ t, ch, sess }) {
+  const [events, setEvents] = useState(null);
+  const [error, setError] = useState(null);
+  const load = () => api(`/challenges/${enc(ch.id)}/events`)
+    .then((page) => { setEvents(page.items); setError(null); })
+    .catch(setError);
+  useEffect(() => { load(); }, [ch.id]);
+  if (events && !events.length && !error) return null;
+  return html`
+    <section class="block" aria-labelledby="meetups-title">
+      <h2 id="meetups-title">${t("meetupsTitle")}</h2>
+      <${Alert} kind="warn">${error && problemText(t, error)}<//>
+      ${events ? html`<ul class="cards meetups">${events.map((ev) => html`
+        <${MeetupItem} t=${t} ev=${ev} ch=${ch} sess=${sess} onChanged=${load} key=${ev.id} />`)}</ul>` : null}
+    </section>`;
+}
+
+function MeetupItem({ t, ev, ch, sess, onChanged }) {
+  const [mine, setMine] = useState(undefined); // undefined: loading, null: not signed up
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const rsvpPath = `/events/${enc(ev.id)}/rsvp`;
+  useEffect(() => {
+    if (!sess) return undefined;
+    let alive = true;
+    api(rsvpPath).then((r) => { if (alive) setMine(r); })
+      .catch(() => { if (alive) setMine(null); });
+    return () => { alive = false; };
+  }, [ev.id]);
+  const act = async (method) => {
+    setBusy(true); setError(null);
+    try {
+      const answer = await api(rsvpPath, { method });
+      setMine(method === "PUT" ? answer : null);
+      onChanged();
+    } catch (err) { setError(err); }
+    setBusy(false);
+  };
+  const titleId = `meetup-${ev.id}`;
+  return html`<li class="card meetup" data-testid="meetup" aria-labelledby=${titleId}>
+    <h3 class="card-title" id=${titleId}>${ev.title}</h3>
+    <p class="muted">${t.dateTime(ev.starts_at)} · ${ev.place}</p>
+    <p data-testid="meetup-counts">${t("meetupCounts", { confirmed: ev.confirmed, capacity: ev.capacity, waiting: ev.waitlisted })}</p>
+    ${mine ? html`<p data-testid="meetup-status" data-status=${mine.status} role="status">${mine.status === "confirmed"
+      ? t("meetupConfirmed") : t("meetupWaitlisted", { position: mine.position })}</p>` : null}
+    ${sess
+      ? (mine
+        ? html`<button type="button" class="secondary" data-testid="meetup-cancel" disabled=${busy} onClick=${() => act("DELETE")}>${t("meetupCancel")}</button>`
+        : html`<button type="button" data-testid="meetup-signup" disabled=${busy || mine === undefined} onClick=${() => act("PUT")}>${t("meetupSignUp")}</button>`)
+      : html`<p><a href=${`#/signin?next=${enc(`/challenges/${ch.id}`)}`}>${t("signInToMeetup")}</a></p>`}
+    <p><a href=${CONFIG.apiBase + ev.calendar_url} data-testid="meetup-ics" download=${`${ev.id}.ics`}>${t("meetupCalendar")}</a></p>
+    <${Alert}>${error && problemText(t, error)}<//>
+  </li>`;
+}
+
+function CreateMeetupForm({ t, id }) {
+  const [errors, setErrors] = useState({});
+  const [general, setGeneral] = useState(null);
+  const [done, setDone] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    const fd = new FormData(form);
+    const local = String(fd.get("starts_at") || "");
+    const starts = local ? new Date(local) : null;
+    const body = {
+      title: String(fd.get("title") || "").trim(),
+      starts_at: starts && !Number.isNaN(starts.getTime()) ? starts.toISOString() : local,
+      place: String(fd.get("place") || "").trim(),
+      capacity: Number.parseInt(String(fd.get("capacity") || ""), 10),
+    };
+    setBusy(true); setErrors({}); setGeneral(null); setDone(null);
+    try {
+      const created = await api(`/admin/challenges/${enc(id)}/events`, { method: "POST", body });
+      form.reset();
+      setDone(t("meetupCreated", { title: created.title }));
+    } catch (err) {
+      const found = fieldErrors(err, ["title", "starts_at", "place", "capacity"]);
+      setErrors(found.byField);
+      if (found.general.length || !Object.keys(found.byField).length) setGeneral(err);
+    }
+    setBusy(false);
+  };
+  const described = (name) => (errors[name] ? `err-${name}` : undefined);
+  const field = (name, label, attrs) => html`
+    <div class="field">
+      <label for=${`meetup-${name}`}>${label}</label>
+      <input id=${`meetup-${name}`} name=${name} required ...${attrs}
+        aria-invalid=${errors[name] ? "true" : "false"} aria-describedby=${described(name)} />
+      <${FieldError} name=${name} errors=${errors} />
+    </div>`;
+  return html`
+    <section class="block" aria-labelledby="create-meetup-title">
+      <h2 id="create-meetup-title">${t("createMeetupTitle")}</h2>
+      <form data-testid="meetup-form" onSubmit=${submit} noValidate>
+        ${field("title", t("meetupTitleLabel"), { maxlength: "200" })}
+        ${field("starts_at", t("meetupStartsLabel"), { type: "datetime-local" })}
+        ${field("place", t("meetupPlaceLabel"), { maxlength: "300" })}
+        ${field("capacity", t("meetupCapacityLabel"), { type: "number", min: "1", step: "1" })}
+        <button type="submit" data-testid="create-meetup" disabled=${busy}>${t("createMeetup")}</button>
+      </form>
+      <${Alert}>${general && problemText(t, general)}<//>
+      <${Alert} kind="ok" testid="meetup-created">${done}<//>
+    </section>`;
+}
+
 // ---------------------------------------------------------------- sign-in
 const SIGNIN_FIELDS = ["name", "role", "org_id", "email"];
 
@@ -1900,6 +2009,7 @@ function AdminChallenge({ t, id, sess }) {
     </section>
 
     <${PostUpdateForm} t=${t} id=${ch.id} />
+    <${CreateMeetupForm} t=${t} id=${ch.id} />
     ${ch.progress.reached
       ? html`<${PayoutForm} t=${t} ch=${ch} onRecorded=${() => setPayouts((n) => n + 1)} />
         <${PayoutTrail} t=${t} id=${ch.id} reload=${payouts} />`

@@ -292,6 +292,21 @@ const fr = {
   updateLocaleLabel: "Langue du texte",
   postUpdate: "Publier",
   updatePosted: "Nouvelle « {title} » publiée.",
+  meetupsTitle: "Rencontres",
+  meetupCounts: "{confirmed} / {capacity} places prises · {waiting} en liste d'attente",
+  meetupConfirmed: "Votre place est confirmée.",
+  meetupWaitlisted: "Vous êtes en liste d'attente (position {position}).",
+  meetupSignUp: "M'inscrire",
+  meetupCancel: "Annuler mon inscription",
+  signInToMeetup: "Connectez-vous pour vous inscrire",
+  meetupCalendar: "Ajouter à mon agenda (.ics)",
+  createMeetupTitle: "Créer une rencontre",
+  meetupTitleLabel: "Titre",
+  meetupStartsLabel: "Début",
+  meetupPlaceLabel: "Lieu",
+  meetupCapacityLabel: "Nombre de places",
+  createMeetup: "Créer",
+  meetupCreated: "Rencontre « {title} » créée.",
 };
 
 const en = {
@@ -578,6 +593,21 @@ const en = {
   updateLocaleLabel: "Language of the text",
   postUpdate: "Post",
   updatePosted: "News “{title}” posted.",
+  meetupsTitle: "Meetups",
+  meetupCounts: "{confirmed} / {capacity} places taken · {waiting} on the waitlist",
+  meetupConfirmed: "Your place is confirmed.",
+  meetupWaitlisted: "You are on the waitlist (position {position}).",
+  meetupSignUp: "Sign me up",
+  meetupCancel: "Cancel my sign-up",
+  signInToMeetup: "Sign in to sign up",
+  meetupCalendar: "Add to my calendar (.ics)",
+  createMeetupTitle: "Create a meetup",
+  meetupTitleLabel: "Title",
+  meetupStartsLabel: "Starts",
+  meetupPlaceLabel: "Place",
+  meetupCapacityLabel: "Places",
+  createMeetup: "Create",
+  meetupCreated: "Meetup “{title}” created.",
 };
 
 export const STRINGS = { fr, en };

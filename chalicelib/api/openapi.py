@@ -150,7 +150,10 @@ def _operation(op: Any, refs: dict[Any, Any]) -> dict[str, Any]:
             if status == op.status:
                 entry["content"].update(_alternatives(op, refs))
         elif op.response is None and status != 204:
-            entry["content"] = {"application/json": {"schema": {"type": "object"}}}
+            # A route that only answers a file (a calendar) documents that file alone.
+            entry["content"] = _alternatives(op, refs) or {
+                "application/json": {"schema": {"type": "object"}}
+            }
         responses[str(status)] = entry
     responses.update(_problem_responses(op, refs))
     document: dict[str, Any] = {

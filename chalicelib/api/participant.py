@@ -24,6 +24,7 @@ from chalicelib.api.schemas import (
     ReportOut,
     ReportResult,
 )
+from chalicelib.api.schemas.events import RsvpExport
 from chalicelib.api.schemas.follows import FollowExport, UpdateEmailExport
 from chalicelib.api.schemas.proposals import ProposalEmailExport, ProposalExport, SupportExport
 from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
@@ -208,6 +209,9 @@ def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
     document.proposals = [ProposalExport.from_proposal(p) for p in proposed.proposals]
     document.proposal_supports = [SupportExport.from_support(s) for s in proposed.supports]
     document.proposal_emails = [ProposalEmailExport.from_record(r) for r in proposed.emails]
+    document.rsvps = [
+        RsvpExport.from_rsvp(r) for r in request.container.events.records(request.caller.sub)
+    ]
     return document
 
 
@@ -227,6 +231,8 @@ def erase_me(request: ApiRequest[Any, Any]) -> None:
     follows = request.container.follows.erase(request.caller.sub)
     # Supports are deleted and counted out; proposals stay, without their proposer.
     proposals = request.container.proposals.erase(request.caller.sub)
+    # Sign-ups are cancelled (a seat goes to the first person waiting), not moved.
+    rsvps = request.container.events.erase(request.caller.sub)
     erasure = request.container.personal_data.erase(request.caller)
     if erasure.pseudonym is None or not (
         erasure.pledges or erasure.reports or erasure.notifications or erasure.moderation
@@ -246,5 +252,6 @@ def erase_me(request: ApiRequest[Any, Any]) -> None:
             "moderation": erasure.moderation,
             **({"follows": follows} if follows else {}),
             **({"proposals": proposals} if proposals else {}),
+            **({"rsvps": rsvps} if rsvps else {}),
         },
     )

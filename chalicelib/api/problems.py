@@ -49,6 +49,11 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.ChallengeNotReachedError, ProblemKind(409, "not-reached", "Target not reached")),
     (ProposalNotOpenError, ProposalNotOpenKind),
     (ProposalDecidedError, ProblemKind(409, "proposal-decided", "Proposal already decided")),
+    (errors.EventPastError, ProblemKind(409, "event-past", "Event already started")),
+    (
+        errors.CapacityBelowConfirmedError,
+        ProblemKind(409, "capacity-below-confirmed", "Capacity below confirmed"),
+    ),
     (errors.ConflictError, ProblemKind(409, "conflict", "Conflict")),
     (errors.PayloadTooLargeError, ProblemKind(413, "payload-too-large", "Payload too large")),
     (errors.ContentionError, ProblemKind(503, "contention", "Busy, try again")),

@@ -24,7 +24,8 @@ VOTES = "chalicelib.api.votes"
 PAYOUTS = "chalicelib.api.payouts"
 FOLLOWS = "chalicelib.api.follows"
 PROPOSALS = "chalicelib.api.proposals"
-MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES, PAYOUTS, FOLLOWS, PROPOSALS)
+EVENTS = "chalicelib.api.events"
+MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES, PAYOUTS, FOLLOWS, PROPOSALS, EVENTS)
 
 # What a route's module registers for it: called with Chalice's current request, the Lambda
 # context and the path parameters.
@@ -144,6 +145,14 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/proposals/{proposal_id}/approve", "POST", PROPOSALS),
     Route("/admin/proposals/{proposal_id}/reject", "POST", PROPOSALS),
     Route("/admin/proposals/{proposal_id}/adopt", "POST", PROPOSALS),
+    Route("/admin/challenges/{challenge_id}/events", "POST", EVENTS),
+    Route("/admin/events/{event_id}", "PATCH", EVENTS),
+    Route("/challenges/{challenge_id}/events", "GET", EVENTS),
+    Route("/events/{event_id}", "GET", EVENTS),
+    Route("/events/{event_id}/calendar.ics", "GET", EVENTS),
+    Route("/events/{event_id}/rsvp", "PUT", EVENTS),
+    Route("/events/{event_id}/rsvp", "GET", EVENTS),
+    Route("/events/{event_id}/rsvp", "DELETE", EVENTS),
 )
 
 

@@ -181,3 +181,16 @@ class NotReportableError(ConflictError):
 
 class NotAcceptableError(CrowdactError):
     """The Accept header names no representation this resource has."""
+
+
+class EventNotFoundError(NotFoundError):
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"event {event_id!r} does not exist")
+
+
+class EventPastError(ConflictError):
+    """Sign-ups and cancellations close when the event starts."""
+
+
+class CapacityBelowConfirmedError(ConflictError):
+    """A capacity cannot drop below the number of people already confirmed."""

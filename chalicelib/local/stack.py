@@ -271,6 +271,10 @@ def warm_up(container: Container) -> None:
 
     pdf.prepare()
     importlib.import_module(csv_export.__name__)
+    # A meetup's calendar file: icalendar (Lambda loads it only for that route).
+    from chalicelib.notify import calendar
+
+    calendar.prepare()
     # The stream triggers' code, which the demo's records load when there is a demo.
     for module in ("chalicelib.streams", "chalicelib.schedules"):
         importlib.import_module(module)

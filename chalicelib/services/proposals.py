@@ -154,7 +154,7 @@ class ProposalService:
     def support(self, principal: Principal, proposal_id: str) -> Proposal:
         """Count the caller once; record the threshold's crossing once (its e-mail and
         webhook follow from the outbox). A pending or rejected proposal is a 409, not a 404:
-        its id is unguessable, and the supporter learns why (docs/decisions-proposals.md)."""
+        its id is unguessable, and the supporter learns why (docs/decisions.md 122–133)."""
         proposal = self._existing(proposal_id)
         if proposal.status is not ProposalStatus.OPEN:
             raise ProposalNotOpenError(proposal_id, proposal.status)

@@ -1,5 +1,5 @@
 """PynamoDB models of citizen proposals, their supports and the claims of their e-mails
-(listed in `tables.ALL_TABLES`; see docs/privacy.md and docs/decisions-proposals.md)."""
+(listed in `tables.ALL_TABLES`; see docs/privacy.md and docs/decisions.md 122–133)."""
 
 from __future__ import annotations
 

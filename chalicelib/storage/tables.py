@@ -23,6 +23,7 @@ from pynamodb.models import Model
 
 from chalicelib.aws_clients import botocore_session
 from chalicelib.settings import Settings
+from chalicelib.storage.event_tables import EVENT_TABLES
 from chalicelib.storage.follow_tables import FOLLOW_TABLES
 from chalicelib.storage.payout_tables import PayoutItem
 from chalicelib.storage.proposal_tables import PROPOSAL_TABLES
@@ -584,6 +585,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     PayoutItem,
     *FOLLOW_TABLES,
     *PROPOSAL_TABLES,
+    *EVENT_TABLES,
 )
 BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 

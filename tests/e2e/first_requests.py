@@ -160,6 +160,7 @@ def exercise(client: Client) -> dict[str, int]:
           token=admin, body={"reason": "warm"}), 200)  # fmt: skip
     follow_and_updates(client, cid, campaign, check)
     exercise_proposals(client, check, draft)
+    meetups(client, cid, check)
     check("export", client.call(("GET", "/me/export"), "/me/export", token=lea), 200)
     check("erase", client.call(("DELETE", "/me"), "/me", token=lea), 204)
     check("withdraw", client.call(("DELETE", public[0] + "/pledges/me"),
@@ -292,6 +293,39 @@ def exercise_proposals(
         return [e["status"] for e in document["proposal_emails"]].count("sent") == 3
 
     wait_for(told, "the proposal e-mails")  # rejected, approved, then live
+
+
+def meetups(client: Client, cid: str, check: Callable[[str, tuple[int, Any], int], Any]) -> None:
+    """Create a meetup, change its capacity, sign up (a seat, then the waitlist), read, list,
+    the calendar file, cancel (a promotion, e-mailed)."""
+    starts = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 86_400))
+    event = check("event", client.call(("POST", "/admin/challenges/{challenge_id}/events"),
+                  f"/admin/challenges/{cid}/events", token=client.admin,
+                  body={"title": "Warm café", "starts_at": starts, "place": "Here",
+                        "capacity": 2}), 201)["id"]  # fmt: skip
+    check("capacity", client.call(("PATCH", "/admin/events/{event_id}"), f"/admin/events/{event}",
+          token=client.admin, body={"capacity": 1}), 200)  # fmt: skip
+    rsvp = ("/events/{event_id}/rsvp", f"/events/{event}/rsvp")
+    ana, ben = (
+        mint_local_token(LOCAL_JWT_SECRET_DEFAULT, subject(name), email=f"{name}@warm.example",
+                         email_verified=True)
+        for name in ("ana", "ben")
+    )  # fmt: skip
+    check("rsvp", client.call(("PUT", rsvp[0]), rsvp[1], token=ana), 200)
+    check("rsvp waitlisted", client.call(("PUT", rsvp[0]), rsvp[1], token=ben), 200)
+    check("my rsvp", client.call(("GET", rsvp[0]), rsvp[1], token=ben), 200)
+    check("event get", client.call(("GET", "/events/{event_id}"), f"/events/{event}"), 200)
+    check("events", client.call(("GET", "/challenges/{challenge_id}/events"),
+          f"/challenges/{cid}/events"), 200)  # fmt: skip
+    check("calendar", client.call(("GET", "/events/{event_id}/calendar.ics"),
+          f"/events/{event}/calendar.ics"), 200)  # fmt: skip
+    check("cancel rsvp", client.call(("DELETE", rsvp[0]), rsvp[1], token=ana), 204)
+
+    def promoted() -> bool:
+        _, body = client.call(("GET", rsvp[0]), rsvp[1], token=ben)
+        return bool(body["status"] == "confirmed")
+
+    wait_for(promoted, "the promotion")
 
 
 def settle(client: Client, route: tuple[str, str], challenge_id: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import hypothesis.strategies as st
@@ -81,27 +82,31 @@ class Seeds:
     candidate_ids: tuple[str, ...] = ()
     pending_proposal_ids: tuple[str, ...] = ()  # what approve and reject may decide
     open_proposal_ids: tuple[str, ...] = ()  # what supports and adoption may use
+    event_ids: tuple[str, ...] = ()  # meetups on the live challenge
 
     def for_parameter(self, name: str, operation_path: str) -> tuple[str, ...]:
-        if name == "candidate_id":
-            return self.candidate_ids
         if name == "proposal_id":
             if operation_path.endswith(("/approve", "/reject")):
                 return self.pending_proposal_ids
             return self.open_proposal_ids
         if name == "challenge_id":
-            if operation_path.endswith(("/vote", "/votes")):
-                return self.vote_challenge_ids
-            if operation_path.endswith("/reports"):
-                return self.pledged_challenge_ids
-            if operation_path.endswith("/pledges/me"):
-                return self.withdrawable_challenge_ids
-            return self.challenge_ids
-        if name == "campaign_id":
-            return self.campaign_ids
-        if name == "organization_id":
-            return self.organization_ids
-        return ()
+            return self._challenges_for(operation_path)
+        by_name = {
+            "candidate_id": self.candidate_ids,
+            "campaign_id": self.campaign_ids,
+            "organization_id": self.organization_ids,
+            "event_id": self.event_ids,
+        }
+        return by_name.get(name, ())
+
+    def _challenges_for(self, operation_path: str) -> tuple[str, ...]:
+        if operation_path.endswith(("/vote", "/votes")):
+            return self.vote_challenge_ids
+        if operation_path.endswith("/reports"):
+            return self.pledged_challenge_ids
+        if operation_path.endswith("/pledges/me"):
+            return self.withdrawable_challenge_ids
+        return self.challenge_ids
 
 
 @pytest.fixture(scope="module")
@@ -170,11 +175,18 @@ def seed(stack: Stack, participant: str) -> Seeds:
     )["id"]  # fmt: skip
     _pledge(stack, vote, token, {})
     pending, opened = _proposals(stack, participant, organization_id)
+    starts = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    event_id = _created(
+        stack,
+        f"/admin/challenges/{live}/events",
+        {"title": f"Fuzz café {tag}", "starts_at": starts, "place": "Clichy", "capacity": 1000},
+    )
     return Seeds(
         vote_challenge_ids=(vote,),
         candidate_ids=VOTE_CANDIDATES,
         pending_proposal_ids=pending,
         open_proposal_ids=opened,
+        event_ids=(event_id,),
         challenge_ids=(live, draft, quantity, reached),
         pledged_challenge_ids=(quantity, live),
         withdrawable_challenge_ids=(live,),
@@ -307,6 +319,7 @@ MUST_REACH = {
         "GET /me/feed",
         "POST /proposals",
         "PUT /proposals/{proposal_id}/support",
+        "PUT /events/{event_id}/rsvp",
     },
     "anonymous": {
         "GET /challenges/{challenge_id}",
@@ -315,6 +328,8 @@ MUST_REACH = {
         "GET /challenges/{challenge_id}/votes",
         "GET /proposals",
         "GET /proposals/{proposal_id}",
+        "GET /events/{event_id}",
+        "GET /events/{event_id}/calendar.ics",
     },
 }
 

@@ -65,6 +65,12 @@ class Resources:
     reached: str = ""  # a reached challenge of O (only for the routes that need one)
     pending_proposal: str = ""  # a citizen proposal addressed to O, pending
     open_proposal: str = ""  # one approved (open)
+    event: str = ""  # a meetup on the live challenge
+
+
+def _event_body() -> dict[str, Any]:
+    starts = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    return {"title": "Repair café", "starts_at": starts, "place": "Lyon", "capacity": 20}
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,12 @@ CASES: dict[tuple[str, str], Case] = {
         201,
         404,
         body=lambda r: {"title": "News", "body": "Forty trees planted.", "locale": "en"},
+    ),
+    ("POST", "/admin/challenges/{challenge_id}/events"): Case(
+        lambda r: f"{_challenge(r)}/events", 201, 404, body=lambda r: _event_body()
+    ),
+    ("PATCH", "/admin/events/{event_id}"): Case(
+        lambda r: f"/admin/events/{r.event}", 200, 404, body=lambda r: {"capacity": 30}
     ),
     ("POST", "/admin/organizations"): Case(
         lambda r: "/admin/organizations",
@@ -246,6 +258,8 @@ def _resources(api: Api, *, reached: bool = False) -> Resources:
     live = api.create(organization_id=OWN, campaign_id=campaign.id)
     draft = api.create(organization_id=OWN, publish=False)
     assert api.pledge(live["id"], PLEDGER).status_code == 201
+    event = api.request("POST", f"/admin/challenges/{live['id']}/events", _event_body(), ADMIN)
+    assert event.status_code == 201, event.body
     return Resources(
         live=live["id"],
         draft=draft["id"],
@@ -253,6 +267,7 @@ def _resources(api: Api, *, reached: bool = False) -> Resources:
         reached=_reached(api, OWN) if reached else "",
         pending_proposal=_proposal(api, approve=False),
         open_proposal=_proposal(api, approve=True),
+        event=json.loads(event.body)["id"],
     )
 
 
@@ -303,6 +318,8 @@ def test_an_org_admin_cannot_touch_a_challenge_of_no_organisation(api: Api, rout
         body = PAYOUT
     if route.path.endswith("/updates"):
         body = {"title": "News", "body": "Forty trees planted.", "locale": "en"}
+    if route.path.endswith("/events"):
+        body = _event_body()
     answer = api.request(route.method, path, body, own_admin)
     assert answer.status_code == 404, answer.body
     # ...while the platform admin still may.

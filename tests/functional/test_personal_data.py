@@ -106,6 +106,17 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
         "attempts": "update_emails[].attempts",
         "sent_at": "update_emails[].sent_at",
     },
+    "event_rsvps": {
+        "participant_id": "subject",
+        "key": "subject (P#<sub>)",
+        "waiting_participant": "subject (a queue place)",
+        "status": "rsvps[].status",
+        "created_at": "rsvps[].signed_up_at",
+        "confirmed_at": "rsvps[].confirmed_at",
+        "email": "rsvps[].email",
+        "locale": "rsvps[].locale",
+    },
+    "events": "organisations' meetups and their counts: no participant",
     "challenge_updates": "admins' news about challenges: no participant",
     # Citizen proposals (tests/functional/test_proposals_api.py checks their export and
     # erasure): the proposer's id, address and language; the text they wrote is public.
@@ -142,7 +153,8 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
     "challenges": "organisations' challenges: parties are organisations, not participants",
     "counters": "counts only",
     "challenge_events": "milestones and fan-out positions (a participant id as a page "
-    "boundary, for a few minutes while the e-mails go out)",
+    "boundary, for a few minutes while the e-mails go out); meetup seat notices (a "
+    "participant id in the key, 30 days)",
     "organizations": "organisations",
     "payouts": "payments to a challenge's beneficiary (an organisation); the admin who "
     "recorded one is in the audit trail, not here",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from chalicelib.api.schemas.common import Timestamp
+from chalicelib.api.schemas.events import RsvpExport
 from chalicelib.api.schemas.follows import FollowExport, UpdateEmailExport
 from chalicelib.api.schemas.notifications import NotificationOut
 from chalicelib.api.schemas.proposals import ProposalEmailExport, ProposalExport, SupportExport
@@ -151,6 +152,10 @@ class PersonalDataExport(BaseModel):
     proposal_emails: list[ProposalEmailExport] = Field(
         default_factory=list,
         description="the proposal e-mails sent to you (no address is kept with them)",
+    )
+    rsvps: list[RsvpExport] = Field(
+        default_factory=list,
+        description="your meetup sign-ups, with the address their seat e-mail goes to",
     )
     notes: list[str] = Field(description="what is held elsewhere or briefly, and why")
 
