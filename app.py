@@ -121,3 +121,19 @@ def count_areas(event: DynamoDBEvent) -> dict[str, Any]:
     from chalicelib.wiring import get_container
 
     return handle(event.to_dict(), event.context, get_container())
+
+
+# Keeps the teams' leaderboards from the same stream: the pledge path writes nothing for
+# teams. A person's records come in order (one partition key, one shard), which a
+# withdrawal's attribution relies on.
+@app.on_dynamodb_record(
+    stream_arn=PLEDGES_STREAM_ARN,
+    batch_size=100,
+    starting_position="TRIM_HORIZON",
+    maximum_batching_window_in_seconds=1,
+)
+def count_teams(event: DynamoDBEvent) -> dict[str, Any]:
+    from chalicelib.streams import count_teams as handle
+    from chalicelib.wiring import get_container
+
+    return handle(event.to_dict(), event.context, get_container())

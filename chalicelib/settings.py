@@ -50,6 +50,8 @@ class Settings:
     challenge_cache_ttl_seconds: float = 1.0
     # How long a container keeps an open vote's live tallies (every watcher polls them).
     vote_tallies_ttl_seconds: float = 2.0
+    # How long a container keeps a leaderboard's figures (every watcher polls them).
+    leaderboard_ttl_seconds: float = 5.0
     # Campaign counts move only when someone joins or leaves a campaign, and a campaign
     # page sums one set of shards per audience combination: fewer shards than challenges.
     campaign_counter_shards: int = 8
@@ -91,6 +93,9 @@ class Settings:
             ),
             vote_tallies_ttl_seconds=_non_negative_float(
                 env, "CROWDACT_VOTE_TALLIES_TTL_SECONDS", 2.0
+            ),
+            leaderboard_ttl_seconds=_non_negative_float(
+                env, "CROWDACT_LEADERBOARD_TTL_SECONDS", 5.0
             ),
             campaign_counter_shards=_positive_int(env, "CROWDACT_CAMPAIGN_COUNTER_SHARDS", 8),
             notification_tries_per_invocation=_positive_int(

@@ -22,6 +22,7 @@ from chalicelib.domain.fanout import is_fanout_key
 from chalicelib.domain.follows import is_update_chunk_key
 from chalicelib.domain.model import CHALLENGE_ID_PREFIX
 from chalicelib.domain.proposals import is_proposal_event_key, proposal_event_from_key
+from chalicelib.domain.teams import TeamChange
 from chalicelib.observability import set_correlation_id
 from chalicelib.services.tallies import PledgeChange, group_changes
 from chalicelib.storage.challenges import milestone_from_stream_image
@@ -30,6 +31,7 @@ from chalicelib.storage.events import seat_notice_from_stream_image
 from chalicelib.storage.fanout import chunk_from_stream_image
 from chalicelib.storage.follows import update_chunk_from_stream_image
 from chalicelib.storage.tallies import pledge_change_from_stream_record
+from chalicelib.storage.teams import team_change_from_stream_record
 from chalicelib.wiring import Container
 
 logger = logging.getLogger(__name__)
@@ -125,6 +127,39 @@ def count_areas(event: dict[str, Any], context: Any, container: Container) -> di
                 "counting %d record(s) of challenge %s failed", len(group), group[0].challenge_id
             )
             failed.update((change.receipt, error) for change in group)
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        sequence_number = record.dynamodb.sequence_number if record.dynamodb else None
+        error = failed.get(str(sequence_number))
+        if error is not None:
+            raise TallyError(f"record {sequence_number} was not counted") from error
+
+    return _process(event, context, record_handler, container)
+
+
+def count_teams(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
+    """Pledges were made, withdrawn or reported on: keep the leaderboards of the teams
+    (services.teams.TeamTallyService), each record once. A record that fails fails the
+    ones after it too, so the stream brings them back in order."""
+    failed: dict[str, Exception] = {}
+    changes: list[TeamChange] = []
+    for raw in event.get("Records", []):
+        sequence_number = str((raw.get("dynamodb") or {}).get("SequenceNumber"))
+        try:
+            change = team_change_from_stream_record(raw)
+        except (KeyError, TypeError, ValueError) as error:
+            failed[sequence_number] = error
+            break
+        if change is not None:
+            changes.append(change)
+    if failed:  # a record after a bad one waits with it
+        seen_bad = False
+        for raw in event.get("Records", []):
+            number = str((raw.get("dynamodb") or {}).get("SequenceNumber"))
+            seen_bad = seen_bad or number in failed
+            if seen_bad:
+                failed.setdefault(number, TallyError(f"record {number} waits for an earlier one"))
+    failed.update((change.receipt, error) for change, error in container.teams_tally.count(changes))
 
     def record_handler(record: DynamoDBRecord) -> None:
         sequence_number = record.dynamodb.sequence_number if record.dynamodb else None

@@ -45,6 +45,7 @@ from chalicelib.services.reports import ReportService
 from chalicelib.services.retry import RetryPolicy
 from chalicelib.services.sponsor_reports import SponsorReportService
 from chalicelib.services.tallies import TallyService
+from chalicelib.services.teams import TeamService, TeamTallyService
 from chalicelib.services.update_mail import UpdateMail
 from chalicelib.services.votes import VoteService
 from chalicelib.settings import LOCAL_STAGE, Settings
@@ -79,6 +80,11 @@ from chalicelib.storage.proposals import (
 from chalicelib.storage.reports import DynamoReportRepository
 from chalicelib.storage.tables import configure_tables, open_connections
 from chalicelib.storage.tallies import DynamoPledgeTallies
+from chalicelib.storage.teams import (
+    DynamoMembershipRepository,
+    DynamoTeamRepository,
+    DynamoTeamTallies,
+)
 from chalicelib.storage.votes import DynamoVoteRepository
 
 
@@ -125,6 +131,8 @@ class Container:
     proposals: ProposalService
     proposal_mail: ProposalMail
     events: EventService
+    teams: TeamService
+    teams_tally: TeamTallyService
 
 
 def build_container(
@@ -225,6 +233,8 @@ def build_container(
             return None
         return contact.email, contact.webhook_url, contact.webhook_secret
 
+    memberships = DynamoMembershipRepository()
+    team_tallies = DynamoTeamTallies()
     return Container(
         settings=settings,
         authenticator=Authenticator(build_verifier(settings.jwt)),
@@ -311,6 +321,19 @@ def build_container(
             metrics=metrics,
         ),
         events=EventService(DynamoEventRepository(), challenges, mailer, clock),
+        teams=TeamService(
+            DynamoTeamRepository(),
+            memberships,
+            team_tallies,
+            organization_cache,
+            challenges,
+            campaigns,
+            clock,
+            leaderboard_ttl=settings.leaderboard_ttl_seconds,
+        ),
+        # The challenge cache, as the other pledges-stream consumers: a challenge's
+        # organisation and campaign never change once it has pledges.
+        teams_tally=TeamTallyService(team_tallies, memberships, challenge_cache, clock),
     )
 
 

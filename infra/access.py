@@ -139,6 +139,17 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
             "counters": TableAccess.READ_WRITE,
         }
     ),
+    # services.teams.TeamTallyService: the challenge (its organisation and campaign), the
+    # memberships and their history (the team of a pledge's or report's time), the
+    # leaderboard tallies and the receipts of counted stream records.
+    "count_teams": FunctionAccess(
+        tables={
+            "challenges": TableAccess.READ,
+            "team_members": TableAccess.READ,
+            "team_tallies": TableAccess.READ_WRITE,
+            "stream_receipts": TableAccess.READ_WRITE,
+        }
+    ),
 }
 
 

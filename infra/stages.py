@@ -57,6 +57,7 @@ class StageConfig:
             "notify_milestones": TriggerSettings(iterator_age_alarm_ms=300_000),
             "track_campaigns": TriggerSettings(iterator_age_alarm_ms=300_000),
             "count_areas": TriggerSettings(iterator_age_alarm_ms=300_000),
+            "count_teams": TriggerSettings(iterator_age_alarm_ms=300_000),
         }
     )
 

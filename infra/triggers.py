@@ -41,6 +41,10 @@ FILTER_PATTERNS: Mapping[str, tuple[dict[str, Any], ...]] = {
     # in its hour (the report's series), those with an area in their area too. The handler
     # skips MODIFY.
     "count_areas": ({"eventName": ["INSERT", "REMOVE"]},),
+    # Pledges made, withdrawn and reported on (a report is a MODIFY raising
+    # `quantity_reported`; a filter cannot compare the two images, so every MODIFY comes
+    # and the handler skips the others, such as a vote).
+    "count_teams": ({"eventName": ["INSERT", "REMOVE", "MODIFY"]},),
 }
 
 

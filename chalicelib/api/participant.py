@@ -26,6 +26,7 @@ from chalicelib.api.schemas import (
 )
 from chalicelib.api.schemas.events import RsvpExport
 from chalicelib.api.schemas.follows import FollowExport, UpdateEmailExport
+from chalicelib.api.schemas.personal_data import TeamMembershipExport
 from chalicelib.api.schemas.proposals import ProposalEmailExport, ProposalExport, SupportExport
 from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
 from chalicelib.domain.audit import AuditAction, AuditTarget
@@ -212,6 +213,11 @@ def export_me(request: ApiRequest[Any, Any]) -> PersonalDataExport:
     document.rsvps = [
         RsvpExport.from_rsvp(r) for r in request.container.events.records(request.caller.sub)
     ]
+    current, changes = request.container.teams.records(request.caller.sub)
+    document.team_memberships = [
+        *(TeamMembershipExport.from_membership(m, current=True) for m in current),
+        *(TeamMembershipExport.from_membership(m, current=False) for m in changes),
+    ]
     return document
 
 
@@ -233,6 +239,9 @@ def erase_me(request: ApiRequest[Any, Any]) -> None:
     proposals = request.container.proposals.erase(request.caller.sub)
     # Sign-ups are cancelled (a seat goes to the first person waiting), not moved.
     rsvps = request.container.events.erase(request.caller.sub)
+    # Memberships are deleted; what they counted stays, moved to the pseudonym with the
+    # pledges (the leaderboards' trigger carries each share over).
+    teams = request.container.teams.erase(request.caller.sub)
     erasure = request.container.personal_data.erase(request.caller)
     if erasure.pseudonym is None or not (
         erasure.pledges or erasure.reports or erasure.notifications or erasure.moderation
@@ -253,5 +262,6 @@ def erase_me(request: ApiRequest[Any, Any]) -> None:
             **({"follows": follows} if follows else {}),
             **({"proposals": proposals} if proposals else {}),
             **({"rsvps": rsvps} if rsvps else {}),
+            **({"teams": teams} if teams else {}),
         },
     )

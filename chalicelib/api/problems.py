@@ -54,6 +54,7 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
         errors.CapacityBelowConfirmedError,
         ProblemKind(409, "capacity-below-confirmed", "Capacity below confirmed"),
     ),
+    (errors.TeamNameTakenError, ProblemKind(409, "team-name-taken", "Team name taken")),
     (errors.ConflictError, ProblemKind(409, "conflict", "Conflict")),
     (errors.PayloadTooLargeError, ProblemKind(413, "payload-too-large", "Payload too large")),
     (errors.ContentionError, ProblemKind(503, "contention", "Busy, try again")),

@@ -25,7 +25,19 @@ PAYOUTS = "chalicelib.api.payouts"
 FOLLOWS = "chalicelib.api.follows"
 PROPOSALS = "chalicelib.api.proposals"
 EVENTS = "chalicelib.api.events"
-MODULES = (PUBLIC, PARTICIPANT, ADMIN, ADMIN_REPORTS, VOTES, PAYOUTS, FOLLOWS, PROPOSALS, EVENTS)
+TEAMS = "chalicelib.api.teams"
+MODULES = (
+    PUBLIC,
+    PARTICIPANT,
+    ADMIN,
+    ADMIN_REPORTS,
+    VOTES,
+    PAYOUTS,
+    FOLLOWS,
+    PROPOSALS,
+    EVENTS,
+    TEAMS,
+)
 
 # What a route's module registers for it: called with Chalice's current request, the Lambda
 # context and the path parameters.
@@ -153,6 +165,14 @@ ROUTES: tuple[Route, ...] = (
     Route("/events/{event_id}/rsvp", "PUT", EVENTS),
     Route("/events/{event_id}/rsvp", "GET", EVENTS),
     Route("/events/{event_id}/rsvp", "DELETE", EVENTS),
+    Route("/admin/organizations/{organization_id}/teams", "POST", TEAMS),
+    Route("/admin/organizations/{organization_id}/teams", "GET", TEAMS),
+    Route("/me/teams", "GET", TEAMS),
+    Route("/me/teams/{organization_id}", "GET", TEAMS),
+    Route("/me/teams/{organization_id}", "PUT", TEAMS),
+    Route("/me/teams/{organization_id}", "DELETE", TEAMS),
+    Route("/challenges/{challenge_id}/leaderboard", "GET", TEAMS),
+    Route("/campaigns/{campaign_id}/leaderboard", "GET", TEAMS),
 )
 
 

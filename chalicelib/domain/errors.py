@@ -194,3 +194,7 @@ class EventPastError(ConflictError):
 
 class CapacityBelowConfirmedError(ConflictError):
     """A capacity cannot drop below the number of people already confirmed."""
+
+
+class TeamNameTakenError(ConflictError):
+    """An organisation's team names are unique (compared without case)."""

@@ -288,6 +288,7 @@ class Pledge:
     # What the pledge promises (volunteering: `{"offer": {"quantity": 3, "unit": "h"}}`), in
     # the challenge's unit; counted in `Totals.promised` beside what is reported.
     offered: int | float = 0
+    reported_at: datetime | None = None  # the last report's time (teams: its team then)
 
     @property
     def public_name(self) -> str | None:

@@ -90,6 +90,8 @@ def stream_bindings(app_module: ModuleType) -> list[StreamBinding]:
                       app_module.track_campaigns, batch_size=100),
         StreamBinding("count_areas", stream_arn(PledgeItem),
                       app_module.count_areas, batch_size=1000),
+        StreamBinding("count_teams", stream_arn(PledgeItem),
+                      app_module.count_teams, batch_size=100),
     ]  # fmt: skip
 
 

@@ -43,6 +43,7 @@ def _pledge_to_item(pledge: Pledge) -> PledgeItem:
         voted_at=pledge.voted_at,
         vote_shard=pledge.vote_shard,
         offered=pledge.offered or None,
+        reported_at=pledge.reported_at,
     )
 
 
@@ -65,6 +66,7 @@ def pledge_from_item(item: PledgeItem) -> Pledge:
         voted_at=item.voted_at,
         vote_shard=None if item.vote_shard is None else int(item.vote_shard),
         offered=item.offered or 0,
+        reported_at=item.reported_at,
     )
 
 

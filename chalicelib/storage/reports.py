@@ -89,7 +89,10 @@ class DynamoReportRepository:
                     PledgeItem(
                         participant_id=report.participant_id, challenge_id=report.challenge_id
                     ),
-                    actions=[PledgeItem.quantity_reported.add(report.quantity)],
+                    actions=[
+                        PledgeItem.quantity_reported.add(report.quantity),
+                        PledgeItem.reported_at.set(report.created_at),
+                    ],
                     condition=PledgeItem.challenge_id.exists(),
                 )
                 transaction.update(

@@ -28,6 +28,7 @@ from chalicelib.storage.follow_tables import FOLLOW_TABLES
 from chalicelib.storage.payout_tables import PayoutItem
 from chalicelib.storage.proposal_tables import PROPOSAL_TABLES
 from chalicelib.storage.table_meta import BaseMeta as _BaseMeta
+from chalicelib.storage.team_tables import TEAM_TABLES
 
 
 class PartyAttribute(MapAttribute[str, object]):
@@ -158,6 +159,7 @@ class PledgeItem(Model):
     area = UnicodeAttribute(null=True)
     notify = BooleanAttribute(default=True)
     quantity_reported = NumberAttribute(default=0)
+    reported_at = UTCDateTimeAttribute(null=True)  # the last report's time (leaderboards)
     created_at = UTCDateTimeAttribute()
     # Private: where and in which language the participant e-mail goes (never in responses).
     email = UnicodeAttribute(null=True)
@@ -586,6 +588,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     *FOLLOW_TABLES,
     *PROPOSAL_TABLES,
     *EVENT_TABLES,
+    *TEAM_TABLES,
 )
 BASE_NAMES = {model: model.Meta.table_name for model in ALL_TABLES}
 

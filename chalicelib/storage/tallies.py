@@ -169,7 +169,7 @@ def pledge_change_from_stream_record(record: Mapping[str, Any]) -> PledgeChange 
         receipt=str(dynamodb["SequenceNumber"]),
         challenge_id=str(challenge_id),
         delta=delta,
-        at=_when(image, dynamodb) if delta > 0 else _record_time(dynamodb),
+        at=_when(image, dynamodb) if delta > 0 else stream_record_time(dynamodb),
         area=str(area) if area else None,
     )
 
@@ -187,9 +187,9 @@ def _when(image: Mapping[str, Any], dynamodb: Mapping[str, Any]) -> datetime:
     created = (image.get(PledgeItem.created_at.attr_name) or {}).get("S")
     if created:
         return PledgeItem.created_at.deserialize(created)  # type: ignore[no-any-return]
-    return _record_time(dynamodb)
+    return stream_record_time(dynamodb)
 
 
-def _record_time(dynamodb: Mapping[str, Any]) -> datetime:
+def stream_record_time(dynamodb: Mapping[str, Any]) -> datetime:
     """The stream record's creation time (DynamoDB Streams: epoch seconds)."""
     return datetime.fromtimestamp(float(dynamodb["ApproximateCreationDateTime"]), tz=UTC)

@@ -37,6 +37,7 @@ TEST_ENV = {
     "CROWDACT_COUNTER_SHARDS": "4",
     # Tallies read fresh: the tests check each vote is counted (the cache: tests/unit).
     "CROWDACT_VOTE_TALLIES_TTL_SECONDS": "0",
+    "CROWDACT_LEADERBOARD_TTL_SECONDS": "0",
 }
 
 

@@ -181,6 +181,15 @@ CASES: dict[tuple[str, str], Case] = {
         404,
         body=lambda r: {"primary_color": "#123456"},
     ),
+    ("POST", "/admin/organizations/{organization_id}/teams"): Case(
+        lambda r: f"/admin/organizations/{OWN}/teams",
+        201,
+        404,
+        body=lambda r: {"name": f"Team {datetime.now(UTC).timestamp()}"},
+    ),
+    ("GET", "/admin/organizations/{organization_id}/teams"): Case(
+        lambda r: f"/admin/organizations/{OWN}/teams", 200, 404
+    ),
     ("POST", "/admin/campaigns"): Case(
         lambda r: "/admin/campaigns",
         201,

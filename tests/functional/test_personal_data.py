@@ -61,6 +61,7 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
         "candidate_id": "pledges[].candidate_id",
         "offered": "pledges[].offered",
         "voted_at": "pledges[].voted_at",
+        "reported_at": "pledges[].reported_at",
     },
     "reports": {
         "participant_id": "subject",
@@ -117,6 +118,19 @@ PERSONAL_ATTRIBUTES: dict[str, dict[str, str] | str] = {
         "locale": "rsvps[].locale",
     },
     "events": "organisations' meetups and their counts: no participant",
+    # Teams (tests/functional/test_teams_api.py checks their export and erasure).
+    "team_members": {
+        "participant_id": "subject",
+        "key": "team_memberships[].organization_id (and the change's instant)",
+        "organization_id": "team_memberships[].organization_id",
+        "team_id": "team_memberships[].team_id",
+        "since": "team_memberships[].since",
+        "display_name": "team_memberships[].display_name",
+    },
+    "teams": "organisations' teams: no participant",
+    "team_tallies": "counts per team, and per participant (the `sub` in the key) the "
+    "pledges and quantity they gave each team in a challenge or campaign: derived from "
+    "the pledges by the stream, moved with them to the pseudonym",
     "challenge_updates": "admins' news about challenges: no participant",
     # Citizen proposals (tests/functional/test_proposals_api.py checks their export and
     # erasure): the proposer's id, address and language; the text they wrote is public.

@@ -126,6 +126,28 @@ def _scenario(api: Api) -> None:
     for path in ("/challenges", f"/campaigns/{campaign_id}", "/me/pledges"):
         assert api.request("GET", path, None, bearer("ana")).status_code == 200, path
     _end_by_deadline(api)
+    _count_teams(api)
+
+
+def _count_teams(api: Api) -> None:
+    """A team's pledge, report, move and withdrawal, counted by count_teams."""
+    api.seed_organization("org_access", "Access Co")
+    made = api.request("POST", "/admin/organizations/org_access/teams", {"name": "Lyon"}, ADMIN)
+    assert made.status_code == 201, made.body
+    team_id = json.loads(made.body)["id"]
+    km = api.create(
+        organization_id="org_access", target={"metric": "quantity", "value": 9, "unit": "km"}
+    )
+    member = bearer("eve", org_id="org_access")
+    joined = api.request("PUT", "/me/teams/org_access", {"team_id": team_id}, member)
+    assert joined.status_code == 200, joined.body
+    assert api.pledge(km["id"], "eve").status_code == 201
+    report = api.request("POST", f"/challenges/{km['id']}/reports", {"quantity": 2}, member)
+    assert report.status_code == 201, report.body
+    api.request("DELETE", f"/challenges/{km['id']}/pledges/me", None, member)
+    api.drain()
+    board = api.request("GET", f"/challenges/{km['id']}/leaderboard")
+    assert json.loads(board.body)["teams"][0]["quantity"] == 2
 
 
 def _end_by_deadline(api: Api) -> None:

@@ -11,6 +11,7 @@ from chalicelib.api.schemas.notifications import NotificationOut
 from chalicelib.api.schemas.proposals import ProposalEmailExport, ProposalExport, SupportExport
 from chalicelib.api.schemas.reports import ReportOut
 from chalicelib.domain.model import Delivery, ModerationAction, Pledge
+from chalicelib.domain.teams import Membership
 from chalicelib.services.personal_data import PersonalExport, StoredAnswer
 
 # What the export cannot list, and why: said in the document itself (docs/privacy.md).
@@ -41,6 +42,9 @@ class PledgeExport(BaseModel):
     )
     voted_at: Timestamp | None = None
     offered: int | float = Field(default=0, description="what the pledge offers (volunteering)")
+    reported_at: Timestamp | None = Field(
+        default=None, description="your last report's time (it decides the report's team)"
+    )
 
     @classmethod
     def from_pledge(cls, pledge: Pledge) -> PledgeExport:
@@ -57,6 +61,7 @@ class PledgeExport(BaseModel):
             candidate_id=pledge.candidate_id,
             voted_at=pledge.voted_at,
             offered=pledge.offered,
+            reported_at=pledge.reported_at,
         )
 
 
@@ -120,6 +125,24 @@ class AnswerExport(BaseModel):
         )
 
 
+class TeamMembershipExport(BaseModel):
+    organization_id: str
+    team_id: str | None = Field(description="null: you left the organisation's teams")
+    since: Timestamp
+    display_name: str | None
+    current: bool = Field(description="your membership now; false: a past change")
+
+    @classmethod
+    def from_membership(cls, membership: Membership, *, current: bool) -> TeamMembershipExport:
+        return cls(
+            organization_id=membership.organization_id,
+            team_id=membership.team_id,
+            since=membership.since,
+            display_name=membership.display_name,
+            current=current,
+        )
+
+
 class PersonalDataExport(BaseModel):
     subject: str = Field(description="your id at the sign-in service (the token's `sub`)")
     generated_at: Timestamp
@@ -156,6 +179,11 @@ class PersonalDataExport(BaseModel):
     rsvps: list[RsvpExport] = Field(
         default_factory=list,
         description="your meetup sign-ups, with the address their seat e-mail goes to",
+    )
+    team_memberships: list[TeamMembershipExport] = Field(
+        default_factory=list,
+        description="your teams (one per organisation, with the name you show) and every "
+        "change of team, which decides the team each pledge and report counts for",
     )
     notes: list[str] = Field(description="what is held elsewhere or briefly, and why")
 
