@@ -156,6 +156,10 @@ class LocalStack:
     def aws_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.aws_port}"
 
+    @property
+    def pid(self) -> int:
+        return self._require_process().pid
+
     def start(self) -> None:
         args = [sys.executable, "-m", "chalicelib.local", "--port", str(self.port),
                 "--aws-port", str(self.aws_port), "--no-demo"]  # fmt: skip
