@@ -161,7 +161,13 @@ def _py_spy() -> str:
 
 
 def profile_burst(
-    *, label: str, pledges: int, users: int, command: str, progress: Progress
+    *,
+    label: str,
+    pledges: int,
+    users: int,
+    command: str,
+    progress: Progress,
+    keep_raw: Path | None = None,
 ) -> Profile:
     with tempfile.TemporaryDirectory(prefix="crowdact-local-profile-") as directory:
         workdir = Path(directory)
@@ -187,6 +193,8 @@ def profile_burst(
             spy.wait(timeout=STOP_TIMEOUT_SECONDS)
             span = time.monotonic() - started
             lines = raw.read_text(encoding="utf-8", errors="replace").splitlines()
+            if keep_raw is not None:
+                shutil.copyfile(raw, keep_raw)
         finally:
             stack.stop()
     counted = tally(lines)
@@ -228,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--label", default="current", help="the entry's name (before, after…)")
     parser.add_argument("--pledges", type=int, default=3000, help="pledges (default 3000)")
     parser.add_argument("--users", type=int, default=50, help="locust users (default 50)")
+    parser.add_argument("--keep-raw", type=Path, help="keep py-spy's raw samples in this file")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
 
@@ -237,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join(["python", "-m", "bench.local_profile", *(argv or sys.argv[1:])])
     profile = profile_burst(
         label=args.label, pledges=args.pledges, users=args.users, command=command,
-        progress=progress,
+        progress=progress, keep_raw=args.keep_raw,
     )  # fmt: skip
     save(profile)
     print(json.dumps({**asdict(profile), "gil_busy": round(profile.gil_busy, 3)}, indent=2))

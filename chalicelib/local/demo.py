@@ -20,6 +20,7 @@ from chalicelib.domain.model import (
 )
 from chalicelib.domain.votes import BeneficiaryChoice, Candidate, placeholder_beneficiary
 from chalicelib.local.clock import ShiftedClock
+from chalicelib.local.demo_teams import create_humanis_teams
 from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.follows import UpdateDraft
@@ -342,6 +343,8 @@ def _load(container: Container, seed: int, clock: ShiftedClock) -> dict[str, str
     week = started + WEEK_LENGTH
     clock.offset = WEEK_STARTED
     _create_weeks(container, started, week)
+    # Before any pledge: the week's pledges count for the team of their time.
+    create_humanis_teams(container, clock, HUMANIS_ORG, WEEK_STARTED)
     for demo in DEMO_CHALLENGES:
         draft = demo.draft
         in_a_week = demo.key.startswith(("humanis", "grdf"))

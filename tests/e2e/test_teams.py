@@ -193,3 +193,68 @@ def test_bad_team_input_is_problem_json(stack: Stack) -> None:
         "POST", f"/admin/organizations/{orgs[0]}/teams", token=admin, json={"name": "a"}
     )
     assert assert_problem(again, 409)["type"].endswith("team-name-taken")
+
+
+def _humanis_recount() -> dict[str, tuple[int, float]]:
+    """The demo's Humanis week by team, recounted from the demo's own definitions: each
+    pledge for its employee's team when it was made, each report (made today) for the
+    employee's team today; a person once per team."""
+    from chalicelib.local.demo import (
+        DEMO_CHALLENGES,
+        HUMANIS_KEYS,
+        WEEK_STARTED,
+        demo_reports,
+        humanis_employee,
+    )
+    from chalicelib.local.demo_teams import HUMANIS_TEAMS, MOVED_AFTER, MOVER, humanis_employee_id
+
+    first_team: dict[str, str] = {}
+    number = 0
+    for name, _, size in HUMANIS_TEAMS:
+        for _ in range(size):
+            first_team[humanis_employee_id(number)] = name
+            number += 1
+    mover = humanis_employee_id(MOVER)
+    moved_at = WEEK_STARTED - MOVED_AFTER  # as an offset back from now
+
+    def team(person: str, offset: Any) -> str:
+        return "Lyon" if person == mover and offset < moved_at else first_team[person]
+
+    members: dict[str, set[str]] = defaultdict(set)
+    for demo in DEMO_CHALLENGES:
+        if demo.key in HUMANIS_KEYS:
+            for n in range(demo.pledges):
+                offset = WEEK_STARTED * (1 - (n / max(demo.pledges, 1)) ** 0.6)
+                person = humanis_employee(demo.key, n)
+                members[team(person, offset)].add(person)
+    quantity: dict[str, float] = defaultdict(float)
+    for report in demo_reports():
+        if report.challenge_key in HUMANIS_KEYS:
+            person = humanis_employee(report.challenge_key, report.number)
+            quantity[team(person, WEEK_STARTED * 0)] += report.quantity
+    return {
+        name: (len(members.get(name, ())), round(quantity.get(name, 0.0), 1))
+        for name, _, _ in HUMANIS_TEAMS
+    }
+
+
+def test_the_demo_humanis_week_has_a_leaderboard(demo_stack: Stack) -> None:
+    employee = demo_stack.employee_token("humanis-e2e-teams", "org_humanis")
+    expected = _humanis_recount()
+
+    def board() -> dict[str, Any] | None:
+        answer = demo_stack.request(
+            "GET", "/campaigns/cmp_humanis_mobility_week/leaderboard", token=employee
+        )
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        shown = {t["name"]: (t["participants"], round(t["quantity"], 1)) for t in result["teams"]}
+        return result if shown == expected else None
+
+    result = demo_stack.wait_until(board, 60, message=f"the Humanis leaderboard is {expected}")
+    named = {t["name"]: t["members"] for t in result["teams"]}
+    assert named["Siège (Paris)"], "a team of 5 or more shows its members' chosen names"
+    assert named["Marseille"] is None, "a team under 5 shows no names"
+    # Not for the public: the week is Humanis' employees' only.
+    anonymous = demo_stack.request("GET", "/campaigns/cmp_humanis_mobility_week/leaderboard")
+    assert_problem(anonymous, 404)
