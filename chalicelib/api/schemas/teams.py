@@ -20,7 +20,8 @@ class TeamIn(_Body):
     )
 
     name: TeamName = Field(description="unique in the organisation (case aside): 409 otherwise")
-    description: Annotated[Text, StringConstraints(max_length=500)] = ""
+    # Empty is fine ("" as when it is left out), as a challenge's description.
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
 
 
 class TeamOut(BaseModel):
