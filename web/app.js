@@ -9,6 +9,7 @@ import { finishSignIn, startSignIn } from "./auth.js";
 const html = htm.bind(h);
 const CONFIG = Object.assign({ apiBase: "", tileUrl: null, stage: "local" }, window.CROWDACT_CONFIG || {});
 const POLL_MS = 2000;
+const LEADERBOARD_POLL_MS = 5000; // the API caches a leaderboard for 5 s: polling faster reads the same
 const FRANCE = { center: [46.6, 2.4], zoom: 5 };
 const enc = encodeURIComponent;
 
@@ -804,7 +805,7 @@ function ChallengePage({ t, id, sess }) {
           <div><dt>${t("beneficiary")}</dt><dd data-testid="beneficiary">${ch.beneficiary.name}</dd></div>
           <div><dt>${t("reward")}</dt><dd data-testid="reward">${ch.reward}</dd></div>
           ${ch.campaign_id
-            ? html`<div><dt>${t("campaign")}</dt><dd data-testid="campaign">${campaign ? campaign.title : ch.campaign_id}${
+            ? html`<div><dt>${t("campaign")}</dt><dd data-testid="campaign"><a href=${`#/campaigns/${enc(ch.campaign_id)}`}>${campaign ? campaign.title : ch.campaign_id}</a>${
                 campaign && campaign.totals ? html` <span class="muted">(${t("participantsCount", { n: t.number(campaign.totals.participants), raw: campaign.totals.participants })})</span>` : null}</dd></div>`
             : null}
           <div><dt>${t("timeLeft")}</dt><dd data-testid="time-left">${timeLeft(t, ch)}</dd></div>
@@ -824,6 +825,10 @@ function ChallengePage({ t, id, sess }) {
           setMine((m) => m && { ...m, quantity_reported: (m.quantity_reported || 0) + answer.report.quantity });
         }} />
 
+      ${ch.organization_id
+        ? html`<${TeamsSection} t=${t} sess=${sess} scope="challenge" id=${ch.id} organizationId=${ch.organization_id}
+            back=${`/challenges/${ch.id}`} key=${`teams:${ch.id}`} />`
+        : null}
       <${FollowBlock} t=${t} ch=${ch} sess=${sess} key=${`follow:${ch.id}:${sess ? sess.sub : ""}`} />
       <${UpdatesBlock} t=${t} id=${ch.id} />
       <${MeetupsBlock} t=${t} ch=${ch} sess=${sess} key=${`meetups:${ch.id}:${sess ? sess.sub : ""}`} />
@@ -1522,6 +1527,331 @@ function CreateMeetupForm({ t, id }) {
     </section>`;
 }
 
+// ---------------------------------------------------------------- teams and leaderboards
+// A challenge's or a campaign's organisation's teams, ranked, with the person's own team.
+// The section is there only when the organisation has teams (the leaderboard lists them all).
+function TeamsSection({ t, sess, scope, id, organizationId, back }) {
+  const [by, setBy] = useState("participants");
+  const [board, setBoard] = useState(null);
+  const [error, setError] = useState(null);
+  const [myTeam, setMyTeam] = useState(null);
+  const path = `/${scope}s/${enc(id)}/leaderboard`;
+  usePolling(async (alive) => {
+    try {
+      const answer = await api(`${path}?by=${by}`);
+      if (alive()) { setBoard(answer); setError(null); }
+    } catch (e) { if (alive()) setError(e); }
+  }, [path, by], LEADERBOARD_POLL_MS);
+  if (!organizationId || !board || !board.teams.length) return null;
+  // A challenge without a unit has no quantity to report: ranking by it would rank nothing.
+  const quantities = board.scope === "campaign" || !!board.unit;
+  const quantityText = (q) => (board.unit ? `${t.number(q)} ${board.unit}` : t.number(q));
+  const titleId = `teams-title-${scope}`;
+  return html`
+    <section class="block teams" aria-labelledby=${titleId} data-testid="teams">
+      <h2 id=${titleId}>${t("teamsTitle")}</h2>
+      <p class="muted">${t(scope === "campaign" ? "teamsIntroCampaign" : "teamsIntro")}</p>
+      ${quantities
+        ? html`<fieldset class="segmented" data-testid="rank-by">
+            <legend>${t("rankBy")}</legend>
+            ${["participants", "quantity"].map((b) => html`<label key=${b}>
+              <input type="radio" name=${`rank-by-${scope}`} value=${b} checked=${by === b}
+                data-testid=${`rank-by-${b}`} onChange=${() => setBy(b)} />
+              ${t(`rankBy_${b}`)}</label>`)}
+          </fieldset>`
+        : null}
+      <${Alert} kind="warn">${error && problemText(t, error)}<//>
+      <ol class="leaderboard" data-testid="leaderboard" data-by=${board.by}>
+        ${board.teams.map((team) => html`<li key=${team.team_id} data-testid="team-row" data-team=${team.team_id}
+            class=${myTeam === team.team_id ? "mine" : ""}>
+          <div class="team-head">
+            <span class="team-rank" data-testid="team-rank">${t("teamRank", { rank: team.rank })}</span>
+            <strong data-testid="team-name">${team.name}</strong>
+            ${myTeam === team.team_id ? html`<span class="badge" data-testid="team-mine">${t("teamMine")}</span>` : null}
+          </div>
+          <p class="team-figures">
+            <span data-testid="team-participants">${t("participantsCount", { n: t.number(team.participants), raw: team.participants })}</span>
+            ${quantities ? html` · <span data-testid="team-quantity">${quantityText(team.quantity)}</span>` : null}
+          </p>
+          ${team.members
+            ? (team.members.length
+              ? html`<p class="team-members" data-testid="team-members">${t("teamMembers", { names: team.members.join(", ") })}</p>`
+              : html`<p class="muted" data-testid="team-members-none">${t("teamMembersNone")}</p>`)
+            : html`<p class="muted" data-testid="team-names-hidden">${t("teamNamesHidden")}</p>`}
+        </li>`)}
+      </ol>
+      <${MyTeam} t=${t} sess=${sess} organizationId=${organizationId} back=${back} onTeam=${setMyTeam}
+        key=${`${organizationId}:${sess ? sess.sub : ""}`} />
+    </section>`;
+}
+
+const TEAM_NAMES = ["team_id", "display_name"];
+
+// "Your team": the person's team in the organisation, to join, change or leave.
+function MyTeam({ t, sess, organizationId, back, onTeam }) {
+  const [mine, setMine] = useState(null);
+  const [loadError, setLoadError] = useState(null);
+  const [errors, setErrors] = useState({});
+  const [summary, setSummary] = useState(null);
+  const [general, setGeneral] = useState(null);
+  const [done, setDone] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const formRef = useRef(null);
+  const path = `/me/teams/${enc(organizationId)}`;
+
+  useEffect(() => {
+    if (!sess) return undefined;
+    let alive = true;
+    api(path).then((answer) => {
+      if (!alive) return;
+      setMine(answer);
+      onTeam(answer.membership.team_id);
+    }).catch((e) => { if (alive) setLoadError(e); });
+    return () => { alive = false; };
+  }, [path]);
+
+  if (!sess) {
+    return html`<p data-testid="team-signin"><a href=${`#/signin?next=${enc(back)}`}>${t("signInToJoinTeam")}</a></p>`;
+  }
+  if (loadError) {
+    return loadError.status === 403
+      ? html`<p class="alert alert-warn" role="status" data-testid="team-forbidden">${t("teamForbidden")}</p>`
+      : html`<${Alert} kind="warn">${problemText(t, loadError)}<//>`;
+  }
+  if (!mine) return html`<p>${t("loading")}</p>`;
+
+  const membership = mine.membership;
+  const current = mine.teams.find((x) => x.id === membership.team_id);
+  const reset = () => { setErrors({}); setSummary(null); setGeneral(null); setDone(null); };
+  const changed = (m, message) => {
+    setMine({ ...mine, membership: m });
+    onTeam(m.team_id);
+    setDone(message);
+  };
+  const join = async (e) => {
+    e.preventDefault();
+    const fd = new FormData(e.currentTarget);
+    const body = { team_id: String(fd.get("team_id") || "") };
+    const shown = String(fd.get("display_name") || "").trim();
+    if (shown) body.display_name = shown;
+    setBusy(true); reset();
+    try {
+      const m = await api(path, { method: "PUT", body });
+      const team = mine.teams.find((x) => x.id === m.team_id);
+      changed(m, t("teamJoined", { name: team ? team.name : m.team_id }));
+    } catch (err) {
+      showFormErrors(t, err, TEAM_NAMES, formRef.current, { setErrors, setSummary, setGeneral });
+    }
+    setBusy(false);
+  };
+  const leave = async () => {
+    setBusy(true); reset();
+    try {
+      await api(path, { method: "DELETE" });
+      changed({ ...membership, team_id: null, since: null, display_name: null }, t("teamLeft"));
+    } catch (err) {
+      showFormErrors(t, err, TEAM_NAMES, formRef.current, { setErrors, setSummary, setGeneral });
+    }
+    setBusy(false);
+  };
+  const a11y = (name) => (errors[name] ? { "aria-invalid": "true", "aria-describedby": `err-team-${name}` } : {});
+  const fieldError = (name) => (errors[name] && errors[name].length
+    ? html`<p class="field-error" id=${`err-team-${name}`} data-testid=${`team-error-${name}`}>${errors[name].join(" ; ")}</p>`
+    : null);
+  const formId = `my-team-${organizationId}`;
+  return html`
+    <div class="my-team" data-testid="my-team">
+      <h3>${t("myTeamTitle")}</h3>
+      <p data-testid="my-team-current">${current
+        ? t("myTeamIs", { name: current.name, date: t.date(membership.since) })
+        : t("myTeamNone")}</p>
+      <form class="stack-form" data-testid="team-form" onSubmit=${join} novalidate ref=${formRef}>
+        <div class="field">
+          <label for=${`${formId}-team`}>${t("teamLabel")}</label>
+          <select id=${`${formId}-team`} name="team_id" ...${a11y("team_id")}>
+            <option value="" selected=${!current}>${t("teamChoose")}</option>
+            ${mine.teams.map((x) => html`<option value=${x.id} key=${x.id} selected=${current && current.id === x.id}>${x.name}</option>`)}
+          </select>
+          ${fieldError("team_id")}
+        </div>
+        <div class="field">
+          <label for=${`${formId}-name`}>${t("teamShownName")}</label>
+          <input id=${`${formId}-name`} name="display_name" maxlength="80" autocomplete="nickname"
+            defaultValue=${membership.display_name || ""} aria-describedby=${[`${formId}-hint`, errors.display_name ? "err-team-display_name" : null].filter(Boolean).join(" ")}
+            aria-invalid=${errors.display_name ? "true" : null} />
+          <p class="hint" id=${`${formId}-hint`}>${t("teamShownNameHint")}</p>
+          ${fieldError("display_name")}
+        </div>
+        <${Alert}>${summary}<//>
+        <${Alert} testid="team-form-error">${general}<//>
+        <div class="actions">
+          <button type="submit" data-testid="team-join" disabled=${busy}>${current ? t("teamChange") : t("teamJoin")}</button>
+          ${current ? html`<button type="button" class="secondary" data-testid="team-leave" disabled=${busy} onClick=${leave}>${t("teamLeave")}</button>` : null}
+        </div>
+      </form>
+      <${Alert} kind="ok" testid="team-done">${done}<//>
+    </div>`;
+}
+
+// ---------------------------------------------------------------- campaign page
+function CampaignPage({ t, id, sess }) {
+  const [campaign, setCampaign] = useState(null);
+  const [error, setError] = useState(null);
+  usePolling(async (alive) => {
+    try {
+      const answer = await api(`/campaigns/${enc(id)}`);
+      if (alive()) { setCampaign(answer); setError(null); }
+    } catch (e) { if (alive()) setError(e); }
+  }, [id]);
+  if (!campaign) {
+    return html`
+      <p><a href="#/">← ${t("backToList")}</a></p>
+      ${error
+        ? html`<h1 tabindex="-1">${error.status === 404 ? t("notFound") : t("appName")}</h1><${Alert}>${problemText(t, error)}<//>`
+        : html`<h1 tabindex="-1">${t("loading")}</h1>`}`;
+  }
+  const totals = campaign.totals;
+  const quantities = Object.entries(totals.quantity || {});
+  return html`
+    <p><a href="#/">← ${t("backToList")}</a></p>
+    <article class="campaign">
+      <h1 tabindex="-1">${campaign.title}</h1>
+      ${campaign.description ? html`<p>${campaign.description}</p>` : null}
+      <${Alert} kind="warn">${error && problemText(t, error)}<//>
+      <p class="lead" data-testid="campaign-totals">${t("participantsCount", { n: t.number(totals.participants), raw: totals.participants })}${
+        quantities.map(([unit, q]) => ` · ${t.number(q)} ${unit}`).join("")}</p>
+      ${campaign.organization_id
+        ? html`<${TeamsSection} t=${t} sess=${sess} scope="campaign" id=${campaign.id} organizationId=${campaign.organization_id}
+            back=${`/campaigns/${campaign.id}`} />`
+        : null}
+      <section class="block" aria-labelledby="campaign-challenges-title">
+        <h2 id="campaign-challenges-title">${t("campaignChallenges")}</h2>
+        ${campaign.challenges.length
+          ? html`<ul class="cards">${campaign.challenges.map((ch) => html`<li class="card" key=${ch.id} data-testid="campaign-challenge">
+              <h3 class="card-title"><a href=${`#/challenges/${enc(ch.id)}`}>${ch.title}</a></h3>
+              <p class="card-action">${ch.action}</p>
+              <${CardProgress} t=${t} ch=${ch} />
+            </li>`)}</ul>`
+          : html`<p>${t("noChallenges")}</p>`}
+      </section>
+    </article>`;
+}
+
+// ---------------------------------------------------------------- organisations and teams (admin)
+function AdminOrganizations({ t, sess }) {
+  const [items, setItems] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    if (!isAdmin(sess)) return undefined;
+    let alive = true;
+    apiAll("/admin/organizations", 5)
+      .then((list) => { if (alive) { setItems(list); setError(null); } })
+      .catch((e) => { if (alive) setError(e); });
+    return () => { alive = false; };
+  }, [sess && sess.token]);
+  if (!sess) return html`<h1 tabindex="-1">${t("orgsTitle")}</h1><p><a href="#/signin?next=%2Fadmin%2Forganizations">${t("signInFirst")}</a></p>`;
+  if (!isAdmin(sess)) return html`<h1 tabindex="-1">${t("orgsTitle")}</h1><p>${t("adminForbidden")}</p>`;
+  return html`
+    <h1 tabindex="-1">${t("orgsTitle")}</h1>
+    <p class="lead">${t("orgsIntro")}</p>
+    <${Alert}>${error && problemText(t, error)}<//>
+    ${items === null && !error ? html`<p>${t("loading")}</p>` : null}
+    ${items && !items.length ? html`<p>${t("orgsNone")}</p>` : null}
+    ${items && items.length
+      ? html`<ul class="admin-list">${items.map((o) => html`<li data-testid="admin-organization" key=${o.id}>
+          <a href=${`#/admin/organizations/${enc(o.id)}`}>${o.display_name || o.name}</a>
+          <span class="muted">${t(`orgKind_${o.kind}`)}${o.email_domains.length ? ` · ${o.email_domains.join(", ")}` : ""}</span>
+        </li>`)}</ul>`
+      : null}`;
+}
+
+const TEAM_CREATE_NAMES = ["name", "description"];
+
+function AdminOrganization({ t, id, sess }) {
+  const [org, setOrg] = useState(null);
+  const [teams, setTeams] = useState(null);
+  const [error, setError] = useState(null);
+  const [errors, setErrors] = useState({});
+  const [summary, setSummary] = useState(null);
+  const [general, setGeneral] = useState(null);
+  const [done, setDone] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const formRef = useRef(null);
+  const teamsPath = `/admin/organizations/${enc(id)}/teams`;
+
+  useEffect(() => {
+    if (!isAdmin(sess)) return undefined;
+    let alive = true;
+    Promise.all([api(`/admin/organizations/${enc(id)}`), api(teamsPath)])
+      .then(([o, list]) => { if (alive) { setOrg(o); setTeams(list.items); setError(null); } })
+      .catch((e) => { if (alive) setError(e); });
+    return () => { alive = false; };
+  }, [id, sess && sess.token]);
+
+  if (!sess) return html`<h1 tabindex="-1">${t("orgsTitle")}</h1><p><a href=${`#/signin?next=${enc(`/admin/organizations/${id}`)}`}>${t("signInFirst")}</a></p>`;
+  if (!isAdmin(sess)) return html`<h1 tabindex="-1">${t("orgsTitle")}</h1><p>${t("adminForbidden")}</p>`;
+  const backLink = html`<p><a href="#/admin/organizations">← ${t("backToOrgs")}</a></p>`;
+  if (!org) {
+    return html`${backLink}
+      <h1 tabindex="-1">${error ? (error.status === 404 ? t("notFound") : t("orgsTitle")) : t("loading")}</h1>
+      <${Alert}>${error && problemText(t, error)}<//>`;
+  }
+
+  const create = async (e) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    const fd = new FormData(form);
+    const body = { name: String(fd.get("name") || "").trim() };
+    // Left out when empty: the API's description, when given, has at least one character.
+    const description = String(fd.get("description") || "").trim();
+    if (description) body.description = description;
+    setBusy(true); setErrors({}); setSummary(null); setGeneral(null); setDone(null);
+    try {
+      const team = await api(teamsPath, { method: "POST", body });
+      form.reset();
+      setTeams((old) => [...(old || []), team].sort((a, b) => a.name.localeCompare(b.name, t.lang)));
+      setDone(t("teamCreated", { name: team.name }));
+    } catch (err) {
+      showFormErrors(t, err, TEAM_CREATE_NAMES, formRef.current, { setErrors, setSummary, setGeneral });
+    }
+    setBusy(false);
+  };
+  const a11y = (name) => (errors[name] ? { "aria-invalid": "true", "aria-describedby": `err-${name}` } : {});
+  return html`
+    ${backLink}
+    <h1 tabindex="-1">${org.display_name || org.name}</h1>
+    <p class="muted">${t(`orgKind_${org.kind}`)}${org.email_domains.length
+      ? ` · ${t("orgDomains", { domains: org.email_domains.join(", ") })}` : ` · ${t("orgOpen")}`}</p>
+    <section class="block" aria-labelledby="org-teams-title">
+      <h2 id="org-teams-title">${t("orgTeamsTitle")}</h2>
+      ${teams && !teams.length ? html`<p data-testid="org-teams-none">${t("orgTeamsNone")}</p>` : null}
+      ${teams && teams.length
+        ? html`<ul class="admin-list">${teams.map((x) => html`<li data-testid="org-team" key=${x.id}>
+            <strong>${x.name}</strong>${x.description ? html` <span class="muted">${x.description}</span>` : null}
+          </li>`)}</ul>`
+        : null}
+    </section>
+    <section class="block" aria-labelledby="create-team-title">
+      <h2 id="create-team-title">${t("createTeamTitle")}</h2>
+      <form class="stack-form" data-testid="team-create-form" onSubmit=${create} novalidate ref=${formRef}>
+        <div class="field">
+          <label for="team-name">${t("teamNameLabel")} <span aria-hidden="true">*</span></label>
+          <input id="team-name" name="name" maxlength="80" aria-required="true" ...${a11y("name")} />
+          <${FieldError} name="name" errors=${errors} />
+        </div>
+        <div class="field">
+          <label for="team-description">${t("teamDescriptionLabel")}</label>
+          <textarea id="team-description" name="description" rows="2" maxlength="500" ...${a11y("description")}></textarea>
+          <${FieldError} name="description" errors=${errors} />
+        </div>
+        <${Alert}>${summary}<//>
+        <${Alert} testid="team-create-error">${general}<//>
+        <button type="submit" data-testid="team-create" disabled=${busy}>${t("createTeam")}</button>
+      </form>
+      <${Alert} kind="ok" testid="team-created">${done}<//>
+    </section>`;
+}
+
 // ---------------------------------------------------------------- sign-in
 const SIGNIN_FIELDS = ["name", "role", "org_id", "email"];
 
@@ -1848,6 +2178,7 @@ function AdminConsole({ t, sess }) {
 
   return html`
     <h1 tabindex="-1">${t("adminTitle")}</h1>
+    <p><a href="#/admin/organizations" data-testid="organizations-link">${t("adminOrganizationsLink")}</a></p>
     <${CreateForm} t=${t} onCreated=${(c) => setItems((old) => [c, ...(old || []).filter((x) => x.id !== c.id)])} />
     <section class="block" aria-labelledby="admin-list-title">
       <h2 id="admin-list-title">${t("adminListTitle")}</h2>
@@ -2065,6 +2396,15 @@ function route(r, t, sess) {
   if (r.path === "/admin/audit") return html`<${AuditTrail} t=${t} sess=${sess} />`;
   if (r.path === "/proposals") return html`<${ProposalList} t=${t} sess=${sess} key=${sess ? sess.token : "anon"} />`;
   if (r.path === "/admin/proposals") return html`<${AdminProposals} t=${t} sess=${sess} />`;
+  if (r.path === "/admin/organizations") return html`<${AdminOrganizations} t=${t} sess=${sess} />`;
+  if ((x = m(/^\/admin\/organizations\/([^/]+)$/))) {
+    const id = decodeURIComponent(x[1]);
+    return html`<${AdminOrganization} t=${t} id=${id} sess=${sess} key=${id} />`;
+  }
+  if ((x = m(/^\/campaigns\/([^/]+)$/))) {
+    const id = decodeURIComponent(x[1]);
+    return html`<${CampaignPage} t=${t} id=${id} sess=${sess} key=${id} />`;
+  }
   if ((x = m(/^\/admin\/challenges\/([^/]+)$/))) {
     const id = decodeURIComponent(x[1]);
     return html`<${AdminChallenge} t=${t} id=${id} sess=${sess} key=${id} />`;
