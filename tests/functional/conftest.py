@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from chalicelib.aws_clients import botocore_session
 from chalicelib.local import moto_fixes
-from chalicelib.local.embedded_aws import EmbeddedAws, SentEmail, sent_emails
+from chalicelib.local.embedded_aws import MOTO_LOCK, EmbeddedAws, SentEmail, sent_emails
 from chalicelib.local.stack import prepare_aws, stream_bindings, streams_client
 from chalicelib.local.stream_poller import StreamPoller
 from chalicelib.local.tokens import mint_local_token
@@ -190,6 +190,32 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Settings:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("CROWDACT_AWS_ENDPOINT_URL", raising=False)
     return Settings.from_env()
+
+
+def _serialise_moto_under_mock_aws() -> None:
+    """Each request moto answers under `mock_aws` is taken under the embedded AWS's one lock.
+
+    Under `mock_aws`, moto answers in the calling thread, and moto is not thread-safe: two
+    test threads' transactions on one item interleave and one `ADD` is lost (seen as rare
+    off-by-one failures of the concurrency tests). DynamoDB serialises the writes to an
+    item; so does this, as the local stack's in-process AWS does
+    (chalicelib/local/in_process_aws.py). Installed once, for every functional test.
+    """
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.__call__
+    if getattr(original, "serialised", False):
+        return
+
+    def serialised(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        with MOTO_LOCK:
+            return original(self, event_name, request, **kwargs)
+
+    serialised.serialised = True  # type: ignore[attr-defined]
+    BotocoreStubber.__call__ = serialised  # type: ignore[method-assign]
+
+
+_serialise_moto_under_mock_aws()
 
 
 def make_api(settings: Settings, mailer: Mailer | None = None) -> Iterator[Api]:
