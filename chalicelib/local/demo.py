@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from chalicelib.domain.access import PLATFORM
 from chalicelib.domain.areas import area_from_coordinates
+from chalicelib.domain.events import EventDraft
 from chalicelib.domain.model import (
     Metric,
     OrganizationKind,
@@ -27,6 +28,7 @@ from chalicelib.services.follows import UpdateDraft
 from chalicelib.services.organizations import OrganizationDraft
 from chalicelib.services.payouts import PayoutRequest
 from chalicelib.services.pledges import PledgeRequest
+from chalicelib.services.proposals import ProposalDraft
 from chalicelib.services.reports import ReportRequest
 from chalicelib.wiring import Container
 
@@ -39,6 +41,13 @@ GRDF_ORG = "org_grdf"
 GRDF_CAMPAIGN = "cmp_grdf_sd_week"
 # GRDF's week: three employee-only challenges; this many employees share the demo's pledges.
 GRDF_EMPLOYEES = 140
+CLICHY_ORG = "org_clichy"
+# Told when a citizen proposal addressed to the city reaches the city's support threshold.
+CLICHY_PROPOSAL_CONTACT = Party(
+    name="Mairie de Clichy, participation citoyenne",
+    email="participation@ville-clichy.example",
+)
+CLICHY_SUPPORT_THRESHOLD = 10
 
 ORGANIZATIONS = (
     OrganizationDraft(
@@ -47,8 +56,10 @@ ORGANIZATIONS = (
                             logo_url="https://www.humanis.example/logo.png"),
     ),
     OrganizationDraft(
-        "Ville de Clichy", OrganizationKind.CITY, id="org_clichy",
-        profile=OrganizationProfile(primary_color="#c0392b", slug="clichy"),
+        "Ville de Clichy", OrganizationKind.CITY, id=CLICHY_ORG,
+        profile=OrganizationProfile(primary_color="#c0392b", slug="clichy",
+                                    proposal_contact=CLICHY_PROPOSAL_CONTACT,
+                                    support_threshold=CLICHY_SUPPORT_THRESHOLD),
     ),
     OrganizationDraft(
         "Ville de Bourg-la-Reine", OrganizationKind.CITY, id="org_bourg_la_reine",
@@ -275,6 +286,57 @@ def demo_participant(challenge_key: str, number: int) -> Principal:
 
 
 @dataclass(frozen=True)
+class DemoProposal:
+    key: str
+    draft: ProposalDraft
+    # Supports from the Clichy cyclists once it is approved; None: left pending, for an
+    # admin to approve or reject.
+    supports: int | None
+
+
+CLICHY_AREA = area_from_coordinates(*TOWNS["Clichy"])
+DEMO_PROPOSALS = (
+    # One support short of the city's threshold: a visitor's support tells the city.
+    DemoProposal("compost", ProposalDraft(
+        title="Des composteurs partagés à Clichy",
+        action="Je dépose mes épluchures au composteur de mon quartier",
+        description="Un composteur partagé par quartier, entretenu par les voisins : moins de "
+        "déchets dans les poubelles, du compost pour les jardinières de la ville.",
+        suggested_target=Target(Metric.PARTICIPANTS, 300),
+        area=CLICHY_AREA,
+        organization_id=CLICHY_ORG,
+    ), supports=CLICHY_SUPPORT_THRESHOLD - 1),
+    DemoProposal("school-street", ProposalDraft(
+        title="Une rue aux écoles devant chaque école de Clichy",
+        action="J'accompagne mes enfants à l'école à pied ou à vélo",
+        description="Fermer aux voitures la rue de chaque école aux heures d'entrée et de "
+        "sortie, pour que les enfants y viennent à pied ou à vélo en sécurité.",
+        suggested_target=Target(Metric.PARTICIPANTS, 150),
+        area=CLICHY_AREA,
+        organization_id=CLICHY_ORG,
+    ), supports=None),
+)  # fmt: skip
+
+# The reached repair café's next Saturday session, one seat short of full: the next visitor
+# to sign up takes the last seat, the one after waits. Its pledgers have the other seats.
+REPAIR_SESSION = "Repair Café Clichy : atelier du samedi"
+REPAIR_SESSION_PLACE = "Maison du Peuple, Clichy"
+REPAIR_SESSION_CAPACITY = 20
+REPAIR_SESSION_SIGNED_UP = REPAIR_SESSION_CAPACITY - 1
+
+
+def proposer(proposal_key: str) -> Principal:
+    """Who made a demo proposal (not among its supporters)."""
+    return demo_participant(f"proposal-{proposal_key}", 0)
+
+
+def next_saturday_morning(now: datetime) -> datetime:
+    """09:00 UTC on the first Saturday after today: always in the future, within a week."""
+    days = (5 - now.weekday()) % 7 or 7
+    return (now + timedelta(days=days)).replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
 class DemoReport:
     challenge_key: str
     number: int  # whose: the challenge's `number`-th demo pledger
@@ -383,7 +445,37 @@ def _load(container: Container, seed: int, clock: ShiftedClock) -> dict[str, str
         )
     _vote(container, ids["zero-waste-vote"], random.Random(seed + 1))  # noqa: S311 - demo data
     _pay(container, ids["repair-cafe"])
+    _propose(container)
+    _meetup(container, ids["repair-cafe"])
     return ids
+
+
+def _propose(container: Container) -> None:
+    """The demo's citizen proposals: each made, then approved and supported, or left pending.
+    The demo people have no e-mail address: approving tells nobody."""
+    for demo in DEMO_PROPOSALS:
+        proposal = container.proposals.propose(proposer(demo.key), demo.draft)
+        if demo.supports is None:
+            continue
+        container.proposals.approve(proposal.id, None)
+        for number in range(demo.supports):
+            container.proposals.support(demo_participant("clichy", number), proposal.id)
+
+
+def _meetup(container: Container, challenge_id: str) -> None:
+    """The repair café's nearly full session; its seat e-mails go nowhere (no addresses)."""
+    event, _ = container.events.create(
+        challenge_id,
+        EventDraft(
+            title=REPAIR_SESSION,
+            starts_at=next_saturday_morning(datetime.now(UTC)),
+            place=REPAIR_SESSION_PLACE,
+            capacity=REPAIR_SESSION_CAPACITY,
+        ),
+        PLATFORM,
+    )
+    for number in range(REPAIR_SESSION_SIGNED_UP):
+        container.events.rsvp(event.id, demo_participant("repair-cafe", number))
 
 
 def _vote(container: Container, challenge_id: str, rng: random.Random) -> None:

@@ -1,21 +1,31 @@
-"""`make run` with demo data: the product brief's challenges exist, counted, Humanis' hidden."""
+"""`make run` with demo data: the product brief's challenges exist, counted, Humanis' hidden;
+a citizen proposal one support short of its threshold and a meetup one seat short of full."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from chalicelib.domain.model import tidy_quantity
 from chalicelib.local.demo import (
+    CLICHY_ORG,
+    CLICHY_PROPOSAL_CONTACT,
+    CLICHY_SUPPORT_THRESHOLD,
     DEMO_CHALLENGES,
+    DEMO_PROPOSALS,
     GRDF_CAMPAIGN,
     GRDF_KEYS,
     HUMANIS_KEYS,
+    REPAIR_SESSION,
+    REPAIR_SESSION_CAPACITY,
     demo_participant,
     demo_reports,
     humanis_employee,
 )
+from chalicelib.local.embedded_aws import SentEmail
 from tests.e2e.conftest import Stack, assert_problem
 
 # One stack with demo data for the whole session, shared by the tests of this module only.
@@ -242,3 +252,63 @@ def test_the_demo_holds_a_vote_under_way_and_a_reached_challenge_with_its_payout
         "The tools have arrived",
         "24 Clichois ont dit oui !",
     ]  # newest first
+
+
+PROPOSAL_TITLES = {demo.key: demo.draft.title for demo in DEMO_PROPOSALS}
+MAIL_TIMEOUT_SECONDS = 30.0
+
+
+def test_a_visitor_s_support_takes_the_demo_proposal_over_the_city_s_threshold(
+    demo_stack: Stack,
+) -> None:
+    """Changes the demo: the compost proposal has reached its threshold afterwards."""
+    listed = demo_stack.request("GET", "/proposals", params={"status": "open", "limit": 100})
+    assert listed.status_code == 200, listed.text
+    open_ = {p["title"]: p for p in listed.json()["items"]}
+    compost = open_[PROPOSAL_TITLES["compost"]]
+    assert compost["organization_id"] == CLICHY_ORG
+    assert (compost["supports"], compost["support_threshold"], compost["threshold_reached"]) == (
+        CLICHY_SUPPORT_THRESHOLD - 1, CLICHY_SUPPORT_THRESHOLD, False,
+    )  # fmt: skip
+    # The other one waits for an admin.
+    assert PROPOSAL_TITLES["school-street"] not in open_
+    pending = demo_stack.request(
+        "GET", "/admin/proposals", token=demo_stack.admin_token(), params={"status": "pending"}
+    )
+    assert [p["title"] for p in pending.json()["items"]] == [PROPOSAL_TITLES["school-street"]]
+
+    visitor = demo_stack.participant_token(f"demo-visitor-{uuid.uuid4().hex[:8]}")
+    supported = demo_stack.request("PUT", f"/proposals/{compost['id']}/support", token=visitor)
+    assert supported.status_code == 200, supported.text
+    after = supported.json()["proposal"]
+    assert (after["supports"], after["threshold_reached"]) == (CLICHY_SUPPORT_THRESHOLD, True)
+
+    contact = CLICHY_PROPOSAL_CONTACT.email
+
+    def told() -> list[SentEmail]:
+        return [e for e in demo_stack.sent_emails() if contact in e.to]
+
+    [email] = demo_stack.wait_until(told, MAIL_TIMEOUT_SECONDS, message="the city told")
+    assert PROPOSAL_TITLES["compost"] in email.subject
+
+
+def test_the_demo_repair_session_has_one_seat_left_then_a_waitlist(demo_stack: Stack) -> None:
+    """Changes the demo: the session is full afterwards, with one person waiting."""
+    repair = listed(demo_stack)["Repair Café Clichy"]
+    response = demo_stack.request("GET", f"/challenges/{repair['id']}/events")
+    assert response.status_code == 200, response.text
+    [session] = [e for e in response.json()["items"] if e["title"] == REPAIR_SESSION]
+    assert (session["capacity"], session["confirmed"], session["waitlisted"]) == (
+        REPAIR_SESSION_CAPACITY, REPAIR_SESSION_CAPACITY - 1, 0,
+    )  # fmt: skip
+    assert datetime.fromisoformat(session["starts_at"]) > datetime.now(UTC)
+
+    statuses: list[str] = []
+    for visitor in ("first", "second"):
+        token = demo_stack.participant_token(f"demo-{visitor}-{uuid.uuid4().hex[:8]}")
+        rsvp = demo_stack.request("PUT", f"/events/{session['id']}/rsvp", token=token)
+        assert rsvp.status_code == 200, rsvp.text
+        statuses.append(rsvp.json()["status"])
+    assert statuses == ["confirmed", "waitlisted"]
+    full = demo_stack.request("GET", f"/events/{session['id']}").json()
+    assert (full["confirmed"], full["waitlisted"]) == (REPAIR_SESSION_CAPACITY, 1)
