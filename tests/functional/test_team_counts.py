@@ -509,3 +509,50 @@ def test_an_erasure_moves_the_shares_and_a_later_removal_counts_the_pseudonym_ou
         assert answer.status_code == 200, answer.body
         api.drain()
         assert [counted(scope) for scope in scopes] == after
+
+
+# Known limits, kept as failing tests (strict: they fail the suite once they pass).
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the teams' trigger counts a pledge for the team of its time by reading the "
+    "membership history when the record comes; an erasure deletes that history, so a "
+    "pledge still in the stream when its participant erased their account counts for no team",
+)
+def test_a_pledge_not_yet_counted_when_its_participant_erases_still_counts(
+    api: Api, org: Org
+) -> None:
+    org.join("lea", 0)
+    assert org.pledge("lea", 0) == 201
+    assert api.request("DELETE", "/me", None, bearer(org.sub("lea"))).status_code == 204
+    api.drain()
+    assert counted(org.challenges[0]) == {org.teams[0]: (1, 0)}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a pseudonym's records and its participant's are under two partition keys, so "
+    "possibly two shards: a removal of the pseudonymised pledge counted before the erasure's "
+    "move finds no share to take the participant from, and the move then brings it",
+)
+def test_a_removal_counted_before_the_erasure_s_move_still_counts_the_pledge_out(
+    api: Api, org: Org, stream: PledgeStream
+) -> None:
+    lea = org.sub("lea")
+    org.join("lea", 0)
+    assert org.pledge("lea", 0) == 201
+    assert deliver(stream.read()) == OK
+    assert api.request("DELETE", "/me", None, bearer(lea)).status_code == 204
+    erasure = stream.read()
+    (pseudonym,) = {r["dynamodb"]["Keys"]["participant_id"]["S"] for r in erasure} - {lea}
+    path = f"/admin/challenges/{org.challenges[0]}/pledges/{pseudonym}/remove"
+    answer = api.request("POST", path, {"reason": "duplicate account"}, ADMIN)
+    assert answer.status_code == 200, answer.body
+    removal = stream.read()
+    # The pseudonym's shard first (its INSERT, then the removal), then Léa's.
+    of_lea = [r for r in erasure if r["dynamodb"]["Keys"]["participant_id"]["S"] == lea]
+    of_pseudonym = [r for r in erasure if r not in of_lea] + removal
+    assert deliver(of_pseudonym) == OK
+    assert deliver(of_lea) == OK
+    assert counted(org.challenges[0]) == {}
