@@ -20,7 +20,9 @@ class TeamIn(_Body):
     )
 
     name: TeamName = Field(description="unique in the organisation (case aside): 409 otherwise")
-    description: Annotated[Text, StringConstraints(max_length=500)] = ""
+    # Optional, so empty allowed (`Text` demands a character: an invalid default, and an
+    # OpenAPI document that says "" is both the default and refused).
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
 class TeamOut(BaseModel):
