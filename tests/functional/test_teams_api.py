@@ -155,3 +155,13 @@ def test_my_teams(api: Api, org: str) -> None:
     left = api.request("DELETE", f"/me/teams/{ORG}", None, bearer("a"))
     assert left.status_code == 204
     assert json.loads(api.request("GET", "/me/teams", None, bearer("a")).body)["items"] == []
+
+
+def test_a_team_s_description_is_optional_and_may_be_empty(api: Api, org: str) -> None:
+    path = f"/admin/organizations/{org}/teams"
+    for body in ({"name": "Lyon"}, {"name": "Paris", "description": ""}):
+        answer = api.request("POST", path, body, ADMIN)
+        assert answer.status_code == 201, answer.body
+        assert json.loads(answer.body)["description"] == ""
+    long = api.request("POST", path, {"name": "Arles", "description": "x" * 501}, ADMIN)
+    assert long.status_code == 400

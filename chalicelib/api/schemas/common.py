@@ -52,6 +52,8 @@ def _printable(value: str) -> str:
 Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_printable)
 ]
+# Text that may be empty (an optional description).
+PlainText = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_printable)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Unit = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9%°/._ -]{1,16}$")]
 

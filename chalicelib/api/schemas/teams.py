@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from chalicelib.api.schemas.common import Identifier, Text, Timestamp, _Body
+from chalicelib.api.schemas.common import Identifier, PlainText, Text, Timestamp, _Body
 from chalicelib.domain.teams import MIN_PARTICIPANTS_NAMED, Leaderboard, Membership, Team
 
 TeamName = Annotated[Text, StringConstraints(min_length=1, max_length=80)]
@@ -20,8 +20,8 @@ class TeamIn(_Body):
     )
 
     name: TeamName = Field(description="unique in the organisation (case aside): 409 otherwise")
-    # Empty is fine ("" as when it is left out), as a challenge's description.
-    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    # Empty is fine (the default), as a challenge's description; no control characters.
+    description: Annotated[PlainText, StringConstraints(max_length=500)] = ""
 
 
 class TeamOut(BaseModel):
