@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from chalicelib.domain.areas import MIN_PARTICIPANTS_SHOWN
 
 TEAM_ID_PREFIX = "team_"
+# After an erasure, a person's membership history (no name) is kept this long, then expires:
+# a pledge made before the erasure may still be in the stream (24 h at most), and counts
+# for the team of its time.
+ERASED_HISTORY_LIFETIME = timedelta(days=2)
 MAX_TEAMS_PER_ORGANIZATION = 200
 # Names shown per team on a leaderboard: its top contributors, never the whole roster.
 NAMES_SHOWN_PER_TEAM = 10

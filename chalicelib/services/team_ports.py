@@ -50,8 +50,10 @@ class MembershipRepository(Protocol):
         """Every membership change of a person (their export), oldest first per organisation."""
         ...
 
-    def erase(self, participant_id: str) -> int:
-        """Delete every membership item of this person (current and history); how many."""
+    def erase(self, participant_id: str, now: datetime) -> int:
+        """Forget the person's memberships now (how many): they and their names are gone,
+        and only the history the stream may still need (no name) is kept until
+        `now + ERASED_HISTORY_LIFETIME`, for the pledges and reports not yet counted."""
         ...
 
 

@@ -176,7 +176,7 @@ class TeamService:
     def erase(self, participant_id: str) -> int:
         """`DELETE /me`: forget every membership (the counts they made stay, pseudonymised
         by the stream with the pledges)."""
-        return self._memberships.erase(participant_id)
+        return self._memberships.erase(participant_id, self._clock.now())
 
     def _change(
         self,

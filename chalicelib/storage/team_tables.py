@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.models import Model
 
 from chalicelib.storage.table_meta import BaseMeta
@@ -40,6 +45,8 @@ class TeamMemberItem(Model):
     team_id = UnicodeAttribute(null=True)  # None: left the organisation's teams
     since = UTCDateTimeAttribute()
     display_name = UnicodeAttribute(null=True)  # current membership only
+    # Set by an erasure: the item expires then (a tombstone for the current membership).
+    expires_at = TTLAttribute(null=True)
 
 
 class TeamTallyItem(Model):

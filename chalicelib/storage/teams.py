@@ -11,6 +11,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.teams import (
+    ERASED_HISTORY_LIFETIME,
     ChangeKind,
     Membership,
     MemberTally,
@@ -112,13 +113,14 @@ class DynamoMembershipRepository:
             item = TeamMemberItem.get(participant_id, organization_id, consistent_read=True)
         except TeamMemberItem.DoesNotExist:
             return None
-        return _membership(item)
+        return None if item.expires_at is not None else _membership(item)  # erased
 
     def change(self, before: Membership | None, after: Membership) -> bool:
         moved = before is None or before.team_id != after.team_id
         condition: Any
         if before is None:
-            condition = TeamMemberItem.key.does_not_exist()
+            # None there, or an erasure's tombstone: the person joins again, as new.
+            condition = TeamMemberItem.key.does_not_exist() | TeamMemberItem.expires_at.exists()
         else:
             # The membership read: its instant and its name (a name-only change keeps the
             # instant), so two changes racing from the same read cannot both win.
@@ -168,6 +170,13 @@ class DynamoMembershipRepository:
             found = current.get((participant, organization))
             if found is None:
                 answers.append(None)  # never in a team of this organisation
+            elif found.expires_at is not None:
+                # Erased at `since` (a tombstone): in no team from then on; before, the
+                # history says (it outlives the stream's records).
+                erased_then = found.since <= at
+                answers.append(
+                    None if erased_then else self._team_then(participant, organization, at)
+                )
             elif found.since <= at:
                 answers.append(found.team_id)  # the team of now was already theirs then
             else:
@@ -191,7 +200,7 @@ class DynamoMembershipRepository:
         names: dict[str, str] = {}
         for start in range(0, len(keys), BATCH):
             for item in TeamMemberItem.batch_get(keys[start : start + BATCH]):
-                if item.display_name:
+                if item.display_name and item.expires_at is None:
                     names[item.participant_id] = item.display_name
         return names
 
@@ -199,21 +208,32 @@ class DynamoMembershipRepository:
         return [
             _membership(item)
             for item in TeamMemberItem.query(participant_id, consistent_read=True)
-            if item.key == item.organization_id
+            if item.key == item.organization_id and item.expires_at is None
         ]
 
     def history(self, participant_id: str) -> list[Membership]:
         return [
             _membership(item)
             for item in TeamMemberItem.query(participant_id, consistent_read=True)
-            if item.key != item.organization_id
+            if item.key != item.organization_id and item.expires_at is None
         ]
 
-    def erase(self, participant_id: str) -> int:
-        items = list(TeamMemberItem.query(participant_id, consistent_read=True))
+    def erase(self, participant_id: str, now: datetime) -> int:
+        """The current memberships become tombstones (no team, no name, since now) and every
+        item expires in ERASED_HISTORY_LIFETIME: `teams_at` still finds the team of a pledge
+        made before the erasure and counted after it; nothing else reads them."""
+        expires = now + ERASED_HISTORY_LIFETIME
+        items = [
+            item
+            for item in TeamMemberItem.query(participant_id, consistent_read=True)
+            if item.expires_at is None
+        ]
         with TeamMemberItem.batch_write() as batch:
             for item in items:
-                batch.delete(item)
+                if item.key == item.organization_id:
+                    item.team_id, item.display_name, item.since = None, None, now
+                item.expires_at = expires
+                batch.save(item)
         return sum(1 for item in items if item.key == item.organization_id)
 
 

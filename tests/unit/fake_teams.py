@@ -56,6 +56,10 @@ class FakeMembershipRepository:
         self._lock = threading.Lock()
         self.current_items: dict[tuple[str, str], Membership] = {}  # (person, organisation)
         self.history_items: dict[str, dict[str, Membership]] = {}  # person -> key -> change
+        # What an erasure left until it expires: tombstones (person, organisation) -> since,
+        # and history keys per person that only `teams_at` still reads.
+        self.tombstones: dict[tuple[str, str], datetime] = {}
+        self.erased_history: dict[str, set[str]] = {}
 
     def current(self, participant_id: str, organization_id: str) -> Membership | None:
         with self._lock:
@@ -65,7 +69,8 @@ class FakeMembershipRepository:
         key = (after.participant_id, after.organization_id)
         with self._lock:
             stored = self.current_items.get(key)
-            # What DynamoDB's condition compares: none there, or the same instant and name.
+            # What DynamoDB's condition compares: none there (or a tombstone), or the same
+            # instant and name.
             if before is None:
                 if stored is not None:
                     return False
@@ -75,6 +80,7 @@ class FakeMembershipRepository:
             ):
                 return False
             self.current_items[key] = after
+            self.tombstones.pop(key, None)
             if before is None or before.team_id != after.team_id:
                 entries = self.history_items.setdefault(after.participant_id, {})
                 entries[history_key(after.organization_id, after.since)] = replace(
@@ -88,10 +94,13 @@ class FakeMembershipRepository:
 
     def _team_at(self, participant_id: str, organization_id: str, at: datetime) -> str | None:
         found = self.current_items.get((participant_id, organization_id))
-        if found is None:
+        erased = self.tombstones.get((participant_id, organization_id))
+        if found is None and erased is None:
             return None
-        if found.since <= at:
+        if found is not None and found.since <= at:
             return found.team_id
+        if found is None and erased is not None and erased <= at:
+            return None  # erased then: in no team from then on
         upto = history_key(organization_id, at)
         earlier = [
             (key, change)
@@ -111,14 +120,22 @@ class FakeMembershipRepository:
 
     def history(self, participant_id: str) -> list[Membership]:
         with self._lock:
-            return [m for _, m in sorted(self.history_items.get(participant_id, {}).items())]
+            erased = self.erased_history.get(participant_id, set())
+            return [
+                m
+                for key, m in sorted(self.history_items.get(participant_id, {}).items())
+                if key not in erased
+            ]
 
-    def erase(self, participant_id: str) -> int:
+    def erase(self, participant_id: str, now: datetime) -> int:
         with self._lock:
-            self.history_items.pop(participant_id, None)
+            self.erased_history.setdefault(participant_id, set()).update(
+                self.history_items.get(participant_id, {})
+            )
             mine = [key for key in self.current_items if key[0] == participant_id]
             for key in mine:
                 del self.current_items[key]
+                self.tombstones[key] = now
             return len(mine)
 
 
