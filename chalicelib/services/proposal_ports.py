@@ -65,10 +65,6 @@ class ProposalRepository(Protocol):
         """Move an open proposal to adopted, linked to `challenge_id`; None if not open."""
         ...
 
-    def record_event(self, proposal_id: str, event: ProposalEvent, *, now: datetime) -> bool:
-        """Put `event` in the outbox unless it is there; True if written now."""
-        ...
-
     def supporters(self, proposal_id: str, *, after: str | None, limit: int) -> Page[Support]:
         """A page of supports in participant order (the cursor: the last participant id)."""
         ...

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -31,7 +31,6 @@ from chalicelib.storage.proposal_tables import (
 from chalicelib.storage.tables import ChallengeEventItem
 from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
-    CONDITIONAL_CHECK_FAILED_EXCEPTION,
     cancellation_codes,
     transact_unless_refused,
     update_if,
@@ -286,17 +285,6 @@ class DynamoProposalRepository:
         ):
             return None
         return self.get(proposal_id)
-
-    def record_event(self, proposal_id: str, event: ProposalEvent, *, now: datetime) -> bool:
-        try:
-            outbox_item(proposal_id, event, now, 0).save(
-                condition=ChallengeEventItem.event.does_not_exist()
-            )
-        except PutError as error:
-            if error.cause_response_code == CONDITIONAL_CHECK_FAILED_EXCEPTION:
-                return False
-            raise
-        return True
 
     def supporters(self, proposal_id: str, *, after: str | None, limit: int) -> Page[Support]:
         condition = SupportItem.participant_id > after if after is not None else None

@@ -17,14 +17,18 @@ from chalicelib.services.proposal_ports import (
     ProposalRecipient,
     SupportWrite,
 )
+from tests.unit.fakes import FakeDatabase
 
 
 class FakeProposalRepository:
-    def __init__(self) -> None:
+    def __init__(self, db: FakeDatabase | None = None) -> None:
+        """`db`: the challenge fakes' database, whose outbox a publish also writes to."""
         self.proposals: dict[str, Proposal] = {}
         self.supports: dict[tuple[str, str], Support] = {}
-        self.outbox: list[tuple[str, ProposalEvent]] = []  # in the order written
-        self._lock = threading.Lock()
+        shared = db or FakeDatabase()
+        # In the order written; the list and lock a challenge's publish shares.
+        self.outbox: list[tuple[str, ProposalEvent]] = shared.proposal_outbox
+        self._lock = shared.lock
 
     def _record(self, proposal_id: str, event: ProposalEvent) -> bool:
         if (proposal_id, event) in self.outbox:
@@ -140,10 +144,6 @@ class FakeProposalRepository:
             adopted = replace(proposal, status=ProposalStatus.ADOPTED, challenge_id=challenge_id)
             self.proposals[proposal_id] = adopted
             return adopted
-
-    def record_event(self, proposal_id: str, event: ProposalEvent, *, now: datetime) -> bool:
-        with self._lock:
-            return self._record(proposal_id, event)
 
     def supporters(self, proposal_id: str, *, after: str | None, limit: int) -> Page[Support]:
         with self._lock:

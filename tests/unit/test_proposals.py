@@ -8,12 +8,16 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 
 from chalicelib.domain.access import AdminScope
 from chalicelib.domain.areas import area_from_coordinates, nearby_cells
+from chalicelib.domain.errors import InvalidTransitionError
 from chalicelib.domain.model import (
+    Challenge,
+    ChallengeStatus,
     Metric,
     Organization,
     OrganizationKind,
@@ -32,12 +36,13 @@ from chalicelib.domain.proposals import (
     proposal_event_from_key,
 )
 from chalicelib.notify.proposal_email import render_proposal_email
+from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.ports import WebhookError
 from chalicelib.services.proposal_mail import ProposalMail, ProposalMailRetryError
 from chalicelib.services.proposals import Adoption, ProposalDraft, ProposalService
 from tests.unit.fake_proposals import FakeProposalDeliveryRepository, FakeProposalRepository
-from tests.unit.fakes import FakeMailer
-from tests.unit.support import Backend, build_backend
+from tests.unit.fakes import FakeChallengeRepository, FakeMailer
+from tests.unit.support import Backend, build_backend, challenge_draft
 
 ORG = "org_1"
 CONTACT = Party("Mairie", "mairie@x.example", "https://hooks.x.example/p", "whsec_x")
@@ -95,7 +100,7 @@ class World:
 def world() -> World:
     backend = build_backend()
     organizations = FakeOrganizations()
-    proposals = FakeProposalRepository()
+    proposals = FakeProposalRepository(backend.db)  # a publish writes to its outbox too
     deliveries = FakeProposalDeliveryRepository()
     mailer = FakeMailer()
     webhook = RecordingWebhook()
@@ -216,8 +221,7 @@ def test_concurrent_notifier_runs_send_each_message_once(world: World) -> None:
     _, challenge = world.service.adopt(
         made.id, Adoption(CONTACT, Party("Café", "c@x.example"), "a room")
     )
-    world.backend.challenges.publish(challenge.id)
-    world.service.challenge_published(world.backend.stored(challenge.id))
+    world.backend.challenges.publish(challenge.id)  # puts `challenge_live` in the outbox
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda _: world.deliver_outbox(), range(8)))
     sent = world.sent()
@@ -262,9 +266,53 @@ def test_adoption_makes_one_linked_draft_and_refuses_a_second(world: World) -> N
 
 
 def test_a_publish_of_an_ordinary_challenge_records_nothing(world: World) -> None:
-    challenge = world.backend.live_challenge()
-    world.service.challenge_published(challenge)
+    challenge = world.backend.challenges.create(challenge_draft())
+    world.backend.challenges.publish(challenge.id)
     assert world.proposals.outbox == []
+
+
+class DiesAfterWriting(FakeChallengeRepository):
+    """The process dies right after the publish's write, before anything else runs."""
+
+    def transition(
+        self,
+        challenge_id: str,
+        source: ChallengeStatus,
+        target: ChallengeStatus,
+        now: datetime,
+        *,
+        proposal_live: str | None = None,
+    ) -> Challenge | None:
+        super().transition(challenge_id, source, target, now, proposal_live=proposal_live)
+        raise TimeoutError("the Lambda timed out here")
+
+
+def test_a_crash_right_after_the_publish_still_tells_everyone_once(world: World) -> None:
+    made = world.service.propose(person("ada"), draft())
+    world.service.approve(made.id, None)
+    for n in range(3):
+        world.service.support(person(f"s{n}"), made.id)
+    _, challenge = world.service.adopt(
+        made.id, Adoption(CONTACT, Party("Café", "c@x.example"), "a room")
+    )
+    crashing = ChallengeService(
+        DiesAfterWriting(world.backend.db),
+        world.backend.progress,
+        world.backend.clock,
+        counter_shards=4,
+    )
+    with pytest.raises(TimeoutError):
+        crashing.publish(challenge.id)
+    # The status and the news were one write: nothing is left for a later step to do.
+    assert world.backend.stored(challenge.id).status is ChallengeStatus.LIVE
+    assert (made.id, ProposalEvent.CHALLENGE_LIVE) in world.proposals.outbox
+    with pytest.raises(InvalidTransitionError):
+        world.backend.challenges.publish(challenge.id)
+    world.deliver_outbox()
+    world.deliver_outbox()
+    sent = world.sent()
+    assert sent["ada@people.example"] == 2  # approved, then live
+    assert [sent[f"s{n}@people.example"] for n in range(3)] == [1, 1, 1]
 
 
 def test_nearby_cells_are_the_point_and_its_eight_neighbours() -> None:
