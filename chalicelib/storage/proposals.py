@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from chalicelib.services.proposal_ports import (
     SupportWrite,
 )
 from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
+from chalicelib.storage.leases import LeasedClaims
 from chalicelib.storage.proposal_tables import (
     ProposalDeliveryItem,
     ProposalItem,
@@ -37,11 +37,8 @@ from chalicelib.storage.transactions import (
     with_transaction_retries,
 )
 
-logger = logging.getLogger(__name__)
-
 # A person's claim on a proposal e-mail is kept this long (redeliveries stop after 24 h).
 PROPOSAL_DELIVERY_RETENTION = timedelta(days=30)
-PENDING, SENT, FAILED = "pending", "sent", "failed"
 ERASED = "erased"  # what an erased proposer's id becomes on their proposals
 
 
@@ -331,6 +328,11 @@ class DynamoProposalRepository:
         return changed
 
 
+_CLAIMS = LeasedClaims(
+    ProposalDeliveryItem, ProposalDeliveryItem.recipient, PROPOSAL_DELIVERY_RETENTION
+)
+
+
 class DynamoProposalDeliveryRepository:
     def claim(
         self,
@@ -341,64 +343,28 @@ class DynamoProposalDeliveryRepository:
         lease: timedelta,
     ) -> ProposalClaim | ProposalClaimRefused:
         item = ProposalDeliveryItem(proposal_id=proposal_id, recipient=recipient.recipient)
-        claimable = ProposalDeliveryItem.recipient.does_not_exist() | (
-            (ProposalDeliveryItem.status == PENDING)
-            & (
-                ProposalDeliveryItem.lease_until.does_not_exist()
-                | (ProposalDeliveryItem.lease_until < now)
-            )
+        extra = (
+            [ProposalDeliveryItem.participant_id.set(recipient.participant_id)]
+            if recipient.participant_id is not None
+            else []
         )
-        lease_until = now + lease
-        actions = [
-            ProposalDeliveryItem.status.set(PENDING),
-            ProposalDeliveryItem.attempts.add(1),
-            ProposalDeliveryItem.lease_until.set(lease_until),
-            ProposalDeliveryItem.expires_at.set(
-                ProposalDeliveryItem.expires_at | (now + PROPOSAL_DELIVERY_RETENTION)
-            ),
-        ]
-        if recipient.participant_id is not None:
-            actions.append(ProposalDeliveryItem.participant_id.set(recipient.participant_id))
-        if not update_if(item, actions, claimable):
-            try:
-                stored = ProposalDeliveryItem.get(
-                    proposal_id, recipient.recipient, consistent_read=True
-                )
-            except ProposalDeliveryItem.DoesNotExist:
-                return ProposalClaimRefused.HELD  # erased meanwhile; the next delivery decides
-            if stored.status == PENDING:
+        taken = _CLAIMS.claim(item, now=now, lease=lease, extra=extra)
+        if taken is None:
+            if _CLAIMS.held(proposal_id, recipient.recipient):
                 return ProposalClaimRefused.HELD
             return ProposalClaimRefused.SETTLED
-        return ProposalClaim(proposal_id, recipient.recipient, int(item.attempts), lease_until)
+        attempts, lease_until = taken
+        return ProposalClaim(proposal_id, recipient.recipient, attempts, lease_until)
 
-    def _finish(self, claim: ProposalClaim, actions: list[Any]) -> None:
-        recorded = update_if(
-            ProposalDeliveryItem(proposal_id=claim.proposal_id, recipient=claim.recipient),
-            [*actions, ProposalDeliveryItem.lease_until.remove()],
-            # The lease fences the outcome: a sender whose lease was taken records nothing.
-            ProposalDeliveryItem.lease_until == claim.lease_until,
-        )
-        if not recorded:
-            logger.warning("proposal message %s: lease lost before its outcome", claim.recipient)
+    @staticmethod
+    def _item(claim: ProposalClaim) -> ProposalDeliveryItem:
+        return ProposalDeliveryItem(proposal_id=claim.proposal_id, recipient=claim.recipient)
 
     def mark_sent(self, claim: ProposalClaim, *, now: datetime) -> None:
-        self._finish(
-            claim,
-            [
-                ProposalDeliveryItem.status.set(SENT),
-                ProposalDeliveryItem.sent_at.set(now),
-                ProposalDeliveryItem.last_error.remove(),
-            ],
-        )
+        _CLAIMS.mark_sent(self._item(claim), claim.lease_until, now=now)
 
     def mark_failed(self, claim: ProposalClaim, *, error: str, final: bool) -> None:
-        self._finish(
-            claim,
-            [
-                ProposalDeliveryItem.status.set(FAILED if final else PENDING),
-                ProposalDeliveryItem.last_error.set(error[:500]),
-            ],
-        )
+        _CLAIMS.mark_failed(self._item(claim), claim.lease_until, error=error, final=final)
 
     def _items(self, participant_id: str) -> list[ProposalDeliveryItem]:
         keys = [
