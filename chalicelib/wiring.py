@@ -308,6 +308,7 @@ def build_container(
             (web_links.proposal, web_links.challenge),
             clock,
             max_attempts=settings.notification_max_attempts,
+            chunk_size=settings.participant_email_chunk,
             metrics=metrics,
         ),
         events=EventService(DynamoEventRepository(), challenges, mailer, clock),

@@ -11,7 +11,13 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import Metric, Target
-from chalicelib.domain.proposals import Proposal, ProposalEvent, ProposalStatus, Support
+from chalicelib.domain.proposals import (
+    Proposal,
+    ProposalEvent,
+    ProposalStatus,
+    Support,
+    SupporterChunk,
+)
 from chalicelib.services.ports import Page
 from chalicelib.services.proposal_ports import (
     ProposalClaim,
@@ -32,6 +38,7 @@ from chalicelib.storage.tables import ChallengeEventItem
 from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
     cancellation_codes,
+    put_if_absent,
     transact_unless_refused,
     update_if,
     with_transaction_retries,
@@ -39,6 +46,8 @@ from chalicelib.storage.transactions import (
 
 # A person's claim on a proposal e-mail is kept this long (redeliveries stop after 24 h).
 PROPOSAL_DELIVERY_RETENTION = timedelta(days=30)
+# A chunk holds a supporter's id (where its page ends): deleted this long after it was made.
+SUPPORTER_CHUNK_RETENTION = timedelta(days=30)
 ERASED = "erased"  # what an erased proposer's id becomes on their proposals
 
 
@@ -120,6 +129,34 @@ def outbox_item(proposal_id: str, event: ProposalEvent, now: datetime, supports:
         quantity=0,
         reached=False,
     )
+
+
+def _chunk_to_item(chunk: SupporterChunk) -> ChallengeEventItem:
+    # The outbox's milestone attributes are required: a chunk fills them neutrally.
+    return ChallengeEventItem(
+        challenge_id=chunk.proposal_id,
+        event=chunk.key,
+        occurred_at=chunk.occurred_at,
+        participants=0,
+        quantity=0,
+        reached=False,
+        fanout_page=chunk.page,
+        fanout_after=chunk.after,
+        expires_at=chunk.occurred_at + SUPPORTER_CHUNK_RETENTION,
+    )
+
+
+def supporter_chunk_from_item(item: ChallengeEventItem) -> SupporterChunk:
+    if item.occurred_at is None:
+        raise ValueError(f"supporters' chunk {item.event!r} has no occurred_at")
+    return SupporterChunk.from_key(
+        item.challenge_id, str(item.event), item.occurred_at, item.fanout_after
+    )
+
+
+def supporter_chunk_from_stream_image(image: dict[str, Any]) -> SupporterChunk:
+    """Read a supporters' chunk from its stream image (DynamoDB JSON)."""
+    return supporter_chunk_from_item(ChallengeEventItem.from_raw_data(image))
 
 
 class DynamoProposalRepository:
@@ -283,14 +320,38 @@ class DynamoProposalRepository:
             return None
         return self.get(proposal_id)
 
-    def supporters(self, proposal_id: str, *, after: str | None, limit: int) -> Page[Support]:
-        condition = SupportItem.participant_id > after if after is not None else None
+    def supporters(
+        self,
+        proposal_id: str,
+        *,
+        after: str | None,
+        limit: int | None,
+        until: str | None = None,
+    ) -> Page[Support]:
+        key = SupportItem.participant_id
+        condition: Any = None
+        if after is not None and until is not None:
+            condition = key.between(after, until)  # inclusive: `after` dropped below
+        elif after is not None:
+            condition = key > after
+        elif until is not None:
+            condition = key <= until
         result = SupportItem.query(
             proposal_id, range_key_condition=condition, limit=limit, consistent_read=True
         )
-        supports = [_support_from_item(item) for item in result]
-        full = len(supports) >= limit
+        supports = [_support_from_item(item) for item in result if item.participant_id != after]
+        full = limit is not None and len(supports) >= limit
         return Page(supports, supports[-1].participant_id if full and supports else None)
+
+    def add_chunk(self, chunk: SupporterChunk) -> bool:
+        return put_if_absent(_chunk_to_item(chunk), ChallengeEventItem.event.does_not_exist())
+
+    def get_chunk(self, proposal_id: str, key: str) -> SupporterChunk | None:
+        try:
+            item = ChallengeEventItem.get(proposal_id, key, consistent_read=True)
+        except ChallengeEventItem.DoesNotExist:
+            return None
+        return supporter_chunk_from_item(item)
 
     def _proposal_items(self, participant_id: str) -> list[ProposalItem]:
         ids = [item.id for item in ProposalItem.by_proposer.query(participant_id)]

@@ -4,8 +4,10 @@ supporters told once), and the 4xx problems."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -16,11 +18,12 @@ from chalicelib.domain.model import Challenge, ChallengeStatus
 from chalicelib.local.tokens import mint_local_token
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.ports import SystemClock
-from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
+from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, Settings
 from chalicelib.storage.challenges import DynamoChallengeRepository
+from chalicelib.storage.proposals import supporter_chunk_from_item
 from chalicelib.storage.tables import ChallengeEventItem
 from chalicelib.wiring import set_container
-from tests.functional.conftest import ADMIN, Api, Endpoint, bearer
+from tests.functional.conftest import ADMIN, Api, Endpoint, bearer, make_api
 
 ORG = "org_clichy"
 
@@ -206,6 +209,32 @@ def test_a_crash_right_after_publishing_cannot_lose_the_live_message(api: Api) -
     sent = emails_to(api)
     assert sent["p1@people.example"] == 2  # approved, then live
     assert [sent[f"s{n}@people.example"] for n in range(3)] == [1, 1, 1]
+
+
+@pytest.fixture
+def small_chunks(env: Settings) -> Iterator[Api]:
+    yield from make_api(dataclasses.replace(env, participant_email_chunk=4))
+
+
+def test_supporters_are_told_in_chunks_once_each_even_redelivered(small_chunks: Api) -> None:
+    api = small_chunks
+    pid, cid = adopted_with_supporters(api, 10)
+    ok(call(api, "POST", f"/admin/challenges/{cid}/publish", ADMIN))
+    api.drain()
+    api.drain()
+    chunks = [
+        supporter_chunk_from_item(item)
+        for item in ChallengeEventItem.query(pid, consistent_read=True)
+        if str(item.event).startswith("supporters#")
+    ]
+    assert sorted(chunk.page for chunk in chunks) == [0, 1, 2]  # 10 supporters, 4 a chunk
+    for chunk in chunks:  # every chunk delivered again: nothing more is sent or written
+        api.container.proposal_mail.run(chunk)
+    api.drain()
+    sent = emails_to(api)
+    assert [sent[f"s{n}@people.example"] for n in range(10)] == [1] * 10
+    assert sent["p1@people.example"] == 2  # approved, then live
+    assert len([i for i in ChallengeEventItem.query(pid) if i.event.startswith("supp")]) == 3
 
 
 def test_redelivered_outbox_records_send_nothing_twice(api: Api) -> None:
