@@ -217,6 +217,13 @@ def build_container(
     proposal_repository = DynamoProposalRepository()
     proposal_deliveries = DynamoProposalDeliveryRepository()
     web_links = WebLinks(settings.web_url)
+    proposals = ProposalService(
+        proposal_repository,
+        organization_cache,
+        challenges,
+        clock,
+        deliveries=proposal_deliveries,
+    )
 
     def proposal_contact(organization_id: str) -> tuple[str, str | None, str | None] | None:
         organization = organization_cache.get(organization_id, consistent=True)
@@ -291,13 +298,7 @@ def build_container(
             max_attempts=settings.notification_max_attempts,
             metrics=metrics,
         ),
-        proposals=ProposalService(
-            proposal_repository,
-            organization_cache,
-            challenges,
-            clock,
-            deliveries=proposal_deliveries,
-        ),
+        proposals=proposals,
         proposal_mail=ProposalMail(
             proposal_repository,
             proposal_deliveries,
@@ -311,7 +312,9 @@ def build_container(
             chunk_size=settings.participant_email_chunk,
             metrics=metrics,
         ),
-        events=EventService(DynamoEventRepository(), challenges, mailer, clock),
+        events=EventService(
+            DynamoEventRepository(), challenges, mailer, clock, proposals=proposals
+        ),
     )
 
 

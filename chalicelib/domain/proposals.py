@@ -142,5 +142,15 @@ class ProposalNotOpenError(ConflictError):
         )
 
 
+class ProposalNotPublicError(ConflictError):
+    """Meetups are held on a proposal everyone may see: an open (approved) or adopted one."""
+
+    def __init__(self, proposal_id: str, status: ProposalStatus) -> None:
+        super().__init__(
+            f"proposal {proposal_id!r} is {status}: meetups are only held on an open "
+            "(approved) or adopted proposal"
+        )
+
+
 class ProposalDecidedError(ConflictError):
     """Approving, rejecting or adopting a proposal whose status no longer allows it."""

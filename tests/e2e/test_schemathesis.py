@@ -308,6 +308,7 @@ MUST_REACH = {
         "POST /admin/campaigns",
         "GET /campaigns/{campaign_id}",
         "POST /admin/challenges/{challenge_id}/updates",
+        "POST /admin/proposals/{proposal_id}/events",
     },
     "participant": {
         "POST /challenges/{challenge_id}/pledges",
@@ -330,6 +331,7 @@ MUST_REACH = {
         "GET /proposals/{proposal_id}",
         "GET /events/{event_id}",
         "GET /events/{event_id}/calendar.ics",
+        "GET /proposals/{proposal_id}/events",
     },
 }
 
