@@ -308,7 +308,8 @@ MUST_REACH = {
         "POST /admin/campaigns",
         "GET /campaigns/{campaign_id}",
         "POST /admin/challenges/{challenge_id}/updates",
-        "POST /admin/proposals/{proposal_id}/events",
+        # Not the meetup creations: a start must fall between now and 2100, which generated
+        # date-times almost never do (the warm-start run creates one of each).
     },
     "participant": {
         "POST /challenges/{challenge_id}/pledges",
