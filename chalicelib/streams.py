@@ -21,7 +21,11 @@ from chalicelib.domain.events import is_seat_notice_key
 from chalicelib.domain.fanout import is_fanout_key
 from chalicelib.domain.follows import is_update_chunk_key
 from chalicelib.domain.model import CHALLENGE_ID_PREFIX
-from chalicelib.domain.proposals import is_proposal_event_key, proposal_event_from_key
+from chalicelib.domain.proposals import (
+    is_proposal_event_key,
+    is_supporter_chunk_key,
+    proposal_event_from_key,
+)
 from chalicelib.domain.teams import TeamChange
 from chalicelib.observability import set_correlation_id
 from chalicelib.services.tallies import PledgeChange, group_changes
@@ -30,6 +34,7 @@ from chalicelib.storage.counters import challenge_id_from_counter_key
 from chalicelib.storage.events import seat_notice_from_stream_image
 from chalicelib.storage.fanout import chunk_from_stream_image
 from chalicelib.storage.follows import update_chunk_from_stream_image
+from chalicelib.storage.proposals import supporter_chunk_from_stream_image
 from chalicelib.storage.tallies import pledge_change_from_stream_record
 from chalicelib.storage.teams import team_change_from_stream_record
 from chalicelib.wiring import Container
@@ -178,7 +183,8 @@ def notify_milestones(event: dict[str, Any], context: Any, container: Container)
     """A milestone was inserted in the outbox: send what each recipient is owed, once; and a
     participant e-mail fan-out chunk: e-mail its participants, once each; an update
     fan-out chunk: e-mail the update to its followers and pledgers, once each; a proposal
-    event: tell its proposer, supporters or organisation, once each; and a meetup seat
+    event: tell its proposer or organisation, once each (and start its supporters' chunks);
+    a supporters' chunk: e-mail those supporters, once each; and a meetup seat
     notice: e-mail the person their seat, once."""
 
     def record_handler(record: DynamoDBRecord) -> None:
@@ -194,6 +200,11 @@ def notify_milestones(event: dict[str, Any], context: Any, container: Container)
         if is_update_chunk_key(event_key):
             container.update_mail.run(
                 update_chunk_from_stream_image(image), time_left=_time_left(context)
+            )
+            return
+        if is_supporter_chunk_key(event_key):
+            container.proposal_mail.run(
+                supporter_chunk_from_stream_image(image), time_left=_time_left(context)
             )
             return
         if is_proposal_event_key(event_key):

@@ -225,6 +225,13 @@ def build_container(
     proposal_repository = DynamoProposalRepository()
     proposal_deliveries = DynamoProposalDeliveryRepository()
     web_links = WebLinks(settings.web_url)
+    proposals = ProposalService(
+        proposal_repository,
+        organization_cache,
+        challenges,
+        clock,
+        deliveries=proposal_deliveries,
+    )
 
     def proposal_contact(organization_id: str) -> tuple[str, str | None, str | None] | None:
         organization = organization_cache.get(organization_id, consistent=True)
@@ -301,13 +308,7 @@ def build_container(
             max_attempts=settings.notification_max_attempts,
             metrics=metrics,
         ),
-        proposals=ProposalService(
-            proposal_repository,
-            organization_cache,
-            challenges,
-            clock,
-            deliveries=proposal_deliveries,
-        ),
+        proposals=proposals,
         proposal_mail=ProposalMail(
             proposal_repository,
             proposal_deliveries,
@@ -318,9 +319,12 @@ def build_container(
             (web_links.proposal, web_links.challenge),
             clock,
             max_attempts=settings.notification_max_attempts,
+            chunk_size=settings.participant_email_chunk,
             metrics=metrics,
         ),
-        events=EventService(DynamoEventRepository(), challenges, mailer, clock),
+        events=EventService(
+            DynamoEventRepository(), challenges, mailer, clock, proposals=proposals
+        ),
         teams=TeamService(
             DynamoTeamRepository(),
             memberships,

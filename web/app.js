@@ -831,7 +831,7 @@ function ChallengePage({ t, id, sess }) {
         : null}
       <${FollowBlock} t=${t} ch=${ch} sess=${sess} key=${`follow:${ch.id}:${sess ? sess.sub : ""}`} />
       <${UpdatesBlock} t=${t} id=${ch.id} />
-      <${MeetupsBlock} t=${t} ch=${ch} sess=${sess} key=${`meetups:${ch.id}:${sess ? sess.sub : ""}`} />
+      <${MeetupsBlock} t=${t} owner=${`/challenges/${ch.id}`} sess=${sess} key=${`meetups:${ch.id}:${sess ? sess.sub : ""}`} />
 
       ${ch.beneficiary_choice
         ? html`<${VoteBlock} t=${t} ch=${ch} sess=${sess} mine=${mine}
@@ -1275,7 +1275,7 @@ function ProposeForm({ t, onProposed }) {
     </section>`;
 }
 
-function ProposalCard({ t, p, sess, onChanged }) {
+function ProposalCard({ t, p, sess, onChanged, page = false }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const supported = !!p.supported_by_me;
@@ -1289,7 +1289,7 @@ function ProposalCard({ t, p, sess, onChanged }) {
   };
   return html`
     <li class="card" data-testid="proposal-card" key=${p.id}>
-      <h2 class="card-title">${p.title}</h2>
+      <h2 class="card-title">${page ? p.title : html`<a href=${`#/proposals/${enc(p.id)}`}>${p.title}</a>`}</h2>
       <p class="card-action">${p.action}</p>
       ${p.description ? html`<p>${p.description}</p>` : null}
       <p class="muted" data-testid="proposal-supports">${t("proposalSupports", { n: p.supports, threshold: p.support_threshold })}
@@ -1330,6 +1330,24 @@ function ProposalList({ t, sess }) {
     ${sess
       ? html`<${ProposeForm} t=${t} onProposed=${() => load()} />`
       : html`<p><a href="#/signin?next=%2Fproposals">${t("signInToPropose")}</a></p>`}`;
+}
+
+// One proposal (the e-mails link here), with its meetups.
+function ProposalPage({ t, id, sess }) {
+  const [p, setP] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api(`/proposals/${enc(id)}`).then((found) => { setP(found); setError(null); }).catch(setError);
+  }, [id, sess && sess.token]);
+  return html`
+    <p><a href="#/proposals">${t("proposalsTitle")}</a></p>
+    <${Alert}>${error && problemText(t, error)}<//>
+    ${p === null && !error ? html`<p>${t("loading")}</p>` : null}
+    ${p ? html`
+      <h1 tabindex="-1">${p.title}</h1>
+      <ul class="cards"><${ProposalCard} t=${t} p=${p} sess=${sess} onChanged=${setP} page=${true} /></ul>
+      <${MeetupsBlock} t=${t} owner=${`/proposals/${p.id}`} sess=${sess} key=${`meetups:${p.id}:${sess ? sess.sub : ""}`} />`
+    : null}`;
 }
 
 const ADOPT_NAMES = ["sponsor.name", "sponsor.email", "beneficiary.name", "beneficiary.email", "reward"];
@@ -1420,24 +1438,27 @@ function AdminProposals({ t, sess }) {
 }
 
 // ---------------------------------------------------------------- meetups
-function MeetupsBlock({ t, ch, sess }) {
+// `owner`: the page the meetups are on, `/challenges/<id>` or `/proposals/<id>` (its API path
+// lists them, its hash is where sign-in comes back to).
+function MeetupsBlock({ t, owner, sess }) {
   const [events, setEvents] = useState(null);
   const [error, setError] = useState(null);
-  const load = () => api(`/challenges/${enc(ch.id)}/events`)
+  const [kind, id] = owner.split("/").filter(Boolean);
+  const load = () => api(`/${kind}/${enc(id)}/events`)
     .then((page) => { setEvents(page.items); setError(null); })
     .catch(setError);
-  useEffect(() => { load(); }, [ch.id]);
+  useEffect(() => { load(); }, [owner]);
   if (events && !events.length && !error) return null;
   return html`
     <section class="block" aria-labelledby="meetups-title">
       <h2 id="meetups-title">${t("meetupsTitle")}</h2>
       <${Alert} kind="warn">${error && problemText(t, error)}<//>
       ${events ? html`<ul class="cards meetups">${events.map((ev) => html`
-        <${MeetupItem} t=${t} ev=${ev} ch=${ch} sess=${sess} onChanged=${load} key=${ev.id} />`)}</ul>` : null}
+        <${MeetupItem} t=${t} ev=${ev} owner=${owner} sess=${sess} onChanged=${load} key=${ev.id} />`)}</ul>` : null}
     </section>`;
 }
 
-function MeetupItem({ t, ev, ch, sess, onChanged }) {
+function MeetupItem({ t, ev, owner, sess, onChanged }) {
   const [mine, setMine] = useState(undefined); // undefined: loading, null: not signed up
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
@@ -1469,7 +1490,7 @@ function MeetupItem({ t, ev, ch, sess, onChanged }) {
       ? (mine
         ? html`<button type="button" class="secondary" data-testid="meetup-cancel" disabled=${busy} onClick=${() => act("DELETE")}>${t("meetupCancel")}</button>`
         : html`<button type="button" data-testid="meetup-signup" disabled=${busy || mine === undefined} onClick=${() => act("PUT")}>${t("meetupSignUp")}</button>`)
-      : html`<p><a href=${`#/signin?next=${enc(`/challenges/${ch.id}`)}`}>${t("signInToMeetup")}</a></p>`}
+      : html`<p><a href=${`#/signin?next=${enc(owner)}`}>${t("signInToMeetup")}</a></p>`}
     <p><a href=${CONFIG.apiBase + ev.calendar_url} data-testid="meetup-ics" download=${`${ev.id}.ics`}>${t("meetupCalendar")}</a></p>
     <${Alert}>${error && problemText(t, error)}<//>
   </li>`;
@@ -2404,6 +2425,10 @@ function route(r, t, sess) {
   if ((x = m(/^\/campaigns\/([^/]+)$/))) {
     const id = decodeURIComponent(x[1]);
     return html`<${CampaignPage} t=${t} id=${id} sess=${sess} key=${id} />`;
+  }
+  if ((x = m(/^\/proposals\/([^/]+)$/))) {
+    const id = decodeURIComponent(x[1]);
+    return html`<${ProposalPage} t=${t} id=${id} sess=${sess} key=${id} />`;
   }
   if ((x = m(/^\/admin\/challenges\/([^/]+)$/))) {
     const id = decodeURIComponent(x[1]);

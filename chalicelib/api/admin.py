@@ -166,9 +166,9 @@ def update_challenge(
     audit=AuditAction.CHALLENGE_PUBLISH,
 )
 def publish_challenge(request: ApiRequest[Any, Any], challenge_id: str) -> AdminChallengeOut:
+    # An adopted proposal's proposer and supporters are told through the outbox record the
+    # publish itself writes.
     challenge = request.container.challenges.publish(challenge_id, request.scope)
-    # An adopted proposal's proposer and supporters are owed one e-mail each (the outbox).
-    request.container.proposals.challenge_published(challenge)
     return AdminChallengeOut.from_challenge(challenge)
 
 

@@ -1,5 +1,6 @@
-"""Meetup routes: admins create events on a challenge and change their capacity; people
-sign up and cancel; anyone who may see the challenge sees its events and their calendar file.
+"""Meetup routes: admins create events on a challenge or a proposal and change their
+capacity; people sign up and cancel; anyone who may see the challenge or proposal sees its
+events and their calendar file.
 
 The calendar is `/events/{event_id}/calendar.ics`, not `/events/{event_id}.ics`: API Gateway
 (and Chalice's router) only take a path parameter that is a whole segment, so `{id}.ics`
@@ -44,6 +45,30 @@ def create_event(request: ApiRequest[EventIn, Any], challenge_id: str) -> EventO
 
 
 @endpoint(
+    "/admin/proposals/{proposal_id}/events",
+    "POST",
+    summary="Create a meetup on an open or adopted proposal (409 for a pending or rejected "
+    "one; org-admins: proposals addressed to their organisation)",
+    auth="admin",
+    tag="admin",
+    response=EventOut,
+    status=201,
+    body=EventIn,
+    errors=(404, 409),
+    audit=EVENT_CREATE,
+)
+def create_proposal_event(request: ApiRequest[EventIn, Any], proposal_id: str) -> EventOut:
+    body = request.body
+    event = request.container.events.create_on_proposal(
+        proposal_id,
+        EventDraft(body.title, body.starts_at, body.place, body.capacity),
+        request.scope,
+    )
+    request.audit_note.organization_id = event.organization_id
+    return EventOut.from_event(event)
+
+
+@endpoint(
     "/admin/events/{event_id}",
     "PATCH",
     summary="Change a meetup's capacity: not below the people confirmed (409); a raise "
@@ -71,6 +96,19 @@ def set_capacity(request: ApiRequest[CapacityIn, Any], event_id: str) -> EventOu
 )
 def list_events(request: ApiRequest[Any, Any], challenge_id: str) -> EventList:
     events = request.container.events.list_for_challenge(challenge_id, request.principal)
+    return EventList(items=[EventOut.from_event(e) for e in events])
+
+
+@endpoint(
+    "/proposals/{proposal_id}/events",
+    "GET",
+    summary="A proposal's meetups, soonest first, with their counts",
+    auth="optional",
+    response=EventList,
+    errors=(404,),
+)
+def list_proposal_events(request: ApiRequest[Any, Any], proposal_id: str) -> EventList:
+    events = request.container.events.list_for_proposal(proposal_id, request.principal)
     return EventList(items=[EventOut.from_event(e) for e in events])
 
 

@@ -11,7 +11,11 @@ from typing import Any
 from chalice.app import Request, Response
 
 from chalicelib.domain import errors
-from chalicelib.domain.proposals import ProposalDecidedError, ProposalNotOpenError
+from chalicelib.domain.proposals import (
+    ProposalDecidedError,
+    ProposalNotOpenError,
+    ProposalNotPublicError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +53,7 @@ _KINDS: tuple[tuple[type[Exception], ProblemKind], ...] = (
     (errors.ChallengeNotReachedError, ProblemKind(409, "not-reached", "Target not reached")),
     (ProposalNotOpenError, ProposalNotOpenKind),
     (ProposalDecidedError, ProblemKind(409, "proposal-decided", "Proposal already decided")),
+    (ProposalNotPublicError, ProblemKind(409, "proposal-not-public", "Proposal not public")),
     (errors.EventPastError, ProblemKind(409, "event-past", "Event already started")),
     (
         errors.CapacityBelowConfirmedError,

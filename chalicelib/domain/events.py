@@ -1,4 +1,5 @@
-"""Meetups: an event on a challenge with a capacity, its sign-ups (RSVPs) and its waitlist."""
+"""Meetups: an event on a challenge or a proposal with a capacity, its sign-ups (RSVPs) and
+its waitlist."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class Event:
     seat is taken (`waiting > 0` implies `confirmed == capacity`)."""
 
     id: str
-    challenge_id: str
+    challenge_id: str | None  # the challenge it is on; None: it is on `proposal_id`
     organization_id: str | None
     title: str
     starts_at: datetime
@@ -32,6 +33,16 @@ class Event:
     created_at: datetime
     confirmed: int = 0
     waiting: int = 0
+    proposal_id: str | None = None  # the proposal it is on, when not on a challenge
+
+    def __post_init__(self) -> None:
+        if (self.challenge_id is None) == (self.proposal_id is None):
+            raise ValueError(f"event {self.id} must be on a challenge or on a proposal")
+
+    @property
+    def owner_id(self) -> str:
+        """The challenge's or proposal's id: where its seat notices sit in the outbox."""
+        return self.challenge_id or self.proposal_id or ""
 
     def has_started(self, now: datetime) -> bool:
         return now >= self.starts_at

@@ -48,6 +48,44 @@ def proposal_event_from_key(event_key: str) -> ProposalEvent:
     return ProposalEvent(event_key.removeprefix(PROPOSAL_EVENT_PREFIX))
 
 
+# The supporters' fan-out chunks of a proposal event, beside its outbox record (the same
+# partition, the proposal id); no other outbox key starts with this.
+SUPPORTER_CHUNK_PREFIX = "supporters#"
+
+
+@dataclass(frozen=True)
+class SupporterChunk:
+    """One page of a proposal's supporters to tell of `event`: those after `after` (exclusive;
+    None: from the first). Chunk `page` n+1 is written by chunk n."""
+
+    proposal_id: str
+    event: ProposalEvent
+    occurred_at: datetime
+    page: int = 0
+    after: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Deterministic, so a redelivered chunk writes the same successor, once."""
+        return f"{SUPPORTER_CHUNK_PREFIX}{self.event.value}#{self.page}"
+
+    def successor(self, after: str) -> SupporterChunk:
+        return replace(self, page=self.page + 1, after=after)
+
+    @classmethod
+    def from_key(
+        cls, proposal_id: str, key: str, occurred_at: datetime, after: str | None
+    ) -> SupporterChunk:
+        parts = key.removeprefix(SUPPORTER_CHUNK_PREFIX).split("#")
+        if not key.startswith(SUPPORTER_CHUNK_PREFIX) or len(parts) != 2:
+            raise ValueError(f"{key!r} is not a supporters' chunk")
+        return cls(proposal_id, ProposalEvent(parts[0]), occurred_at, int(parts[1]), after)
+
+
+def is_supporter_chunk_key(event_key: str) -> bool:
+    return event_key.startswith(SUPPORTER_CHUNK_PREFIX)
+
+
 @dataclass(frozen=True)
 class Proposal:
     id: str
@@ -101,6 +139,16 @@ class ProposalNotOpenError(ConflictError):
     def __init__(self, proposal_id: str, status: ProposalStatus) -> None:
         super().__init__(
             f"proposal {proposal_id!r} is {status}: only an open (approved) proposal takes supports"
+        )
+
+
+class ProposalNotPublicError(ConflictError):
+    """Meetups are held on a proposal everyone may see: an open (approved) or adopted one."""
+
+    def __init__(self, proposal_id: str, status: ProposalStatus) -> None:
+        super().__init__(
+            f"proposal {proposal_id!r} is {status}: meetups are only held on an open "
+            "(approved) or adopted proposal"
         )
 
 

@@ -315,7 +315,11 @@ class ChallengeService:
             )
 
     def publish(self, challenge_id: str, scope: AdminScope = PLATFORM) -> Challenge:
-        return self._transition(challenge_id, ChallengeStatus.DRAFT, ChallengeStatus.LIVE, scope)
+        """Draft → live; for an adopted proposal's challenge, the news its proposer and
+        supporters are owed is put in the outbox by the same write (docs/decisions.md)."""
+        return self._transition(
+            challenge_id, ChallengeStatus.DRAFT, ChallengeStatus.LIVE, scope, announce=True
+        )
 
     def close(self, challenge_id: str, scope: AdminScope = PLATFORM) -> Challenge:
         return self._transition(challenge_id, ChallengeStatus.LIVE, ChallengeStatus.CLOSED, scope)
@@ -326,9 +330,18 @@ class ChallengeService:
         source: ChallengeStatus,
         target: ChallengeStatus,
         scope: AdminScope,
+        *,
+        announce: bool = False,
     ) -> Challenge:
         challenge = self.get_for_admin(challenge_id, scope)
-        updated = self._cache.transition(challenge.id, source, target, self._clock.now())
+        # `proposal_id` is set when a proposal is adopted and never changes.
+        updated = self._cache.transition(
+            challenge.id,
+            source,
+            target,
+            self._clock.now(),
+            proposal_live=challenge.proposal_id if announce else None,
+        )
         if updated is None:
             current = self._challenges.get(challenge_id) or challenge
             raise InvalidTransitionError(

@@ -28,6 +28,10 @@ class EventRepository(Protocol):
         """A challenge's events, soonest first."""
         ...
 
+    def list_for_proposal(self, proposal_id: str) -> list[Event]:
+        """A proposal's events, soonest first."""
+        ...
+
     def set_capacity(self, event: Event, capacity: int, now: datetime) -> list[Rsvp] | None:
         """Change the capacity; None (nothing changed) if it is below the confirmed count.
         A raise promotes the first people waiting into the new seats; they are returned."""

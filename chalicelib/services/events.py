@@ -1,5 +1,6 @@
-"""Meetups: create events on a challenge, sign up and cancel with an exact capacity and a
-waitlist in arrival order, the calendar file, and the seat e-mails (once per seat)."""
+"""Meetups: create events on a challenge or a proposal, sign up and cancel with an exact
+capacity and a waitlist in arrival order, the calendar file, and the seat e-mails (once per
+seat)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import html
 import logging
 import secrets
 from datetime import timedelta
+from typing import Protocol
 
 from chalicelib.domain.access import AdminScope
 from chalicelib.domain.errors import (
@@ -27,6 +29,12 @@ from chalicelib.domain.events import (
     SeatNotice,
 )
 from chalicelib.domain.model import Challenge, Principal
+from chalicelib.domain.proposals import (
+    Proposal,
+    ProposalNotFoundError,
+    ProposalNotPublicError,
+    ProposalStatus,
+)
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.event_ports import EventRepository
 from chalicelib.services.ports import Clock, EmailMessage, Mailer
@@ -72,6 +80,18 @@ def seat_message(event: Event, rsvp: Rsvp, *, promoted: bool) -> EmailMessage:
     )
 
 
+# A proposal takes meetups while everyone may see it.
+_PUBLIC_PROPOSAL = (ProposalStatus.OPEN, ProposalStatus.ADOPTED)
+
+
+class Proposals(Protocol):
+    """What meetups need of proposals (services/proposals.ProposalService)."""
+
+    def get_for_admin(self, proposal_id: str, scope: AdminScope) -> Proposal: ...
+
+    def get_visible(self, proposal_id: str, principal: Principal | None) -> Proposal: ...
+
+
 class EventService:
     def __init__(
         self,
@@ -79,9 +99,12 @@ class EventService:
         challenges: ChallengeService,
         mailer: Mailer,
         clock: Clock,
+        proposals: Proposals | None = None,
     ) -> None:
+        """`proposals`: for meetups on proposals (None: only on challenges)."""
         self._events = events
         self._challenges = challenges
+        self._proposals = proposals
         self._mailer = mailer
         self._clock = clock
 
@@ -92,22 +115,48 @@ class EventService:
     ) -> tuple[Event, Challenge]:
         """The event, and its challenge (whose organisation the audit entry names)."""
         challenge = self._challenges.get_for_admin(challenge_id, scope)
+        event = self._new_event(draft, challenge.organization_id, challenge_id=challenge.id)
+        self._events.add(event)
+        return event, challenge
+
+    def create_on_proposal(self, proposal_id: str, draft: EventDraft, scope: AdminScope) -> Event:
+        """An event on an open or adopted proposal: an org-admin's own organisation's only
+        (another's, or one addressed to none, is not found), as approving it."""
+        proposal = self._proposal_service().get_for_admin(proposal_id, scope)
+        if proposal.status not in _PUBLIC_PROPOSAL:
+            raise ProposalNotPublicError(proposal.id, proposal.status)
+        event = self._new_event(draft, proposal.organization_id, proposal_id=proposal.id)
+        self._events.add(event)
+        return event
+
+    def _new_event(
+        self,
+        draft: EventDraft,
+        organization_id: str | None,
+        *,
+        challenge_id: str | None = None,
+        proposal_id: str | None = None,
+    ) -> Event:
         _check_capacity(draft.capacity)
         now = self._clock.now()
         if draft.starts_at <= now:
             raise InvalidFieldsError("the event must start in the future", {"starts_at": "past"})
-        event = Event(
+        return Event(
             id=EVENT_ID_PREFIX + secrets.token_hex(8),
-            challenge_id=challenge.id,
-            organization_id=challenge.organization_id,
+            challenge_id=challenge_id,
+            proposal_id=proposal_id,
+            organization_id=organization_id,
             title=draft.title,
             starts_at=draft.starts_at,
             place=draft.place,
             capacity=draft.capacity,
             created_at=now,
         )
-        self._events.add(event)
-        return event, challenge
+
+    def _proposal_service(self) -> Proposals:
+        if self._proposals is None:
+            raise RuntimeError("this EventService was built without proposals")
+        return self._proposals
 
     def set_capacity(self, event_id: str, capacity: int, scope: AdminScope) -> Event:
         _check_capacity(capacity)
@@ -129,17 +178,26 @@ class EventService:
         return event
 
     def get_visible(self, event_id: str, principal: Principal | None) -> Event:
-        """The event, if its challenge may be seen (else it is not found either)."""
+        """The event, if its challenge or proposal may be seen (else it is not found either)."""
         event = self._get(event_id)
         try:
-            self._challenges.get_visible(event.challenge_id, principal, cached=True)
-        except ChallengeNotFoundError as error:
+            if event.challenge_id is not None:
+                self._challenges.get_visible(event.challenge_id, principal, cached=True)
+            elif event.proposal_id is not None:
+                self._proposal_service().get_visible(event.proposal_id, principal)
+        except (ChallengeNotFoundError, ProposalNotFoundError) as error:
             raise EventNotFoundError(event_id) from error
         return event
 
     def list_for_challenge(self, challenge_id: str, principal: Principal | None) -> list[Event]:
         challenge = self._challenges.get_visible(challenge_id, principal)
         return self._events.list_for_challenge(challenge.id)
+
+    def list_for_proposal(self, proposal_id: str, principal: Principal | None) -> list[Event]:
+        """A proposal's meetups, to whoever may see it (a pending one: its proposer and the
+        admins who may decide it, and it has none)."""
+        proposal = self._proposal_service().get_visible(proposal_id, principal)
+        return self._events.list_for_proposal(proposal.id)
 
     # Participants
 

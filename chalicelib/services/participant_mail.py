@@ -23,6 +23,7 @@ from chalicelib.domain.model import (
     Pledge,
     RecipientRole,
 )
+from chalicelib.services.fanout import Entries, chunk_entries
 from chalicelib.services.notifications import (
     Addressee,
     Delivered,
@@ -117,24 +118,21 @@ class ParticipantMail:
         return report
 
     def _participants(self, chunk: FanoutChunk) -> list[Pledge]:
-        """The chunk's pledges; the successor chunk is written first, so the rest of the
-        bucket goes on even while this chunk's failures are retried."""
-        page = self._fanout.participants(
-            chunk.challenge_id, chunk.bucket, after=chunk.after, limit=self._chunk_size
+        """The chunk's pledges (services/fanout.py: its successor is written first)."""
+
+        def read(limit: int | None, until: str | None) -> Entries[Pledge]:
+            page = self._fanout.participants(
+                chunk.challenge_id, chunk.bucket, after=chunk.after, limit=limit, until=until
+            )
+            return Entries(page.pledges, page.last)
+
+        return chunk_entries(
+            chunk,
+            read,
+            limit=self._chunk_size,
+            add_chunk=self._fanout.add_chunk,
+            stored=lambda successor: self._fanout.get_chunk(successor.challenge_id, successor.key),
         )
-        if page.last is None:
-            return page.pledges
-        successor = chunk.successor(page.last)
-        if self._fanout.add_chunk(successor):
-            return page.pledges
-        # A redelivery: the successor an earlier run wrote fixes where this chunk ends (pledges
-        # made or withdrawn since may have moved the page's end).
-        stored = self._fanout.get_chunk(successor.challenge_id, successor.key)
-        if stored is None or stored.after is None or stored.after == page.last:
-            return page.pledges
-        return self._fanout.participants(
-            chunk.challenge_id, chunk.bucket, after=chunk.after, until=stored.after
-        ).pledges
 
     def _send(
         self,

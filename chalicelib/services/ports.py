@@ -127,9 +127,19 @@ class ChallengeRepository(Protocol):
         ...
 
     def transition(
-        self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus, now: datetime
+        self,
+        challenge_id: str,
+        source: ChallengeStatus,
+        target: ChallengeStatus,
+        now: datetime,
+        *,
+        proposal_live: str | None = None,
     ) -> Challenge | None:
-        """Move from `source` to `target`; None if the challenge was not in `source`."""
+        """Move from `source` to `target`; None if the challenge was not in `source`.
+
+        `proposal_live`: the adopted proposal whose `challenge_live` outbox record is put in
+        the same transaction, so the status and the news of it are written together or not
+        at all."""
         ...
 
     def save_totals(self, challenge_id: str, totals: Totals) -> bool:

@@ -8,7 +8,13 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
-from chalicelib.domain.proposals import Proposal, ProposalEvent, ProposalStatus, Support
+from chalicelib.domain.proposals import (
+    Proposal,
+    ProposalEvent,
+    ProposalStatus,
+    Support,
+    SupporterChunk,
+)
 from chalicelib.services.ports import Page
 
 
@@ -65,13 +71,23 @@ class ProposalRepository(Protocol):
         """Move an open proposal to adopted, linked to `challenge_id`; None if not open."""
         ...
 
-    def record_event(self, proposal_id: str, event: ProposalEvent, *, now: datetime) -> bool:
-        """Put `event` in the outbox unless it is there; True if written now."""
+    def supporters(
+        self,
+        proposal_id: str,
+        *,
+        after: str | None,
+        limit: int | None,
+        until: str | None = None,
+    ) -> Page[Support]:
+        """Supports in participant order after `after`: at most `limit` (the cursor: the last
+        participant id, when more may follow), or up to `until` inclusive."""
         ...
 
-    def supporters(self, proposal_id: str, *, after: str | None, limit: int) -> Page[Support]:
-        """A page of supports in participant order (the cursor: the last participant id)."""
+    def add_chunk(self, chunk: SupporterChunk) -> bool:
+        """Put a supporters' chunk in the outbox unless it is there; True if written now."""
         ...
+
+    def get_chunk(self, proposal_id: str, key: str) -> SupporterChunk | None: ...
 
     def of_participant(self, participant_id: str) -> tuple[list[Proposal], list[Support]]:
         """What a person proposed and supported (their export)."""

@@ -274,17 +274,6 @@ class ProposalService:
         )
         return proposal, challenge
 
-    def challenge_published(self, challenge: Challenge) -> None:
-        """An adopted proposal's challenge went live: its proposer and supporters are owed
-        one e-mail each (the outbox record is written once)."""
-        if challenge.proposal_id is None:
-            return
-        if self._proposals.get(challenge.proposal_id) is None:
-            return
-        self._proposals.record_event(
-            challenge.proposal_id, ProposalEvent.CHALLENGE_LIVE, now=self._clock.now()
-        )
-
     # --- personal data --------------------------------------------------------------------------
 
     def records(self, participant_id: str) -> ProposalRecords:

@@ -25,6 +25,7 @@ from chalicelib.domain.follows import (
     sign_unsubscribe,
 )
 from chalicelib.domain.model import Challenge
+from chalicelib.services.fanout import Entries, chunk_entries
 from chalicelib.services.follow_ports import (
     FollowRepository,
     UnsubscribeSecret,
@@ -166,19 +167,19 @@ class UpdateMail:
         )
 
     def _recipients(self, chunk: UpdateChunk, challenge: Challenge) -> list[Recipient]:
-        """The chunk's recipients; the successor chunk is written first, so the rest of the
-        source goes on even while this chunk's failures are retried."""
-        page = self._read(chunk, challenge, limit=self._chunk_size)
-        if page.last is None:
-            return page.recipients
-        successor = chunk.successor(page.last)
-        if self._updates.add_chunk(successor):
-            return page.recipients
-        # A redelivery: the successor an earlier run wrote fixes where this chunk ends.
-        stored = self._updates.get_chunk(successor.challenge_id, successor.key)
-        if stored is None or stored.after is None or stored.after == page.last:
-            return page.recipients
-        return self._read(chunk, challenge, limit=None, until=stored.after).recipients
+        """The chunk's recipients (services/fanout.py: its successor is written first)."""
+
+        def read(limit: int | None, until: str | None) -> Entries[Recipient]:
+            page = self._read(chunk, challenge, limit=limit, until=until)
+            return Entries(page.recipients, page.last)
+
+        return chunk_entries(
+            chunk,
+            read,
+            limit=self._chunk_size,
+            add_chunk=self._updates.add_chunk,
+            stored=lambda successor: self._updates.get_chunk(successor.challenge_id, successor.key),
+        )
 
     def _owed(self, recipient: Recipient, challenge: Challenge) -> str | None:
         """The address a recipient is owed this update at, or None; read at send time so

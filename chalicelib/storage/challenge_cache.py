@@ -179,11 +179,19 @@ class CachedChallengeRepository:
             self._written(challenge.id, updated)
 
     def transition(
-        self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus, now: datetime
+        self,
+        challenge_id: str,
+        source: ChallengeStatus,
+        target: ChallengeStatus,
+        now: datetime,
+        *,
+        proposal_live: str | None = None,
     ) -> Challenge | None:
         updated: Challenge | None = None
         try:
-            updated = self._challenges.transition(challenge_id, source, target, now)
+            updated = self._challenges.transition(
+                challenge_id, source, target, now, proposal_live=proposal_live
+            )
             return updated
         finally:
             self._written(challenge_id, updated)

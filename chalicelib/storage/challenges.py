@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pynamodb.exceptions import PutError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import ChallengeExistsError
@@ -22,6 +23,7 @@ from chalicelib.domain.model import (
     Totals,
     Visibility,
 )
+from chalicelib.domain.proposals import ProposalEvent
 from chalicelib.domain.votes import BeneficiaryChoice, Candidate
 from chalicelib.services.ports import PLAIN_CHANGES, ChallengeChanges, Page
 from chalicelib.settings import Settings
@@ -32,6 +34,7 @@ from chalicelib.storage.cursors import (
     encode_cursor,
     segment_position,
 )
+from chalicelib.storage.proposals import outbox_item as proposal_outbox_item
 from chalicelib.storage.tables import (
     CandidateAttribute,
     ChallengeEventItem,
@@ -304,13 +307,38 @@ class DynamoChallengeRepository:
         return challenge_from_item(item)
 
     def transition(
-        self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus, now: datetime
+        self,
+        challenge_id: str,
+        source: ChallengeStatus,
+        target: ChallengeStatus,
+        now: datetime,
+        *,
+        proposal_live: str | None = None,
     ) -> Challenge | None:
         item = ChallengeItem(id=challenge_id)
-        actions = [ChallengeItem.status.set(target.value), ChallengeItem.updated_at.set(now)]
-        if not update_if(item, actions, ChallengeItem.status == source.value):
+        actions: list[Action] = [
+            ChallengeItem.status.set(target.value),
+            ChallengeItem.updated_at.set(now),
+        ]
+        condition = ChallengeItem.status == source.value
+        if proposal_live is None:
+            if not update_if(item, actions, condition):
+                return None
+            return challenge_from_item(item)
+
+        def write() -> None:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.update(item, actions=actions, condition=condition)
+                # No condition of its own: a challenge leaves draft once, so the record is
+                # new; were it there, the put is a MODIFY, which the notifier ignores.
+                transaction.save(
+                    proposal_outbox_item(proposal_live, ProposalEvent.CHALLENGE_LIVE, now, 0)
+                )
+
+        if not transact_unless_refused(write):  # the status's is the only condition
             return None
-        return challenge_from_item(item)
+        # A transaction returns no values: read what was written.
+        return self.get(challenge_id, consistent=True)
 
     def save_totals(self, challenge_id: str, totals: Totals) -> bool:
         return update_if(

@@ -22,6 +22,18 @@ class EventsByChallenge(GlobalSecondaryIndex["EventItem"]):
     starts_key = UnicodeAttribute(range_key=True)  # <starts_at ISO>#<id>
 
 
+class EventsByProposal(GlobalSecondaryIndex["EventItem"]):
+    """A proposal's events, soonest first (sparse: `proposal_id` is set on those only). Keys
+    only, as `by_challenge`."""
+
+    class Meta:
+        index_name = "by_proposal"
+        projection = KeysOnlyProjection()
+
+    proposal_id = UnicodeAttribute(hash_key=True)
+    starts_key = UnicodeAttribute(range_key=True)  # <starts_at ISO>#<id>
+
+
 class EventItem(Model):
     """An event and its seat counter: `confirmed <= capacity` is the condition of every
     write that gives a seat, `next_seq` numbers arrivals, `waiting` counts the queue."""
@@ -30,7 +42,9 @@ class EventItem(Model):
         table_name = "events"
 
     id = UnicodeAttribute(hash_key=True)
-    challenge_id = UnicodeAttribute()
+    # Exactly one of the two: the challenge or the proposal the meetup is on.
+    challenge_id = UnicodeAttribute(null=True)
+    proposal_id = UnicodeAttribute(null=True)
     organization_id = UnicodeAttribute(null=True)
     title = UnicodeAttribute()
     starts_at = UTCDateTimeAttribute()
@@ -43,6 +57,7 @@ class EventItem(Model):
     created_at = UTCDateTimeAttribute()
 
     by_challenge = EventsByChallenge()
+    by_proposal = EventsByProposal()
 
 
 class RsvpsByParticipant(GlobalSecondaryIndex["RsvpItem"]):

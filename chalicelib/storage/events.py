@@ -47,6 +47,7 @@ def _event_from_item(item: EventItem) -> Event:
     return Event(
         id=item.id,
         challenge_id=item.challenge_id,
+        proposal_id=item.proposal_id,
         organization_id=item.organization_id,
         title=item.title,
         starts_at=item.starts_at,
@@ -122,6 +123,7 @@ class DynamoEventRepository:
         EventItem(
             id=event.id,
             challenge_id=event.challenge_id,
+            proposal_id=event.proposal_id,
             organization_id=event.organization_id,
             title=event.title,
             starts_at=event.starts_at,
@@ -141,7 +143,14 @@ class DynamoEventRepository:
             return None
 
     def list_for_challenge(self, challenge_id: str) -> list[Event]:
-        ids = [item.id for item in EventItem.by_challenge.query(challenge_id)]
+        return self._read([item.id for item in EventItem.by_challenge.query(challenge_id)])
+
+    def list_for_proposal(self, proposal_id: str) -> list[Event]:
+        return self._read([item.id for item in EventItem.by_proposal.query(proposal_id)])
+
+    @staticmethod
+    def _read(ids: list[str]) -> list[Event]:
+        """The events, in the index's order (soonest first), with their current counts."""
         found = {item.id: item for item in EventItem.batch_get(ids, consistent_read=True)}
         return [_event_from_item(found[i]) for i in ids if i in found]
 
@@ -211,7 +220,7 @@ class DynamoEventRepository:
 
     def _take_seat(self, event: Event, rsvp: Rsvp, seq: int) -> Rsvp:
         person = self._person_item(rsvp, RsvpStatus.CONFIRMED, seq)
-        notice = SeatNotice(event.challenge_id, event.id, rsvp.participant_id, seq, False)
+        notice = SeatNotice(event.owner_id, event.id, rsvp.participant_id, seq, False)
 
         def write() -> None:
             with TransactWrite(connection=_connection()) as transaction:
@@ -268,7 +277,7 @@ class DynamoEventRepository:
             condition=(RsvpItem.status == RsvpStatus.WAITLISTED.value)
             & (RsvpItem.seq == int(head.seq)),
         )
-        notice = SeatNotice(event.challenge_id, event.id, participant_id, int(head.seq), True)
+        notice = SeatNotice(event.owner_id, event.id, participant_id, int(head.seq), True)
         transaction.save(
             _notice_item(notice, now), condition=ChallengeEventItem.event.does_not_exist()
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,20 +22,17 @@ from chalicelib.services.follow_ports import (
 )
 from chalicelib.services.ports import Page
 from chalicelib.storage.follow_tables import FollowItem, UpdateDeliveryItem, UpdateItem
+from chalicelib.storage.leases import LeasedClaims
 from chalicelib.storage.tables import ChallengeEventItem
 from chalicelib.storage.transactions import (
     put_if_absent,
-    update_if,
     with_transaction_retries,
 )
-
-logger = logging.getLogger(__name__)
 
 # Chunks hold a participant id (where a page ends): deleted this long after their update.
 UPDATE_CHUNK_RETENTION = timedelta(days=30)
 # A person's claim on an update e-mail is kept this long (redeliveries stop after 24 h).
 UPDATE_DELIVERY_RETENTION = timedelta(days=30)
-PENDING, SENT, FAILED = "pending", "sent", "failed"
 
 
 def _follow_from_item(item: FollowItem) -> Follow:
@@ -194,6 +190,11 @@ class DynamoUpdateRepository:
         return update_chunk_from_item(item)
 
 
+_CLAIMS = LeasedClaims(
+    UpdateDeliveryItem, UpdateDeliveryItem.participant_id, UPDATE_DELIVERY_RETENTION
+)
+
+
 class DynamoUpdateDeliveryRepository:
     def claim(
         self,
@@ -204,63 +205,24 @@ class DynamoUpdateDeliveryRepository:
         lease: timedelta,
     ) -> UpdateClaim | UpdateClaimRefused:
         item = UpdateDeliveryItem(update_id=update.id, participant_id=participant_id)
-        claimable = UpdateDeliveryItem.participant_id.does_not_exist() | (
-            (UpdateDeliveryItem.status == PENDING)
-            & (
-                UpdateDeliveryItem.lease_until.does_not_exist()
-                | (UpdateDeliveryItem.lease_until < now)
-            )
-        )
-        lease_until = now + lease
-        actions = [
-            UpdateDeliveryItem.challenge_id.set(update.challenge_id),
-            UpdateDeliveryItem.status.set(PENDING),
-            UpdateDeliveryItem.attempts.add(1),
-            UpdateDeliveryItem.lease_until.set(lease_until),
-            UpdateDeliveryItem.expires_at.set(
-                UpdateDeliveryItem.expires_at | (now + UPDATE_DELIVERY_RETENTION)
-            ),
-        ]
-        if not update_if(item, actions, claimable):
-            return self._why_refused(update.id, participant_id)
-        return UpdateClaim(update.id, participant_id, int(item.attempts), lease_until)
+        extra = [UpdateDeliveryItem.challenge_id.set(update.challenge_id)]
+        taken = _CLAIMS.claim(item, now=now, lease=lease, extra=extra)
+        if taken is None:
+            if _CLAIMS.held(update.id, participant_id):
+                return UpdateClaimRefused.HELD
+            return UpdateClaimRefused.SETTLED
+        attempts, lease_until = taken
+        return UpdateClaim(update.id, participant_id, attempts, lease_until)
 
     @staticmethod
-    def _why_refused(update_id: str, participant_id: str) -> UpdateClaimRefused:
-        try:
-            stored = UpdateDeliveryItem.get(update_id, participant_id, consistent_read=True)
-        except UpdateDeliveryItem.DoesNotExist:
-            return UpdateClaimRefused.HELD  # erased meanwhile; the next delivery decides
-        return UpdateClaimRefused.HELD if stored.status == PENDING else UpdateClaimRefused.SETTLED
-
-    def _finish(self, claim: UpdateClaim, actions: list[Any]) -> None:
-        recorded = update_if(
-            UpdateDeliveryItem(update_id=claim.update_id, participant_id=claim.participant_id),
-            [*actions, UpdateDeliveryItem.lease_until.remove()],
-            # The lease fences the outcome: a sender whose lease was taken records nothing.
-            UpdateDeliveryItem.lease_until == claim.lease_until,
-        )
-        if not recorded:
-            logger.warning("update e-mail %s: lease lost before its outcome", claim.update_id)
+    def _item(claim: UpdateClaim) -> UpdateDeliveryItem:
+        return UpdateDeliveryItem(update_id=claim.update_id, participant_id=claim.participant_id)
 
     def mark_sent(self, claim: UpdateClaim, *, now: datetime) -> None:
-        self._finish(
-            claim,
-            [
-                UpdateDeliveryItem.status.set(SENT),
-                UpdateDeliveryItem.sent_at.set(now),
-                UpdateDeliveryItem.last_error.remove(),
-            ],
-        )
+        _CLAIMS.mark_sent(self._item(claim), claim.lease_until, now=now)
 
     def mark_failed(self, claim: UpdateClaim, *, error: str, final: bool) -> None:
-        self._finish(
-            claim,
-            [
-                UpdateDeliveryItem.status.set(FAILED if final else PENDING),
-                UpdateDeliveryItem.last_error.set(error[:500]),
-            ],
-        )
+        _CLAIMS.mark_failed(self._item(claim), claim.lease_until, error=error, final=final)
 
     def _items(self, participant_id: str) -> list[UpdateDeliveryItem]:
         keys = [

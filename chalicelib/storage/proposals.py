@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import Metric, Target
-from chalicelib.domain.proposals import Proposal, ProposalEvent, ProposalStatus, Support
+from chalicelib.domain.proposals import (
+    Proposal,
+    ProposalEvent,
+    ProposalStatus,
+    Support,
+    SupporterChunk,
+)
 from chalicelib.services.ports import Page
 from chalicelib.services.proposal_ports import (
     ProposalClaim,
@@ -22,6 +27,7 @@ from chalicelib.services.proposal_ports import (
     SupportWrite,
 )
 from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
+from chalicelib.storage.leases import LeasedClaims
 from chalicelib.storage.proposal_tables import (
     ProposalDeliveryItem,
     ProposalItem,
@@ -31,18 +37,17 @@ from chalicelib.storage.proposal_tables import (
 from chalicelib.storage.tables import ChallengeEventItem
 from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
-    CONDITIONAL_CHECK_FAILED_EXCEPTION,
     cancellation_codes,
+    put_if_absent,
     transact_unless_refused,
     update_if,
     with_transaction_retries,
 )
 
-logger = logging.getLogger(__name__)
-
 # A person's claim on a proposal e-mail is kept this long (redeliveries stop after 24 h).
 PROPOSAL_DELIVERY_RETENTION = timedelta(days=30)
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+# A chunk holds a supporter's id (where its page ends): deleted this long after it was made.
+SUPPORTER_CHUNK_RETENTION = timedelta(days=30)
 ERASED = "erased"  # what an erased proposer's id becomes on their proposals
 
 
@@ -124,6 +129,34 @@ def outbox_item(proposal_id: str, event: ProposalEvent, now: datetime, supports:
         quantity=0,
         reached=False,
     )
+
+
+def _chunk_to_item(chunk: SupporterChunk) -> ChallengeEventItem:
+    # The outbox's milestone attributes are required: a chunk fills them neutrally.
+    return ChallengeEventItem(
+        challenge_id=chunk.proposal_id,
+        event=chunk.key,
+        occurred_at=chunk.occurred_at,
+        participants=0,
+        quantity=0,
+        reached=False,
+        fanout_page=chunk.page,
+        fanout_after=chunk.after,
+        expires_at=chunk.occurred_at + SUPPORTER_CHUNK_RETENTION,
+    )
+
+
+def supporter_chunk_from_item(item: ChallengeEventItem) -> SupporterChunk:
+    if item.occurred_at is None:
+        raise ValueError(f"supporters' chunk {item.event!r} has no occurred_at")
+    return SupporterChunk.from_key(
+        item.challenge_id, str(item.event), item.occurred_at, item.fanout_after
+    )
+
+
+def supporter_chunk_from_stream_image(image: dict[str, Any]) -> SupporterChunk:
+    """Read a supporters' chunk from its stream image (DynamoDB JSON)."""
+    return supporter_chunk_from_item(ChallengeEventItem.from_raw_data(image))
 
 
 class DynamoProposalRepository:
@@ -287,25 +320,38 @@ class DynamoProposalRepository:
             return None
         return self.get(proposal_id)
 
-    def record_event(self, proposal_id: str, event: ProposalEvent, *, now: datetime) -> bool:
-        try:
-            outbox_item(proposal_id, event, now, 0).save(
-                condition=ChallengeEventItem.event.does_not_exist()
-            )
-        except PutError as error:
-            if error.cause_response_code == CONDITIONAL_CHECK_FAILED_EXCEPTION:
-                return False
-            raise
-        return True
-
-    def supporters(self, proposal_id: str, *, after: str | None, limit: int) -> Page[Support]:
-        condition = SupportItem.participant_id > after if after is not None else None
+    def supporters(
+        self,
+        proposal_id: str,
+        *,
+        after: str | None,
+        limit: int | None,
+        until: str | None = None,
+    ) -> Page[Support]:
+        key = SupportItem.participant_id
+        condition: Any = None
+        if after is not None and until is not None:
+            condition = key.between(after, until)  # inclusive: `after` dropped below
+        elif after is not None:
+            condition = key > after
+        elif until is not None:
+            condition = key <= until
         result = SupportItem.query(
             proposal_id, range_key_condition=condition, limit=limit, consistent_read=True
         )
-        supports = [_support_from_item(item) for item in result]
-        full = len(supports) >= limit
+        supports = [_support_from_item(item) for item in result if item.participant_id != after]
+        full = limit is not None and len(supports) >= limit
         return Page(supports, supports[-1].participant_id if full and supports else None)
+
+    def add_chunk(self, chunk: SupporterChunk) -> bool:
+        return put_if_absent(_chunk_to_item(chunk), ChallengeEventItem.event.does_not_exist())
+
+    def get_chunk(self, proposal_id: str, key: str) -> SupporterChunk | None:
+        try:
+            item = ChallengeEventItem.get(proposal_id, key, consistent_read=True)
+        except ChallengeEventItem.DoesNotExist:
+            return None
+        return supporter_chunk_from_item(item)
 
     def _proposal_items(self, participant_id: str) -> list[ProposalItem]:
         ids = [item.id for item in ProposalItem.by_proposer.query(participant_id)]
@@ -343,6 +389,11 @@ class DynamoProposalRepository:
         return changed
 
 
+_CLAIMS = LeasedClaims(
+    ProposalDeliveryItem, ProposalDeliveryItem.recipient, PROPOSAL_DELIVERY_RETENTION
+)
+
+
 class DynamoProposalDeliveryRepository:
     def claim(
         self,
@@ -353,64 +404,28 @@ class DynamoProposalDeliveryRepository:
         lease: timedelta,
     ) -> ProposalClaim | ProposalClaimRefused:
         item = ProposalDeliveryItem(proposal_id=proposal_id, recipient=recipient.recipient)
-        claimable = ProposalDeliveryItem.recipient.does_not_exist() | (
-            (ProposalDeliveryItem.status == PENDING)
-            & (
-                ProposalDeliveryItem.lease_until.does_not_exist()
-                | (ProposalDeliveryItem.lease_until < now)
-            )
+        extra = (
+            [ProposalDeliveryItem.participant_id.set(recipient.participant_id)]
+            if recipient.participant_id is not None
+            else []
         )
-        lease_until = now + lease
-        actions = [
-            ProposalDeliveryItem.status.set(PENDING),
-            ProposalDeliveryItem.attempts.add(1),
-            ProposalDeliveryItem.lease_until.set(lease_until),
-            ProposalDeliveryItem.expires_at.set(
-                ProposalDeliveryItem.expires_at | (now + PROPOSAL_DELIVERY_RETENTION)
-            ),
-        ]
-        if recipient.participant_id is not None:
-            actions.append(ProposalDeliveryItem.participant_id.set(recipient.participant_id))
-        if not update_if(item, actions, claimable):
-            try:
-                stored = ProposalDeliveryItem.get(
-                    proposal_id, recipient.recipient, consistent_read=True
-                )
-            except ProposalDeliveryItem.DoesNotExist:
-                return ProposalClaimRefused.HELD  # erased meanwhile; the next delivery decides
-            if stored.status == PENDING:
+        taken = _CLAIMS.claim(item, now=now, lease=lease, extra=extra)
+        if taken is None:
+            if _CLAIMS.held(proposal_id, recipient.recipient):
                 return ProposalClaimRefused.HELD
             return ProposalClaimRefused.SETTLED
-        return ProposalClaim(proposal_id, recipient.recipient, int(item.attempts), lease_until)
+        attempts, lease_until = taken
+        return ProposalClaim(proposal_id, recipient.recipient, attempts, lease_until)
 
-    def _finish(self, claim: ProposalClaim, actions: list[Any]) -> None:
-        recorded = update_if(
-            ProposalDeliveryItem(proposal_id=claim.proposal_id, recipient=claim.recipient),
-            [*actions, ProposalDeliveryItem.lease_until.remove()],
-            # The lease fences the outcome: a sender whose lease was taken records nothing.
-            ProposalDeliveryItem.lease_until == claim.lease_until,
-        )
-        if not recorded:
-            logger.warning("proposal message %s: lease lost before its outcome", claim.recipient)
+    @staticmethod
+    def _item(claim: ProposalClaim) -> ProposalDeliveryItem:
+        return ProposalDeliveryItem(proposal_id=claim.proposal_id, recipient=claim.recipient)
 
     def mark_sent(self, claim: ProposalClaim, *, now: datetime) -> None:
-        self._finish(
-            claim,
-            [
-                ProposalDeliveryItem.status.set(SENT),
-                ProposalDeliveryItem.sent_at.set(now),
-                ProposalDeliveryItem.last_error.remove(),
-            ],
-        )
+        _CLAIMS.mark_sent(self._item(claim), claim.lease_until, now=now)
 
     def mark_failed(self, claim: ProposalClaim, *, error: str, final: bool) -> None:
-        self._finish(
-            claim,
-            [
-                ProposalDeliveryItem.status.set(FAILED if final else PENDING),
-                ProposalDeliveryItem.last_error.set(error[:500]),
-            ],
-        )
+        _CLAIMS.mark_failed(self._item(claim), claim.lease_until, error=error, final=final)
 
     def _items(self, participant_id: str) -> list[ProposalDeliveryItem]:
         keys = [

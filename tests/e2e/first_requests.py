@@ -275,6 +275,12 @@ def exercise_proposals(
     check("proposals", client.call(("GET", "/proposals"), "/proposals?status=open"), 200)
     check("proposals near", client.call(("GET", "/proposals"), "/proposals?near=48.9,2.3"), 200)
     check("proposal", client.call(("GET", "/proposals/{proposal_id}"), f"/proposals/{pid}"), 200)
+    starts = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 86_400))
+    meetup = {"title": "Warm proposal café", "starts_at": starts, "place": "Here", "capacity": 5}
+    check("proposal event", client.call(("POST", admin + "/events"),
+          f"/admin/proposals/{pid}/events", token=client.admin, body=meetup), 201)  # fmt: skip
+    check("proposal events", client.call(("GET", "/proposals/{proposal_id}/events"),
+          f"/proposals/{pid}/events"), 200)  # fmt: skip
     support = ("/proposals/{proposal_id}/support", f"/proposals/{pid}/support")
     bob = participant("bob")
     check("support", client.call(("PUT", support[0]), support[1], token=bob), 200)

@@ -80,3 +80,50 @@ def test_a_meetup_with_one_place_a_waitlist_and_a_promotion(page: Page, stack: S
     expect(meetup.get_by_test_id("meetup-status")).to_have_attribute("data-status", "confirmed")
     expect(meetup.get_by_test_id("meetup-cancel")).to_be_visible()
     assert found == {"admin": [], "challenge": []}, found
+
+
+def test_a_proposals_page_lists_its_meetup_with_the_same_sign_up(page: Page, stack: Stack) -> None:
+    """A proposal's page (where its e-mails link) shows its meetups with the challenge page's
+    component: a participant takes the only place, a second one waits."""
+    tag = uuid.uuid4().hex[:6]
+    admin = stack.admin_token()
+    proposer = stack.participant_token(f"proposer-{tag}")
+    body = {
+        "title": f"Repair café {tag}",
+        "action": "I bring one broken thing a month",
+        "suggested_target": {"metric": "participants", "value": 50},
+        "postal_code": "92110",
+    }
+    made = stack.request("POST", "/proposals", token=proposer, json=body)
+    assert made.status_code == 201, made.text
+    pid = made.json()["id"]
+    approved = stack.request("POST", f"/admin/proposals/{pid}/approve", token=admin, json={})
+    assert approved.status_code == 200, approved.text
+    title = f"First evening {tag}"
+    starts = (datetime.now() + timedelta(days=3)).astimezone().isoformat()
+    meetup_body = {"title": title, "starts_at": starts, "place": "Bibliothèque", "capacity": 1}
+    created = stack.request("POST", f"/admin/proposals/{pid}/events", token=admin, json=meetup_body)
+    assert created.status_code == 201, created.text
+
+    page.goto(f"/#/proposals/{pid}")  # signed out: the meetup, and a way to sign in
+    meetup = page.get_by_test_id("meetup").filter(has_text=title)
+    expect(meetup).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Repair café {tag}")
+
+    sign_in_with_email(page, f"pfirst-{tag}", f"pfirst-{tag}@people.example")
+    page.goto(f"/#/proposals/{pid}")
+    meetup = page.get_by_test_id("meetup").filter(has_text=title)
+    expect(meetup.get_by_test_id("meetup-signup")).to_be_enabled()
+    meetup.get_by_test_id("meetup-signup").click()
+    expect(meetup.get_by_test_id("meetup-status")).to_have_attribute("data-status", "confirmed")
+
+    sign_in_with_email(page, f"psecond-{tag}", f"psecond-{tag}@people.example")
+    page.goto(f"/#/proposals/{pid}")
+    meetup = page.get_by_test_id("meetup").filter(has_text=title)
+    meetup.get_by_test_id("meetup-signup").click()
+    status = meetup.get_by_test_id("meetup-status")
+    expect(status).to_have_attribute("data-status", "waitlisted")
+    expect(status).to_contain_text("(position 1)")
+    href = meetup.get_by_test_id("meetup-ics").get_attribute("href") or ""
+    assert href.endswith("/calendar.ics"), href
+    assert serious_violations(page) == []

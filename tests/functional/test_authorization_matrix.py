@@ -225,6 +225,12 @@ CASES: dict[tuple[str, str], Case] = {
         404,
         body=lambda r: ADOPTION,
     ),
+    ("POST", "/admin/proposals/{proposal_id}/events"): Case(
+        lambda r: f"/admin/proposals/{r.open_proposal}/events",
+        201,
+        404,
+        body=lambda r: _event_body(),
+    ),
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -96,6 +97,21 @@ def test_seats_then_queue_then_promotion(repository: EventRepository) -> None:
     assert current is not None
     assert (current.confirmed, current.waiting) == (2, 1)
     assert repository.position(stored[4]) == 1
+
+
+def test_events_are_listed_by_what_they_are_on(repository: EventRepository) -> None:
+    on_challenge = event(5, 1)
+    later = replace(event(5, 2), challenge_id=None, proposal_id="prop_1")
+    sooner = replace(later, id="evt_0003", starts_at=later.starts_at - timedelta(days=1))
+    for made in (on_challenge, later, sooner):
+        repository.add(made)
+    assert [e.id for e in repository.list_for_challenge("ch_1")] == ["evt_0001"]
+    assert [e.id for e in repository.list_for_proposal("prop_1")] == ["evt_0003", "evt_0002"]
+    assert repository.get("evt_0002") == later
+    # A sign-up works as on a challenge's event.
+    repository.rsvp(later, signup(later.id, 1))
+    assert repository.get_rsvp(later.id, "person-0001") is not None
+    assert repository.list_for_proposal("prop_missing") == []
 
 
 def test_capacity_changes_promote_into_new_seats(repository: EventRepository) -> None:

@@ -176,8 +176,6 @@ def test_adoption_links_an_open_proposal_once(store: ProposalStore) -> None:
     assert (adopted.status, adopted.challenge_id) == (ProposalStatus.ADOPTED, "ch_0001")
     assert store.proposals.adopt("prop_0001", "ch_0002", now=NOW) is None
     assert store.proposals.list_open_in(["u09tv"], limit=10) == []
-    assert store.proposals.record_event("prop_0001", ProposalEvent.CHALLENGE_LIVE, now=NOW)
-    assert not store.proposals.record_event("prop_0001", ProposalEvent.CHALLENGE_LIVE, now=NOW)
 
 
 def test_a_persons_records_and_their_erasure(store: ProposalStore) -> None:

@@ -4,16 +4,26 @@ supporters told once), and the 4xx problems."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from chalicelib.domain.model import Challenge, ChallengeStatus
 from chalicelib.local.tokens import mint_local_token
-from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
+from chalicelib.services.challenges import ChallengeService
+from chalicelib.services.ports import SystemClock
+from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT, Settings
+from chalicelib.storage.challenges import DynamoChallengeRepository
+from chalicelib.storage.proposals import supporter_chunk_from_item
 from chalicelib.storage.tables import ChallengeEventItem
-from tests.functional.conftest import ADMIN, Api, Endpoint, bearer
+from chalicelib.wiring import set_container
+from tests.functional.conftest import ADMIN, Api, Endpoint, bearer, make_api
 
 ORG = "org_clichy"
 
@@ -140,6 +150,91 @@ def test_the_whole_life_of_a_proposal(api: Api, endpoint: Endpoint) -> None:
     sent = emails_to(api)
     assert sent["p1@people.example"] == 2  # approved, then live
     assert [sent[f"s{n}@people.example"] for n in range(1, 5)] == [1, 1, 1, 1]
+
+
+class DiesAfterPublishing(DynamoChallengeRepository):
+    """The function dies right after the publish's write, before it answers."""
+
+    def transition(
+        self,
+        challenge_id: str,
+        source: ChallengeStatus,
+        target: ChallengeStatus,
+        now: datetime,
+        *,
+        proposal_live: str | None = None,
+    ) -> Challenge | None:
+        super().transition(challenge_id, source, target, now, proposal_live=proposal_live)
+        raise TimeoutError("the Lambda timed out here")
+
+
+def adopted_with_supporters(api: Api, supporters: int) -> tuple[str, str]:
+    setup_org(api, threshold=1000)
+    pid = propose(api)["id"]
+    ok(call(api, "POST", f"/admin/proposals/{pid}/approve", ADMIN, {}))
+    for n in range(supporters):
+        ok(call(api, "PUT", f"/proposals/{pid}/support", person(f"s{n}")))
+    adoption = {
+        "sponsor": {"name": "Ville de Clichy", "email": "sponsor@clichy.example"},
+        "beneficiary": {"name": "Repair café", "email": "hello@repair.example"},
+        "reward": "a workshop room",
+    }
+    adopted = ok(call(api, "POST", f"/admin/proposals/{pid}/adopt", ADMIN, adoption), 201)
+    return pid, adopted["challenge"]["id"]
+
+
+def test_a_crash_right_after_publishing_cannot_lose_the_live_message(api: Api) -> None:
+    pid, cid = adopted_with_supporters(api, 3)
+    container = api.container
+    crashing = ChallengeService(
+        DiesAfterPublishing(container.settings),
+        container.progress,
+        SystemClock(),
+        counter_shards=container.settings.counter_shards,
+    )
+    set_container(replace(container, challenges=crashing))
+    try:
+        died = call(api, "POST", f"/admin/challenges/{cid}/publish", ADMIN)
+        assert died.status_code == 500
+    finally:
+        set_container(container)
+    # Published, and the news of it written by the same transaction: publishing again is a
+    # 409, and there is nothing left to do but deliver the outbox.
+    assert api.challenge(cid)["status"] == "live"
+    again = call(api, "POST", f"/admin/challenges/{cid}/publish", ADMIN)
+    assert again.status_code == 409
+    assert "proposal#challenge_live" in {item.event for item in ChallengeEventItem.query(pid)}
+    api.drain()
+    api.drain()
+    sent = emails_to(api)
+    assert sent["p1@people.example"] == 2  # approved, then live
+    assert [sent[f"s{n}@people.example"] for n in range(3)] == [1, 1, 1]
+
+
+@pytest.fixture
+def small_chunks(env: Settings) -> Iterator[Api]:
+    yield from make_api(dataclasses.replace(env, participant_email_chunk=4))
+
+
+def test_supporters_are_told_in_chunks_once_each_even_redelivered(small_chunks: Api) -> None:
+    api = small_chunks
+    pid, cid = adopted_with_supporters(api, 10)
+    ok(call(api, "POST", f"/admin/challenges/{cid}/publish", ADMIN))
+    api.drain()
+    api.drain()
+    chunks = [
+        supporter_chunk_from_item(item)
+        for item in ChallengeEventItem.query(pid, consistent_read=True)
+        if str(item.event).startswith("supporters#")
+    ]
+    assert sorted(chunk.page for chunk in chunks) == [0, 1, 2]  # 10 supporters, 4 a chunk
+    for chunk in chunks:  # every chunk delivered again: nothing more is sent or written
+        api.container.proposal_mail.run(chunk)
+    api.drain()
+    sent = emails_to(api)
+    assert [sent[f"s{n}@people.example"] for n in range(10)] == [1] * 10
+    assert sent["p1@people.example"] == 2  # approved, then live
+    assert len([i for i in ChallengeEventItem.query(pid) if i.event.startswith("supp")]) == 3
 
 
 def test_redelivered_outbox_records_send_nothing_twice(api: Api) -> None:

@@ -42,6 +42,7 @@ from chalicelib.domain.model import (
     Totals,
     Visibility,
 )
+from chalicelib.domain.proposals import ProposalEvent, proposal_event_from_key
 from chalicelib.domain.series import HourCount
 from chalicelib.domain.sponsor_report import NotificationTally
 from chalicelib.domain.votes import BeneficiaryChoice, Candidate, CastOutcome, HeldVote
@@ -118,6 +119,8 @@ class Store:
     # Marks a pledge (challenge, participant) as an erasure does before moving it.
     mark_erasing: Callable[[str, str], None]
     votes: VoteRepository
+    # The proposal outbox records stored under a proposal id (a publish may write one).
+    proposal_events: Callable[[str], list[ProposalEvent]]
     _ids: int = 0
 
     def now(self) -> datetime:
@@ -182,6 +185,7 @@ def _fake_store() -> Store:
             (participant_id, challenge_id), "erased_0"
         ),
         votes=FakeVoteRepository(backend.db),
+        proposal_events=lambda pid: [e for p, e in backend.db.proposal_outbox if p == pid],
     )
 
 
@@ -223,6 +227,10 @@ def _dynamo_store(settings: Settings) -> Iterator[Store]:
             moderation=DynamoModeration(settings),
             mark_erasing=_dynamo_mark_erasing,
             votes=DynamoVoteRepository(settings),
+            proposal_events=lambda pid: [
+                proposal_event_from_key(item.event)
+                for item in ChallengeEventItem.query(pid, consistent_read=True)
+            ],
         )
 
 
@@ -318,6 +326,29 @@ def test_transition_moves_only_from_the_expected_status(store: Store) -> None:
         store.challenges.transition("ch_missing", ChallengeStatus.DRAFT, ChallengeStatus.LIVE, now)
         is None
     )
+
+
+def test_a_transition_announcing_a_proposal_writes_both_or_neither(store: Store) -> None:
+    challenge = store.live_challenge(status=ChallengeStatus.DRAFT, proposal_id="prop_0001")
+    now = store.now()
+
+    refused = store.challenges.transition(
+        challenge.id, ChallengeStatus.LIVE, ChallengeStatus.CLOSED, now, proposal_live="prop_0001"
+    )
+    assert refused is None
+    assert store.proposal_events("prop_0001") == []  # the status did not change: no news
+    live = store.challenges.transition(
+        challenge.id, ChallengeStatus.DRAFT, ChallengeStatus.LIVE, now, proposal_live="prop_0001"
+    )
+    assert live is not None
+    assert (live.status, live.updated_at, live.proposal_id) == (
+        ChallengeStatus.LIVE,
+        now,
+        "prop_0001",
+    )
+    assert store.stored(challenge.id) == live
+    assert store.proposal_events("prop_0001") == [ProposalEvent.CHALLENGE_LIVE]
+    assert store.milestones(challenge.id) == []  # the record is the proposal's, not a milestone
 
 
 def test_update_writes_only_in_allowed_statuses_and_no_target_once_reached(

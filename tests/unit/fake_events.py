@@ -36,6 +36,10 @@ class FakeEventRepository:
         found = [e for e in self.events.values() if e.challenge_id == challenge_id]
         return sorted(found, key=lambda e: (e.starts_at, e.id))
 
+    def list_for_proposal(self, proposal_id: str) -> list[Event]:
+        found = [e for e in self.events.values() if e.proposal_id == proposal_id]
+        return sorted(found, key=lambda e: (e.starts_at, e.id))
+
     def _waiting(self, event_id: str) -> list[Rsvp]:
         queue = [
             r
@@ -51,7 +55,7 @@ class FakeEventRepository:
         head = replace(queue[0], status=RsvpStatus.CONFIRMED, confirmed_at=now)
         self.rsvps[(event.id, head.participant_id)] = head
         self.outbox.append(
-            SeatNotice(event.challenge_id, event.id, head.participant_id, head.seq, True)
+            SeatNotice(event.owner_id, event.id, head.participant_id, head.seq, True)
         )
         return head
 
@@ -86,7 +90,7 @@ class FakeEventRepository:
                 stored = replace(stored, confirmed_at=rsvp.created_at)
                 self.events[event.id] = replace(current, confirmed=current.confirmed + 1)
                 self.outbox.append(
-                    SeatNotice(event.challenge_id, event.id, rsvp.participant_id, seq, False)
+                    SeatNotice(event.owner_id, event.id, rsvp.participant_id, seq, False)
                 )
             else:
                 stored = replace(rsvp, status=RsvpStatus.WAITLISTED, seq=seq)

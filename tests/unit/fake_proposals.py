@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from chalicelib.domain.proposals import Proposal, ProposalEvent, ProposalStatus, Support
+from chalicelib.domain.proposals import (
+    Proposal,
+    ProposalEvent,
+    ProposalStatus,
+    Support,
+    SupporterChunk,
+)
 from chalicelib.services.ports import Page
 from chalicelib.services.proposal_ports import (
     ProposalClaim,
@@ -17,14 +23,20 @@ from chalicelib.services.proposal_ports import (
     ProposalRecipient,
     SupportWrite,
 )
+from tests.unit.fakes import FakeDatabase
 
 
 class FakeProposalRepository:
-    def __init__(self) -> None:
+    def __init__(self, db: FakeDatabase | None = None) -> None:
+        """`db`: the challenge fakes' database, whose outbox a publish also writes to."""
         self.proposals: dict[str, Proposal] = {}
         self.supports: dict[tuple[str, str], Support] = {}
-        self.outbox: list[tuple[str, ProposalEvent]] = []  # in the order written
-        self._lock = threading.Lock()
+        shared = db or FakeDatabase()
+        # In the order written; the list and lock a challenge's publish shares.
+        self.outbox: list[tuple[str, ProposalEvent]] = shared.proposal_outbox
+        self._lock = shared.lock
+        # Supporters' chunks, (proposal id, key) → chunk, in the order written.
+        self.chunks: dict[tuple[str, str], SupporterChunk] = {}
 
     def _record(self, proposal_id: str, event: ProposalEvent) -> bool:
         if (proposal_id, event) in self.outbox:
@@ -141,19 +153,39 @@ class FakeProposalRepository:
             self.proposals[proposal_id] = adopted
             return adopted
 
-    def record_event(self, proposal_id: str, event: ProposalEvent, *, now: datetime) -> bool:
-        with self._lock:
-            return self._record(proposal_id, event)
-
-    def supporters(self, proposal_id: str, *, after: str | None, limit: int) -> Page[Support]:
+    def supporters(
+        self,
+        proposal_id: str,
+        *,
+        after: str | None,
+        limit: int | None,
+        until: str | None = None,
+    ) -> Page[Support]:
         with self._lock:
             found = sorted(
                 (s for (pid, _), s in self.supports.items() if pid == proposal_id),
                 key=lambda s: s.participant_id,
             )
-        found = [s for s in found if after is None or s.participant_id > after][:limit]
-        full = len(found) >= limit
+        found = [
+            s
+            for s in found
+            if (after is None or s.participant_id > after)
+            and (until is None or s.participant_id <= until)
+        ][:limit]
+        full = limit is not None and len(found) >= limit
         return Page(found, found[-1].participant_id if full and found else None)
+
+    def add_chunk(self, chunk: SupporterChunk) -> bool:
+        with self._lock:
+            key = (chunk.proposal_id, chunk.key)
+            if key in self.chunks:
+                return False
+            self.chunks[key] = chunk
+            return True
+
+    def get_chunk(self, proposal_id: str, key: str) -> SupporterChunk | None:
+        with self._lock:
+            return self.chunks.get((proposal_id, key))
 
     def of_participant(self, participant_id: str) -> tuple[list[Proposal], list[Support]]:
         with self._lock:

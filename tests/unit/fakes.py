@@ -33,6 +33,7 @@ from chalicelib.domain.model import (
     Visibility,
     tidy_quantity,
 )
+from chalicelib.domain.proposals import ProposalEvent
 from chalicelib.domain.series import HourCount, hour_start
 from chalicelib.domain.sponsor_report import NotificationTally
 from chalicelib.domain.votes import HeldVote
@@ -109,6 +110,9 @@ class FakeDatabase:
     # ones (tests/unit/fake_votes.py).
     vote_shards: dict[str, int] = field(default_factory=dict)
     closed_vote_shards: set[str] = field(default_factory=set)
+    # Proposal outbox records, (proposal id, event) in the order written: shared by the
+    # proposal fakes (tests/unit/fake_proposals.py) and a publish that announces one.
+    proposal_outbox: list[tuple[str, ProposalEvent]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     # With stale_reads, a non-consistent read of a challenge returns its previous version,
     # as an eventually consistent DynamoDB read may.
@@ -240,7 +244,13 @@ class FakeChallengeRepository:
             return updated
 
     def transition(
-        self, challenge_id: str, source: ChallengeStatus, target: ChallengeStatus, now: datetime
+        self,
+        challenge_id: str,
+        source: ChallengeStatus,
+        target: ChallengeStatus,
+        now: datetime,
+        *,
+        proposal_live: str | None = None,
     ) -> Challenge | None:
         with self._db.lock:
             current = self._db.challenges.get(challenge_id)
@@ -248,6 +258,11 @@ class FakeChallengeRepository:
                 return None
             updated = current.with_changes(status=target, updated_at=now)
             self._db.store_challenge(updated)
+            if proposal_live is not None:
+                # The same outbox the proposal fakes write (tests/unit/fake_proposals.py).
+                key = (proposal_live, ProposalEvent.CHALLENGE_LIVE)
+                if key not in self._db.proposal_outbox:
+                    self._db.proposal_outbox.append(key)
             return updated
 
     def save_totals(self, challenge_id: str, totals: Totals) -> bool:

@@ -104,8 +104,9 @@ def test_retry_after_is_documented_on_429_and_503(document: dict[str, Any]) -> N
 
 def test_request_examples_are_valid_requests(document: dict[str, Any]) -> None:
     from chalicelib.api.schemas import ChallengeCreate, ChallengePatch, PledgeIn, ReportIn
+    from chalicelib.api.schemas.events import EventIn
 
-    for model in (ChallengeCreate, ChallengePatch, PledgeIn, ReportIn):
+    for model in (ChallengeCreate, ChallengePatch, PledgeIn, ReportIn, EventIn):
         examples = document["components"]["schemas"][model.__name__]["examples"]
         assert examples
         for example in examples:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from chalicelib.api.schemas.common import Instant, Text, Timestamp, _Body
 from chalicelib.domain.events import MAX_CAPACITY, Event, Rsvp, RsvpStatus, RsvpView
@@ -15,6 +15,19 @@ Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY)]
 
 
 class EventIn(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Repair café: the first evening",
+                    "starts_at": "2099-05-14T18:30:00+02:00",
+                    "place": "Bibliothèque, 1 rue de la Liberté, Clichy",
+                    "capacity": 40,
+                }
+            ]
+        }
+    )
+
     title: Annotated[Text, StringConstraints(max_length=MAX_EVENT_TITLE)]
     starts_at: Instant = Field(description="when it starts, with its UTC offset; in the future")
     place: Annotated[Text, StringConstraints(max_length=MAX_PLACE)]
@@ -30,7 +43,12 @@ class CapacityIn(_Body):
 
 class EventOut(BaseModel):
     id: str
-    challenge_id: str
+    challenge_id: str | None = Field(
+        default=None, description="the challenge it is on (null: it is on a proposal)"
+    )
+    proposal_id: str | None = Field(
+        default=None, description="the proposal it is on (null: it is on a challenge)"
+    )
     title: str
     starts_at: Timestamp
     place: str
@@ -44,6 +62,7 @@ class EventOut(BaseModel):
         return cls(
             id=event.id,
             challenge_id=event.challenge_id,
+            proposal_id=event.proposal_id,
             title=event.title,
             starts_at=event.starts_at,
             place=event.place,
