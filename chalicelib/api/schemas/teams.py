@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from chalicelib.api.schemas.common import Identifier, Text, Timestamp, _Body
+from chalicelib.api.schemas.common import Identifier, OptionalText, Text, Timestamp, _Body
 from chalicelib.domain.teams import MIN_PARTICIPANTS_NAMED, Leaderboard, Membership, Team
 
 TeamName = Annotated[Text, StringConstraints(min_length=1, max_length=80)]
@@ -20,7 +20,7 @@ class TeamIn(_Body):
     )
 
     name: TeamName = Field(description="unique in the organisation (case aside): 409 otherwise")
-    description: Annotated[Text, StringConstraints(max_length=500)] = ""
+    description: Annotated[OptionalText, StringConstraints(max_length=500)] = ""
 
 
 class TeamOut(BaseModel):
