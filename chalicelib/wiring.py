@@ -242,6 +242,16 @@ def build_container(
 
     memberships = DynamoMembershipRepository()
     team_tallies = DynamoTeamTallies()
+    teams = TeamService(
+        DynamoTeamRepository(),
+        memberships,
+        team_tallies,
+        organization_cache,
+        challenges,
+        campaigns,
+        clock,
+        leaderboard_ttl=settings.leaderboard_ttl_seconds,
+    )
     return Container(
         settings=settings,
         authenticator=Authenticator(build_verifier(settings.jwt)),
@@ -275,6 +285,7 @@ def build_container(
             clock,
             time_zone=ZoneInfo(settings.report_time_zone),
             payouts=payout_repository,
+            teams=teams,  # its per-team figures, read now (never the leaderboards' cache)
         ),
         personal_data=PersonalDataService(DynamoPersonalData(settings), challenge_cache, clock),
         moderation=ModerationService(challenges, DynamoModeration(settings), clock),
@@ -325,16 +336,7 @@ def build_container(
         events=EventService(
             DynamoEventRepository(), challenges, mailer, clock, proposals=proposals
         ),
-        teams=TeamService(
-            DynamoTeamRepository(),
-            memberships,
-            team_tallies,
-            organization_cache,
-            challenges,
-            campaigns,
-            clock,
-            leaderboard_ttl=settings.leaderboard_ttl_seconds,
-        ),
+        teams=teams,
         # The challenge cache, as the other pledges-stream consumers: a challenge's
         # organisation and campaign never change once it has pledges.
         teams_tally=TeamTallyService(team_tallies, memberships, challenge_cache, clock),

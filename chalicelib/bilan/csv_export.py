@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 from chalicelib.domain.model import DeliveryStatus
+from chalicelib.domain.payouts import format_amount
 from chalicelib.domain.sponsor_report import SponsorReport
 
 Cell = str | int | float | date | None  # a datetime is a date
@@ -26,13 +27,16 @@ _FILE_MODE = 0o644 << 16  # -rw-r--r-- in the ZIP's Unix attributes
 
 
 def report_zip(report: SponsorReport) -> bytes:
-    """summary.csv, days.csv, areas.csv, challenges.csv and notifications.csv in a ZIP that
-    is the same bytes for the same report (its entries are dated by the report)."""
+    """summary.csv, days.csv, areas.csv, challenges.csv, teams.csv, payouts.csv and
+    notifications.csv in a ZIP that is the same bytes for the same report (its entries are
+    dated by the report). A table with nothing to list still has its header row."""
     tables = {
         "summary.csv": _summary(report),
         "days.csv": _days(report),
         "areas.csv": _areas(report),
         "challenges.csv": _challenges(report),
+        "teams.csv": _teams(report),
+        "payouts.csv": _payouts(report),
         "notifications.csv": _notifications(report),
     }
     stamp = report.generated_at.timetuple()[:6]
@@ -95,6 +99,7 @@ def _summary(report: SponsorReport) -> list[Row]:
         ("time_zone", report.time_zone),
     ]
     rows.extend((f"quantity_{unit}", value) for unit, value in report.quantity.items())
+    rows.extend((f"promised_{unit}", value) for unit, value in report.promised.items())
     return rows
 
 
@@ -127,6 +132,7 @@ def _challenges(report: SponsorReport) -> list[Row]:
             "reward",
             "participants",
             "quantity",
+            "promised",
             "reached_at",
         )
     ]
@@ -144,10 +150,33 @@ def _challenges(report: SponsorReport) -> list[Row]:
             plain_text(row.reward),
             row.participants,
             row.quantity,
+            row.promised,
             row.reached_at,
         )
         for row in report.challenges
     )
+    return rows
+
+
+def _teams(report: SponsorReport) -> list[Row]:
+    """The organisation's teams, as the report orders them: names and counts, no member."""
+    rows: list[Row] = [("team", "participants", "quantity", "unit")]
+    rows.extend(
+        (
+            plain_text(team.name),
+            team.participants,
+            team.quantity,
+            plain_text(team.unit) if team.unit else None,
+        )
+        for team in report.teams
+    )
+    return rows
+
+
+def _payouts(report: SponsorReport) -> list[Row]:
+    """What was paid out per currency, the amount with the currency's minor units."""
+    rows: list[Row] = [("currency", "amount")]
+    rows.extend((paid.currency, format_amount(paid.amount, paid.currency)) for paid in report.paid)
     return rows
 
 

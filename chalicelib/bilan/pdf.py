@@ -42,6 +42,7 @@ from chalicelib.bilan.labels import (
     NARROW_NO_BREAK_SPACE,
     Texts,
     format_date,
+    format_money,
     format_number,
     format_short_date,
     texts,
@@ -286,6 +287,7 @@ def _story(look: _Look) -> list[Flowable]:
     ]
     if report.subject is ReportSubject.CAMPAIGN:
         story += _challenges_table(look, styles)
+    story += _teams_table(look, styles)
     story += _days_table(look, styles)
     return story
 
@@ -391,6 +393,14 @@ def _figures(look: _Look, styles: _Styles) -> Table:
     figures += [
         (f"{format_number(value, look.locale)} {unit}", words["reported"])
         for unit, value in report.quantity.items()
+    ]
+    figures += [
+        (f"{format_number(value, look.locale)} {unit}", words["promised"])
+        for unit, value in report.promised.items()
+    ]
+    figures += [
+        (format_money(paid.amount, paid.currency, look.locale), words["paid"])
+        for paid in report.paid
     ]
     for status, label in (
         (DeliveryStatus.SENT, words["notifications_sent"]),
@@ -636,6 +646,30 @@ def _challenges_table(look: _Look, styles: _Styles) -> list[Flowable]:
         )
     widths = (CONTENT_WIDTH - 105 * mm, 25 * mm, 35 * mm, 45 * mm)
     return [_para(words["challenges_heading"], styles.heading), _table(look, rows, widths)]
+
+
+def _teams_table(look: _Look, styles: _Styles) -> list[Flowable]:
+    """The organisation's teams, as the report orders them (none: no table): names and
+    counts, never a member's name."""
+    words, locale = look.words, look.locale
+    if not look.report.teams:
+        return []
+    rows = [
+        _header(
+            look, styles, (words["team"], words["participants"].capitalize(), words["quantity"])
+        )
+    ]
+    for team in look.report.teams:
+        quantity = f"{format_number(team.quantity, locale)} {team.unit or ''}".strip()
+        rows.append(
+            [
+                _para(team.name, styles.cell),
+                _para(format_number(team.participants, locale), styles.number),
+                _para(quantity, styles.number),
+            ]
+        )
+    widths = (CONTENT_WIDTH - 80 * mm, 35 * mm, 45 * mm)
+    return [_para(words["teams_heading"], styles.heading), _table(look, rows, widths)]
 
 
 def _days_table(look: _Look, styles: _Styles) -> list[Flowable]:

@@ -55,6 +55,17 @@ class ChallengeRow:
 
 
 @dataclass(frozen=True)
+class TeamRow:
+    """One team of the organisation in the report: its name and figures, never its members'
+    names (a report goes to sponsors, beyond the organisation)."""
+
+    name: str
+    participants: int  # people whose pledges count for it (a campaign: once each)
+    quantity: int | float  # reported while in it
+    unit: str | None  # the challenge's unit; a campaign's if all its challenges share one
+
+
+@dataclass(frozen=True)
 class NotificationTally:
     """Deliveries of one kind (recipient role and channel) by status."""
 
@@ -100,6 +111,8 @@ class SponsorReport:
     paid: tuple[PayoutTotal, ...] = ()
     # What the pledges offer per unit (volunteering), beside `quantity` reported.
     promised: dict[str, int | float] = field(default_factory=dict)
+    # Every team of the organisation, most participants first (none: it has no teams).
+    teams: tuple[TeamRow, ...] = ()
 
     def notifications_with(self, status: DeliveryStatus) -> int:
         return sum(tally.count(status) for tally in self.notifications)

@@ -24,6 +24,7 @@ from chalicelib.domain.model import (
     ChallengeStatus,
     DeliveryStatus,
     quantities_by_unit,
+    tidy_quantity,
 )
 from chalicelib.domain.payouts import Payout, PayoutTotal, totals
 from chalicelib.domain.series import HourCount, days_from_hours, merge_hours
@@ -34,7 +35,9 @@ from chalicelib.domain.sponsor_report import (
     NotificationTally,
     ReportSubject,
     SponsorReport,
+    TeamRow,
 )
+from chalicelib.domain.teams import Team, TeamTally
 from chalicelib.services.campaigns import CampaignService
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.ports import Clock, OrganizationReader
@@ -54,6 +57,13 @@ class AreaCountReader(Protocol):
 
 class PayoutReader(Protocol):
     def all(self, challenge_id: str) -> list[Payout]: ...
+
+
+class TeamFigures(Protocol):
+    def tallies(self, scope_id: str, organization_id: str | None) -> list[tuple[Team, TeamTally]]:
+        """Every team of the organisation with its figures in the challenge's or campaign's
+        scope (none without an organisation)."""
+        ...
 
 
 class DeliveryTallyReader(Protocol):
@@ -127,6 +137,7 @@ class SponsorReportService:
         *,
         time_zone: ZoneInfo,
         payouts: PayoutReader | None = None,
+        teams: TeamFigures | None = None,
     ) -> None:
         self._challenges = challenges
         self._campaigns = campaigns
@@ -137,6 +148,7 @@ class SponsorReportService:
         self._clock = clock
         self._time_zone = time_zone
         self._payouts = payouts
+        self._teams = teams
 
     def for_challenge(
         self, challenge_id: str, scope: AdminScope = PLATFORM, *, locale: str | None = None
@@ -175,6 +187,7 @@ class SponsorReportService:
             hidden_participants=areas.hidden_participants,
             notifications=tuple(self._deliveries.tally(challenge.id)),
             paid=self._paid([challenge]),
+            teams=self._team_rows(challenge.id, challenge.organization_id, [challenge]),
         )
 
     def for_campaign(
@@ -216,6 +229,7 @@ class SponsorReportService:
                 tally for c in challenges for tally in self._deliveries.tally(c.id)
             ),
             paid=self._paid(challenges),
+            teams=self._team_rows(campaign.id, campaign.organization_id, challenges),
         )
 
     def _paid(self, challenges: Sequence[Challenge]) -> tuple[PayoutTotal, ...]:
@@ -224,6 +238,22 @@ class SponsorReportService:
             return ()
         reader = self._payouts
         return tuple(totals(p for c in challenges if c.reached for p in reader.all(c.id)))
+
+    def _team_rows(
+        self, scope_id: str, organization_id: str | None, challenges: Sequence[Challenge]
+    ) -> tuple[TeamRow, ...]:
+        """The organisation's teams with their figures in the scope, most participants first,
+        then by name; only names and counts (the leaderboard's k=5 rule is about members'
+        names, which a report never shows)."""
+        if self._teams is None or organization_id is None:
+            return ()
+        units = {c.target.unit for c in challenges}
+        unit = units.pop() if len(units) == 1 else None
+        rows = [
+            TeamRow(team.name, max(tally.participants, 0), tidy_quantity(tally.quantity), unit)
+            for team, tally in self._teams.tallies(scope_id, organization_id)
+        ]
+        return tuple(sorted(rows, key=lambda row: (-row.participants, row.name.casefold())))
 
     def _pledge_figures(self, challenges: Sequence[Challenge]) -> _PledgeFigures:
         hours = merge_hours(*(self._series.hours(c.id) for c in challenges))

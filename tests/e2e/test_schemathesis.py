@@ -5,9 +5,10 @@ the document.
 
 Path parameters are random strings most of the time (a 404, as documented), and known ids half
 of the time: a live challenge, a draft, a quantity challenge the participant pledged on, a
-reached one with a delivery log, a campaign, an organisation, seeded over HTTP before each
-run, so the fuzzer also reaches the 2xx paths. Each run seeds its own data on a stack of its
-own (this module's), so what the fuzzer writes stays out of the other e2e tests.
+reached one with a delivery log, a campaign, an organisation, a city with teams the
+participant is in, seeded over HTTP before each run, so the fuzzer also reaches the 2xx
+paths. Each run seeds its own data on a stack of its own (this module's), so what the fuzzer
+writes stays out of the other e2e tests.
 
 Alone: `.venv/bin/pytest -q tests/e2e/test_schemathesis.py` (about a minute on 2 cores).
 """
@@ -83,8 +84,13 @@ class Seeds:
     pending_proposal_ids: tuple[str, ...] = ()  # what approve and reject may decide
     open_proposal_ids: tuple[str, ...] = ()  # what supports and adoption may use
     event_ids: tuple[str, ...] = ()  # meetups on the live challenge
+    # An organisation anyone may join the teams of (no e-mail domains), and its teams.
+    team_organization_ids: tuple[str, ...] = ()
+    team_ids: tuple[str, ...] = ()
 
     def for_parameter(self, name: str, operation_path: str) -> tuple[str, ...]:
+        if name == "organization_id" and operation_path.startswith("/me/teams"):
+            return self.team_organization_ids  # the company's teams are a 403 for the fuzzer
         if name == "proposal_id":
             if operation_path.endswith(("/approve", "/reject")):
                 return self.pending_proposal_ids
@@ -96,6 +102,7 @@ class Seeds:
             "campaign_id": self.campaign_ids,
             "organization_id": self.organization_ids,
             "event_id": self.event_ids,
+            "team_id": self.team_ids,
         }
         return by_name.get(name, ())
 
@@ -181,18 +188,46 @@ def seed(stack: Stack, participant: str) -> Seeds:
         f"/admin/challenges/{live}/events",
         {"title": f"Fuzz café {tag}", "starts_at": starts, "place": "Clichy", "capacity": 1000},
     )
+    city, city_campaign, city_challenge, teams = _teams(stack, participant, tag)
     return Seeds(
+        team_organization_ids=(city,),
+        team_ids=teams,
         vote_challenge_ids=(vote,),
         candidate_ids=VOTE_CANDIDATES,
         pending_proposal_ids=pending,
         open_proposal_ids=opened,
         event_ids=(event_id,),
-        challenge_ids=(live, draft, quantity, reached),
+        challenge_ids=(live, draft, quantity, reached, city_challenge),
         pledged_challenge_ids=(quantity, live),
         withdrawable_challenge_ids=(live,),
-        campaign_ids=(campaign_id,),
-        organization_ids=(organization_id,),
+        campaign_ids=(campaign_id, city_campaign),
+        organization_ids=(organization_id, city),
     )
+
+
+def _teams(stack: Stack, participant: str, tag: str) -> tuple[str, str, str, tuple[str, ...]]:
+    """A city (no e-mail domains: anyone may join its teams) with two teams, and a campaign
+    and a km challenge of it that the participant pledged on as a member of the first team,
+    so that the leaderboards have a team with figures."""
+    city = _created(stack, "/admin/organizations", {"name": f"Fuzz City {tag}", "kind": "city"})
+    teams = tuple(
+        _created(stack, f"/admin/organizations/{city}/teams", {"name": name})
+        for name in ("North", "South")
+    )
+    campaign = _created(
+        stack, "/admin/campaigns", {"title": f"Fuzz city week {tag}", "organization_id": city}
+    )
+    challenge = stack.create_challenge(
+        organization_id=city,
+        campaign_id=campaign,
+        target={"metric": "quantity", "value": 500, "unit": "km"},
+    )["id"]
+    token = stack.participant_token(participant)
+    body = {"team_id": teams[0], "display_name": "Fuzz"}
+    joined = stack.request("PUT", f"/me/teams/{city}", token=token, json=body)
+    assert joined.status_code == 200, joined.text
+    _pledge(stack, challenge, token, {})
+    return city, campaign, challenge, teams
 
 
 def _proposals(
@@ -310,6 +345,8 @@ MUST_REACH = {
         "POST /admin/challenges/{challenge_id}/updates",
         # Not the meetup creations: a start must fall between now and 2100, which generated
         # date-times almost never do (the warm-start run creates one of each).
+        "POST /admin/organizations/{organization_id}/teams",
+        "GET /admin/organizations/{organization_id}/teams",
     },
     "participant": {
         "POST /challenges/{challenge_id}/pledges",
@@ -322,6 +359,9 @@ MUST_REACH = {
         "POST /proposals",
         "PUT /proposals/{proposal_id}/support",
         "PUT /events/{event_id}/rsvp",
+        "GET /me/teams",
+        "GET /me/teams/{organization_id}",
+        "PUT /me/teams/{organization_id}",
     },
     "anonymous": {
         "GET /challenges/{challenge_id}",
@@ -333,6 +373,8 @@ MUST_REACH = {
         "GET /events/{event_id}",
         "GET /events/{event_id}/calendar.ics",
         "GET /proposals/{proposal_id}/events",
+        "GET /challenges/{challenge_id}/leaderboard",
+        "GET /campaigns/{campaign_id}/leaderboard",
     },
 }
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 from typing import Any
 
 import pypdfium2 as pdfium
@@ -179,3 +180,104 @@ def test_reading_a_report_changes_no_figure(api: Api) -> None:
         k: v for k, v in before.items() if k != "generated_at"
     }
     assert api.challenge(cycling)["progress"]["participants"] == 6
+
+
+def _team(api: Api, name: str) -> str:
+    created = api.request("POST", f"/admin/organizations/{ORG}/teams", {"name": name}, ADMIN)
+    assert created.status_code == 201, created.body
+    team_id: str = json.loads(created.body)["id"]
+    return team_id
+
+
+def _join(api: Api, sub: str, team_id: str) -> None:
+    body = {"team_id": team_id, "display_name": f"Rider {sub}"}
+    joined = api.request("PUT", f"/me/teams/{ORG}", body, bearer(sub, org_id=ORG))
+    assert joined.status_code == 200, joined.body
+
+
+def _seed_teams(api: Api) -> tuple[str, str]:
+    """Humanis' week, with a km challenge its Lyon (3 people) and Paris (1) teams pledged on;
+    one Lyon member reported 12 km. The campaign's other challenges count no team."""
+    week, _, _ = _seed(api)
+    lyon, paris = _team(api, "Lyon"), _team(api, "Paris")
+    commute = api.create(
+        title="Commute",
+        organization_id=ORG,
+        campaign_id=week,
+        target={"metric": "quantity", "value": 500, "unit": "km"},
+    )["id"]
+    for sub, team_id in (("lyon-0", lyon), ("lyon-1", lyon), ("lyon-2", lyon), ("paris-0", paris)):
+        _join(api, sub, team_id)
+        assert api.pledge(commute, sub).status_code == 201
+    reported = api.request(
+        "POST", f"/challenges/{commute}/reports", {"quantity": 12}, bearer("lyon-0")
+    )
+    assert reported.status_code == 201, reported.body
+    api.drain()
+    return week, commute
+
+
+def _pdf_text(body: bytes) -> str:
+    return "\n".join(page.get_textpage().get_text_range() for page in pdfium.PdfDocument(body))
+
+
+def test_the_report_has_a_row_per_team_and_no_members_name(api: Api) -> None:
+    week, commute = _seed_teams(api)
+    report = json.loads(_report(api, f"/admin/challenges/{commute}/report").body)
+    assert report["teams"] == [
+        {"name": "Lyon", "participants": 3, "quantity": 12, "unit": "km"},
+        {"name": "Paris", "participants": 1, "quantity": 0, "unit": "km"},
+    ]
+    campaign = json.loads(_report(api, f"/admin/campaigns/{week}/report").body)
+    assert [(t["name"], t["participants"], t["quantity"]) for t in campaign["teams"]] == [
+        ("Lyon", 3, 12),
+        ("Paris", 1, 0),
+    ]
+    archive = zipfile.ZipFile(
+        io.BytesIO(
+            _report(
+                api, f"/admin/challenges/{commute}/report?format=csv", {**ADMIN, "Accept": "*/*"}
+            ).body
+        )
+    )
+    teams_csv = archive.read("teams.csv").decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(teams_csv))) == [
+        ["team", "participants", "quantity", "unit"],
+        ["Lyon", "3", "12", "km"],
+        ["Paris", "1", "0", "km"],
+    ]
+    pdf = _pdf_text(_report(api, f"/admin/challenges/{commute}/report?format=pdf", PDF).body)
+    assert "Teams" in pdf
+    assert "Lyon" in pdf
+    assert "Paris" in pdf
+    # Neither the names members chose for leaderboards nor their subs, in any format.
+    everything = [json.dumps(report), json.dumps(campaign), pdf]
+    everything += [archive.read(name).decode("utf-8-sig") for name in archive.namelist()]
+    for text in everything:
+        assert "Rider" not in text
+        assert "lyon-0" not in text
+
+
+def test_a_report_without_teams_has_no_teams_table(api: Api) -> None:
+    _, cycling, _ = _seed(api)
+    assert json.loads(_report(api, f"/admin/challenges/{cycling}/report").body)["teams"] == []
+    pdf = _pdf_text(_report(api, f"/admin/challenges/{cycling}/report?format=pdf", PDF).body)
+    assert "Teams" not in pdf
+
+
+def test_payouts_are_in_the_csv_and_the_pdf(api: Api) -> None:
+    _, cycling, _ = _seed(api)  # reached: 6 of 5
+    today = datetime.now(UTC).date().isoformat()
+    body = {"amount": "150.00", "currency": "EUR", "paid_on": today, "to": "beneficiary"}
+    paid = api.request("POST", f"/admin/challenges/{cycling}/payouts", body, ADMIN)
+    assert paid.status_code == 201, paid.body
+    zipped = _report(
+        api, f"/admin/challenges/{cycling}/report?format=csv", {**ADMIN, "Accept": "*/*"}
+    ).body
+    payouts_csv = zipfile.ZipFile(io.BytesIO(zipped)).read("payouts.csv").decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(payouts_csv))) == [
+        ["currency", "amount"],
+        ["EUR", "150.00"],
+    ]
+    pdf = _pdf_text(_report(api, f"/admin/challenges/{cycling}/report?format=pdf", PDF).body)
+    assert "150.00 EUR paid out" in " ".join(pdf.split())  # split: line breaks, no-break spaces

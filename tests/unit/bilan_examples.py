@@ -4,6 +4,7 @@ a single headcount challenge with areas, some of them too small to be shown."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from chalicelib.domain.areas import AreaCount
 from chalicelib.domain.model import (
@@ -14,6 +15,7 @@ from chalicelib.domain.model import (
     RecipientRole,
     Target,
 )
+from chalicelib.domain.payouts import PayoutTotal
 from chalicelib.domain.sponsor_report import (
     Branding,
     ChallengeRow,
@@ -21,6 +23,7 @@ from chalicelib.domain.sponsor_report import (
     NotificationTally,
     ReportSubject,
     SponsorReport,
+    TeamRow,
 )
 
 HUMANIS_BLUE = "#0b5394"
@@ -59,8 +62,18 @@ def _mode(
     )
 
 
+# Humanis' sites: a person counts once per team over the week, so the teams add up to 188.
+HUMANIS_TEAMS = (
+    TeamRow("Lyon", 71, 30_120.5, "km"),
+    TeamRow("Paris La Défense", 71, 28_400, "km"),
+    TeamRow("Marseille", 46, 21_839.5, "km"),
+    TeamRow("Bordeaux", 0, 0, "km"),
+)
+
+
 def humanis_campaign(locale: str = "fr") -> SponsorReport:
-    """188 participants in five challenges, 80,360 km, one week of September."""
+    """188 participants in five challenges, 80,360 km, one week of September; its sites'
+    teams, and 8,036 € paid out (1 € per 10 km)."""
     challenges = (
         _mode(1, "Vélo", 40_000, 62, 41_250),
         _mode(2, "Marche", 8_000, 48, 6_310.5),
@@ -97,6 +110,8 @@ def humanis_campaign(locale: str = "fr") -> SponsorReport:
         areas=(AreaCount("FR-75", 64), AreaCount("FR-92", 51), AreaCount("FR-69", 38)),
         hidden_participants=35,
         challenges=challenges,
+        teams=HUMANIS_TEAMS,
+        paid=(PayoutTotal("EUR", Decimal("8036")),),
         notifications=(
             NotificationTally(RecipientRole.SPONSOR, Channel.EMAIL, {DeliveryStatus.SENT: 5}),
             NotificationTally(

@@ -6,10 +6,12 @@ import csv
 import io
 import zipfile
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
 from chalicelib.bilan.csv_export import plain_text, report_zip
+from chalicelib.domain.payouts import PayoutTotal
 from chalicelib.domain.sponsor_report import SponsorReport
 from tests.unit.bilan_examples import (
     HUMANIS_BENEFICIARY,
@@ -18,7 +20,15 @@ from tests.unit.bilan_examples import (
     zero_waste_challenge,
 )
 
-TABLES = ["summary.csv", "days.csv", "areas.csv", "challenges.csv", "notifications.csv"]
+TABLES = [
+    "summary.csv",
+    "days.csv",
+    "areas.csv",
+    "challenges.csv",
+    "teams.csv",
+    "payouts.csv",
+    "notifications.csv",
+]
 
 
 def read_table(report: SponsorReport, name: str) -> list[list[str]]:
@@ -144,7 +154,7 @@ def test_a_campaign_has_a_row_per_challenge() -> None:
     header, *rows = read_table(humanis_campaign(), "challenges.csv")
 
     assert header[0] == "challenge_id"
-    assert header[-3:] == ["participants", "quantity", "reached_at"]
+    assert header[-4:] == ["participants", "quantity", "promised", "reached_at"]
     table = [dict(zip(header, row, strict=True)) for row in rows]
     assert [row["title"] for row in table] == [
         "Vélo",
@@ -167,6 +177,61 @@ def test_a_challenge_has_the_challenges_header_only() -> None:
 
     assert len(rows) == 1
     assert rows[0][0] == "challenge_id"
+
+
+def test_volunteering_promised_sits_beside_the_quantity() -> None:
+    campaign = humanis_campaign()
+    first = replace(campaign.challenges[0], promised=12.5)
+    report = replace(campaign, challenges=(first, *campaign.challenges[1:]), promised={"h": 12.5})
+
+    values = summary(report)
+    header, *rows = read_table(report, "challenges.csv")
+    table = [dict(zip(header, row, strict=True)) for row in rows]
+
+    fields = list(values)
+    assert fields.index("promised_h") == fields.index("quantity_km") + 1
+    assert values["promised_h"] == "12.5"
+    assert [row["promised"] for row in table] == ["12.5", "0", "0", "0", "0"]
+    assert "promised_h" not in summary(humanis_campaign())  # nothing promised: no row
+
+
+def test_teams_are_listed_as_the_report_orders_them_without_members() -> None:
+    header, *rows = read_table(humanis_campaign(), "teams.csv")
+
+    assert header == ["team", "participants", "quantity", "unit"]
+    assert rows == [
+        ["Lyon", "71", "30120.5", "km"],
+        ["Paris La Défense", "71", "28400", "km"],
+        ["Marseille", "46", "21839.5", "km"],
+        ["Bordeaux", "0", "0", "km"],
+    ]
+
+
+def test_an_organisation_without_teams_has_the_teams_header_only() -> None:
+    assert read_table(zero_waste_challenge(), "teams.csv") == [
+        ["team", "participants", "quantity", "unit"]
+    ]
+
+
+def test_a_teams_name_is_guarded_and_a_campaign_of_mixed_units_has_none() -> None:
+    campaign = humanis_campaign()
+    odd = replace(campaign.teams[0], name="=cmd", unit=None)
+    report = replace(campaign, teams=(odd,))
+
+    _, row = read_table(report, "teams.csv")
+
+    assert row == ["'=cmd", "71", "30120.5", ""]
+
+
+def test_payouts_are_one_row_per_currency_with_its_minor_units() -> None:
+    campaign = humanis_campaign()
+    report = replace(campaign, paid=(*campaign.paid, PayoutTotal("JPY", Decimal("1500"))))
+
+    header, *rows = read_table(report, "payouts.csv")
+
+    assert header == ["currency", "amount"]
+    assert rows == [["EUR", "8036.00"], ["JPY", "1500"]]
+    assert read_table(zero_waste_challenge(), "payouts.csv") == [["currency", "amount"]]
 
 
 def test_notifications_are_counted_by_status() -> None:

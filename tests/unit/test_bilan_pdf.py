@@ -263,3 +263,38 @@ def test_a_large_campaign_with_long_rewards_still_renders() -> None:
     finally:
         document.close()
     assert "Défi 24" in text  # the challenges table, across pages
+
+
+def test_the_teams_table_lists_names_and_figures_in_the_reports_order(
+    humanis_fr: ReadBack, humanis_en: ReadBack
+) -> None:
+    assert "Les équipes" in humanis_fr.text
+    assert "Équipe Participants Quantité" in humanis_fr.text
+    assert "Lyon 71 30 120,5 km Paris La Défense 71 28 400 km Marseille 46" in humanis_fr.text
+    assert "Bordeaux 0 0 km" in humanis_fr.text
+    assert "Teams Team Participants Quantity Lyon 71 30,120.5 km" in humanis_en.text
+
+
+def test_an_organisation_without_teams_has_no_teams_table() -> None:
+    text = read_back(report_pdf(zero_waste_challenge())).text
+
+    assert "Les équipes" not in text
+    assert "Équipe" not in text
+
+
+def test_what_was_paid_out_is_a_figure_with_its_cents(
+    humanis_fr: ReadBack, humanis_en: ReadBack
+) -> None:
+    assert "8 036,00 EUR versés" in humanis_fr.text
+    assert "8,036.00 EUR paid out" in humanis_en.text
+    assert "versés" not in read_back(report_pdf(zero_waste_challenge())).text
+
+
+def test_what_volunteers_promised_is_a_figure_beside_what_was_reported() -> None:
+    report = replace(zero_waste_challenge("en"), quantity={"h": 40}, promised={"h": 126.5})
+
+    text = read_back(report_pdf(report)).text
+
+    assert "40 h reported by participants" in text
+    assert "126.5 h promised by participants" in text
+    assert "promised" not in read_back(report_pdf(zero_waste_challenge("en"))).text

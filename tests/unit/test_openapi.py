@@ -111,3 +111,27 @@ def test_request_examples_are_valid_requests(document: dict[str, Any]) -> None:
         assert examples
         for example in examples:
             model.model_validate_json(json.dumps(example))
+
+
+def defaults_breaking_their_bounds(node: Any, where: str = "") -> list[str]:
+    """Schemas whose default fails their own length bounds (a `minLength: 1` with `""`)."""
+    if isinstance(node, list):
+        return [bad for index, item in enumerate(node)
+                for bad in defaults_breaking_their_bounds(item, f"{where}[{index}]")]  # fmt: skip
+    if not isinstance(node, dict):
+        return []
+    found = []
+    default = node.get("default")
+    if isinstance(default, str) and not (
+        node.get("minLength", 0) <= len(default) <= node.get("maxLength", len(default))
+    ):
+        found.append(where)
+    for key, value in node.items():
+        if key not in ("default", "examples", "example"):
+            found += defaults_breaking_their_bounds(value, f"{where}/{key}")
+    return found
+
+
+def test_every_default_is_a_valid_value(document: dict[str, Any]) -> None:
+    # openapi-spec-validator rejects the whole document otherwise (TeamIn.description did).
+    assert defaults_breaking_their_bounds(document) == []

@@ -41,7 +41,9 @@ from chalicelib.domain.sponsor_report import (
     DayFigures,
     NotificationTally,
     ReportSubject,
+    TeamRow,
 )
+from chalicelib.domain.teams import Team, TeamTally
 from chalicelib.services.campaigns import CampaignDraft, CampaignService
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.sponsor_reports import PLATFORM_BRAND, SponsorReportService
@@ -64,6 +66,31 @@ ORG_A = AdminScope("org_a")
 LEASE = timedelta(seconds=90)
 
 
+class FakeTeamFigures:
+    """The teams' figures per (scope, organisation), as `TeamService.tallies` answers them;
+    it remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.figures: dict[tuple[str, str], list[tuple[Team, TeamTally]]] = {}
+        self.asked: list[tuple[str, str | None]] = []
+
+    def set(self, scope_id: str, organization_id: str, **teams: tuple[int, float]) -> None:
+        created = datetime(2026, 5, 1, tzinfo=UTC)
+        self.figures[(scope_id, organization_id)] = [
+            (
+                Team(f"team_{name.lower()}", organization_id, name.replace("_", " "), created),
+                TeamTally(f"team_{name.lower()}", participants, quantity),
+            )
+            for name, (participants, quantity) in teams.items()
+        ]
+
+    def tallies(self, scope_id: str, organization_id: str | None) -> list[tuple[Team, TeamTally]]:
+        self.asked.append((scope_id, organization_id))
+        if organization_id is None:
+            return []
+        return list(self.figures.get((scope_id, organization_id), []))
+
+
 @dataclass
 class Reports:
     """The report service over the fakes, and what a case writes the figures with."""
@@ -73,6 +100,7 @@ class Reports:
     campaigns: CampaignService
     tallies: FakePledgeTallies
     service: SponsorReportService
+    teams: FakeTeamFigures
     _receipts: int = 0
 
     def challenge(self, scope: AdminScope = PLATFORM, **overrides: Any) -> Challenge:
@@ -149,6 +177,7 @@ def reports(backend: Backend) -> Reports:
     )
     challenges, campaigns, _ = tenant_services(backend, organizations)
     tallies = FakePledgeTallies()
+    teams = FakeTeamFigures()
     service = SponsorReportService(
         challenges,
         campaigns,
@@ -158,8 +187,9 @@ def reports(backend: Backend) -> Reports:
         backend.delivery_repository,
         backend.clock,
         time_zone=PARIS,
+        teams=teams,
     )
-    return Reports(backend, challenges, campaigns, tallies, service)
+    return Reports(backend, challenges, campaigns, tallies, service, teams)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -425,3 +455,92 @@ def test_another_organisations_campaign_has_no_report_for_an_org_admin(
         with pytest.raises(CampaignNotFoundError):
             reports.service.for_campaign(campaign_id, ORG_A)
     assert reports.service.for_campaign(theirs.id).id == theirs.id
+
+
+# --- teams ----------------------------------------------------------------------------------
+
+
+def test_a_challenges_report_lists_its_organisations_teams_without_names(
+    reports: Reports,
+) -> None:
+    challenge = reports.challenge(ORG_A, publish=True, target=Target(Metric.QUANTITY, 500, "km"))
+    # Lyon and Paris tie on participants: by name then, case aside ("paris" after "Lyon").
+    reports.teams.set(
+        challenge.id,
+        "org_a",
+        paris=(3, 12.5),
+        Lyon=(3, 4),
+        Bordeaux=(5, 0),
+        Zero_waste=(0, 0),
+    )
+
+    report = reports.service.for_challenge(challenge.id, ORG_A)
+
+    assert report.teams == (
+        TeamRow("Bordeaux", 5, 0, "km"),
+        TeamRow("Lyon", 3, 4, "km"),
+        TeamRow("paris", 3, 12.5, "km"),
+        TeamRow("Zero waste", 0, 0, "km"),
+    )
+    assert reports.teams.asked == [(challenge.id, "org_a")]
+
+
+def test_a_team_never_counts_fewer_than_no_participant(reports: Reports) -> None:
+    challenge = reports.challenge(ORG_A, publish=True)
+    reports.teams.set(challenge.id, "org_a", Lyon=(-1, 0.1 + 0.2))
+
+    (row,) = reports.service.for_challenge(challenge.id, ORG_A).teams
+
+    assert (row.participants, row.quantity) == (0, 0.3)
+
+
+def test_no_organisation_or_no_team_no_teams_table(reports: Reports) -> None:
+    nobodys = reports.challenge(publish=True)
+    teamless = reports.challenge(ORG_A, publish=True)
+
+    assert reports.service.for_challenge(nobodys.id).teams == ()
+    assert reports.service.for_challenge(teamless.id, ORG_A).teams == ()
+    assert reports.teams.asked == [(teamless.id, "org_a")]  # no organisation: nothing asked
+
+
+def test_a_campaigns_teams_have_a_unit_only_when_its_challenges_share_one(
+    reports: Reports,
+) -> None:
+    week = campaign_of(reports, ORG_A)
+    mixed = campaign_of(reports, ORG_A, description="km and kg")
+    for campaign, units in ((week, ("km", "km")), (mixed, ("km", "kg"))):
+        for unit in units:
+            reports.challenge(
+                ORG_A,
+                publish=True,
+                campaign_id=campaign.id,
+                target=Target(Metric.QUANTITY, 100, unit),
+            )
+        reports.teams.set(campaign.id, "org_a", Lyon=(2, 30), Paris=(4, 10))
+
+    assert reports.service.for_campaign(week.id, ORG_A).teams == (
+        TeamRow("Paris", 4, 10, "km"),
+        TeamRow("Lyon", 2, 30, "km"),
+    )
+    assert [row.unit for row in reports.service.for_campaign(mixed.id, ORG_A).teams] == [
+        None,
+        None,
+    ]
+
+
+def test_without_the_teams_port_a_report_has_no_teams(reports: Reports) -> None:
+    challenge = reports.challenge(ORG_A, publish=True)
+    reports.teams.set(challenge.id, "org_a", Lyon=(2, 30))
+    backend = reports.backend
+    service = SponsorReportService(
+        reports.challenges,
+        reports.campaigns,
+        FakeOrganizationRepository(),
+        reports.tallies,
+        reports.tallies,
+        backend.delivery_repository,
+        backend.clock,
+        time_zone=PARIS,
+    )
+
+    assert service.for_challenge(challenge.id).teams == ()

@@ -52,8 +52,9 @@ def _printable(value: str) -> str:
 Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_printable)
 ]
-# Text that may be empty (an optional description).
-PlainText = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_printable)]
+# As Text, but may be empty: an optional one-line text whose default is "" (a `minLength` of
+# 1 beside a default of "" makes the OpenAPI document invalid).
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_printable)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Unit = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9%°/._ -]{1,16}$")]
 

@@ -59,6 +59,18 @@ class ReportChallengeOut(BaseModel):
     reached_at: Timestamp | None
 
 
+class ReportTeamOut(BaseModel):
+    """A team's figures: never its members' names (a report is shared beyond the
+    organisation)."""
+
+    name: str
+    participants: int = Field(description="people whose pledges count for the team")
+    quantity: int | float = Field(description="reported while in the team")
+    unit: str | None = Field(
+        description="the challenge's unit (a campaign's: if all its challenges share one)"
+    )
+
+
 class NotificationTallyOut(BaseModel):
     recipient_role: str
     channel: str
@@ -101,6 +113,11 @@ class SponsorReportOut(BaseModel):
     )
     hidden_participants: int = Field(description="participants in areas too small to show")
     challenges: list[ReportChallengeOut] = Field(description="a campaign's challenges")
+    teams: list[ReportTeamOut] = Field(
+        default_factory=list,
+        description="every team of the organisation, most participants first, then by name "
+        "(empty: it has no teams)",
+    )
     notifications: list[NotificationTallyOut]
     paid: list[PayoutTotalOut] = Field(
         description="what was paid out per currency (GET /challenges/{id}/payouts lists it)"
@@ -162,6 +179,15 @@ class SponsorReportOut(BaseModel):
                     reached_at=row.reached_at,
                 )
                 for row in report.challenges
+            ],
+            teams=[
+                ReportTeamOut(
+                    name=row.name,
+                    participants=row.participants,
+                    quantity=row.quantity,
+                    unit=row.unit,
+                )
+                for row in report.teams
             ],
             notifications=[
                 NotificationTallyOut(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from chalicelib.api.schemas.common import Identifier, PlainText, Text, Timestamp, _Body
+from chalicelib.api.schemas.common import Identifier, OptionalText, Text, Timestamp, _Body
 from chalicelib.domain.teams import MIN_PARTICIPANTS_NAMED, Leaderboard, Membership, Team
 
 TeamName = Annotated[Text, StringConstraints(min_length=1, max_length=80)]
@@ -21,7 +21,7 @@ class TeamIn(_Body):
 
     name: TeamName = Field(description="unique in the organisation (case aside): 409 otherwise")
     # Empty is fine (the default), as a challenge's description; no control characters.
-    description: Annotated[PlainText, StringConstraints(max_length=500)] = ""
+    description: Annotated[OptionalText, StringConstraints(max_length=500)] = ""
 
 
 class TeamOut(BaseModel):
