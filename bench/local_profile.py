@@ -249,6 +249,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress=progress, keep_raw=args.keep_raw,
     )  # fmt: skip
     save(profile)
+    # docs/performance.md shows the entries: rendered again from the last bench run's figures.
+    from bench import report
+
+    if report.RESULTS.exists():
+        report.write_doc(json.loads(report.RESULTS.read_text(encoding="utf-8")))
     print(json.dumps({**asdict(profile), "gil_busy": round(profile.gil_busy, 3)}, indent=2))
     return 0
 

@@ -15,6 +15,7 @@ from bench import cost
 from bench.cold_start import ColdStartResult
 from bench.hot import PARTITION_RCU_PER_S, PARTITION_WCU_PER_S, HotResult, KeyShare
 from bench.local_burst import LocalBurstResult
+from bench.local_profile import load_profiles
 from bench.rsvp import RsvpResult
 from bench.sponsor_report import (
     API_GATEWAY_LIMIT_S,
@@ -761,12 +762,48 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
         "blockers": _blockers(data),
         "burst": _burst_section(data["local_burst"]),
         "burst_row": _burst_row(data["local_burst"]),
+        "profile": profile_section(load_profiles()),
         "startup_rows": _startup_rows(data.get("startup")),
         "startup": _startup_section(data.get("startup")),
         "startup_command": STARTUP_COMMAND,
         "report_row": _report_row(data.get("sponsor_report")),
         "report": _report_section(data.get("sponsor_report"), data["ddb_calls_per_pledge"]),
     }
+
+
+def profile_section(profiles: dict[str, dict[str, Any]]) -> str:
+    """bench/local_profile.json's entries (before, after…), as bench/local_profile.py wrote
+    them: samples of the GIL's holder per component and thread role, and the top frames."""
+    if not profiles:
+        return "No profile recorded yet: `python -m bench.local_profile --label before`."
+    parts: list[str] = []
+    for label, p in profiles.items():
+        total = max(p["samples"], 1)
+        roles = [r for r in ("API requests", "stream triggers") if r in p["by_role_and_component"]]
+        header = "| component | all | " + " | ".join(roles) + " |"
+        rule = "|---|---:|" + "---:|" * len(roles)
+        rows = [
+            f"| {name} | {100 * count / total:.1f}% | "
+            + " | ".join(
+                f"{100 * p['by_role_and_component'][r].get(name, 0) / total:.1f}%" for r in roles
+            )
+            + " |"
+            for name, count in p["by_component"].items()
+        ]
+        frames = "\n".join(
+            f"| {count} | `{frame}` |" for frame, count in list(p["top_frames"].items())[:10]
+        )
+        parts.append(
+            f"**{label}** (`{p['command']}`, {p['measured_at']}): {p['pledges']:,} pledges by "
+            f"{p['users']} users at {p['throughput_per_s']:g}/s, p50 {p['p50_ms']:g} ms, p99 "
+            f"{p['p99_ms']:g} ms (profiled: py-spy adds a little). The interpreter held its GIL "
+            f"in **{100 * p['gil_busy']:.0f}%** of the {p['possible_samples']:,} samples the "
+            f"run allowed ({p['samples']:,} samples).\n\n"
+            f"{header}\n{rule}\n" + "\n".join(rows) + "\n\n"
+            "Innermost crowdact, local-stack or Chalice frame of the samples, by component:\n\n"
+            f"| samples | where |\n|---:|---|\n{frames}"
+        )
+    return "\n\n".join(parts)
 
 
 def _burst_row(burst: dict[str, Any] | None) -> str:
@@ -1300,6 +1337,10 @@ and in SES.
 The throughput and latencies are those of moto and one Python process on this
 machine, not of AWS: they say the stack stays correct under concurrent load, not how fast
 production is (the capacity figures below are for that).
+
+### Where the burst's time goes (issue 15)
+
+{profile}
 
 ## Hot challenge: write capacity per partition key
 
