@@ -67,6 +67,18 @@ ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("API requests", ("process_request_thread", "http_server.py", "/chalice/local.py")),
 )
 OTHER_ROLE = "other threads"
+# What a sample was doing, by the frames anywhere in its stack: (step, markers), in order.
+STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pledge: Idempotency-Key record written as in progress", ("save_inprogress",)),
+    ("pledge: Idempotency-Key record updated with the answer", ("save_success",)),
+    ("pledge: the pledge's transaction", ("DynamoPledgeRepository.add",)),
+    ("request: JWT verification", ("Authenticator.",)),
+    ("request: the rest of the pledge route", ("chalicelib/api/",)),
+    ("request: HTTP server and Chalice", ("process_request_thread",)),
+    ("streams: reading records", ("StreamPoller._fetch", "StreamPoller._discover_shards")),
+    ("streams: the triggers", ("stream_poller.py",)),
+)
+OTHER_STEP = "other"
 
 
 def frame_file(frame: str) -> str:
@@ -88,6 +100,13 @@ def deciding(frames: Sequence[str]) -> tuple[str, str]:
             if path.startswith(prefixes):
                 return name, frame
     return OTHER, frames[-1] if frames else ""
+
+
+def step(frames: Sequence[str]) -> str:
+    for name, markers in STEPS:
+        if any(marker in frame for frame in frames for marker in markers):
+            return name
+    return OTHER_STEP
 
 
 def role(frames: Sequence[str]) -> str:
@@ -115,6 +134,7 @@ class Profile:
     by_role_and_component: dict[str, dict[str, int]] = field(default_factory=dict)
     # The innermost crowdact, local-stack or Chalice frames, with their samples.
     top_frames: dict[str, int] = field(default_factory=dict)
+    by_step: dict[str, int] = field(default_factory=dict)
 
     @property
     def gil_busy(self) -> float:
@@ -127,6 +147,7 @@ class Tally:
     roles: Counter[str] = field(default_factory=Counter)
     both: dict[str, Counter[str]] = field(default_factory=dict)
     frames: Counter[str] = field(default_factory=Counter)
+    steps: Counter[str] = field(default_factory=Counter)
 
 
 OWN_PREFIXES = ("chalicelib/", "app.py", "chalice/")
@@ -147,6 +168,7 @@ def tally(lines: Iterable[str]) -> Tally:
         result.components[where] += count
         result.roles[who] += count
         result.both.setdefault(who, Counter())[where] += count
+        result.steps[step(frames)] += count
         own = next((f for f in reversed(frames) if frame_file(f).startswith(OWN_PREFIXES)), None)
         if own is not None:
             result.frames[f"{where}: {own}"] += count
@@ -215,6 +237,7 @@ def profile_burst(
         by_role=dict(counted.roles.most_common()),
         by_role_and_component={k: dict(v.most_common()) for k, v in counted.both.items()},
         top_frames=dict(counted.frames.most_common(25)),
+        by_step=dict(counted.steps.most_common()),
     )
 
 
