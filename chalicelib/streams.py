@@ -133,13 +133,7 @@ def count_areas(event: dict[str, Any], context: Any, container: Container) -> di
             )
             failed.update((change.receipt, error) for change in group)
 
-    def record_handler(record: DynamoDBRecord) -> None:
-        sequence_number = record.dynamodb.sequence_number if record.dynamodb else None
-        error = failed.get(str(sequence_number))
-        if error is not None:
-            raise TallyError(f"record {sequence_number} was not counted") from error
-
-    return _process(event, context, record_handler, container)
+    return _report_failed(event, context, failed, container)
 
 
 def count_teams(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
@@ -165,6 +159,15 @@ def count_teams(event: dict[str, Any], context: Any, container: Container) -> di
             if seen_bad:
                 failed.setdefault(number, TallyError(f"record {number} waits for an earlier one"))
     failed.update((change.receipt, error) for change, error in container.teams_tally.count(changes))
+
+    return _report_failed(event, context, failed, container)
+
+
+def _report_failed(
+    event: dict[str, Any], context: Any, failed: dict[str, Exception], container: Container
+) -> dict[str, Any]:
+    """The batch's answer when its records were counted beforehand: those in `failed` (by
+    sequence number) are reported, so the stream brings them back."""
 
     def record_handler(record: DynamoDBRecord) -> None:
         sequence_number = record.dynamodb.sequence_number if record.dynamodb else None
