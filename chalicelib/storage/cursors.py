@@ -79,3 +79,16 @@ def checked_start_key(
     ):
         raise cursor_of_another_list()
     return key
+
+
+def page_range(key: Any, after: str | None, until: str | None) -> Any:
+    """A sort-key condition for a page of a fan-out: after `after` (the previous page's
+    last key, dropped by the caller: `between` is inclusive) and up to `until`; None for
+    the whole partition."""
+    if after is not None and until is not None:
+        return key.between(after, until)
+    if after is not None:
+        return key > after
+    if until is not None:
+        return key <= until
+    return None

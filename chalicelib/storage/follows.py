@@ -21,6 +21,7 @@ from chalicelib.services.follow_ports import (
     UpdateDeliveryRecord,
 )
 from chalicelib.services.ports import Page
+from chalicelib.storage.cursors import page_range
 from chalicelib.storage.follow_tables import FollowItem, UpdateDeliveryItem, UpdateItem
 from chalicelib.storage.leases import LeasedClaims
 from chalicelib.storage.tables import ChallengeEventItem
@@ -74,14 +75,7 @@ class DynamoFollowRepository:
         limit: int | None,
         until: str | None = None,
     ) -> Page[Follow]:
-        key = FollowItem.participant_id
-        condition: Any = None
-        if after is not None and until is not None:
-            condition = key.between(after, until)  # inclusive: `after` dropped below
-        elif after is not None:
-            condition = key > after
-        elif until is not None:
-            condition = key <= until
+        condition = page_range(FollowItem.participant_id, after, until)
         result = FollowItem.query(
             target.key, range_key_condition=condition, limit=limit, consistent_read=True
         )

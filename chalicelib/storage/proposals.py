@@ -26,7 +26,7 @@ from chalicelib.services.proposal_ports import (
     ProposalRecipient,
     SupportWrite,
 )
-from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
+from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor, page_range
 from chalicelib.storage.leases import LeasedClaims
 from chalicelib.storage.proposal_tables import (
     ProposalDeliveryItem,
@@ -328,14 +328,7 @@ class DynamoProposalRepository:
         limit: int | None,
         until: str | None = None,
     ) -> Page[Support]:
-        key = SupportItem.participant_id
-        condition: Any = None
-        if after is not None and until is not None:
-            condition = key.between(after, until)  # inclusive: `after` dropped below
-        elif after is not None:
-            condition = key > after
-        elif until is not None:
-            condition = key <= until
+        condition = page_range(SupportItem.participant_id, after, until)
         result = SupportItem.query(
             proposal_id, range_key_condition=condition, limit=limit, consistent_read=True
         )
