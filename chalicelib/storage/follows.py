@@ -24,6 +24,7 @@ from chalicelib.services.ports import Page
 from chalicelib.storage.cursors import page_range
 from chalicelib.storage.follow_tables import FollowItem, UpdateDeliveryItem, UpdateItem
 from chalicelib.storage.leases import LeasedClaims
+from chalicelib.storage.table_meta import read_through_index
 from chalicelib.storage.tables import ChallengeEventItem
 from chalicelib.storage.transactions import (
     put_if_absent,
@@ -219,11 +220,9 @@ class DynamoUpdateDeliveryRepository:
         _CLAIMS.mark_failed(self._item(claim), claim.lease_until, error=error, final=final)
 
     def _items(self, participant_id: str) -> list[UpdateDeliveryItem]:
-        keys = [
-            (item.update_id, item.participant_id)
-            for item in UpdateDeliveryItem.by_participant.query(participant_id)
-        ]
-        return list(UpdateDeliveryItem.batch_get(keys, consistent_read=True)) if keys else []
+        return read_through_index(
+            UpdateDeliveryItem, UpdateDeliveryItem.by_participant, participant_id
+        )
 
     def of_participant(self, participant_id: str) -> list[UpdateDeliveryRecord]:
         return [

@@ -34,6 +34,7 @@ from chalicelib.storage.proposal_tables import (
     SuggestedTargetAttribute,
     SupportItem,
 )
+from chalicelib.storage.table_meta import read_through_index
 from chalicelib.storage.tables import ChallengeEventItem
 from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
@@ -351,11 +352,7 @@ class DynamoProposalRepository:
         return list(ProposalItem.batch_get(ids, consistent_read=True)) if ids else []
 
     def _support_items(self, participant_id: str) -> list[SupportItem]:
-        keys = [
-            (item.proposal_id, item.participant_id)
-            for item in SupportItem.by_participant.query(participant_id)
-        ]
-        return list(SupportItem.batch_get(keys, consistent_read=True)) if keys else []
+        return read_through_index(SupportItem, SupportItem.by_participant, participant_id)
 
     def of_participant(self, participant_id: str) -> tuple[list[Proposal], list[Support]]:
         proposals = [proposal_from_item(item) for item in self._proposal_items(participant_id)]
@@ -421,11 +418,9 @@ class DynamoProposalDeliveryRepository:
         _CLAIMS.mark_failed(self._item(claim), claim.lease_until, error=error, final=final)
 
     def _items(self, participant_id: str) -> list[ProposalDeliveryItem]:
-        keys = [
-            (item.proposal_id, item.recipient)
-            for item in ProposalDeliveryItem.by_participant.query(participant_id)
-        ]
-        return list(ProposalDeliveryItem.batch_get(keys, consistent_read=True)) if keys else []
+        return read_through_index(
+            ProposalDeliveryItem, ProposalDeliveryItem.by_participant, participant_id
+        )
 
     def of_participant(self, participant_id: str) -> list[ProposalDeliveryRecord]:
         return [
