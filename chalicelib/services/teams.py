@@ -70,8 +70,10 @@ class MyTeams:
 
 @dataclass(frozen=True)
 class _Standing:
-    """What a leaderboard is made of, as read (and cached) for one scope."""
+    """What a leaderboard is made of, as read (and cached) for one scope: the teams too, so
+    a watcher's poll within the cache's time reads nothing."""
 
+    teams: list[Team]
     tallies: dict[str, TeamTally]
     members: dict[str, list[MemberTally]]
     names: dict[str, str]
@@ -267,7 +269,6 @@ class TeamService:
         unit: str | None,
     ) -> Leaderboard:
         standing = self._standings.get((scope_id, organization_id), self._standing)
-        teams = self._teams.list_for_organization(organization_id) if organization_id else []
         assert standing is not None  # noqa: S101 - the loader always answers
         return Leaderboard(
             scope=kind,
@@ -275,22 +276,27 @@ class TeamService:
             organization_id=organization_id,
             ranking=ranking,
             unit=unit,
-            entries=rank(teams, standing.tallies, ranking, standing.members, standing.names),
+            entries=rank(
+                standing.teams, standing.tallies, ranking, standing.members, standing.names
+            ),
         )
 
     def _standing(self, key: tuple[str, str | None]) -> _Standing:
         scope_id, organization_id = key
-        tallies = self._tallies.tallies(scope_id) if organization_id else {}
+        if organization_id is None:
+            return _Standing([], {}, {}, {})
+        teams = self._teams.list_for_organization(organization_id)
+        tallies = self._tallies.tallies(scope_id)
         named = {t for t, tally in tallies.items() if tally.participants >= MIN_PARTICIPANTS_NAMED}
         members: dict[str, list[MemberTally]] = {}
         names: dict[str, str] = {}
-        if named and organization_id:
+        if named:
             for member in self._tallies.members(scope_id):
                 if member.team_id in named:
                     members.setdefault(member.team_id, []).append(member)
             people = sorted({m.participant_id for group in members.values() for m in group})
             names = self._memberships.names(organization_id, people)
-        return _Standing(tallies, members, names)
+        return _Standing(teams, tallies, members, names)
 
 
 class TeamTallyService:

@@ -10,6 +10,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain.model import tidy_quantity
 from chalicelib.domain.teams import (
     ERASED_HISTORY_LIFETIME,
     ChangeKind,
@@ -259,9 +260,7 @@ def _shares_json(share: ScopeShare) -> str:
 
 
 def _number(value: float | None) -> int | float:
-    if value is None:
-        return 0
-    return int(value) if float(value).is_integer() else float(value)
+    return tidy_quantity(value or 0)  # sums of tidy quantities: whole ones as ints
 
 
 class DynamoTeamTallies:
