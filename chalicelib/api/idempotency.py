@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 from collections.abc import Callable
@@ -15,7 +14,11 @@ from chalicelib.domain.errors import (
     InvalidRequestError,
     RequestInProgressError,
 )
-from chalicelib.domain.idempotency import IDEMPOTENCY_KEY_PREFIX
+from chalicelib.domain.idempotency import (
+    ANSWER_TTL_SECONDS,
+    IDEMPOTENCY_KEY_PREFIX,
+    request_digest,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import (
@@ -25,8 +28,6 @@ if TYPE_CHECKING:
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-# How long an answer can be replayed: longer than any client retries a request.
-TTL_SECONDS = 24 * 3600
 
 
 def check_key(key: str) -> str:
@@ -81,7 +82,7 @@ class IdempotentResponses:
             event_key_jmespath="key",
             payload_validation_jmespath="body",
             raise_on_no_idempotency_key=True,
-            expires_after_seconds=TTL_SECONDS,
+            expires_after_seconds=ANSWER_TTL_SECONDS,
             hash_function="sha256",
             # An in-progress record then expires with this invocation: a request that died
             # half-way blocks its key until its Lambda timeout, not for the whole TTL.
@@ -89,7 +90,7 @@ class IdempotentResponses:
         )
         payload = {
             "key": f"{scope}#{check_key(key)}",
-            "body": hashlib.sha256(body).hexdigest(),
+            "body": request_digest(body),
         }
         produced: list[bool] = []
 

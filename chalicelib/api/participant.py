@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Response
 
 from chalicelib.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from chalicelib.api.idempotency import check_key
 from chalicelib.api.routing import ApiRequest, endpoint, json_response
 from chalicelib.api.schemas import (
     ChallengeOut,
@@ -30,9 +32,14 @@ from chalicelib.api.schemas.personal_data import TeamMembershipExport
 from chalicelib.api.schemas.proposals import ProposalEmailExport, ProposalExport, SupportExport
 from chalicelib.domain.areas import area_from_coordinates, area_from_postal_code
 from chalicelib.domain.audit import AuditAction, AuditTarget
-from chalicelib.domain.idempotency import idempotency_scope
+from chalicelib.domain.idempotency import (
+    AnswerAlreadyStoredError,
+    KeyedAnswer,
+    idempotency_scope,
+    keyed_answer,
+)
 from chalicelib.domain.model import Principal
-from chalicelib.services.pledges import Offer, PledgeRequest
+from chalicelib.services.pledges import Offer, PledgeOutcome, PledgeRequest
 from chalicelib.services.reports import ReportRequest
 
 
@@ -78,9 +85,10 @@ def _once_per_key(
 def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
     body = request.body
     key = request.headers.get(IDEMPOTENCY_HEADER.lower())
+    scope = idempotency_scope("pledge", request.caller.sub, challenge_id)
 
-    def answer() -> Response:
-        outcome = request.container.pledges.pledge(
+    def pledged(answer: Callable[[PledgeOutcome], KeyedAnswer] | None = None) -> PledgeOutcome:
+        return request.container.pledges.pledge(
             request.caller,
             challenge_id,
             # Only the coarse area is kept: the coordinates or postal code go no further.
@@ -90,16 +98,49 @@ def pledge(request: ApiRequest[PledgeIn, Any], challenge_id: str) -> Response:
                 notify=body.notify,
                 offer=Offer(body.offer.quantity, body.offer.unit) if body.offer else None,
                 idempotency_key=key,
+                answer=answer,
             ),
         )
+
+    def respond(outcome: PledgeOutcome) -> Response:
         result = PledgeResult(
             pledge=PledgeOut.from_pledge(outcome.pledge),
             challenge=ChallengeOut.from_challenge(outcome.challenge),
         )
         return json_response(result, 201 if outcome.created else 200)
 
-    scope = idempotency_scope("pledge", request.caller.sub, challenge_id)
-    return _once_per_key(request, scope, key, answer)
+    if key is not None:
+        # A keyed new pledge stores its answer in its own write (decision 189); a retry, a
+        # repeated pledge or a key already used go on to Powertools, which replays or refuses.
+        first = _first_keyed_answer(request, scope, check_key(key), pledged, respond)
+        if first is not None:
+            return first
+    return _once_per_key(request, scope, key, lambda: respond(pledged()))
+
+
+def _first_keyed_answer(
+    request: ApiRequest[Any, Any],
+    scope: str,
+    key: str,
+    pledged: Callable[[Callable[[PledgeOutcome], KeyedAnswer]], PledgeOutcome],
+    respond: Callable[[PledgeOutcome], Response],
+) -> Response | None:
+    """The 201 of a new keyed pledge, written with its stored answer; None when the pledge
+    already existed or an answer was already stored for the key (nothing written)."""
+    answers: list[Response] = []
+
+    def stored(outcome: PledgeOutcome) -> KeyedAnswer:
+        response = respond(outcome)
+        answers.append(response)
+        return keyed_answer(
+            scope, key, request.raw_body, response.status_code, str(response.body), time.time()
+        )
+
+    try:
+        outcome = pledged(stored)
+    except AnswerAlreadyStoredError:
+        return None
+    return answers[0] if outcome.created else None
 
 
 @endpoint(

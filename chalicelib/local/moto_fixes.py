@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.local import moto_speedups
+
 _APPLIED = False
 # AWS expires a shard iterator after 15 minutes; moto keeps every one forever, and a poller
 # makes one per read: with one poller per trigger, about 40 a second, 250 MB an hour. Keep the
@@ -63,6 +65,7 @@ def apply() -> None:
     _back_up_named_items_only()  # wraps the fix above
     _bound_shard_iterators()
     _answer_data_calls_with_json_dumps()
+    moto_speedups.apply()
     _APPLIED = True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from chalicelib.domain.errors import (
     InvalidFieldsError,
     PledgeNotFoundError,
 )
+from chalicelib.domain.idempotency import KeyedAnswer
 from chalicelib.domain.locale import language_for
 from chalicelib.domain.model import (
     MAX_REPORT_QUANTITY,
@@ -59,6 +61,9 @@ class PledgeRequest:
     offer: Offer | None = None
     # The client's Idempotency-Key, when it sent one: the same key makes the same write token.
     idempotency_key: str | None = None
+    # The answer to store with a new pledge, made from its outcome before it is written (the
+    # API's answer for the key): stored in the pledge's own write, or not at all.
+    answer: Callable[[PledgeOutcome], KeyedAnswer] | None = None
 
 
 def request_token(
@@ -125,10 +130,12 @@ class PledgeService:
         )
         shard = counter_shard_for(principal.sub, challenge.counter_shards)
         token = request_token(principal.sub, challenge.id, "pledge", request.idempotency_key)
+        created = PledgeOutcome(pledge, challenge, created=True)
+        answer = request.answer(created) if request.answer is not None else None
         for _ in range(PLEDGE_ATTEMPTS):
-            if self._pledges.add(pledge, shard, request_token=token):
+            if self._pledges.add(pledge, shard, request_token=token, answer=answer):
                 self._metrics.count(MetricName.PLEDGES_CREATED)
-                return PledgeOutcome(pledge, challenge, created=True)
+                return created
             existing = self._pledges.get(challenge.id, principal.sub)
             if existing is not None:
                 return PledgeOutcome(existing, challenge, created=False)

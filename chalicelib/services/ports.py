@@ -11,6 +11,7 @@ from typing import Generic, Protocol, TypeVar
 
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.fanout import FanoutChunk
+from chalicelib.domain.idempotency import KeyedAnswer
 from chalicelib.domain.model import (
     Challenge,
     ChallengeStatus,
@@ -159,11 +160,22 @@ class ChallengeRepository(Protocol):
 
 
 class PledgeRepository(Protocol):
-    def add(self, pledge: Pledge, shard: int, *, request_token: str | None = None) -> bool:
+    def add(
+        self,
+        pledge: Pledge,
+        shard: int,
+        *,
+        request_token: str | None = None,
+        answer: KeyedAnswer | None = None,
+    ) -> bool:
         """Store the pledge and count it in `shard`, atomically; False if it already existed.
 
         `request_token` names the logical request: a write carrying the token of one already
-        applied (for 10 minutes) is not applied again. None: a token of its own."""
+        applied (for 10 minutes) is not applied again. None: a token of its own.
+
+        `answer`: store it with the pledge, in the same write, unless an unexpired answer is
+        already stored under its record id: then nothing is written and
+        `AnswerAlreadyStoredError` is raised."""
         ...
 
     def get(self, challenge_id: str, participant_id: str) -> Pledge | None: ...

@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain.idempotency import (
+    COMPLETED,
+    AnswerAlreadyStoredError,
+    KeyedAnswer,
+)
 from chalicelib.domain.model import Pledge, counter_shard_for
 from chalicelib.domain.votes import HeldVote
 from chalicelib.services.ports import Page
@@ -15,8 +22,14 @@ from chalicelib.settings import Settings
 from chalicelib.storage.connection import connection
 from chalicelib.storage.counters import counter_key
 from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
-from chalicelib.storage.tables import CounterShardItem, PledgeItem
-from chalicelib.storage.transactions import transact_if, transact_once, transact_unless_refused
+from chalicelib.storage.tables import CounterShardItem, IdempotencyItem, PledgeItem
+from chalicelib.storage.transactions import (
+    CONDITIONAL_CHECK_FAILED,
+    cancellation_codes,
+    transact_once,
+    transact_unless_refused,
+    with_transaction_retries,
+)
 from chalicelib.storage.votes import count_vote, same_vote
 
 PLEDGE_INDEX_BUCKETS = 16
@@ -70,6 +83,28 @@ def pledge_from_item(item: PledgeItem) -> Pledge:
     )
 
 
+# The stored answer's place in a pledge's transaction as sent, and so in its cancellation
+# reasons: PynamoDB sends the puts (the pledge, then the answer) before the updates.
+ANSWER_ITEM = 1
+
+
+def _store_answer(transaction: TransactWrite, answer: KeyedAnswer) -> None:
+    """Put the answer as Powertools' completed record, unless an unexpired one is there (an
+    expired one not yet deleted by the TTL counts as absent, as Powertools has it)."""
+    record = IdempotencyItem(
+        id=answer.record_id,
+        expiration=answer.expires_at,
+        status=COMPLETED,
+        data=answer.data,
+        validation=answer.payload_hash,
+    )
+    transaction.save(
+        record,
+        condition=IdempotencyItem.id.does_not_exist()
+        | (IdempotencyItem.expiration < answer.written_at),
+    )
+
+
 def same_offer(offered: int | float) -> Any:
     """The pledge still offers this much (0: nothing)."""
     if not offered:
@@ -102,7 +137,14 @@ class DynamoPledgeRepository:
             actions.append(CounterShardItem.promised.add(delta * promised))
         transaction.update(CounterShardItem(id=counter_key(challenge_id, shard)), actions=actions)
 
-    def add(self, pledge: Pledge, shard: int, *, request_token: str | None = None) -> bool:
+    def add(
+        self,
+        pledge: Pledge,
+        shard: int,
+        *,
+        request_token: str | None = None,
+        answer: KeyedAnswer | None = None,
+    ) -> bool:
         item = _pledge_to_item(pledge)
 
         def write(token: str) -> None:
@@ -111,8 +153,24 @@ class DynamoPledgeRepository:
             ) as transaction:
                 transaction.save(item, condition=PledgeItem.challenge_id.does_not_exist())
                 self._count(transaction, pledge.challenge_id, shard, +1, pledge.offered)
+                if answer is not None:
+                    _store_answer(transaction, answer)
 
-        return transact_once(write, request_token, transact_if)
+        def outcome(run: Callable[[], None]) -> bool:
+            try:
+                with_transaction_retries(run)
+            except TransactWriteError as error:
+                codes = cancellation_codes(error)
+                if answer is not None and codes[ANSWER_ITEM : ANSWER_ITEM + 1] == [
+                    CONDITIONAL_CHECK_FAILED
+                ]:
+                    raise AnswerAlreadyStoredError(answer.record_id) from error
+                if codes[:1] == [CONDITIONAL_CHECK_FAILED]:
+                    return False
+                raise
+            return True
+
+        return transact_once(write, request_token, outcome)
 
     def get(self, challenge_id: str, participant_id: str) -> Pledge | None:
         try:

@@ -412,7 +412,8 @@ class CampaignMemberItem(Model):
 
 
 class IdempotencyItem(Model):
-    """Answers stored for Idempotency-Key replays; written by Powertools' idempotency utility,
+    """Answers stored for Idempotency-Key replays; written by Powertools' idempotency utility
+    (and, for a keyed pledge's first answer, by the pledge's transaction, the same way),
     expired by the table's TTL on `expiration`. Declared here: what a participant's export
     reads and their erasure deletes (chalicelib/domain/idempotency.py names the records)."""
 
@@ -423,6 +424,7 @@ class IdempotencyItem(Model):
     expiration = NumberAttribute(null=True)  # epoch seconds
     status = UnicodeAttribute(null=True)  # COMPLETED, INPROGRESS
     data = UnicodeAttribute(null=True)  # the stored answer: {"status", "body"} as JSON
+    validation = UnicodeAttribute(null=True)  # hash of the request's body (another is refused)
 
 
 class AreaCountItem(Model):

@@ -20,6 +20,7 @@ from pynamodb.exceptions import PutError
 from chalicelib.domain.areas import AreaCount
 from chalicelib.domain.audit import ActorRole, AuditEntry, AuditTarget
 from chalicelib.domain.errors import ChallengeExistsError, InvalidRequestError, SlugTakenError
+from chalicelib.domain.idempotency import AnswerAlreadyStoredError, keyed_answer
 from chalicelib.domain.model import (
     Campaign,
     Challenge,
@@ -464,6 +465,28 @@ def test_pledges_are_counted_in_their_shard_with_the_insert(store: Store) -> Non
     assert not store.pledges.remove(challenge.id, "lea", 0)
     assert store.pledges.get(challenge.id, "lea") is None
     assert store.totals(challenge.id) == Totals(0, 0, 2)
+
+
+def test_a_pledge_stores_its_answer_with_it_unless_one_is_stored_and_unexpired(
+    store: Store,
+) -> None:
+    challenge = store.live_challenge()
+    written = int(store.now().timestamp())
+    answer = keyed_answer("pledge#lea#x", "k-1", b"{}", 201, '{"pledge": 1}', written)
+
+    assert store.pledges.add(Pledge(challenge.id, "lea", store.now()), 0, answer=answer)
+    # Another write under the same record id writes nothing: not its pledge, not its count.
+    with pytest.raises(AnswerAlreadyStoredError):
+        store.pledges.add(Pledge(challenge.id, "hugo", store.now()), 1, answer=answer)
+    assert store.pledges.get(challenge.id, "hugo") is None
+    assert store.totals(challenge.id).participants == 1
+    # Once expired (the TTL has not deleted it yet), the record is overwritten.
+    later = replace(answer, written_at=answer.expires_at + 1)
+    assert store.pledges.add(Pledge(challenge.id, "hugo", store.now()), 1, answer=later)
+    assert store.totals(challenge.id).participants == 2
+    # A pledge that exists is not written again, whatever the answer.
+    fresh = keyed_answer("pledge#lea#x", "k-2", b"{}", 201, "{}", written)
+    assert not store.pledges.add(Pledge(challenge.id, "lea", store.now()), 0, answer=fresh)
 
 
 def test_a_request_token_whose_write_failed_applies_it_when_retried(store: Store) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from chalicelib.domain.areas import AreaCount
 from chalicelib.domain.audit import AuditEntry, sort_time
 from chalicelib.domain.errors import ChallengeExistsError, InvalidRequestError, SlugTakenError
+from chalicelib.domain.idempotency import AnswerAlreadyStoredError, KeyedAnswer
 from chalicelib.domain.model import (
     Campaign,
     Challenge,
@@ -113,6 +114,8 @@ class FakeDatabase:
     # Proposal outbox records, (proposal id, event) in the order written: shared by the
     # proposal fakes (tests/unit/fake_proposals.py) and a publish that announces one.
     proposal_outbox: list[tuple[str, ProposalEvent]] = field(default_factory=list)
+    # Answers stored with keyed pledges, by record id (the idempotency table).
+    answers: dict[str, KeyedAnswer] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     # With stale_reads, a non-consistent read of a challenge returns its previous version,
     # as an eventually consistent DynamoDB read may.
@@ -355,16 +358,29 @@ class FakePledgeRepository:
         if token is not None:
             self._applied[token] = write
 
-    def add(self, pledge: Pledge, shard: int, *, request_token: str | None = None) -> bool:
+    def add(
+        self,
+        pledge: Pledge,
+        shard: int,
+        *,
+        request_token: str | None = None,
+        answer: KeyedAnswer | None = None,
+    ) -> bool:
         key = (pledge.participant_id, pledge.challenge_id)
-        write = ("add", pledge, shard)
+        write = ("add", pledge, shard, answer)
         with self._db.lock:
             if self._replayed(request_token, write):
                 return True
+            if answer is not None:
+                stored = self._db.answers.get(answer.record_id)
+                if stored is not None and stored.expires_at >= answer.written_at:
+                    raise AnswerAlreadyStoredError(answer.record_id)
             if key in self._db.pledges:
                 return False
             self._db.pledges[key] = pledge
             self._db.count(pledge.challenge_id, shard, participants=+1, promised=pledge.offered)
+            if answer is not None:
+                self._db.answers[answer.record_id] = answer
             self._applied_as(request_token, write)
             return True
 

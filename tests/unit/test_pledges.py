@@ -17,6 +17,7 @@ from chalicelib.domain.errors import (
     ContentionError,
     PledgeNotFoundError,
 )
+from chalicelib.domain.idempotency import KeyedAnswer
 from chalicelib.domain.model import (
     ADMIN_GROUP,
     ChallengeStatus,
@@ -320,13 +321,20 @@ class LosesOnceToOwnWithdrawal(FakePledgeRepository):
         super().__init__(db)
         self._raced = False
 
-    def add(self, pledge: Pledge, shard: int, *, request_token: str | None = None) -> bool:
+    def add(
+        self,
+        pledge: Pledge,
+        shard: int,
+        *,
+        request_token: str | None = None,
+        answer: KeyedAnswer | None = None,
+    ) -> bool:
         if not self._raced:
             self._raced = True
             assert request_token is not None
             self.request_tokens.append(request_token)
             return False
-        return super().add(pledge, shard, request_token=request_token)
+        return super().add(pledge, shard, request_token=request_token, answer=answer)
 
 
 def test_one_request_token_serves_every_retry_of_a_pledge(backend: Backend) -> None:
