@@ -77,6 +77,7 @@ class BurstOutcome:
 
     statuses: list[int]
     latencies_ms: list[float]
+    created_at: list[float]  # time.time() at each 201's answer, in the locust process
     seconds: float
     cut_short: bool  # the deadline came before the quota was used
     unanswered: int  # requests locust abandoned (only if its --run-time struck)
@@ -88,6 +89,7 @@ class BurstOutcome:
         return cls(
             [int(status) for status in data["statuses"]],
             [float(ms) for ms in data["latencies_ms"]],
+            [float(at) for at in data["created_at"]],
             float(data["seconds"]),
             bool(data["cut_short"]),
             int(data["unanswered"]),
