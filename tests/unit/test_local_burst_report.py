@@ -21,6 +21,16 @@ def burst(**changes: object) -> LocalBurstResult:
         "users": 50,
         "seconds": 81.66,
         "pool_warnings": 0,
+        "stream_lag_ms": {
+            "progress": {"p50": 180.44, "p99": 640.06, "max": 700.0},
+            "areas": {"p50": 310.0, "p99": 1240.55, "max": 1300.0},
+            "campaign": {"p50": 900.0, "p99": 1850.0, "max": 1900.0},
+        },
+        "lag_poll_seconds": 0.15,
+        "lag_resolution_ms": {"progress": 231.04, "areas": 231.0, "campaign": 231.0},
+        "lag_observations": {"progress": 350, "areas": 350, "campaign": 350},
+        "lag_missing": {"progress": 0, "areas": 0, "campaign": 0},
+        "lag_read_errors": {"progress": 0, "areas": 0, "campaign": 0},
     }
     fields.update(changes)
     return LocalBurstResult(**fields)  # type: ignore[arg-type]
