@@ -19,15 +19,15 @@ What each read shows, and so what its lag measures (none of the three is a cache
   summed at the read; `track_campaigns` writes them from the pledges table's stream.
 
 The three reads are made one after the other by one thread, then it waits `interval`: a
-read's resolution is that wait plus the three reads' time, reported as the median gap
-between two of its observations. An observation's time is when its answer came, so a lag
-can be overstated by up to one read's duration, never understated.
+read's resolution is that wait plus the three reads' time, reported as the median and the
+longest gap between two of its observations (reads queue behind the burst's pledges, so the
+gaps are longest during the burst). An observation's time is when its answer came, so a lag
+can be overstated by up to that read's duration (reported too), never understated.
 """
 
 from __future__ import annotations
 
 import itertools
-import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +47,7 @@ ERROR_SAMPLES = 5
 class Observation:
     at: float  # time.time() when the answer came (comparable with locust's answer times)
     count: int
+    took: float = 0.0  # seconds from the request to its answer: how much `at` may be late
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,10 @@ def pledge_lags(created_at: Sequence[float], observations: Sequence[Observation]
     return Lags(lags, 0)
 
 
-def median_gap(observations: Sequence[Observation]) -> float:
-    """The median time between two observations of one read (its resolution); 0 for fewer
-    than two."""
+def gaps(observations: Sequence[Observation]) -> list[float]:
+    """The times between two consecutive observations of one read (its resolution)."""
     times = sorted(observation.at for observation in observations)
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    return statistics.median(gaps) if gaps else 0.0
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 def progress_count(body: dict[str, Any]) -> int:
@@ -166,8 +165,9 @@ class LagWatcher:
 
     def _observe(self, name: str) -> None:
         try:
+            sent = time.perf_counter()
             response = self._session.get(self._urls[name], timeout=READ_TIMEOUT_SECONDS)
-            at = time.time()
+            at, took = time.time(), time.perf_counter() - sent
             if response.status_code != 200:
                 raise ValueError(f"{response.status_code} {response.text[:200]}")
             count = COUNTS[name](response.json())
@@ -178,4 +178,4 @@ class LagWatcher:
                     self.error_samples.append(f"{name}: {error!r}"[:300])
             return
         with self._lock:
-            self.observations[name].append(Observation(at, count))
+            self.observations[name].append(Observation(at, count, took))

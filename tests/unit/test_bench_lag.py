@@ -10,7 +10,7 @@ from bench.stream_lag import (
     Observation,
     areas_count,
     campaign_count,
-    median_gap,
+    gaps,
     pledge_lags,
     progress_count,
 )
@@ -50,29 +50,33 @@ def test_no_observation_leaves_every_answer_missing() -> None:
     assert pledge_lags([], seen((1.0, 5))).seconds == []
 
 
-def test_the_median_gap_is_the_resolution() -> None:
-    assert median_gap(seen((1.0, 0), (1.2, 0), (1.5, 0), (1.6, 0))) == pytest.approx(0.2)
-    assert median_gap(seen((1.0, 0))) == 0.0
+def test_the_gaps_between_observations_are_the_resolution() -> None:
+    assert gaps(seen((1.0, 0), (1.5, 0), (1.2, 0))) == pytest.approx([0.2, 0.3])
+    assert gaps(seen((1.0, 0))) == []
 
 
 def test_each_read_gets_its_percentiles_resolution_and_missing() -> None:
     answers = [float(k) for k in range(1, 101)]  # one 201 a second, 100 of them
-    # progress shows each pledge 0.25 s after its answer; areas stops at 98.
-    progress = seen(*((k + 0.25, k) for k in range(1, 101)))
+    # progress shows each pledge 0.25 s after its answer (each read taking 0.1 s, the last
+    # one 0.2 s); areas stops at 98.
+    progress = [Observation(k + 0.25, k, 0.1) for k in range(1, 100)]
+    progress.append(Observation(100.25, 100, 0.2))
     areas = seen(*((k + 0.5, min(k, 98)) for k in range(1, 101)))
     lag = stream_lag(answers, {"progress": progress, "areas": areas})
     assert lag.ms["progress"] == pytest.approx({"p50": 250.0, "p99": 250.0, "max": 250.0})
     assert lag.ms["areas"]["p99"] == pytest.approx(500.0)
     assert lag.missing == {"progress": 0, "areas": 2}
     assert lag.observations == {"progress": 100, "areas": 100}
-    assert lag.resolution_ms["progress"] == pytest.approx(1000.0)
+    assert lag.resolution_ms["progress"] == pytest.approx({"p50": 1000.0, "max": 1000.0})
+    assert lag.read_ms["progress"] == pytest.approx({"p50": 100.0, "p99": 100.0})
+    assert lag.read_ms["areas"] == {"p50": 0.0, "p99": 0.0}
 
 
 def test_a_read_that_shows_nothing_has_zero_figures_and_everything_missing() -> None:
     lag = stream_lag([1.0, 2.0], {"campaign": []})
     assert lag.ms["campaign"] == {"p50": 0.0, "p99": 0.0, "max": 0.0}
     assert lag.missing["campaign"] == 2
-    assert lag.resolution_ms["campaign"] == 0.0
+    assert lag.resolution_ms["campaign"] == {"p50": 0.0, "max": 0.0}
 
 
 def test_the_counts_read_from_each_answer() -> None:

@@ -27,7 +27,12 @@ def burst(**changes: object) -> LocalBurstResult:
             "campaign": {"p50": 900.0, "p99": 1850.0, "max": 1900.0},
         },
         "lag_poll_seconds": 0.15,
-        "lag_resolution_ms": {"progress": 231.04, "areas": 231.0, "campaign": 231.0},
+        "lag_resolution_ms": {
+            read: {"p50": 231.04, "max": 1480.0} for read in ("progress", "areas", "campaign")
+        },
+        "lag_read_ms": {
+            read: {"p50": 40.0, "p99": 950.2} for read in ("progress", "areas", "campaign")
+        },
         "lag_observations": {"progress": 350, "areas": 350, "campaign": 350},
         "lag_missing": {"progress": 0, "areas": 0, "campaign": 0},
         "lag_read_errors": {"progress": 0, "areas": 0, "campaign": 0},
@@ -92,11 +97,13 @@ def test_the_stream_lag_is_rounded_and_shown_per_read_against_2_s() -> None:
     data = _local_burst(burst())
     assert data is not None
     assert data["stream_lag_ms"]["progress"] == {"p50": 180.4, "p99": 640.1, "max": 700.0}
-    assert data["lag_resolution_ms"]["progress"] == 231.0
+    assert data["lag_resolution_ms"]["progress"] == {"p50": 231.0, "max": 1480.0}
     assert data["stream_lag_met"] is True
     section = _burst_section(data)
     assert "waits 0.15 s after each round of the three reads): met." in section
-    assert "| 180 ms | 640 ms: met | 700 ms | 0 | 350 | 231 ms | 0 |" in section
+    assert (
+        "| 180 ms | 640 ms: met | 700 ms | 0 | 350 | 231 / 1,480 ms | 40 / 950 ms | 0 |" in section
+    )
     assert _lag_row(data) == "640 / 1,241 / 1,850 ms, 0 missing | ≤ 2 s each, none missing: met"
     assert _burst_blockers(data) == []
 
