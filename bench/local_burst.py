@@ -1,4 +1,5 @@
-"""A locust burst of pledges on one challenge of the real local stack, counted and notified once."""
+"""A locust burst of pledges on one challenge of the real local stack, counted and notified once,
+with the stream lag of the three public counts (bench.stream_lag says what each one measures)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import requests
 
+from bench.stream_lag import READS, LagWatcher, Observation, gaps, pledge_lags
 from chalicelib.local.embedded_aws import fetch_sent_emails
 from chalicelib.local.tokens import mint_local_token
 from chalicelib.settings import LOCAL_JWT_SECRET_DEFAULT
@@ -43,6 +45,9 @@ LOCUST_GRACE_SECONDS = 60
 # moto's /moto-api/data.json dumps every object moto ever tracked: slow after a big burst.
 SES_READ_TIMEOUT_SECONDS = 120.0
 SETTLE_TIMEOUT_SECONDS = 60.0  # after the burst: until counted and both e-mails sent
+# After the burst, until every public count shows every 201: longer, as a trigger that falls
+# behind during the burst (the campaign's) catches up after it, and its lag is the figure.
+LAG_SETTLE_TIMEOUT_SECONDS = 120.0
 # Then a pause for late stream records or redeliveries to show up as a second message.
 REDELIVERY_WATCH_SECONDS = 3.0
 POLL_SECONDS = 0.2
@@ -65,6 +70,16 @@ class LocalBurstResult:
     users: int
     seconds: float
     pool_warnings: int  # "Connection pool is full" lines in the stack's output, burst included
+    # From each 201 to the first read showing it, per read (bench.stream_lag.READS): p50, p99
+    # and max in ms over the pledges seen; those never seen before the settling's deadline are
+    # in lag_missing, not in these figures.
+    stream_lag_ms: dict[str, dict[str, float]]
+    lag_poll_seconds: float  # the watcher's wait after each round of the three reads
+    lag_resolution_ms: dict[str, dict[str, float]]  # p50 and max time between two reads
+    lag_read_ms: dict[str, dict[str, float]]  # p50 and p99 of a read's own time (overstatement)
+    lag_observations: dict[str, int]  # answers read, per read
+    lag_missing: dict[str, int]  # 201s that no observation of the read showed
+    lag_read_errors: dict[str, int]  # reads that gave no count (error or no answer)
 
 
 class LocalBurstError(RuntimeError):
@@ -77,6 +92,7 @@ class BurstOutcome:
 
     statuses: list[int]
     latencies_ms: list[float]
+    created_at: list[float]  # time.time() at each 201's answer, in the locust process
     seconds: float
     cut_short: bool  # the deadline came before the quota was used
     unanswered: int  # requests locust abandoned (only if its --run-time struck)
@@ -88,6 +104,7 @@ class BurstOutcome:
         return cls(
             [int(status) for status in data["statuses"]],
             [float(ms) for ms in data["latencies_ms"]],
+            [float(at) for at in data["created_at"]],
             float(data["seconds"]),
             bool(data["cut_short"]),
             int(data["unanswered"]),
@@ -253,9 +270,16 @@ class Api:
         body: dict[str, Any] = response.json()
         return body
 
-    def create_live_challenge(self, target: int) -> dict[str, Any]:
+    def create_campaign(self) -> dict[str, Any]:
+        """A public campaign for the burst's challenge, so its totals are measured too."""
+        body = {"title": f"Local burst campaign {uuid.uuid4().hex[:10]}"}
+        return self._json("POST", "/admin/campaigns", 201, json=body, headers=self.admin_headers)
+
+    def create_live_challenge(
+        self, target: int, *, campaign_id: str | None = None
+    ) -> dict[str, Any]:
         tag = uuid.uuid4().hex[:10]
-        body = {
+        body: dict[str, Any] = {
             "title": f"Local burst {tag}",
             "action": "I cycle to work at least once a week",
             "target": {"metric": "participants", "value": target},
@@ -264,6 +288,8 @@ class Api:
             "reward": "€1,000 to teach pupils bike repair",
             "publish": True,
         }
+        if campaign_id is not None:
+            body["campaign_id"] = campaign_id
         challenge = self._json(
             "POST", "/admin/challenges", 201, json=body, headers=self.admin_headers
         )
@@ -371,6 +397,98 @@ def ses_messages(aws_endpoint: str, challenge: dict[str, Any]) -> dict[str, int]
     }
 
 
+@dataclass(frozen=True)
+class StreamLag:
+    """Per read (bench.stream_lag.READS): the lag figures of LocalBurstResult."""
+
+    ms: dict[str, dict[str, float]]  # p50, p99 and max over the pledges seen
+    resolution_ms: dict[str, dict[str, float]]  # p50 and max gap between two observations
+    read_ms: dict[str, dict[str, float]]  # p50 and p99 of the reads' own durations
+    observations: dict[str, int]
+    missing: dict[str, int]
+
+
+def stream_lag(
+    created_at: Sequence[float], observations: Mapping[str, Sequence[Observation]]
+) -> StreamLag:
+    """Each read's lag percentiles over the 201s it showed; the others are counted missing."""
+    ms: dict[str, dict[str, float]] = {}
+    resolution: dict[str, dict[str, float]] = {}
+    read_ms: dict[str, dict[str, float]] = {}
+    counts: dict[str, int] = {}
+    missing: dict[str, int] = {}
+    for name, seen in observations.items():
+        lags = pledge_lags(created_at, seen)
+        values = [1000 * seconds for seconds in lags.seconds]
+        ms[name] = {
+            "p50": percentile(values, 50),
+            "p99": percentile(values, 99),
+            "max": max(values, default=0.0),
+        }
+        between = [1000 * seconds for seconds in gaps(seen)]
+        resolution[name] = {"p50": percentile(between, 50), "max": max(between, default=0.0)}
+        took = [1000 * observation.took for observation in seen]
+        read_ms[name] = {"p50": percentile(took, 50), "p99": percentile(took, 99)}
+        counts[name] = len(seen)
+        missing[name] = lags.missing
+    return StreamLag(ms, resolution, read_ms, counts, missing)
+
+
+def report_outcome(outcome: BurstOutcome, progress: Progress) -> None:
+    errors = len(outcome.statuses) - outcome.created
+    progress(f"burst: {len(outcome.statuses)} answered in {outcome.seconds:.1f} s, "
+             f"{outcome.created} created, {errors} errors")  # fmt: skip
+    if outcome.cut_short:
+        progress(f"burst cut short by its {BURST_DEADLINE_SECONDS} s deadline")
+    if outcome.unanswered:
+        progress(f"{outcome.unanswered} requests abandoned by locust: the count may exceed 201s")
+    for sample in outcome.error_samples:
+        progress(f"  error: {sample}")
+
+
+def report_lag(lag: StreamLag, watcher: LagWatcher, progress: Progress) -> None:
+    for name in READS:
+        figures, gap, took = lag.ms[name], lag.resolution_ms[name], lag.read_ms[name]
+        progress(f"stream lag {name}: p50 {figures['p50']:.0f} ms, p99 {figures['p99']:.0f} ms, "
+                 f"max {figures['max']:.0f} ms; {lag.missing[name]} never seen; "
+                 f"{lag.observations[name]} reads, one every {gap['p50']:.0f} ms (median, "
+                 f"longest gap {gap['max']:.0f} ms), each taking {took['p50']:.0f} ms (p50, "
+                 f"p99 {took['p99']:.0f} ms), {watcher.errors[name]} failed")  # fmt: skip
+    for sample in watcher.error_samples:
+        progress(f"  read error: {sample}")
+
+
+def run_watched_burst(
+    api: Api,
+    stack: LocalStack,
+    challenge: dict[str, Any],
+    campaign_id: str,
+    *,
+    pledges: int,
+    users: int,
+    workdir: Path,
+    progress: Progress,
+) -> tuple[BurstOutcome, LagWatcher]:
+    """Locust's burst, with the counts read from before its first pledge until each read
+    shows every 201, or the settling's deadline passes."""
+    watcher = LagWatcher(stack.base_url, challenge["id"], campaign_id)
+    watcher.start()
+    try:
+        outcome = run_locust(
+            stack.base_url, challenge["id"], pledges=pledges, users=users, workdir=workdir
+        )
+        deadline = time.monotonic() + LAG_SETTLE_TIMEOUT_SECONDS
+        report_outcome(outcome, progress)
+        wait_until_settled(api, challenge, outcome.created, progress)
+        if not watcher.wait_until_counted(outcome.created, deadline):
+            shown = {name: watcher.latest(name) for name in READS}
+            progress(f"the reads did not all show {outcome.created} within "
+                     f"{LAG_SETTLE_TIMEOUT_SECONDS:.0f} s of the burst: {shown}")  # fmt: skip
+    finally:
+        watcher.stop()
+    return outcome, watcher
+
+
 def measure(
     api: Api,
     stack: LocalStack,
@@ -381,22 +499,16 @@ def measure(
     progress: Progress,
 ) -> LocalBurstResult:
     target = max(1, pledges // 2)
-    challenge = api.create_live_challenge(target)
-    progress(f"challenge {challenge['id']} live, target {target} participants; "
-             f"locust: {pledges} pledges by {users} users")  # fmt: skip
-    outcome = run_locust(
-        stack.base_url, challenge["id"], pledges=pledges, users=users, workdir=workdir
-    )
-    errors = len(outcome.statuses) - outcome.created
-    progress(f"burst: {len(outcome.statuses)} answered in {outcome.seconds:.1f} s, "
-             f"{outcome.created} created, {errors} errors")  # fmt: skip
-    if outcome.cut_short:
-        progress(f"burst cut short by its {BURST_DEADLINE_SECONDS} s deadline")
-    if outcome.unanswered:
-        progress(f"{outcome.unanswered} requests abandoned by locust: the count may exceed 201s")
-    for sample in outcome.error_samples:
-        progress(f"  error: {sample}")
-    wait_until_settled(api, challenge, outcome.created, progress)
+    campaign = api.create_campaign()
+    challenge = api.create_live_challenge(target, campaign_id=campaign["id"])
+    progress(f"challenge {challenge['id']} live in campaign {campaign['id']}, target {target} "
+             f"participants; locust: {pledges} pledges by {users} users")  # fmt: skip
+    outcome, watcher = run_watched_burst(
+        api, stack, challenge, campaign["id"], pledges=pledges, users=users, workdir=workdir,
+        progress=progress,
+    )  # fmt: skip
+    lag = stream_lag(outcome.created_at, watcher.observations)
+    report_lag(lag, watcher, progress)
     time.sleep(REDELIVERY_WATCH_SECONDS)
     counted = api.progress(challenge["id"])["participants"]
     sent = api.sent_reached_emails(challenge)
@@ -415,7 +527,7 @@ def measure(
     seconds = outcome.seconds
     return LocalBurstResult(
         pledges=len(outcome.statuses),
-        errors=errors,
+        errors=len(outcome.statuses) - outcome.created,
         # Each pledge is a new participant, so every 201 is one unique pledge.
         exact_count=counted == outcome.created,
         notifications_per_recipient=sent,
@@ -425,6 +537,13 @@ def measure(
         users=users,
         seconds=seconds,
         pool_warnings=pool_warnings,
+        stream_lag_ms=lag.ms,
+        lag_poll_seconds=watcher.interval,
+        lag_resolution_ms=lag.resolution_ms,
+        lag_read_ms=lag.read_ms,
+        lag_observations=lag.observations,
+        lag_missing=lag.missing,
+        lag_read_errors=dict(watcher.errors),
     )
 
 

@@ -56,6 +56,9 @@ class Burst:
     quitting: bool = False
     statuses: list[int] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
+    # time.time() at each 201's answer: the bench process compares it with its own reads of
+    # the counts (perf_counter and monotonic are not comparable across processes).
+    created_at: list[float] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
     first_sent: float | None = None
     last_answered: float | None = None
@@ -76,12 +79,18 @@ class Burst:
         closed = self.issued >= self.quota or self.cut_short
         return closed and len(self.statuses) == self.issued
 
-    def record(self, status: int, latency_ms: float, sent: float, error: str | None) -> None:
+    def record(
+        self, status: int, latency_ms: float, sent: float, answered_at: float, error: str | None
+    ) -> None:
+        """One answer; `sent` is perf_counter() at the request, `answered_at` time.time() at
+        its answer."""
         if self.first_sent is None or sent < self.first_sent:
             self.first_sent = sent
         self.last_answered = time.perf_counter()
         self.statuses.append(status)
         self.latencies_ms.append(latency_ms)
+        if status == 201:
+            self.created_at.append(answered_at)
         if error is not None and len(self.error_samples) < ERROR_SAMPLES:
             self.error_samples.append(error)
 
@@ -92,6 +101,7 @@ class Burst:
         outcome = {
             "statuses": self.statuses,
             "latencies_ms": self.latencies_ms,
+            "created_at": self.created_at,
             "seconds": seconds,
             "cut_short": self.cut_short,
             # Only when locust's own --run-time killed users mid-request.
@@ -159,6 +169,7 @@ class Pledger(FastHttpUser):
             name=PLEDGE_STATS_NAME,
             catch_response=True,
         ) as response:
+            answered_at = time.time()  # the answer is in: before any of our own work
             status = response.status_code or NO_ANSWER
             error = None
             if status != 201:
@@ -168,7 +179,7 @@ class Pledger(FastHttpUser):
             else:
                 response.success()
             latency_ms: float = response.request_meta["response_time"]
-        burst.record(status, latency_ms, sent, error)
+        burst.record(status, latency_ms, sent, answered_at, error)
         self._quit_when_finished(burst)
 
     def _quit_when_finished(self, burst: Burst) -> None:

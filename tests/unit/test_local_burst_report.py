@@ -1,4 +1,4 @@
-"""The local burst's verdict and pool warnings (bench/report.py) and percentiles
+"""The local burst's verdict, pool warnings and stream lag (bench/report.py) and percentiles
 (bench/local_burst.py)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.local_burst import LocalBurstResult, percentile
-from bench.report import _burst_section, _local_burst
+from bench.report import _burst_blockers, _burst_section, _lag_row, _local_burst, table
 
 
 def burst(**changes: object) -> LocalBurstResult:
@@ -21,6 +21,21 @@ def burst(**changes: object) -> LocalBurstResult:
         "users": 50,
         "seconds": 81.66,
         "pool_warnings": 0,
+        "stream_lag_ms": {
+            "progress": {"p50": 180.44, "p99": 640.06, "max": 700.0},
+            "areas": {"p50": 310.0, "p99": 1240.7, "max": 1300.0},
+            "campaign": {"p50": 900.0, "p99": 1850.0, "max": 1900.0},
+        },
+        "lag_poll_seconds": 0.15,
+        "lag_resolution_ms": {
+            read: {"p50": 231.04, "max": 1480.0} for read in ("progress", "areas", "campaign")
+        },
+        "lag_read_ms": {
+            read: {"p50": 40.0, "p99": 950.2} for read in ("progress", "areas", "campaign")
+        },
+        "lag_observations": {"progress": 350, "areas": 350, "campaign": 350},
+        "lag_missing": {"progress": 0, "areas": 0, "campaign": 0},
+        "lag_read_errors": {"progress": 0, "areas": 0, "campaign": 0},
     }
     fields.update(changes)
     return LocalBurstResult(**fields)  # type: ignore[arg-type]
@@ -76,6 +91,64 @@ def test_errors_a_wrong_count_or_a_wrong_number_of_emails_is_not_ok(
 def test_a_skipped_burst_says_so() -> None:
     assert _local_burst(None) is None
     assert "Skipped" in _burst_section(None)
+
+
+def test_the_stream_lag_is_rounded_and_shown_per_read_against_2_s() -> None:
+    data = _local_burst(burst())
+    assert data is not None
+    assert data["stream_lag_ms"]["progress"] == {"p50": 180.4, "p99": 640.1, "max": 700.0}
+    assert data["lag_resolution_ms"]["progress"] == {"p50": 231.0, "max": 1480.0}
+    assert data["stream_lag_met"] is True
+    section = _burst_section(data)
+    assert "waits 0.15 s after each round of the three reads): met." in section
+    assert (
+        "| 180 ms | 640 ms: met | 700 ms | 0 | 350 | 231 / 1,480 ms | 40 / 950 ms | 0 |" in section
+    )
+    assert _lag_row(data) == "640 / 1,241 / 1,850 ms, 0 missing | ≤ 2 s each, none missing: met"
+    assert _burst_blockers(data) == []
+
+
+def test_a_p99_over_2_s_is_not_met_and_blocks_without_spoiling_the_verdict() -> None:
+    slow = {"p50": 900.0, "p99": 2400.0, "max": 3000.0}
+    lags = {"progress": {"p50": 1.0, "p99": 2.0, "max": 3.0}, "areas": slow, "campaign": slow}
+    data = _local_burst(burst(stream_lag_ms=lags))
+    assert data is not None
+    assert data["ok"] is True  # correct, only late
+    assert data["stream_lag_met"] is False
+    assert "| 2,400 ms: **not met** |" in _burst_section(data)
+    assert _lag_row(data).endswith("**not met**")
+    assert _burst_blockers(data) == [
+        "the local burst's stream lag p99 > 2 s (areas 2.4 s, campaign 2.4 s)"
+    ]
+    assert "NOT MET" in table_of(data)
+
+
+def test_pledges_never_shown_are_reported_and_block() -> None:
+    missing = {"progress": 0, "areas": 0, "campaign": 12}
+    data = _local_burst(burst(lag_missing=missing))
+    assert data is not None
+    assert data["stream_lag_met"] is False
+    assert "| 1,850 ms: met | 1,900 ms | 12 |" in _burst_section(data)
+    assert "12 missing" in _lag_row(data)
+    assert _burst_blockers(data) == [
+        "pledges of the local burst that a read never showed (campaign 12)"
+    ]
+
+
+def test_a_burst_recorded_before_the_stream_lag_was_measured_still_renders() -> None:
+    data = _local_burst(burst())
+    assert data is not None
+    for name in [name for name in data if name.startswith(("stream_lag", "lag_"))]:
+        del data[name]
+    assert "Stream lag: not measured in this run." in _burst_section(data)
+    assert _lag_row(data).startswith("not measured |")
+    assert "stream lag, which this run did not measure" in _burst_blockers(data)[0]
+    assert "stream lag not measured" in table_of(data)
+
+
+def table_of(burst_data: dict[str, object]) -> str:
+    """The printed table's burst lines alone (table() needs only these keys for them)."""
+    return table({"targets": {}, "local_burst": burst_data})
 
 
 def test_percentile_is_nearest_rank() -> None:
