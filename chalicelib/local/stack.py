@@ -29,6 +29,7 @@ from chalicelib.local.embedded_aws import MOTO_LOCK, EmbeddedAws
 from chalicelib.local.http_server import gated_server
 from chalicelib.local.in_process_aws import InProcessAws
 from chalicelib.local.schedule_runner import ScheduleRunner, schedule_bindings, schedule_interval
+from chalicelib.local.shared_stream_reads import SharedStreamReads
 from chalicelib.local.stream_poller import StreamBinding, StreamNotDrainedError, StreamPoller
 from chalicelib.local.tokens import mint_local_token
 from chalicelib.observability import local_log_handler
@@ -184,7 +185,7 @@ class LocalStack:
 
         # One poller per trigger, as Lambda has one event source mapping per function: a
         # busy trigger (the campaign one, in a burst) does not hold the counts back.
-        client = streams_client(settings)
+        client = SharedStreamReads(streams_client(settings))
         self.pollers = [StreamPoller(client, [binding]) for binding in stream_bindings(app_module)]
         with steps.step("stream records"):
             # The demo's figures come from the triggers, as a real pledge's do: all of its

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.local import shared_stream_reads
 from chalicelib.local.embedded_aws import EmbeddedAws
+from chalicelib.local.shared_stream_reads import SharedStreamReads
 from chalicelib.local.stream_poller import (
     LocalLambdaContext,
     StreamBinding,
@@ -32,9 +34,12 @@ def ddb(aws: EmbeddedAws) -> Any:
     return aws_client(aws, "dynamodb")
 
 
-@pytest.fixture
-def streams(aws: EmbeddedAws) -> Any:
-    return aws_client(aws, "dynamodbstreams")
+@pytest.fixture(params=["direct", "shared"])
+def streams(aws: EmbeddedAws, request: pytest.FixtureRequest) -> Any:
+    """The streams client itself, or the local stack's shared reads over it: every poller
+    case holds for both."""
+    client = aws_client(aws, "dynamodbstreams")
+    return client if request.param == "direct" else SharedStreamReads(client)
 
 
 @dataclass
@@ -464,3 +469,60 @@ def test_drain_gives_up_while_reads_keep_failing(streams: Any, table: Table) -> 
     poller = StreamPoller(Refusing(streams), [binding])
     with pytest.raises(StreamNotDrainedError, match="reads failing"):
         poller.drain(max_rounds=3)
+
+
+class CountingReads:
+    """A streams client that counts the GetRecords that reach the stream."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.reads = 0
+
+    def describe_stream(self, **kwargs: Any) -> dict[str, Any]:
+        return dict(self._real.describe_stream(**kwargs))
+
+    def get_shard_iterator(self, **kwargs: Any) -> dict[str, Any]:
+        return dict(self._real.get_shard_iterator(**kwargs))
+
+    def get_records(self, **kwargs: Any) -> dict[str, Any]:
+        self.reads += 1
+        return dict(self._real.get_records(**kwargs))
+
+
+def test_pollers_sharing_reads_read_each_record_from_the_stream_once(
+    aws: EmbeddedAws, table: Table
+) -> None:
+    real = CountingReads(aws_client(aws, "dynamodbstreams"))
+    shared = SharedStreamReads(real)
+    handlers = [RecordingHandler(), RecordingHandler(fail_on("item-001", times=1))]
+    pollers = [
+        StreamPoller(shared, [StreamBinding(f"trigger-{i}", table.stream_arn, handler)])
+        for i, handler in enumerate(handlers)
+    ]
+    table.put_many(3)
+    assert [poller.poll_once() for poller in pollers] == [3, 1]
+    # The first poller read the three records; the second got them from the log.
+    assert real.reads == 1
+    table.put("later")
+    assert [poller.drain() for poller in pollers] == [1, 3]
+    assert handlers[0].batches == [["item-000", "item-001", "item-002"], ["later"]]
+    assert handlers[1].batches == [
+        ["item-000", "item-001", "item-002"],
+        ["item-001", "item-002", "later"],
+    ]
+
+
+def test_a_poller_behind_the_shared_log_reads_the_stream_alone(
+    aws: EmbeddedAws, table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shared_stream_reads, "MAX_LOGGED_RECORDS", 2)
+    shared = SharedStreamReads(aws_client(aws, "dynamodbstreams"))
+    ahead, behind = RecordingHandler(), RecordingHandler()
+    fast = StreamPoller(shared, [StreamBinding("ahead", table.stream_arn, ahead)])
+    slow = StreamPoller(shared, [StreamBinding("behind", table.stream_arn, behind, batch_size=1)])
+    table.put_many(5)
+    assert fast.drain() == 5  # the log keeps the last two
+    assert slow.drain() == 5
+    keys = [f"item-{i:03d}" for i in range(5)]
+    assert [key for batch in behind.batches for key in batch] == keys
+    assert [behind.delivered(key) for key in keys] == [1] * 5
