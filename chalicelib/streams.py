@@ -151,16 +151,22 @@ def count_teams(event: dict[str, Any], context: Any, container: Container) -> di
             break
         if change is not None:
             changes.append(change)
-    if failed:  # a record after a bad one waits with it
-        seen_bad = False
-        for raw in event.get("Records", []):
-            number = str((raw.get("dynamodb") or {}).get("SequenceNumber"))
-            seen_bad = seen_bad or number in failed
-            if seen_bad:
-                failed.setdefault(number, TallyError(f"record {number} waits for an earlier one"))
+    _hold_back_after_failures(event, failed)
     failed.update((change.receipt, error) for change, error in container.teams_tally.count(changes))
 
     return _report_failed(event, context, failed, container)
+
+
+def _hold_back_after_failures(event: dict[str, Any], failed: dict[str, Exception]) -> None:
+    """Fail, in `failed`, every record after the first one there: it waits with it."""
+    if not failed:
+        return
+    seen_bad = False
+    for raw in event.get("Records", []):
+        number = str((raw.get("dynamodb") or {}).get("SequenceNumber"))
+        seen_bad = seen_bad or number in failed
+        if seen_bad:
+            failed.setdefault(number, TallyError(f"record {number} waits for an earlier one"))
 
 
 def _report_failed(
