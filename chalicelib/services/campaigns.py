@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -49,6 +50,18 @@ class CampaignRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class MemberChange:
+    """One pledge of a participant in a campaign, now live or not, and the counter shard
+    their counts are on (the same for all of a participant's changes in a campaign)."""
+
+    participant_id: str
+    challenge_id: str
+    audience: str
+    live: bool
+    shard: int
+
+
 class CampaignMembers(Protocol):
     def change(
         self,
@@ -61,6 +74,12 @@ class CampaignMembers(Protocol):
         shard: int,
     ) -> bool:
         """Record that this pledge is now live (or withdrawn); True if a count moved."""
+        ...
+
+    def apply(self, campaign_id: str, changes: Sequence[MemberChange]) -> int:
+        """Record the changes in their order, ending where `change` called on each in turn
+        would, each count moving once however often a change is applied again; answers how
+        many participants' counts moved."""
         ...
 
 
