@@ -24,17 +24,18 @@ condition, cancelling its transaction: its changes are then applied on their own
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import combinations
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import Campaign, Visibility
-from chalicelib.services.campaigns import MemberChange
+from chalicelib.services.campaigns import MemberChange, PledgeRecord
 from chalicelib.services.ports import Page
 from chalicelib.settings import Settings
 from chalicelib.storage.counters import DynamoCounterRepository, counter_key
@@ -43,6 +44,7 @@ from chalicelib.storage.tables import (
     CampaignItem,
     CampaignMemberItem,
     CounterShardItem,
+    PledgeItem,
     with_container_session,
 )
 from chalicelib.storage.transactions import (
@@ -120,6 +122,22 @@ class DynamoCampaignRepository:
         items = [_from_item(item) for item in result]
         last = result.last_evaluated_key
         return Page(items, encode_cursor({"k": last}) if last else None)
+
+
+def pledge_record_from_stream_record(record: Mapping[str, Any]) -> PledgeRecord | None:
+    """What a pledges-stream record tells the campaigns: a pledge made (INSERT) or gone
+    (REMOVE: withdrawn, or moved away by an erasure). None for anything else."""
+    name = record.get("eventName")
+    dynamodb = record.get("dynamodb") or {}
+    keys = dynamodb.get("Keys")
+    if name not in ("INSERT", "REMOVE") or not keys:
+        return None
+    return PledgeRecord(
+        receipt=str(dynamodb["SequenceNumber"]),
+        challenge_id=str(keys[PledgeItem.challenge_id.attr_name]["S"]),
+        participant_id=str(keys[PledgeItem.participant_id.attr_name]["S"]),
+        live=name == "INSERT",
+    )
 
 
 def signature(audiences: Iterable[str]) -> str:
