@@ -28,7 +28,9 @@ from chalicelib.domain.proposals import (
 )
 from chalicelib.domain.teams import TeamChange
 from chalicelib.observability import set_correlation_id
+from chalicelib.services.campaigns import PledgeRecord
 from chalicelib.services.tallies import PledgeChange, group_changes
+from chalicelib.storage.campaigns import pledge_record_from_stream_record
 from chalicelib.storage.challenges import milestone_from_stream_image
 from chalicelib.storage.counters import challenge_id_from_counter_key
 from chalicelib.storage.events import seat_notice_from_stream_image
@@ -89,19 +91,29 @@ def aggregate_progress(event: dict[str, Any], context: Any, container: Container
 
 
 def track_campaigns(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
-    """Pledges were added or withdrawn: keep each campaign's unique participants."""
+    """Pledges were added or withdrawn: keep each campaign's unique participants
+    (services.campaigns), the batch's records of each campaign read and written together.
 
-    def record_handler(record: DynamoDBRecord) -> None:
-        keys = record.dynamodb.keys if record.dynamodb else None
-        if not keys:
-            return
-        challenge_id, participant_id = str(keys["challenge_id"]), str(keys["participant_id"])
-        if record.event_name is DynamoDBRecordEventName.INSERT:
-            container.campaigns.pledge_added(challenge_id, participant_id)
-        elif record.event_name is DynamoDBRecordEventName.REMOVE:
-            container.campaigns.pledge_removed(challenge_id, participant_id)
+    A record that fails fails the ones after it too, so the stream brings them back in
+    order; those already applied then change nothing (each member keeps its set of pledges).
+    """
+    failed: dict[str, Exception] = {}
+    records: list[PledgeRecord] = []
+    for raw in event.get("Records", []):
+        sequence_number = str((raw.get("dynamodb") or {}).get("SequenceNumber"))
+        try:
+            record = pledge_record_from_stream_record(raw)
+        except (KeyError, TypeError, ValueError) as error:
+            failed[sequence_number] = error
+            break
+        if record is not None:
+            records.append(record)
+    _hold_back_after_failures(event, failed)
+    failed.update(
+        (record.receipt, error) for record, error in container.campaigns.record_pledges(records)
+    )
 
-    return _process(event, context, record_handler, container)
+    return _report_failed(event, context, failed, container)
 
 
 def count_areas(event: dict[str, Any], context: Any, container: Container) -> dict[str, Any]:
@@ -151,16 +163,22 @@ def count_teams(event: dict[str, Any], context: Any, container: Container) -> di
             break
         if change is not None:
             changes.append(change)
-    if failed:  # a record after a bad one waits with it
-        seen_bad = False
-        for raw in event.get("Records", []):
-            number = str((raw.get("dynamodb") or {}).get("SequenceNumber"))
-            seen_bad = seen_bad or number in failed
-            if seen_bad:
-                failed.setdefault(number, TallyError(f"record {number} waits for an earlier one"))
+    _hold_back_after_failures(event, failed)
     failed.update((change.receipt, error) for change, error in container.teams_tally.count(changes))
 
     return _report_failed(event, context, failed, container)
+
+
+def _hold_back_after_failures(event: dict[str, Any], failed: dict[str, Exception]) -> None:
+    """Fail, in `failed`, every record after the first one there: it waits with it."""
+    if not failed:
+        return
+    seen_bad = False
+    for raw in event.get("Records", []):
+        number = str((raw.get("dynamodb") or {}).get("SequenceNumber"))
+        seen_bad = seen_bad or number in failed
+        if seen_bad:
+            failed.setdefault(number, TallyError(f"record {number} waits for an earlier one"))
 
 
 def _report_failed(

@@ -129,8 +129,8 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
             "stream_receipts": TableAccess.READ_WRITE,
         }
     ),
-    # services.campaigns.pledge_added/removed: the challenge and its campaign, the member,
-    # and the campaign's counter shards (in the counters table).
+    # services.campaigns.record_pledges: the challenge and its campaign, the members (one
+    # BatchGetItem per campaign and batch), and the campaign's counter shards (in counters).
     "track_campaigns": FunctionAccess(
         tables={
             "challenges": TableAccess.READ,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -20,6 +22,8 @@ from chalicelib.domain.model import (
 )
 from chalicelib.services.challenges import ChallengeService, new_id
 from chalicelib.services.ports import ChallengeRepository, Clock, OrganizationReader, Page
+
+logger = logging.getLogger(__name__)
 
 # The most challenges one campaign page lists (a campaign runs a handful).
 MAX_CHALLENGES_SHOWN = 100
@@ -49,6 +53,29 @@ class CampaignRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PledgeRecord:
+    """A pledges-stream record as the campaign trigger reads it: a pledge made (`live`) or
+    withdrawn (or moved away by an erasure)."""
+
+    receipt: str  # the stream record's sequence number
+    challenge_id: str
+    participant_id: str
+    live: bool
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    """One pledge of a participant in a campaign, now live or not, and the counter shard
+    their counts are on (the same for all of a participant's changes in a campaign)."""
+
+    participant_id: str
+    challenge_id: str
+    audience: str
+    live: bool
+    shard: int
+
+
 class CampaignMembers(Protocol):
     def change(
         self,
@@ -61,6 +88,12 @@ class CampaignMembers(Protocol):
         shard: int,
     ) -> bool:
         """Record that this pledge is now live (or withdrawn); True if a count moved."""
+        ...
+
+    def apply(self, campaign_id: str, changes: Sequence[MemberChange]) -> int:
+        """Record the changes in their order, ending where `change` called on each in turn
+        would, each count moving once however often a change is applied again; answers how
+        many participants' counts moved."""
         ...
 
 
@@ -261,19 +294,67 @@ class CampaignService:
     def pledge_removed(self, challenge_id: str, participant_id: str) -> None:
         self._record(challenge_id, participant_id, live=False)
 
+    def record_pledges(
+        self, records: Sequence[PledgeRecord]
+    ) -> list[tuple[PledgeRecord, Exception]]:
+        """Apply a stream batch: its records grouped by campaign, each group in one batch
+        of the members' reads and writes. Answers the records that failed, with why: the
+        first failed one and every one after it, as the stream brings them back (records
+        already applied among them then change nothing)."""
+        groups: dict[str, list[tuple[int, MemberChange]]] = {}
+        failure: tuple[int, Exception] | None = None
+        for position, record in enumerate(records):
+            try:
+                found = self._member_change(
+                    record.challenge_id, record.participant_id, live=record.live
+                )
+            except Exception as error:  # a later record may depend on this one: stop here
+                logger.exception("campaign of pledge record %s unknown", record.receipt)
+                failure = (position, error)
+                break
+            if found is not None:
+                groups.setdefault(found[0], []).append((position, found[1]))
+        for campaign_id, group in groups.items():
+            try:
+                self._members.apply(campaign_id, [change for _, change in group])
+            except Exception as error:  # the other campaigns' members need not wait
+                logger.exception("members of campaign %s not recorded", campaign_id)
+                if failure is None or group[0][0] < failure[0]:
+                    failure = (group[0][0], error)
+        if failure is None:
+            return []
+        first, cause = failure
+        return [(record, cause) for record in records[first:]]
+
     def _record(self, challenge_id: str, participant_id: str, *, live: bool) -> None:
-        challenge = self._challenge_reads.get(challenge_id)
-        if challenge is None or challenge.campaign_id is None:
-            return
-        found = self._campaigns.get(challenge.campaign_id)
+        found = self._member_change(challenge_id, participant_id, live=live)
         if found is None:
             return
-        campaign, shards = found
+        campaign_id, change = found
         self._members.change(
-            campaign.id,
+            campaign_id,
             participant_id,
             challenge_id=challenge_id,
-            audience=audience(challenge),
+            audience=change.audience,
             live=live,
-            shard=counter_shard_for(participant_id, shards),
+            shard=change.shard,
+        )
+
+    def _member_change(
+        self, challenge_id: str, participant_id: str, *, live: bool
+    ) -> tuple[str, MemberChange] | None:
+        """The campaign a pledge counts in, and its change; None if in none."""
+        challenge = self._challenge_reads.get(challenge_id)
+        if challenge is None or challenge.campaign_id is None:
+            return None
+        found = self._campaigns.get(challenge.campaign_id)
+        if found is None:
+            return None
+        campaign, shards = found
+        return campaign.id, MemberChange(
+            participant_id,
+            challenge_id,
+            audience(challenge),
+            live,
+            counter_shard_for(participant_id, shards),
         )

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 
+import app as app_module
+from chalicelib.domain.model import Metric, Party, Target
 from chalicelib.local.embedded_aws import EmbeddedAws
+from chalicelib.local.stream_poller import LocalLambdaContext
+from chalicelib.services.campaigns import CampaignDraft, MemberChange
+from chalicelib.services.challenges import ChallengeDraft
+from chalicelib.settings import Settings
 from chalicelib.storage.campaigns import DynamoAudienceCounts, DynamoCampaignMembers
 from chalicelib.storage.counters import DynamoCounterRepository
+from chalicelib.wiring import Container, get_container
 from tests.functional.conftest import ADMIN, Api, bearer, served_container
 from tests.functional.test_public_api import assert_problem
 
@@ -213,3 +222,207 @@ def test_concurrent_changes_for_the_same_people_keep_the_count_exact(
     assert unique("cmp_a", everyone, everyone) == len({p for p, _ in staying})
     assert unique("cmp_a", everyone, PUBLIC) == len({p for p, c in staying if c[1] == "public"})
     assert unique("cmp_a", everyone, {"org_x"}) == len({p for p, c in staying if c[1] == "org_x"})
+
+
+# --- the trigger, a stream batch at a time, on the embedded DynamoDB ---------------------------
+
+CONTEXT = LocalLambdaContext(
+    function_name="track_campaigns",
+    invoked_function_arn="arn:aws:lambda:eu-west-3:123456789012:function:track_campaigns",
+)
+
+
+class CallTap:
+    """Counts the DynamoDB calls of the clients built while it is registered, and answers
+    the TransactWriteItems calls numbered in `failing` (from 1) with an error instead."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.failing: dict[int, dict[str, Any]] = {}
+
+    def __call__(self, params: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, Any] | None:
+        operation = str(kwargs["event_name"]).rsplit(".", 1)[-1]
+        self.calls[operation] += 1
+        answer = self.failing.get(self.calls[operation]) if operation == TRANSACT else None
+        if answer is None:
+            return None
+        return AWSResponse(params["url"], 400, {}, None), answer
+
+
+INVALID = {"Error": {"Code": "ValidationException", "Message": "refused"}}
+CONFLICT = {
+    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+    "CancellationReasons": [{"Code": "TransactionConflict"}],
+}
+
+
+TRANSACT = "TransactWriteItems"
+
+
+@pytest.fixture
+def tap() -> CallTap:
+    return CallTap()
+
+
+@pytest.fixture
+def tapped(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch, tap: CallTap) -> Iterator[Container]:
+    yield from served_container(aws, monkeypatch, taps={"before-call.dynamodb": tap})
+
+
+def draft(title: str, campaign_id: str | None = None) -> ChallengeDraft:
+    return ChallengeDraft(
+        title=title, action="I act", target=Target(Metric.PARTICIPANTS, 10),
+        sponsor=Party("Sponsor", "sponsor@week.example"),
+        beneficiary=Party("Beneficiary", "beneficiary@week.example"),
+        reward="€1", publish=True, campaign_id=campaign_id,
+    )  # fmt: skip
+
+
+def campaign_with_challenges(container: Container, count: int) -> tuple[str, list[str]]:
+    week = container.campaigns.create(CampaignDraft(title="Week"))
+    made = [container.challenges.create(draft(f"Challenge {n}", week.id)) for n in range(count)]
+    return week.id, [challenge.id for challenge in made]
+
+
+def stream_batch(changes: list[tuple[str, str, str]], first: int = 1) -> dict[str, Any]:
+    """A pledges-stream batch as Lambda delivers it: (event name, challenge, person) each."""
+    return {
+        "Records": [
+            {
+                "eventID": str(first + n),
+                "eventName": name,
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "eu-west-3",
+                "dynamodb": {
+                    "Keys": {"challenge_id": {"S": challenge}, "participant_id": {"S": person}},
+                    "SequenceNumber": str(first + n),
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+            }
+            for n, (name, challenge, person) in enumerate(changes)
+        ]
+    }
+
+
+def failed_records(response: dict[str, Any]) -> list[str]:
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+def test_a_batch_of_100_pledges_takes_one_read_and_two_transactions(
+    tapped: Container, tap: CallTap
+) -> None:
+    week, (walk, bike) = campaign_with_challenges(tapped, 2)
+    pledges = [("INSERT", walk if n % 3 else bike, f"p{n:03d}") for n in range(100)]
+    tapped.campaigns.view(week, None)  # the campaign and its challenges read, as when busy
+    tap.calls.clear()
+
+    assert failed_records(app_module.track_campaigns(stream_batch(pledges), CONTEXT)) == []
+    # 100 members and the counter shards they move take two transactions of at most 100.
+    assert tap.calls["BatchGetItem"] == 1
+    assert tap.calls[TRANSACT] == 2
+    assert tap.calls["GetItem"] <= 3  # the challenges and the campaign, if their cache expired
+    assert tapped.campaigns.counted(week)[1] == 100
+
+    tap.calls.clear()  # delivered again: read, and nothing to write
+    assert failed_records(app_module.track_campaigns(stream_batch(pledges), CONTEXT)) == []
+    assert (tap.calls["BatchGetItem"], tap.calls[TRANSACT]) == (1, 0)
+    assert tapped.campaigns.counted(week)[1] == 100
+
+
+def test_a_failed_write_fails_the_batch_and_its_redelivery_counts_each_person_once(
+    tapped: Container, tap: CallTap
+) -> None:
+    week, (walk,) = campaign_with_challenges(tapped, 1)
+    pledges = [("INSERT", walk, f"p{n:03d}") for n in range(100)]
+    tap.calls.clear()
+    tap.failing = {2: INVALID}  # the second transaction fails; the first stood
+
+    response = app_module.track_campaigns(stream_batch(pledges), CONTEXT)
+    assert failed_records(response) == [str(n) for n in range(1, 101)]
+    partly = tapped.campaigns.counted(week)[1]
+    assert 0 < partly < 100
+
+    # The redelivery writes only what is missing, in one transaction; its conflict with
+    # another writer is retried within the invocation.
+    tap.calls.clear()
+    tap.failing = {1: CONFLICT}
+    assert failed_records(app_module.track_campaigns(stream_batch(pledges), CONTEXT)) == []
+    assert tap.calls[TRANSACT] == 2
+    assert tapped.campaigns.counted(week)[1] == 100
+
+
+def test_records_of_two_campaigns_in_one_batch_are_each_counted_in_theirs(
+    tapped: Container,
+) -> None:
+    week, (walk, bike) = campaign_with_challenges(tapped, 2)
+    other, (swim,) = campaign_with_challenges(tapped, 1)
+    outside = tapped.challenges.create(draft("Outside")).id
+    batch = [
+        ("INSERT", walk, "ana"), ("INSERT", swim, "ana"), ("INSERT", bike, "ana"),
+        ("INSERT", outside, "ben"), ("INSERT", swim, "ben"), ("INSERT", walk, "chloe"),
+        ("REMOVE", walk, "chloe"), ("INSERT", "ch_missing", "dan"), ("MODIFY", walk, "ana"),
+    ]  # fmt: skip
+    assert failed_records(app_module.track_campaigns(stream_batch(batch), CONTEXT)) == []
+    assert tapped.campaigns.counted(week)[1] == 1  # ana
+    assert tapped.campaigns.counted(other)[1] == 2  # ana, ben
+
+
+def test_a_record_that_cannot_be_read_holds_back_the_ones_after_it(tapped: Container) -> None:
+    week, (walk,) = campaign_with_challenges(tapped, 1)
+    event = stream_batch(
+        [("INSERT", walk, "ana"), ("INSERT", walk, "ben"), ("INSERT", walk, "chloe")]
+    )
+    del event["Records"][1]["dynamodb"]["Keys"]["participant_id"]
+    assert failed_records(app_module.track_campaigns(event, CONTEXT)) == ["2", "3"]
+    assert tapped.campaigns.counted(week)[1] == 1  # ana, before it
+
+
+class RacingMembers(DynamoCampaignMembers):
+    """Someone else changes members between the batch's read and its write; each
+    transaction's members are logged."""
+
+    def __init__(self, settings: Settings, racers: list[tuple[str, str, str]]) -> None:
+        super().__init__(settings)
+        self.racers = racers
+        self.transactions: list[list[str]] = []
+
+    def _read(self, campaign_id: str, participant_ids: list[str]) -> dict[str, Any]:
+        read = super()._read(campaign_id, participant_ids)
+        for person, challenge, audience in self.racers:
+            self.change(campaign_id, person, challenge_id=challenge, audience=audience,
+                        live=True, shard=sum(map(ord, person)) % SHARDS)  # fmt: skip
+        self.racers = []
+        return read
+
+    def _transact(self, campaign_id: str, writes: Sequence[Any]) -> None:
+        self.transactions.append([write.member.participant_id for write in writes])
+        super()._transact(campaign_id, writes)
+
+
+def test_members_changed_since_the_batch_read_them_are_applied_on_their_own(
+    members: DynamoCampaignMembers,
+) -> None:
+    change(members, "ana", "ch_1", True)
+    # Between the read and the write, ana pledges on another challenge and ben's item is made.
+    racing = RacingMembers(
+        get_container().settings, [("ana", "ch_3", "org_y"), ("ben", "ch_2", "public")]
+    )
+    batch = [
+        MemberChange(person, challenge, audience, True, sum(map(ord, person)) % SHARDS)
+        for person, challenge, audience in (
+            ("ana", "ch_2", "org_x"), ("ben", "ch_1", "public"), ("chloe", "ch_1", "public"),
+        )
+    ]  # fmt: skip
+    assert racing.apply("cmp_a", batch) == 2  # ana (a new audience) and chloe; ben stays public
+    assert racing.transactions == [
+        ["ana"], ["ben"],  # the racers
+        ["ben", "chloe", "ana"],  # cancelled: ana's and ben's items changed since the read
+        ["ben"], ["ana"],  # read again and written on their own
+        ["chloe"],  # the rest, together again
+    ]  # fmt: skip
+    everyone = {"public", "org_x", "org_y"}
+    assert unique("cmp_a", everyone, everyone) == 3
+    assert unique("cmp_a", everyone, PUBLIC) == 3
+    assert unique("cmp_a", everyone, {"org_x"}) == 1
+    assert unique("cmp_a", everyone, {"org_y"}) == 1
+    assert racing.apply("cmp_a", batch) == 0  # and delivered again

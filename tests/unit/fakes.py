@@ -38,6 +38,7 @@ from chalicelib.domain.proposals import ProposalEvent
 from chalicelib.domain.series import HourCount, hour_start
 from chalicelib.domain.sponsor_report import NotificationTally
 from chalicelib.domain.votes import HeldVote
+from chalicelib.services.campaigns import MemberChange
 from chalicelib.services.ports import (
     PLAIN_CHANGES,
     ChallengeChanges,
@@ -846,6 +847,29 @@ class FakeCampaignMembers:
             else:
                 self.pledges.pop((campaign_id, participant_id), None)
             return {a for a, _ in before} != {a for a, _ in after}
+
+    def apply(self, campaign_id: str, changes: Sequence[MemberChange]) -> int:
+        with self._lock:
+            starts: dict[str, set[str]] = {}
+            for change in changes:
+                person = change.participant_id
+                starts.setdefault(person, self._audiences(campaign_id, person))
+                self.change(
+                    campaign_id,
+                    person,
+                    challenge_id=change.challenge_id,
+                    audience=change.audience,
+                    live=change.live,
+                    shard=change.shard,
+                )
+            return sum(
+                1
+                for person, audiences in starts.items()
+                if audiences != self._audiences(campaign_id, person)
+            )
+
+    def _audiences(self, campaign_id: str, participant_id: str) -> set[str]:
+        return {a for a, _ in self.pledges.get((campaign_id, participant_id), set())}
 
     def unique_participants(
         self, campaign_id: str, audiences: set[str], seen: set[str], shards: int
