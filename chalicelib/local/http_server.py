@@ -8,7 +8,6 @@ event, every request gets 503 with `Retry-After`: `GET /health` answers `{"statu
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import os
@@ -37,7 +36,6 @@ NOT_FOUND = ProblemKind(404, "not-found", "Not found")  # what API Gateway answe
 STARTING_RETRY_AFTER_SECONDS = 1
 # API Gateway's own payload limit: no request it would pass is left unread.
 MAX_DISCARDED_BODY_BYTES = 10 * 1024 * 1024
-DEFAULT_ADMITTED_REQUESTS = 2
 
 
 class LocalRequestHandler(ChaliceRequestHandler):
@@ -59,12 +57,7 @@ class LocalRequestHandler(ChaliceRequestHandler):
         if ready is not None and not ready.is_set():
             self._send_starting()
             return
-        admission: FifoAdmission | None = getattr(self.server, "admission", None)
-        if admission is None:
-            super()._generic_handle()
-            return
-        with admission:
-            super()._generic_handle()
+        super()._generic_handle()
 
     # ChaliceRequestHandler binds these to its own _generic_handle.
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
@@ -136,44 +129,6 @@ class LocalRequestHandler(ChaliceRequestHandler):
         logger.info("%s %s", self.address_string(), format % args)
 
 
-def admitted_requests() -> int:
-    return int(os.environ.get("CROWDACT_LOCAL_CONCURRENCY") or DEFAULT_ADMITTED_REQUESTS)
-
-
-class FifoAdmission:
-    """At most `slots` requests in the app at once, the others admitted in their order of
-    arrival: a freed slot goes straight to the oldest waiter (a `threading.Semaphore` lets a
-    newcomer take it first, and a waiter can starve for seconds)."""
-
-    def __init__(self, slots: int) -> None:
-        self._free = slots
-        self._lock = threading.Lock()
-        self._waiters: collections.deque[threading.Lock] = collections.deque()
-
-    @property
-    def waiting(self) -> int:
-        """Requests waiting for a slot."""
-        with self._lock:
-            return len(self._waiters)
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._free > 0:
-                self._free -= 1
-                return
-            turn = threading.Lock()
-            turn.acquire()
-            self._waiters.append(turn)
-        turn.acquire()  # released by the request that hands its slot over
-
-    def __exit__(self, *_: object) -> None:
-        with self._lock:
-            if self._waiters:
-                self._waiters.popleft().release()
-            else:
-                self._free += 1
-
-
 class BurstReadyHTTPServer(ThreadedHTTPServer):
     """Chalice's threaded server with a listen queue for bursts (socketserver's default is 5,
     and the kernel resets connections beyond it), and the `ready` event its handler reads:
@@ -191,7 +146,6 @@ class BurstReadyHTTPServer(ThreadedHTTPServer):
         web: WebFront | None = None,
     ) -> None:
         super().__init__(server_address, handler, bind_and_activate)
-        self.admission = FifoAdmission(admitted_requests())
         if ready is None:
             ready = threading.Event()
             ready.set()

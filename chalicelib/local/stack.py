@@ -52,7 +52,8 @@ LOCAL_ENV = {
     "AWS_REGION": "eu-west-3",
     "CROWDACT_STAGE": "local",
 }
-STREAM_POLL_INTERVAL = 0.1
+# Lambda polls a DynamoDB stream's shards four times a second (StreamPoller.run).
+STREAM_POLL_INTERVAL = 0.25
 # How long stopping the stack waits for a schedule run or a stream batch under way to finish.
 THREAD_STOP_TIMEOUT = 10.0
 # The start fails rather than loop for ever on a trigger that keeps writing what it reads.

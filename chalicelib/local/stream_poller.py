@@ -100,6 +100,8 @@ class _Shard:
     head_failures: int = 0
     # After a batch kept raising, this many records are delivered one by one to find the culprit.
     isolate: int = 0
+    # The last read filled the room it had: the shard may hold more.
+    full_read: bool = False
 
 
 @dataclass
@@ -120,6 +122,7 @@ class _Round(NamedTuple):
     delivered: int
     acknowledged: int
     read_errors: int = 0  # describe_stream or get_records calls that failed
+    backlog: bool = False  # a shard has a full batch or more waiting (read or not)
 
 
 class StreamPoller:
@@ -174,20 +177,28 @@ class StreamPoller:
             f"records were still being delivered, or reads failing, after {max_rounds} rounds"
         )
 
-    def run(self, stop: threading.Event, interval: float = 0.2) -> None:
-        """Poll until `stop` is set, waiting `interval` seconds after a round with nothing done."""
+    def run(self, stop: threading.Event, interval: float = 0.25) -> None:
+        """Poll until `stop` is set: a round every `interval` seconds, as Lambda polls a
+        stream's shards four times a second, and the next one at once while a round leaves
+        a full batch behind (Lambda invokes back to back while a shard has a backlog).
+
+        Polling more often only cuts a burst's records into more, smaller batches: the same
+        records cost more calls, and the triggers fall further behind (docs/performance.md).
+        """
         while not stop.is_set():
+            started = time.monotonic()
             try:
-                acknowledged = self.poll_once()
+                backlog = self._round().backlog
             except Exception:
                 # The local stack must outlive a bad handler or a hiccup of the embedded AWS.
                 logger.exception("stream poll failed; retrying in %.1fs", interval)
-                acknowledged = 0
-            if acknowledged == 0:
-                stop.wait(interval)
+                backlog = False
+            if not backlog:
+                stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
     def _round(self) -> _Round:
         delivered = acknowledged = read_errors = 0
+        backlog = False
         for state in self._states:
             try:
                 self._discover_shards(state)
@@ -204,7 +215,9 @@ class StreamPoller:
                 if shard.at_end and not shard.buffer:
                     del state.shards[shard.shard_id]
                     state.finished.add(shard.shard_id)
-        return _Round(delivered, acknowledged, read_errors)
+                # A full read, or records still waiting: more is there.
+                backlog = backlog or bool(shard.buffer) or shard.full_read
+        return _Round(delivered, acknowledged, read_errors, backlog)
 
     def _discover_shards(self, state: _BindingState) -> None:
         request: dict[str, Any] = {"StreamArn": state.binding.stream_arn}
@@ -248,7 +261,9 @@ class StreamPoller:
                 logger.exception("cannot read shard %s of %s", shard.shard_id, state.binding.name)
             shard.iterator = None
             return False
-        for raw in response.get("Records", []):
+        raws = response.get("Records", [])
+        shard.full_read = len(raws) >= min(room, _GET_RECORDS_LIMIT)
+        for raw in raws:
             record = _lambda_record(raw, state.binding.stream_arn, state.region)
             shard.buffer.append(record)
             shard.last_sequence_number = record["dynamodb"]["SequenceNumber"]
