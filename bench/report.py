@@ -1486,6 +1486,23 @@ two idempotency writes take more of the interpreter than the pledge itself (abou
 23%). The HTTP server and Chalice's translation take about 12%, the stream triggers about 18%,
 and JWT verification under 1%: caching verified tokens would gain nothing measurable.
 
+What changed since, each kept only if the same session's bursts said so (decisions
+189–193): a keyed pledge's first answer is written by the pledge's own transaction as the
+record Powertools would write (one call instead of three; retries still replay through
+Powertools); moto parses each expression text once and walks its validator's passes
+without rebuilding their lookups per node (`chalicelib/local/moto_speedups.py`; answers
+unchanged, `CROWDACT_MOTO_SPEEDUPS=0` turns it off to compare); the pollers share one read
+of each shard, poll four times a second as Lambda does, and copy batches through JSON; the
+campaign trigger applies a batch per campaign (1 `BatchGetItem` and 2 transactions for 100
+pledges, against 200 calls), which took its lag from about 30 s to the others' level. Tried
+and dropped: admitting 2 or 4 requests at a time (the triggers kept up, the throughput fell),
+a longer GIL switch interval (no change). What the "after" profile says is left: the stack is
+bound by one core (its CPU time per pledge times the rate is one core), the pledge's
+transaction is still the largest share (botocore serialises, signs and parses it; moto parses
+it again by its shape and validates the counter's `ADD` in ten passes), then the triggers
+and the HTTP server with Chalice's translation. 250 pledges/s needs at most 4 ms of the
+process per pledge, triggers included: about half of what it takes now.
+
 {profile}
 
 ## Hot challenge: write capacity per partition key

@@ -65,8 +65,37 @@ def apply() -> None:
     _back_up_named_items_only()  # wraps the fix above
     _bound_shard_iterators()
     _answer_data_calls_with_json_dumps()
+    _keep_no_dynamodb_instances()
     moto_speedups.apply()
     _APPLIED = True
+
+
+class _NotKept(list[Any]):
+    """An `instances_tracked` that keeps nothing."""
+
+    def append(self, _instance: Any) -> None:
+        pass
+
+
+# The services whose model instances moto need not keep for its dashboard.
+UNTRACKED_SERVICES = ("dynamodb", "dynamodbstreams")
+
+
+def _keep_no_dynamodb_instances() -> None:
+    """moto keeps every instance of its models for its dashboard (`/moto-api/data.json`),
+    copies included: every DynamoDB item it ever built, each deep copy an update or a
+    transaction makes of one, each stream record and shard iterator. 500 meetup sign-ups
+    left 109,000 items there, never freed, and each read of the dump (the tests read SES's
+    sent messages from it) walked them all for 5 s under the lock every call waits for. The
+    DynamoDB ones are in the tables themselves (the aws CLI reads them); SES's messages, which
+    are read from the dump, are still kept."""
+    import moto.dynamodb.models
+    import moto.dynamodbstreams.models  # noqa: F401
+    from moto.core.model_instances import model_data
+
+    for service in UNTRACKED_SERVICES:
+        for model in model_data.get(service, {}).values():
+            model.instances_tracked = _NotKept()  # type: ignore[attr-defined]
 
 
 def _bound_shard_iterators() -> None:
