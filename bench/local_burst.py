@@ -80,6 +80,10 @@ class LocalBurstResult:
     lag_observations: dict[str, int]  # answers read, per read
     lag_missing: dict[str, int]  # 201s that no observation of the read showed
     lag_read_errors: dict[str, int]  # reads that gave no count (error or no answer)
+    # The stack process's CPU time (user + system) while locust ran, per request: the stack
+    # is one interpreter, so the rate it can reach is about 1000 / this, all cores aside.
+    # None where /proc is not there to read it.
+    stack_cpu_ms_per_pledge: float | None = None
 
 
 class LocalBurstError(RuntimeError):
@@ -210,6 +214,18 @@ class LocalStack:
         raise LocalBurstError(
             f"the local stack was not ready within {timeout:.0f} s:\n{tail(self.log_path)}"
         )
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) the stack process has used so far (Linux), or None."""
+        if self._process is None:
+            return None
+        try:
+            stat = Path(f"/proc/{self._process.pid}/stat").read_text(encoding="utf-8")
+        except OSError:
+            return None
+        fields = stat.rpartition(")")[2].split()  # after the command, which may hold spaces
+        # utime and stime: the 14th and 15th fields of the line, in clock ticks.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def memory(self) -> str:
         """The stack process's resident and peak memory (Linux), for the progress log."""
@@ -468,15 +484,18 @@ def run_watched_burst(
     users: int,
     workdir: Path,
     progress: Progress,
-) -> tuple[BurstOutcome, LagWatcher]:
+) -> tuple[BurstOutcome, LagWatcher, float | None]:
     """Locust's burst, with the counts read from before its first pledge until each read
-    shows every 201, or the settling's deadline passes."""
+    shows every 201, or the settling's deadline passes; and the stack's CPU time per pledge
+    request while locust ran (ms; None where it cannot be read)."""
     watcher = LagWatcher(stack.base_url, challenge["id"], campaign_id)
     watcher.start()
     try:
+        cpu_before = stack.cpu_seconds()
         outcome = run_locust(
             stack.base_url, challenge["id"], pledges=pledges, users=users, workdir=workdir
         )
+        cpu_after = stack.cpu_seconds()
         deadline = time.monotonic() + LAG_SETTLE_TIMEOUT_SECONDS
         report_outcome(outcome, progress)
         wait_until_settled(api, challenge, outcome.created, progress)
@@ -486,7 +505,12 @@ def run_watched_burst(
                      f"{LAG_SETTLE_TIMEOUT_SECONDS:.0f} s of the burst: {shown}")  # fmt: skip
     finally:
         watcher.stop()
-    return outcome, watcher
+    cpu_ms = (
+        None
+        if cpu_before is None or cpu_after is None or not outcome.statuses
+        else round(1000 * (cpu_after - cpu_before) / len(outcome.statuses), 2)
+    )
+    return outcome, watcher, cpu_ms
 
 
 def measure(
@@ -503,7 +527,7 @@ def measure(
     challenge = api.create_live_challenge(target, campaign_id=campaign["id"])
     progress(f"challenge {challenge['id']} live in campaign {campaign['id']}, target {target} "
              f"participants; locust: {pledges} pledges by {users} users")  # fmt: skip
-    outcome, watcher = run_watched_burst(
+    outcome, watcher, cpu_ms = run_watched_burst(
         api, stack, challenge, campaign["id"], pledges=pledges, users=users, workdir=workdir,
         progress=progress,
     )  # fmt: skip
@@ -537,6 +561,7 @@ def measure(
         users=users,
         seconds=seconds,
         pool_warnings=pool_warnings,
+        stack_cpu_ms_per_pledge=cpu_ms,
         stream_lag_ms=lag.ms,
         lag_poll_seconds=watcher.interval,
         lag_resolution_ms=lag.resolution_ms,

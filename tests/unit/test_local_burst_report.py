@@ -157,3 +157,20 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 99) == 99.0
     assert percentile([3.0], 99) == 3.0
     assert percentile([], 50) == 0.0
+
+
+def test_the_burst_is_shown_against_issue_15s_targets_with_the_cpu_per_pledge() -> None:
+    slow = _local_burst(burst(stack_cpu_ms_per_pledge=8.0))
+    assert slow is not None
+    section = _burst_section(slow)
+    assert "throughput ≥ 250/s: 61.2/s (**not met**)" in section
+    assert "p99 ≤ 500 ms: 1500.3 ms (**not met**)" in section
+    assert "stream lag p99 ≤ 2 s: 1,850 ms at worst (met)" in section
+    assert "**8 ms of CPU per pledge**" in section
+    assert "about 125 pledges/s at most; 250/s needs 4 ms." in section
+    fast = _local_burst(burst(throughput_per_s=260.0, p99_ms=480.0))
+    assert fast is not None
+    section = _burst_section(fast)
+    assert "260/s (met)" in section
+    assert "480 ms (met)" in section
+    assert "CPU time per pledge was not measured" in section
