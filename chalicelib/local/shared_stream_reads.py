@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.local.stream_poller import StreamsClient
+from chalicelib.local.stream_poller import StreamsClient, iterator_after
 
 # Records kept per shard: the slowest trigger can lag the fastest by this many records.
 MAX_LOGGED_RECORDS = 20_000
@@ -140,8 +140,11 @@ class SharedStreamReads:
     def _read_more(self, log: _ShardLog) -> None:
         """Append what the shard has beyond the log (under the log's lock)."""
         if log.iterator is None:
-            log.iterator = self._stream_iterator(
-                log.stream_arn, log.shard_id, log.numbers[-1] if log.numbers else log.starts_after
+            log.iterator = iterator_after(
+                self._client,
+                log.stream_arn,
+                log.shard_id,
+                log.numbers[-1] if log.numbers else log.starts_after,
             )
         try:
             response = self._client.get_records(ShardIterator=log.iterator, Limit=READ_LIMIT)
@@ -156,7 +159,9 @@ class SharedStreamReads:
 
     def _read_alone(self, position: _Position, limit: int) -> dict[str, Any]:
         """A position the log no longer holds: read it from the stream itself."""
-        iterator = self._stream_iterator(position.stream_arn, position.shard_id, position.after)
+        iterator = iterator_after(
+            self._client, position.stream_arn, position.shard_id, position.after
+        )
         response = self._client.get_records(ShardIterator=iterator, Limit=limit)
         records = list(response.get("Records", []))
         after = int(records[-1]["dynamodb"]["SequenceNumber"]) if records else position.after
@@ -166,16 +171,6 @@ class SharedStreamReads:
                 _Position(position.stream_arn, position.shard_id, after)
             )
         return answer
-
-    def _stream_iterator(self, stream_arn: str, shard_id: str, after: int | None) -> str:
-        request: dict[str, Any] = {"StreamArn": stream_arn, "ShardId": shard_id}
-        if after is None:
-            request["ShardIteratorType"] = "TRIM_HORIZON"
-        else:
-            request["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
-            request["SequenceNumber"] = str(after)
-        iterator: str = self._client.get_shard_iterator(**request)["ShardIterator"]
-        return iterator
 
 
 def _expired(iterator: str) -> ClientError:

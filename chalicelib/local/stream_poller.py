@@ -272,14 +272,9 @@ class StreamPoller:
         return True
 
     def _new_iterator(self, binding: StreamBinding, shard: _Shard) -> str:
-        request: dict[str, Any] = {"StreamArn": binding.stream_arn, "ShardId": shard.shard_id}
-        if shard.last_sequence_number is None:
-            request["ShardIteratorType"] = "TRIM_HORIZON"
-        else:
-            request["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
-            request["SequenceNumber"] = shard.last_sequence_number
-        iterator: str = self._client.get_shard_iterator(**request)["ShardIterator"]
-        return iterator
+        return iterator_after(
+            self._client, binding.stream_arn, shard.shard_id, shard.last_sequence_number
+        )
 
     def _deliver(self, state: _BindingState, shard: _Shard) -> _Round:
         binding = state.binding
@@ -334,6 +329,20 @@ class StreamPoller:
         except Exception:
             # The record is skipped either way: a broken destination must not block the shard.
             logger.exception("on_failure for %s raised", binding.name)
+
+
+def iterator_after(
+    client: StreamsClient, stream_arn: str, shard_id: str, sequence_number: str | int | None
+) -> str:
+    """An iterator of the shard reading on after `sequence_number` (None: from its start)."""
+    request: dict[str, Any] = {"StreamArn": stream_arn, "ShardId": shard_id}
+    if sequence_number is None:
+        request["ShardIteratorType"] = "TRIM_HORIZON"
+    else:
+        request["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+        request["SequenceNumber"] = str(sequence_number)
+    iterator: str = client.get_shard_iterator(**request)["ShardIterator"]
+    return iterator
 
 
 def _error_code(error: Exception) -> str | None:
