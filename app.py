@@ -108,13 +108,14 @@ def end_due_challenges(event: CloudWatchEvent) -> dict[str, Any]:
     return handle(event.to_dict(), event.context, get_container())
 
 
-# Counts pledges per area from the same stream, so the pledge path writes nothing for areas.
-# Big batches make few writes: a burst of pledges in one area is one write per batch.
+# Counts pledges from the same stream: the challenge's participants on its counter shards,
+# per area and per hour, so the pledge path writes the pledge alone. Big batches make few
+# writes: a burst of pledges is one counter, area and hour write per batch. No batching
+# window: a pledge is counted within the contract's 2 s (this trigger, then the aggregator).
 @app.on_dynamodb_record(
     stream_arn=PLEDGES_STREAM_ARN,
     batch_size=1000,
     starting_position="TRIM_HORIZON",
-    maximum_batching_window_in_seconds=1,
 )
 def count_areas(event: DynamoDBEvent) -> dict[str, Any]:
     from chalicelib.streams import count_areas as handle

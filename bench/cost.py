@@ -63,9 +63,15 @@ class CostBreakdown:
             + self.dynamodb_reads
         )
 
+    @property
+    def floor(self) -> float:
+        """What no design can go under: the pledge's REST request and its Lambda request."""
+        return self.api_gateway + PRICES_USD["lambda_per_million_requests"]
+
     def as_dict(self) -> dict[str, float | str]:
         data: dict[str, float | str] = dict(asdict(self))
         data["total"] = self.total
+        data["floor"] = self.floor
         return data
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.naive import naive_services
+from bench.naive import NAIVE_SHARDS, transaction_services
 from bench.recorder import CapacityRecorder, MotoStore, PartitionKey, Read, read_units
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -158,8 +158,9 @@ class VoteResult:
 @dataclass
 class HotResult:
     counter_shards: int
-    sharded: VariantResult
+    sharded: VariantResult  # today's design: the pledge alone, counted from the stream
     naive: VariantResult
+    transaction: VariantResult  # the sharded counter in the pledge's transaction (before)
     api_path: ApiPathResult
     duplicates: DuplicateResult
     reads: HotReads
@@ -347,7 +348,6 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
         import app as app_module
 
         stream = _Stream(recorder, settings, app_module)
-        naive_challenges, naive_service = naive_services(settings, container.progress)
     except BaseException:
         capture.close()
         raise
@@ -357,13 +357,17 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
     prefix = settings.table_prefix
     try:
         variants: dict[str, VariantResult] = {}
-        plans = [
-            ("sharded", container.challenges, container.pledges, settings.counter_shards),
-            ("naive", naive_challenges, naive_service, 1),
+        plans: list[tuple[str, Any, Any, int, Any]] = [
+            ("sharded", container.challenges, container.pledges, settings.counter_shards, container)
         ]
+        # The designs that count on the request path, measured beside today's.
+        for name, shards in (("transaction", settings.counter_shards), ("naive", NAIVE_SHARDS)):
+            challenges, service, triggers = transaction_services(settings, container, shards)
+            plans.append((name, challenges, service, shards, triggers))
         ids: dict[str, str] = {}
         compute_ms: dict[str, float] = {}
-        for name, challenges, service, counter_items in plans:
+        for name, challenges, service, counter_items, triggers in plans:
+            set_container(triggers)
             challenge = challenges.create(_draft(target=pledges))
             ids[name] = challenge.id
             first = (stream.invocations, stream.records, stream.compute_seconds)
@@ -395,6 +399,7 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
             variants[name] = _variant(
                 recorder, name, counter_items, pledges, seconds, invocations, published, prefix
             )
+        set_container(container)
         duplicates = _duplicates(recorder, container, stream, ids["sharded"], pledges, progress)
         api_path = _api_path(
             recorder, app_module, container, stream, ids["sharded"], api_sample, progress
@@ -411,6 +416,7 @@ def _run(pledges: int, drain_every: int, api_sample: int, progress: Progress) ->
         counter_shards=settings.counter_shards,
         sharded=sharded,
         naive=variants["naive"],
+        transaction=variants["transaction"],
         api_path=api_path,
         duplicates=duplicates,
         reads=reads,

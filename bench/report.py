@@ -38,6 +38,8 @@ TARGETS = {
     "hot_challenge_ceiling_pledges_per_s": (">=", 10_000.0),
     "hot_vs_naive": (">=", 20.0),
     "ddb_calls_per_pledge": ("<=", 2.0),
+    # USD per million pledges over the floor (API Gateway REST + Lambda requests): issue 16.
+    "cost_vs_floor": ("<=", 2.0),
     "cold_start_import_ratio": ("<=", 1.5),
     # The beneficiary vote must not cap the hot-challenge design either (issue 13).
     "vote_ceiling_votes_per_s": (">=", 10_000.0),
@@ -213,6 +215,38 @@ def _votes_detail(hot: HotResult) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
+# The designs measured side by side in one run (bench/naive.py), as the docs name them.
+DESIGNS = {
+    "sharded": "the pledge alone; counted from the stream (today)",
+    "transaction": "pledge + sharded counter in one transaction (until issue 16)",
+    "naive": "pledge + one counter item in one transaction",
+}
+
+
+def _designs(hot: HotResult, usd: cost.CostBreakdown) -> dict[str, dict[str, Any]]:
+    """Write units per pledge of each design, and what they cost at today's other figures
+    (each design's own Lambda time is not measured: only its writes differ here)."""
+    price = cost.PRICES_USD["dynamodb_per_million_write_request_units"]
+    others = usd.total - usd.dynamodb_writes
+    out: dict[str, dict[str, Any]] = {}
+    for name, variant in (("sharded", hot.sharded), ("transaction", hot.transaction),
+                          ("naive", hot.naive)):  # fmt: skip
+        wru = (variant.api_wcu + variant.stream_wcu) / variant.pledges
+        total = others + wru * price
+        out[name] = {
+            "design": DESIGNS[name],
+            "wcu_per_pledge_api": round(variant.api_wcu / variant.pledges, 4),
+            "wcu_per_pledge_stream": round(variant.stream_wcu / variant.pledges, 4),
+            "wcu_per_pledge": round(wru, 4),
+            "usd_dynamodb_writes_per_million": round(wru * price, 2),
+            "usd_per_million_pledges": round(total, 2),
+            "cost_vs_floor": round(total / usd.floor, 3),
+            "ceiling_pledges_per_s": round(variant.ceiling, 1),
+            "api_calls": variant.api_calls,
+        }
+    return out
+
+
 def results(run: Run) -> dict[str, Any]:
     hot, cold, usd = run.hot, run.cold, run.cost
     sharded, naive, api = hot.sharded, hot.naive, hot.api_path
@@ -226,6 +260,8 @@ def results(run: Run) -> dict[str, Any]:
         "ddb_calls_per_pledge": round(api.calls_per_pledge, 3),
         "wcu_per_pledge": round((sharded.api_wcu + sharded.stream_wcu) / sharded.pledges, 4),
         "usd_per_million_pledges": round(usd.total, 2),
+        "usd_floor_per_million": round(usd.floor, 2),
+        "cost_vs_floor": round(usd.total / usd.floor, 3),
         "cold_start_import_ratio": round(cold.ratio, 2),
         "cold_start_peak_rss_mb": round(cold.app_peak_rss_mb, 1),
         **_vote_headline(hot),
@@ -240,6 +276,7 @@ def results(run: Run) -> dict[str, Any]:
         ),
         "wcu_per_pledge_api": round(sharded.api_wcu / sharded.pledges, 4),
         "wcu_per_pledge_stream": round(sharded.stream_wcu / sharded.pledges, 4),
+        "designs": _designs(hot, usd),
         "rcu_per_pledge": round(hot.reads.rcu_per_pledge, 4),
         "startup_s": None if startup is None else startup["startup_s"],
         "ready_to_first_count_s": None if startup is None else startup["ready_to_first_count_s"],
@@ -304,7 +341,7 @@ def results(run: Run) -> dict[str, Any]:
                     "transactional_writes": variant.transactional_writes,
                     "published_participants": variant.published_participants,
                 }
-                for variant in (sharded, naive)
+                for variant in (sharded, hot.transaction, naive)
             },
             "duplicates": asdict(hot.duplicates),
             "reads": asdict(hot.reads),
@@ -494,6 +531,8 @@ def table(data: dict[str, Any]) -> str:
         ("ddb_calls_per_pledge", "calls, API path"),
         ("wcu_per_pledge", "WCU (API + stream)"),
         ("usd_per_million_pledges", f"USD, {cost.REGION}"),
+        ("usd_floor_per_million", "USD, REST + Lambda requests"),
+        ("cost_vs_floor", "×"),
         ("cold_start_import_ratio", "app.py / bare"),
         ("cold_start_peak_rss_mb", "MB after import"),
         ("vote_ceiling_votes_per_s", "votes/s"),
@@ -725,31 +764,31 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
         "wcu_api": f"{data['wcu_per_pledge_api']:g}",
         "wcu_stream": f"{data['wcu_per_pledge_stream']:g}",
         "usd": f"{data['usd_per_million_pledges']:.2f}",
+        # Results written before issue 16 have neither the floor nor the designs.
+        "floor": _money(data.get("usd_floor_per_million")),
+        "vs_floor": _money(data.get("cost_vs_floor")),
+        "vs_floor_met": met("cost_vs_floor") if "cost_vs_floor" in targets else "not measured",
+        "design_rows": _design_rows(data.get("designs", {})),
+        "variant_rows": _variant_rows(hot["variants"], shards),
         "region": usd["region"],
         "cold": f"{data['cold_start_import_ratio']:.2f}",
         "cold_met": met("cold_start_import_ratio"),
         "rss": f"{data['cold_start_peak_rss_mb']:.1f}",
         "pledges": _n(sh["pledges"]),
         "naive_pledges": _n(nv["pledges"]),
-        "published": f"{sh['published_participants']:,} and {nv['published_participants']:,}",
+        "published": " and ".join(
+            f"{v['published_participants']:,}" for v in hot["variants"].values()
+        ),
         "writes": f"{sh['writes_recorded']:,}",
         "tx_writes": f"{sh['transactional_writes']:,}",
         "pledge_bytes": hot["pledge_item_bytes"],
         "challenge_bytes": hot["challenge_item_bytes"],
         "shards": shards,
         "clients": hot["container_dynamodb_clients"],
-        "shard_avg": f"{2 / shards:.4f}",
         "buckets": PLEDGE_INDEX_BUCKETS,
         "bucket_avg": f"{1 / PLEDGE_INDEX_BUCKETS:.4f}",
         "bucket_limit": _n(1000 * PLEDGE_INDEX_BUCKETS),
-        "per_shard_tps": _n(data["hot_challenge_ceiling_pledges_per_s"] / shards),
-        "sh_s": f"{sh['seconds']:.0f}",
         "sh_ms": f"{1000 * sh['seconds'] / sh['pledges']:.1f}",
-        "sh_key": sh["hottest"]["key"],
-        "sh_units": f"{sh['hottest']['units_per_pledge']:.4f}",
-        "nv_s": f"{nv['seconds']:.0f}",
-        "nv_key": nv["hottest"]["key"],
-        "nv_units": f"{nv['hottest']['units_per_pledge']:.4f}",
         "sh_api_key": sh["hottest_api_path"]["key"],
         "sh_api_ceiling": _n(sh["hottest_api_path"]["ceiling_pledges_per_s"]),
         "sh_stream_key": sh["hottest_stream_path"]["key"],
@@ -834,6 +873,40 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
         "report_row": _report_row(data.get("sponsor_report")),
         "report": _report_section(data.get("sponsor_report"), data["ddb_calls_per_pledge"]),
     }
+
+
+def _variant_rows(variants: dict[str, dict[str, Any]], shards: int) -> str:
+    names = {
+        "sharded": f"sharded ({shards} shards), counted from the stream",
+        "transaction": f"sharded ({shards} shards), counted in the pledge's transaction",
+        "naive": "naive (1 counter item)",
+    }
+    return "\n".join(
+        f"| {names.get(name, name)} | {_n(v['pledges'])} | {v['seconds']:.0f} s | "
+        f"`{v['hottest']['key']}` | {v['hottest']['units_per_pledge']:.4f} | "
+        f"**{_n(v['ceiling_pledges_per_s'])}/s** |"
+        for name, v in variants.items()
+    )
+
+
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _design_rows(designs: dict[str, dict[str, Any]]) -> str:
+    if not designs:
+        return "Not measured in this run (results written before the designs were)."
+    header = (
+        "| design | WRU, API path | WRU, stream | WRU per pledge | DynamoDB writes, USD/M "
+        "| total, USD/M | × floor | hot ceiling |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    return header + "\n".join(
+        f"| {d['design']} | {d['wcu_per_pledge_api']:g} | {d['wcu_per_pledge_stream']:g} | "
+        f"{d['wcu_per_pledge']:g} | {d['usd_dynamodb_writes_per_million']:.2f} | "
+        f"{d['usd_per_million_pledges']:.2f} | {d['cost_vs_floor']:.2f} | "
+        f"{_n(d['ceiling_pledges_per_s'])}/s |"
+        for d in designs.values()
+    )
 
 
 def profile_section(profiles: dict[str, dict[str, Any]]) -> str:
@@ -1416,6 +1489,8 @@ Machine: {cpus} cores ({cpu}), Python {python}; {versions}. This file and
 | `ddb_calls_per_pledge` | {calls} | ≤ 2: {calls_met} |
 | `wcu_per_pledge` (API {wcu_api} + stream {wcu_stream}) | {wcu} | – |
 | `usd_per_million_pledges` ({region}, on demand) | {usd} | – |
+| `usd_floor_per_million` (API Gateway REST + Lambda requests) | {floor} | – |
+| `cost_vs_floor` | {vs_floor} | ≤ 2: {vs_floor_met} |
 | `cold_start_import_ratio` | {cold} | ≤ 1.5: {cold_met} |
 | `cold_start_peak_rss_mb` (after `import app`) | {rss} | – |
 {startup_rows}
@@ -1548,19 +1623,22 @@ container from `chalicelib.wiring.build_container`, the tables from
 `chalicelib.local.stack.prepare_aws`. A live challenge is created through `ChallengeService`
 and {pledges} distinct participants pledge through `PledgeService.pledge`, the route's
 service call: the challenge from the container's cache (a `GetItem` about once per TTL),
-then one `TransactWriteItems` (pledge put and counter shard update). Every pledge carries a
+then one conditional `PutItem` of the pledge; `count_areas` counts it onto a counter shard
+from the stream. Every pledge carries a
 location in one ~5 km area, the worst case for area counting. Every 100 pledges the local
 `StreamPoller` runs every stream trigger of `app.py` (`aggregate_progress`,
 `notify_milestones`, `track_campaigns`, `count_areas`) with its deployed batch size:
 `aggregate_progress` (batch 100) gets one full batch of records written after the previous
 invocation, the steady state of a busy trigger, in which the aggregator rewrites the
 challenge's totals once per batch; `count_areas` gets the same 100 records (its deployed
-batch of up to 1,000 would make its area writes rarer still). The same
-run then does the same for the naive baseline (`bench/naive.py`: the same pledge item and
-transaction, one counter item per challenge) on a second challenge created with one counter
-item: {naive_pledges} pledges. The target is the number of pledges, so each challenge is
-reached once (milestone transaction, two e-mails through moto's SES); the published counts
-are checked: {published}.
+batch of up to 1,000 would make its counter, area and hour writes rarer still). The same
+run then does the same for the two designs that count on the request path
+(`bench/naive.py`: the same pledge item, put in one transaction with an `ADD` on a counter
+item, while `count_areas` counts areas and hours only): crowdact's design until issue 16,
+with {shards} counter shards, and the naive baseline, with one counter item per challenge;
+{naive_pledges} pledges each, on a challenge of their own. The target is the number of
+pledges, so each challenge is reached once (milestone transaction, two e-mails through
+moto's SES); the published counts are checked: {published}.
 
 **What is recorded.** Hooks on every botocore DynamoDB client PynamoDB builds
 (`before-parameter-build`, `before-send`, `after-call`) note each call, each item written
@@ -1588,8 +1666,7 @@ the "GSI back-pressure" page). Were index writes charged twice too, the hottest 
 
 | design | pledges | wall time | hottest key, all writes | WCU/pledge on it | ceiling |
 |---|---:|---:|---|---:|---:|
-| sharded ({shards} shards) | {pledges} | {sh_s} s | `{sh_key}` | {sh_units} | **{hot}/s** |
-| naive (1 counter item) | {naive_pledges} | {nv_s} s | `{nv_key}` | {nv_units} | **{naive}/s** |
+{variant_rows}
 
 Sharded design, hottest keys over all writes (API path alone: hottest `{sh_api_key}`,
 {sh_api_ceiling} pledges/s; stream handler alone: hottest `{sh_stream_key}`,
@@ -1601,10 +1678,10 @@ Naive design:
 
 {nv_keys}
 
-Per pledge, sharded: {wcu_api} WCU on the API path (pledge put 2 + counter shard 2 +
-`by_challenge` index entry 1) and {wcu_stream} WCU in the stream handlers (almost all of it
-`count_areas`' receipt, 2 WCU per pledge on a key of its own: the record's sequence number;
-the area item takes one write per batch); {sh_rcu_api} RCU
+Per pledge, sharded: {wcu_api} WCU on the API path (pledge put 1 + `by_challenge` index
+entry 1) and {wcu_stream} WCU in the stream handlers (almost all of it `count_areas`'
+receipt, 2 WCU per pledge on a key of its own: the record's sequence number; the counter
+shard, the area and the hour take one write per transaction of up to 97 records); {sh_rcu_api} RCU
 on the API path and {sh_rcu_stream} RCU in the stream handlers. Stream handler calls over the
 run: {sh_stream_calls}, in {sh_invocations} `aggregate_progress` invocations ({sh_records}
 records).
@@ -1622,7 +1699,7 @@ pledges/s** (modelled from those measured figures; {rcu_measured} RCU per pledge
 measured in this single container).
 
 **Checks.** {dup_n} repeated pledges by existing participants created {dup_created} pledges,
-made {dup_calls} calls each (cancelled transaction, consistent read; the challenge comes
+made {dup_calls} calls each (refused put, consistent read; the challenge comes
 from the cache) and left the
 published count {dup_ok}.
 
@@ -1673,6 +1750,16 @@ RRU/pledge = {rru} (measured, indexes and stream handlers included).
 | DynamoDB reads | {c_rru} |
 | **total** | **{c_total}** |
 
+**Against the floor.** No design goes under the pledge's own API Gateway REST request and
+its Lambda request: ${floor} per million. This run's total is **{vs_floor}× that floor**
+(target ≤ 2: {vs_floor_met}).
+
+**Write units per pledge of each design, measured in this run** (same pledges, same
+triggers; each design's USD is this run's total with its own writes, its Lambda time not
+measured apart):
+
+{design_rows}
+
 Left out: stream reads (free for Lambda triggers), storage, data transfer, CloudWatch Logs
 (which can rival the rest at one log line per request) and the free tiers.
 
@@ -1715,18 +1802,16 @@ model building, route registration):
 {blockers}
 
 - **Hot-challenge write ceiling** ({hot} pledges/s, {hot_met}; {ratio}× the naive {naive}:
-  {ratio_met}). Two families of keys share the load: the {shards} counter shards take 2 WCU
-  per pledge in 1/{shards} of the pledges each ({shard_avg} on average) and the {buckets}
-  `pledges.by_challenge` buckets take 1 WCU in 1/{buckets} ({bucket_avg}); the hottest of
-  either sits a few percent above average because the hash is not perfectly even over a
-  finite set of participants. So raising `CROWDACT_COUNTER_SHARDS` alone stops helping near
-  {bucket_limit} pledges/s: `PLEDGE_INDEX_BUCKETS` would have to grow with it (and readers
-  of the index query more buckets). Not measurable on moto and likely to bite first:
-  transaction conflicts. At the ceiling each shard takes about {per_shard_tps}
-  transactions/s; DynamoDB cancels concurrent transactions on one item with
-  `TransactionConflict` (moto never does), and the retries cost capacity and latency. The
-  ceiling is an upper bound on writes; only a load test in AWS shows the conflict rate. More
-  shards reduce it linearly.
+  {ratio_met}). The request path writes the pledge alone, on the participant's partition,
+  and its `pledges.by_challenge` entry, 1 WCU in one of {buckets} buckets ({bucket_avg} on
+  average; the hottest sits a few percent above because the hash is not perfectly even over
+  a finite set of participants): near {bucket_limit} pledges/s `PLEDGE_INDEX_BUCKETS` would
+  have to grow (and readers of the index query more buckets). The counter shards, the area
+  and the hour items take one write per `count_areas` transaction (up to 97 records), so
+  they stay far below their limits; the stream keeps up as long as each stream shard's
+  invocations do (Lambda runs one per shard at a time, more with a parallelization factor).
+  Not measurable on moto: conflicts between `count_areas` transactions on the same counter
+  shard or area (one per stream shard and batch, retried on `TransactionConflict`).
 - **The challenge read** ({read} pledges/s, modelled). With the per-container cache the
   challenge item is read about once per TTL per container instead of once per pledge. The
   price, recorded in docs/decisions.md: on other containers an admin's close shows up to one
@@ -1734,7 +1819,7 @@ model building, route registration):
   against the clock). The model's weak point is the container count: if AWS ran many more
   containers than Little's law suggests (cold bursts), each would read the challenge once on
   its first pledge.
-- **DynamoDB calls per pledge** ({calls}, {calls_met}): one `TransactWriteItems` (the
+- **DynamoDB calls per pledge** ({calls}, {calls_met}): one conditional `PutItem` (the
   challenge comes from the container's cache); an already-pledged participant costs
   {dup_calls}.
 - **Cold start** (ratio {cold}, {cold_met}). The entry module imports Chalice and the route

@@ -120,10 +120,11 @@ FUNCTION_ACCESS: Mapping[str, FunctionAccess] = {
         sends_mail=True,
         reads_unsubscribe_secret=True,
     ),
-    # services.tallies.count: the area counts, the hourly pledge counts and the receipts
-    # of counted stream records.
+    # services.tallies.count: the challenge's counter shards (participants, offers), the
+    # area counts, the hourly pledge counts and the receipts of counted stream records.
     "count_areas": FunctionAccess(
         tables={
+            "counters": TableAccess.READ_WRITE,
             "area_counts": TableAccess.READ_WRITE,
             "pledge_hours": TableAccess.READ_WRITE,
             "stream_receipts": TableAccess.READ_WRITE,

@@ -22,6 +22,7 @@ from chalicelib.domain.model import (
 from chalicelib.domain.votes import BeneficiaryChoice, Candidate, placeholder_beneficiary
 from chalicelib.local.clock import ShiftedClock
 from chalicelib.local.demo_teams import create_humanis_teams
+from chalicelib.local.pledge_count import count_pledges_now
 from chalicelib.services.campaigns import CampaignDraft
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.follows import UpdateDraft
@@ -492,8 +493,9 @@ def _vote(container: Container, challenge_id: str, rng: random.Random) -> None:
 
 
 def _pay(container: Container, challenge_id: str) -> None:
-    """The repair café's target is met: count it now (as the stream trigger does), tell its
+    """The repair café's target is met: count it now (as the stream triggers do), tell its
     followers, record the city's payout, and say what it paid for."""
+    count_pledges_now(container)
     container.progress.refresh(challenge_id)
     container.follows.post_update(
         challenge_id,

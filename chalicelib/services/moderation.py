@@ -29,7 +29,6 @@ from chalicelib.domain.model import (
     ModerationKind,
     Pledge,
     Principal,
-    counter_shard_for,
 )
 from chalicelib.services.challenges import ChallengeService
 from chalicelib.services.ports import Clock
@@ -54,11 +53,9 @@ class ModerationRepository(Protocol):
         and not being erased."""
         ...
 
-    def remove(
-        self, pledge: Pledge, shard: int, action: ModerationAction, *, count_vote_out: bool
-    ) -> bool:
-        """Delete the pledge, count it off `shard` (−1 participant) and record `action`, in one
-        transaction; False (nothing written) unless the pledge is still the one read (its
+    def remove(self, pledge: Pledge, action: ModerationAction, *, count_vote_out: bool) -> bool:
+        """Delete the pledge and record `action`, in one transaction (the pledges stream
+        counts the pledge off); False (nothing written) unless the pledge is still the one read (its
         vote included) and not being erased. `count_vote_out`: its beneficiary vote, if it
         carries one, is counted out too (False once the vote's result is fixed); False also
         when that vote's shard was closed meanwhile."""
@@ -156,14 +153,9 @@ class ModerationService:
                 raise ModeratedPledgeNotFoundError(challenge.id, participant_id)
             frozen = self._check_open(challenge, principal, ModerationKind.REMOVE)
             action = self._action(principal, pledge, ModerationKind.REMOVE, reason, frozen)
-            shard = (
-                pledge.counter_shard
-                if pledge.counter_shard is not None
-                else counter_shard_for(pledge.participant_id, challenge.counter_shards)
-            )
             choice = challenge.beneficiary_choice
             count_vote_out = choice is not None and not choice.closed
-            if self._store.remove(pledge, shard, action, count_vote_out=count_vote_out):
+            if self._store.remove(pledge, action, count_vote_out=count_vote_out):
                 return self._view(challenge.id, participant_id, None)
             if choice is not None:  # the vote may have closed meanwhile: read it again
                 challenge = self._challenges.get_for_admin(challenge_id, admin_scope(principal))

@@ -148,16 +148,15 @@ class PledgeService:
         now = self._clock.now()
         if challenge.figures_frozen_at(now):
             raise ChallengeNotOpenError(f"{_closed_reason(challenge, now)}: its figures are final")
-        shard = counter_shard_for(principal.sub, challenge.counter_shards)
         if challenge.beneficiary_choice is None and challenge.target.unit is None:
             token = request_token(principal.sub, challenge.id, "withdraw", None)
-            if not self._pledges.remove(challenge.id, principal.sub, shard, request_token=token):
+            if not self._pledges.remove(challenge.id, principal.sub, request_token=token):
                 raise PledgeNotFoundError(challenge.id)
         else:
-            self._withdraw_read_first(challenge, principal.sub, shard)
+            self._withdraw_read_first(challenge, principal.sub)
         self._metrics.count(MetricName.PLEDGES_WITHDRAWN)
 
-    def _withdraw_read_first(self, challenge: Challenge, participant_id: str, shard: int) -> None:
+    def _withdraw_read_first(self, challenge: Challenge, participant_id: str) -> None:
         """A pledge that may carry a vote or an offer is read first: withdrawing it counts
         its offer out, and its vote unless the vote's result is fixed (or the vote's shards
         were frozen meanwhile, by a closer about to fix it)."""
@@ -174,7 +173,6 @@ class PledgeService:
             if self._pledges.remove(
                 challenge.id,
                 participant_id,
-                shard,
                 request_token=token,
                 vote=vote,
                 offered=pledge.offered,

@@ -168,7 +168,8 @@ class PledgeRepository(Protocol):
         request_token: str | None = None,
         answer: KeyedAnswer | None = None,
     ) -> bool:
-        """Store the pledge and count it in `shard`, atomically; False if it already existed.
+        """Store the pledge, with `shard` (the participant's counter shard, where the pledges
+        stream counts it); False if it already existed.
 
         `request_token` names the logical request: a write carrying the token of one already
         applied (for 10 minutes) is not applied again. None: a token of its own.
@@ -184,13 +185,12 @@ class PledgeRepository(Protocol):
         self,
         challenge_id: str,
         participant_id: str,
-        shard: int,
         *,
         request_token: str | None = None,
         vote: HeldVote | None = None,
         offered: int | float | None = None,
     ) -> bool:
-        """Delete the pledge and uncount it, atomically; False if there was none
+        """Delete the pledge (the pledges stream counts it out); False if there was none
         (`request_token`: as for `add`). With `vote`, only if the pledge still carries that
         vote, counted out with it unless `vote.count_out` is False; False otherwise, and
         when the vote's shard is closed."""

@@ -1,10 +1,12 @@
-"""What the pledges stream counts: participants per coarse area and pledges made and
-withdrawn per hour, each stream record exactly once however often it is delivered.
+"""What the pledges stream counts: a challenge's participants (and the quantity they offer)
+on its counter shards, participants per coarse area, and pledges made and withdrawn per
+hour, each stream record exactly once however often it is delivered.
 
-The pledge path writes nothing for these (a pledge item carries its `area` and its
-`created_at`, that is all). The `count_areas` stream trigger turns each batch of pledges made
-and withdrawn into changes grouped by challenge, and the repository applies each group once:
-a burst of pledges on one challenge becomes a write per area and per hour, not per pledge.
+The pledge path writes nothing for these (a pledge item carries its `area`, its
+`created_at`, its counter shard and its offer, that is all). The `count_areas` stream trigger
+turns each batch of pledges made and withdrawn into changes grouped by challenge, and the
+repository applies each group once: a burst of pledges on one challenge becomes a write per
+counter shard, area and hour, not per pledge.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class PledgeChange:
     delta: int
     at: datetime  # when: the pledge's creation, or the withdrawal's stream record
     area: str | None = None
+    shard: int = 0  # the pledge's counter shard (any of the challenge's shards would do)
+    offered: int | float = 0  # the quantity the pledge offers, in the challenge's unit
 
     @property
     def hour(self) -> str:
@@ -43,7 +47,8 @@ def group_changes(changes: Iterable[PledgeChange]) -> list[list[PledgeChange]]:
 
 class TallyRepository(Protocol):
     def apply(self, challenge_id: str, changes: Sequence[PledgeChange], *, now: datetime) -> int:
-        """Add the changes to the challenge's area counts and hourly counts, skipping every
+        """Add the changes to the challenge's counter shards, area counts and hourly counts,
+        skipping every
         change already applied (by its receipt), atomically with recording their receipts;
         returns how many changes were applied now."""
         ...

@@ -1,9 +1,9 @@
 """Moderation in DynamoDB: `DynamoModeration` writes each action in the transaction that
-applies it to the pledge (and, for a removal, to its counter shard), so an action is
-recorded exactly when it took effect, and a removal counts the pledge off exactly once.
+applies it to the pledge, so an action is recorded exactly when it took effect.
 
-A removal's REMOVE record on the pledges stream is a withdrawal for the triggers: the area
-count and the campaign membership lose the pledge, its hour counts one withdrawn.
+A removal's REMOVE record on the pledges stream is a withdrawal for the triggers: the
+challenge's count, the area count and the campaign membership lose the pledge (once: the
+item disappears once), its hour counts one withdrawn.
 """
 
 from __future__ import annotations
@@ -11,15 +11,13 @@ from __future__ import annotations
 from datetime import UTC
 
 from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import ModerationAction, ModerationKind, Pledge
 from chalicelib.settings import Settings
 from chalicelib.storage.connection import connection
-from chalicelib.storage.counters import counter_key
 from chalicelib.storage.pledges import pledge_from_item
-from chalicelib.storage.tables import CounterShardItem, ModerationItem, PledgeItem
+from chalicelib.storage.tables import ModerationItem, PledgeItem
 from chalicelib.storage.transactions import (
     transact_once,
     transact_unless_refused,
@@ -139,9 +137,7 @@ class DynamoModeration:
 
         return transact_once(write, None, transact_unless_refused)
 
-    def remove(
-        self, pledge: Pledge, shard: int, action: ModerationAction, *, count_vote_out: bool
-    ) -> bool:
+    def remove(self, pledge: Pledge, action: ModerationAction, *, count_vote_out: bool) -> bool:
         def write(token: str) -> None:
             with TransactWrite(
                 connection=self._connection, client_request_token=token
@@ -151,15 +147,6 @@ class DynamoModeration:
                         participant_id=pledge.participant_id, challenge_id=pledge.challenge_id
                     ),
                     condition=self._same_pledge(pledge),
-                )
-                actions: list[Action] = [
-                    CounterShardItem.participants.add(-1),
-                    CounterShardItem.version.add(1),
-                ]
-                if pledge.offered:
-                    actions.append(CounterShardItem.promised.add(-pledge.offered))
-                transaction.update(
-                    CounterShardItem(id=counter_key(pledge.challenge_id, shard)), actions=actions
                 )
                 if count_vote_out and pledge.candidate_id is not None:
                     count_vote(

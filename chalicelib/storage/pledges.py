@@ -1,13 +1,15 @@
-"""Pledges: their item mapping, the pledge index's hash buckets, and `DynamoPledgeRepository`
-(which counts each pledge on a counter shard in the same transaction)."""
+"""Pledges: their item mapping, the pledge index's hash buckets, and `DynamoPledgeRepository`.
+
+A pledge is one conditional write: the item appears or disappears, and the pledges stream
+counts it (`count_areas`, storage/tallies.py) onto the challenge's counter shards. Nothing on
+the request path touches a counter (docs/architecture.md, "Counting from the stream")."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.update import Action
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.idempotency import (
@@ -20,14 +22,16 @@ from chalicelib.domain.votes import HeldVote
 from chalicelib.services.ports import Page
 from chalicelib.settings import Settings
 from chalicelib.storage.connection import connection
-from chalicelib.storage.counters import counter_key
 from chalicelib.storage.cursors import checked_start_key, decode_cursor, encode_cursor
-from chalicelib.storage.tables import CounterShardItem, IdempotencyItem, PledgeItem
+from chalicelib.storage.tables import IdempotencyItem, PledgeItem
 from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
+    CONDITIONAL_CHECK_FAILED_EXCEPTION,
     cancellation_codes,
+    new_request_token,
     transact_once,
     transact_unless_refused,
+    with_conflict_retries,
     with_transaction_retries,
 )
 from chalicelib.storage.votes import count_vote, same_vote
@@ -35,7 +39,9 @@ from chalicelib.storage.votes import count_vote, same_vote
 PLEDGE_INDEX_BUCKETS = 16
 
 
-def _pledge_to_item(pledge: Pledge) -> PledgeItem:
+def pledge_to_item(pledge: Pledge, shard: int | None = None) -> PledgeItem:
+    """The item; `shard` (the participant's counter shard) is kept on it for the stream's
+    count unless the pledge names its own (a pseudonymised copy keeps the original's)."""
     bucket = hash_bucket(pledge.participant_id)
     return PledgeItem(
         participant_id=pledge.participant_id,
@@ -49,7 +55,7 @@ def _pledge_to_item(pledge: Pledge) -> PledgeItem:
         email=pledge.email,
         locale=pledge.locale,
         pseudonymised=pledge.pseudonymised or None,
-        counter_shard=pledge.counter_shard,
+        counter_shard=pledge.counter_shard if pledge.counter_shard is not None else shard,
         name_hidden=pledge.name_hidden or None,
         idempotency_key=pledge.idempotency_key,
         candidate_id=pledge.candidate_id,
@@ -72,7 +78,13 @@ def pledge_from_item(item: PledgeItem) -> Pledge:
         email=item.email,
         locale=item.locale,
         pseudonymised=bool(item.pseudonymised),
-        counter_shard=None if item.counter_shard is None else int(item.counter_shard),
+        # On every item since issue 16 (the stream counts there); the domain names it for a
+        # pseudonymised pledge only, whose shard its id no longer tells.
+        counter_shard=(
+            int(item.counter_shard)
+            if item.pseudonymised and item.counter_shard is not None
+            else None
+        ),
         name_hidden=bool(item.name_hidden),
         idempotency_key=item.idempotency_key,
         candidate_id=item.candidate_id,
@@ -121,22 +133,6 @@ class DynamoPledgeRepository:
         self._connection = connection(settings)
         self._connection.client  # noqa: B018 - built once, up front (see open_connections)
 
-    def _count(
-        self,
-        transaction: TransactWrite,
-        challenge_id: str,
-        shard: int,
-        delta: int,
-        promised: int | float = 0,
-    ) -> None:
-        actions: list[Action] = [
-            CounterShardItem.participants.add(delta),
-            CounterShardItem.version.add(1),
-        ]
-        if promised:
-            actions.append(CounterShardItem.promised.add(delta * promised))
-        transaction.update(CounterShardItem(id=counter_key(challenge_id, shard)), actions=actions)
-
     def add(
         self,
         pledge: Pledge,
@@ -145,25 +141,33 @@ class DynamoPledgeRepository:
         request_token: str | None = None,
         answer: KeyedAnswer | None = None,
     ) -> bool:
-        item = _pledge_to_item(pledge)
+        """Write the pledge unless the participant already pledged (False, nothing written).
+
+        Without a stored answer it is one conditional `PutItem`, the request token on the
+        item (`write_token`): a retry of a put that went through (its answer lost) finds the
+        item with its own token, and the write counts as done, as a transaction's token
+        makes it. With an answer it is a transaction of the two puts, under the
+        request token. `shard` is on the item (`counter_shard`), where the stream reads it.
+        """
+        item = pledge_to_item(pledge, shard)
+        condition = PledgeItem.challenge_id.does_not_exist()
+        if answer is None:
+            item.write_token = request_token or new_request_token()
+            return self._put(item, condition)
 
         def write(token: str) -> None:
             with TransactWrite(
                 connection=self._connection, client_request_token=token
             ) as transaction:
-                transaction.save(item, condition=PledgeItem.challenge_id.does_not_exist())
-                self._count(transaction, pledge.challenge_id, shard, +1, pledge.offered)
-                if answer is not None:
-                    _store_answer(transaction, answer)
+                transaction.save(item, condition=condition)
+                _store_answer(transaction, answer)
 
         def outcome(run: Callable[[], None]) -> bool:
             try:
                 with_transaction_retries(run)
             except TransactWriteError as error:
                 codes = cancellation_codes(error)
-                if answer is not None and codes[ANSWER_ITEM : ANSWER_ITEM + 1] == [
-                    CONDITIONAL_CHECK_FAILED
-                ]:
+                if codes[ANSWER_ITEM : ANSWER_ITEM + 1] == [CONDITIONAL_CHECK_FAILED]:
                     raise AnswerAlreadyStoredError(answer.record_id) from error
                 if codes[:1] == [CONDITIONAL_CHECK_FAILED]:
                     return False
@@ -171,6 +175,22 @@ class DynamoPledgeRepository:
             return True
 
         return transact_once(write, request_token, outcome)
+
+    def _put(self, item: PledgeItem, condition: Any) -> bool:
+        try:
+            with_conflict_retries(lambda: item.save(condition=condition))
+        except PutError as error:
+            if error.cause_response_code != CONDITIONAL_CHECK_FAILED_EXCEPTION:
+                raise
+            # Ours if it carries our token: a retry of our put whose answer was lost.
+            try:
+                stored = PledgeItem.get(
+                    item.participant_id, item.challenge_id, consistent_read=True
+                )
+            except PledgeItem.DoesNotExist:
+                return False
+            return stored.write_token == item.write_token
+        return True
 
     def get(self, challenge_id: str, participant_id: str) -> Pledge | None:
         try:
@@ -184,36 +204,44 @@ class DynamoPledgeRepository:
         self,
         challenge_id: str,
         participant_id: str,
-        shard: int,
         *,
         request_token: str | None = None,
         vote: HeldVote | None = None,
         offered: int | float | None = None,
     ) -> bool:
-        """Delete the pledge and count it out; with `vote` (a challenge with a beneficiary
-        vote), only if it still carries that vote, which is counted out with it; with
-        `offered` (a challenge with a unit), only if it offers that much, counted out too."""
+        """Delete the pledge (the stream counts it out); with `vote` (a challenge with a
+        beneficiary vote), only if it still carries that vote, counted out with it in one
+        transaction; with `offered` (a challenge with a unit), only if it offers that much.
+        False when the condition failed: nothing was deleted."""
+        # A pledge being erased is moved, not withdrawn (storage/personal_data.py): its
+        # stream record must not count as a withdrawal.
+        condition = PledgeItem.challenge_id.exists() & PledgeItem.erasing.does_not_exist()
+        if vote is not None:
+            condition &= same_vote(vote.candidate_id)
+        if offered is not None:
+            condition &= same_offer(offered)
+        item = PledgeItem(participant_id=participant_id, challenge_id=challenge_id)
+        if vote is None or not vote.count_out or vote.candidate_id is None:
+            return self._delete(item, condition)
+        candidate_id = vote.candidate_id
 
         def write(token: str) -> None:
-            # A pledge being erased is moved, not withdrawn (storage/personal_data.py): its
-            # stream record must not count as a withdrawal.
-            condition = PledgeItem.challenge_id.exists() & PledgeItem.erasing.does_not_exist()
-            if vote is not None:
-                condition &= same_vote(vote.candidate_id)
-            if offered is not None:
-                condition &= same_offer(offered)
             with TransactWrite(
                 connection=self._connection, client_request_token=token
             ) as transaction:
-                transaction.delete(
-                    PledgeItem(participant_id=participant_id, challenge_id=challenge_id),
-                    condition=condition,
-                )
-                self._count(transaction, challenge_id, shard, -1, offered or 0)
-                if vote is not None and vote.count_out and vote.candidate_id is not None:
-                    count_vote(transaction, challenge_id, vote.candidate_id, vote.shard or 0, -1)
+                transaction.delete(item, condition=condition)
+                count_vote(transaction, challenge_id, candidate_id, vote.shard or 0, -1)
 
         return transact_once(write, request_token, transact_unless_refused)
+
+    def _delete(self, item: PledgeItem, condition: Any) -> bool:
+        try:
+            with_conflict_retries(lambda: item.delete(condition=condition))
+        except DeleteError as error:
+            if error.cause_response_code == CONDITIONAL_CHECK_FAILED_EXCEPTION:
+                return False
+            raise
+        return True
 
     def list_for_participant(
         self, participant_id: str, *, limit: int, cursor: str | None

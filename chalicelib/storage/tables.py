@@ -180,12 +180,16 @@ class PledgeItem(Model):
     vote_shard = NumberAttribute(null=True)
     # The quantity the pledge offers (volunteering), counted in its shard's `promised`.
     offered = NumberAttribute(null=True)
+    # The request token of the put that wrote it (random, or derived from the request's
+    # Idempotency-Key): a retried put that finds its own token knows it went through.
+    write_token = UnicodeAttribute(null=True)
 
     by_challenge = PledgesByChallenge()
 
 
 class CounterShardItem(Model):
-    """One of a challenge's N counter shards, updated in the same transaction as a pledge."""
+    """One of a challenge's N counter shards: pledges are counted on it from the pledges
+    stream (`count_areas`), reports in their own transaction."""
 
     class Meta(_BaseMeta):
         table_name = "counters"

@@ -1,4 +1,5 @@
-"""Counts kept from the pledges stream, in DynamoDB: participants per area (`area_counts`)
+"""Counts kept from the pledges stream, in DynamoDB: a challenge's participants and offered
+quantity (`counters`, read by `aggregate_progress`), participants per area (`area_counts`)
 and pledges made and withdrawn per hour (`pledge_hours`), exact under redelivery thanks to
 `stream_receipts`.
 
@@ -6,8 +7,10 @@ Lambda delivers stream records at least once, and a plain `ADD` is not idempoten
 counted record leaves a receipt, keyed by its sequence number (unique in the stream), in the
 same transaction as the `ADD`s it contributed to: either all are written or none. A record
 delivered again finds its receipt and is dropped from the group before the group's deltas
-are recomputed. Receipts spread over many partitions (their keys are sequence numbers); an
-area's or an hour's item takes one write per challenge and batch.
+are recomputed. Receipts spread over many partitions (their keys are sequence numbers); a
+counter shard's, an area's or an hour's item takes one write per challenge and transaction,
+and the counter shard written is the first change's, so a hot challenge's count still
+spreads over its shards.
 """
 
 from __future__ import annotations
@@ -19,21 +22,31 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.areas import AreaCount
+from chalicelib.domain.model import tidy_quantity
 from chalicelib.domain.series import HourCount, hour_start
 from chalicelib.services.tallies import PledgeChange
 from chalicelib.settings import Settings
 from chalicelib.storage.connection import connection
-from chalicelib.storage.tables import AreaCountItem, PledgeHourItem, PledgeItem, StreamReceiptItem
+from chalicelib.storage.counters import counter_key
+from chalicelib.storage.tables import (
+    AreaCountItem,
+    CounterShardItem,
+    PledgeHourItem,
+    PledgeItem,
+    StreamReceiptItem,
+)
 from chalicelib.storage.transactions import (
     CONDITIONAL_CHECK_FAILED,
     cancellation_codes,
     with_transaction_retries,
 )
 
-# TransactWriteItems takes at most 100 items: the receipts, the areas' and the hours' updates.
+# TransactWriteItems takes at most 100 items: the receipts, the counter shard's, the areas' and
+# the hours' updates.
 MAX_TRANSACTION_ITEMS = 100
 # Longer than the 24 h a stream keeps a record, so no record can come back after its receipt.
 RECEIPT_LIFETIME = timedelta(days=2)
@@ -49,7 +62,7 @@ def receipt_key(sequence_number: str) -> str:
 
 def _chunks(changes: Sequence[PledgeChange]) -> list[list[PledgeChange]]:
     """The changes in transactions of at most 100 items: one receipt per change, plus one
-    update per distinct area and per distinct hour among them."""
+    counter shard update, and one update per distinct area and per distinct hour among them."""
     chunks: list[list[PledgeChange]] = []
     chunk: list[PledgeChange] = []
     areas: set[str] = set()
@@ -57,7 +70,7 @@ def _chunks(changes: Sequence[PledgeChange]) -> list[list[PledgeChange]]:
     for change in changes:
         new_areas = areas | ({change.area} if change.area else set())
         new_hours = hours | {change.hour}
-        if chunk and len(chunk) + 1 + len(new_areas) + len(new_hours) > MAX_TRANSACTION_ITEMS:
+        if chunk and len(chunk) + 2 + len(new_areas) + len(new_hours) > MAX_TRANSACTION_ITEMS:
             chunks.append(chunk)
             chunk, areas, hours = [], set(), set()
             new_areas = {change.area} if change.area else set()
@@ -113,6 +126,7 @@ class DynamoPledgeTallies:
                     StreamReceiptItem(id=receipt_key(change.receipt), expires_at=expires_at),
                     condition=StreamReceiptItem.id.does_not_exist(),
                 )
+            self._count_participants(transaction, challenge_id, changes)
             for area, delta in areas.items():
                 if delta:  # changes netting to zero leave an uncounted area unlisted
                     transaction.update(
@@ -127,6 +141,24 @@ class DynamoPledgeTallies:
                         PledgeHourItem.withdrawn.add(withdrawn[hour]),
                     ],
                 )
+
+    def _count_participants(
+        self, transaction: TransactWrite, challenge_id: str, changes: Sequence[PledgeChange]
+    ) -> None:
+        """The changes' participants and offers, on the first change's counter shard."""
+        participants = sum(change.delta for change in changes)
+        promised = tidy_quantity(sum(change.delta * change.offered for change in changes))
+        if not (participants or promised):  # made and withdrawn in one batch: nothing
+            return
+        actions: list[Action] = [
+            CounterShardItem.participants.add(participants),
+            CounterShardItem.version.add(1),
+        ]
+        if promised:
+            actions.append(CounterShardItem.promised.add(promised))
+        transaction.update(
+            CounterShardItem(id=counter_key(challenge_id, changes[0].shard)), actions=actions
+        )
 
     def counts(self, challenge_id: str) -> list[AreaCount]:
         return [
@@ -171,7 +203,15 @@ def pledge_change_from_stream_record(record: Mapping[str, Any]) -> PledgeChange 
         delta=delta,
         at=_when(image, dynamodb) if delta > 0 else stream_record_time(dynamodb),
         area=str(area) if area else None,
+        shard=int(_number(image, PledgeItem.counter_shard.attr_name)),
+        offered=tidy_quantity(_number(image, PledgeItem.offered.attr_name)),
     )
+
+
+def _number(image: Mapping[str, Any], name: str) -> float:
+    """A Number attribute of a stream image (0 when absent)."""
+    value = (image.get(name) or {}).get("N")
+    return float(value) if value is not None else 0
 
 
 def _erasure_move(name: str, image: Mapping[str, Any]) -> bool:

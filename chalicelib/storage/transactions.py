@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.models import Model
 
 from chalicelib.domain.errors import ContentionError
@@ -138,5 +138,25 @@ def with_transaction_retries(
                     "the write kept conflicting with concurrent writes"
                 ) from error
             # Full jitter keeps colliding writers from retrying in lock step.
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not crypto
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+TRANSACTION_CONFLICT_EXCEPTION = "TransactionConflictException"
+
+
+def with_conflict_retries(operation: Callable[[], R], *, attempts: int = TRANSACTION_ATTEMPTS) -> R:
+    """Retry a single-item write that DynamoDB refused because a transaction held its item
+    (`TransactionConflictException`: nothing was written, so trying again is safe)."""
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except PynamoDBException as error:
+            if error.cause_response_code != TRANSACTION_CONFLICT_EXCEPTION:
+                raise
+            if attempt == attempts - 1:
+                raise ContentionError(
+                    "the write kept conflicting with concurrent transactions"
+                ) from error
             time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not crypto
     raise AssertionError("unreachable")  # pragma: no cover

@@ -27,6 +27,7 @@ from chalicelib.settings import Settings
 from chalicelib.storage import tallies as tally_storage
 from chalicelib.storage.tables import (
     AreaCountItem,
+    CounterShardItem,
     PledgeHourItem,
     PledgeItem,
     StreamReceiptItem,
@@ -128,6 +129,24 @@ def timed(record: Record, moment: datetime) -> Record:
     if changed["eventName"] == "INSERT":
         dynamodb["NewImage"]["created_at"] = {"S": moment.strftime(STORED_TIME)}
     return changed
+
+
+def participants_counted(challenge_id: str) -> int:
+    """The challenge's participants as its counter shards hold them (what the aggregator
+    publishes)."""
+    return sum(
+        int(item.participants or 0)
+        for item in CounterShardItem.scan(
+            CounterShardItem.id.startswith(f"{challenge_id}#"), consistent_read=True
+        )
+    )
+
+
+def live_pledges(challenge_id: str) -> int:
+    """The truth: the pledges table itself, scanned."""
+    return sum(
+        1 for _ in PledgeItem.scan(PledgeItem.challenge_id == challenge_id, consistent_read=True)
+    )
 
 
 def live_pledges_by_area(challenge_id: str) -> dict[str, int]:
@@ -288,6 +307,7 @@ def test_a_crash_after_some_groups_then_the_batch_again_counts_exactly(
     assert deliver(batch) == {"batchItemFailures": []}
     for challenge_id in (clichy, lyon, district):
         assert area_counts(challenge_id) == live_pledges_by_area(challenge_id)
+        assert participants_counted(challenge_id) == live_pledges(challenge_id)
         assert hour_counts(challenge_id) == hours_of(batch, challenge_id)
     assert area_counts(district) == {HAUTS_DE_SEINE_DISTRICT: 1}
 
@@ -332,8 +352,9 @@ def test_a_failed_group_is_reported_and_the_redelivery_from_it_counts_exactly(
 def test_a_group_failing_after_its_first_transactions_counts_exactly_when_delivered_again(
     api: Api, stream: PledgeStream, challenge_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Transactions of 6 items: 4 receipts, an area, an hour; 10 pledges make 3 of them.
-    monkeypatch.setattr(tally_storage, "MAX_TRANSACTION_ITEMS", 6)
+    # Transactions of 7 items: 4 receipts, the counter shard, an area, an hour; 10 pledges
+    # make 3 of them.
+    monkeypatch.setattr(tally_storage, "MAX_TRANSACTION_ITEMS", 7)
     for number in range(10):
         pledge(api, challenge_id, f"p{number}", CLICHY)
     moment = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
@@ -355,10 +376,12 @@ def test_a_group_failing_after_its_first_transactions_counts_exactly_when_delive
     assert len(response["batchItemFailures"]) == 10
     assert transactions == [4, 4]
     assert area_counts(challenge_id) == {CLICHY_CELL: 4}
+    assert participants_counted(challenge_id) == 4
     assert hour_counts(challenge_id) == {"2026-06-01T09": (4, 0)}
 
     monkeypatch.setattr(DynamoPledgeTallies, "_write", real_write)
     assert deliver(batch) == {"batchItemFailures": []}
+    assert participants_counted(challenge_id) == 10
     assert area_counts(challenge_id) == {CLICHY_CELL: 10}
     assert hour_counts(challenge_id) == {"2026-06-01T09": (10, 0)}
 
@@ -434,7 +457,7 @@ def writes(env: Settings) -> Iterator[tuple[Api, list[Write]]]:
         session.unregister("before-parameter-build.dynamodb", record)
 
 
-def test_a_pledge_with_a_location_makes_one_transaction_and_nothing_for_areas(
+def test_a_pledge_with_a_location_is_one_put_of_the_pledge_and_nothing_else(
     writes: tuple[Api, list[Write]],
 ) -> None:
     api, recorded = writes
@@ -442,13 +465,14 @@ def test_a_pledge_with_a_location_makes_one_transaction_and_nothing_for_areas(
     recorded.clear()
     assert api.pledge(challenge["id"], "lea", {"location": CLICHY}).status_code == 201
     prefix = api.container.settings.table_prefix
-    assert [(w.operation, sorted(w.tables)) for w in recorded] == [
-        ("TransactWriteItems", sorted([f"{prefix}pledges", f"{prefix}counters"]))
-    ]
+    assert [(w.operation, w.tables) for w in recorded] == [("PutItem", [f"{prefix}pledges"])]
+    recorded.clear()
+    assert withdraw(api, challenge["id"], "lea") == 204
+    assert [(w.operation, w.tables) for w in recorded] == [("DeleteItem", [f"{prefix}pledges"])]
 
 
-@pytest.mark.parametrize(("pledges", "transactions"), [(98, 1), (99, 2)])
-def test_a_burst_in_one_area_and_hour_is_one_write_per_98_records(
+@pytest.mark.parametrize(("pledges", "transactions"), [(97, 1), (98, 2)])
+def test_a_burst_in_one_area_and_hour_is_one_write_per_97_records(
     writes: tuple[Api, list[Write]], pledges: int, transactions: int
 ) -> None:
     api, recorded = writes
@@ -456,7 +480,8 @@ def test_a_burst_in_one_area_and_hour_is_one_write_per_98_records(
     stream = PledgeStream(api.container.settings)
     for number in range(pledges):
         pledge(api, challenge_id, f"p{number}", CLICHY)
-    # All in one hour, whenever the test runs: 98 receipts, the area and the hour make 100.
+    # All in one hour, whenever the test runs: 97 receipts, the counter shard, the area and
+    # the hour make 100.
     moment = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
     batch = [timed(record, moment) for record in stream.read()]
     assert len(batch) == pledges
@@ -470,13 +495,16 @@ def test_a_burst_in_one_area_and_hour_is_one_write_per_98_records(
     assert [w.operation for w in recorded] == ["TransactWriteItems"] * transactions
     assert all(len(w.tables) <= 100 for w in recorded)
     assert item_writes("area_counts") == item_writes("pledge_hours") == transactions
+    assert item_writes("counters") == transactions
     assert item_writes("stream_receipts") == pledges
+    assert participants_counted(challenge_id) == pledges
     assert area_counts(challenge_id) == {CLICHY_CELL: pledges}
     assert hour_counts(challenge_id) == {"2026-06-01T09": (pledges, 0)}
     # Redelivered: each transaction is refused once, on its receipts, and not tried again.
     recorded.clear()
     deliver(batch)
     assert item_writes("area_counts") == item_writes("pledge_hours") == transactions
+    assert participants_counted(challenge_id) == pledges
     assert area_counts(challenge_id) == {CLICHY_CELL: pledges}
     assert hour_counts(challenge_id) == {"2026-06-01T09": (pledges, 0)}
 
@@ -500,7 +528,7 @@ def test_a_batch_with_many_areas_and_hours_splits_into_transactions_of_at_most_1
 
     recorded.clear()
     assert deliver(batch) == {"batchItemFailures": []}
-    assert [len(w.tables) for w in recorded] == [99, 99, 12]
+    assert [len(w.tables) for w in recorded] == [100, 100, 13]
     assert sum(w.tables.count(f"{prefix}stream_receipts") for w in recorded) == 70
     assert area_counts(challenge_id) == dict.fromkeys(areas, 1)
     hours = hour_counts(challenge_id)
@@ -577,5 +605,6 @@ def test_any_interleaving_of_pledges_withdrawals_and_redeliveries_counts_exactly
     records += stream.read()
     assert deliver(records) == {"batchItemFailures": []}
     for challenge_id in challenge_ids:
+        assert participants_counted(challenge_id) == live_pledges(challenge_id)
         assert area_counts(challenge_id) == live_pledges_by_area(challenge_id)
         assert hour_counts(challenge_id) == hours_of(records, challenge_id)

@@ -48,6 +48,8 @@ from chalicelib.domain.series import HourCount
 from chalicelib.domain.sponsor_report import NotificationTally
 from chalicelib.domain.votes import BeneficiaryChoice, Candidate, CastOutcome, HeldVote
 from chalicelib.local import moto_fixes
+from chalicelib.local.stack import streams_client
+from chalicelib.local.stream_poller import StreamBinding, StreamPoller
 from chalicelib.services.campaigns import CampaignRepository
 from chalicelib.services.moderation import ModerationRepository
 from chalicelib.services.organizations import OrganizationRepository
@@ -62,8 +64,9 @@ from chalicelib.services.ports import (
     PledgeRepository,
     ReportRepository,
     ReportWrite,
+    SystemClock,
 )
-from chalicelib.services.tallies import PledgeChange
+from chalicelib.services.tallies import PledgeChange, TallyService, group_changes
 from chalicelib.services.votes import VoteRepository
 from chalicelib.settings import Settings
 from chalicelib.storage.audit import DynamoAuditRepository
@@ -75,8 +78,8 @@ from chalicelib.storage.moderation import DynamoModeration
 from chalicelib.storage.organizations import DynamoOrganizationRepository
 from chalicelib.storage.pledges import DynamoPledgeRepository
 from chalicelib.storage.reports import DynamoReportRepository
-from chalicelib.storage.tables import ChallengeEventItem, PledgeItem, create_tables
-from chalicelib.storage.tallies import DynamoPledgeTallies
+from chalicelib.storage.tables import ChallengeEventItem, PledgeItem, create_tables, stream_arn
+from chalicelib.storage.tallies import DynamoPledgeTallies, pledge_change_from_stream_record
 from chalicelib.storage.votes import DynamoVoteRepository
 from chalicelib.wiring import build_container
 from tests.unit.fake_votes import FakeVoteRepository
@@ -122,6 +125,8 @@ class Store:
     votes: VoteRepository
     # The proposal outbox records stored under a proposal id (a publish may write one).
     proposal_events: Callable[[str], list[ProposalEvent]]
+    # Runs `count_areas` on the pledges stream's records not counted yet (as one batch).
+    count_pledges: Callable[[], None]
     _ids: int = 0
 
     def now(self) -> datetime:
@@ -154,6 +159,8 @@ class Store:
         return challenge
 
     def totals(self, challenge_id: str) -> Totals:
+        """The counter shards' sum once the pledges stream is counted."""
+        self.count_pledges()
         return self.counters.totals(challenge_id, SHARDS)
 
 
@@ -187,6 +194,7 @@ def _fake_store() -> Store:
         ),
         votes=FakeVoteRepository(backend.db),
         proposal_events=lambda pid: [e for p, e in backend.db.proposal_outbox if p == pid],
+        count_pledges=backend.db.deliver_pledges,
     )
 
 
@@ -204,12 +212,32 @@ def _dynamo_mark_erasing(challenge_id: str, participant_id: str) -> None:
     )
 
 
+def _dynamo_pledge_counter(settings: Settings, tallies: DynamoPledgeTallies) -> Callable[[], None]:
+    """What `count_areas` does with the pledges stream, on the records not read yet."""
+    service = TallyService(tallies, SystemClock())
+
+    def count(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        changes = [pledge_change_from_stream_record(record) for record in event["Records"]]
+        for group in group_changes(change for change in changes if change is not None):
+            service.count(group)
+        return {"batchItemFailures": []}
+
+    binding = StreamBinding("count_areas", stream_arn(PledgeItem), count, batch_size=1000)
+    poller = StreamPoller(streams_client(settings), [binding])
+
+    def drain() -> None:
+        poller.drain()
+
+    return drain
+
+
 def _dynamo_store(settings: Settings) -> Iterator[Store]:
     moto_fixes.apply()
     with mock_aws():
         build_container(settings)  # points the models at this stage's tables, as in AWS
         create_tables()  # what prepare_aws does, less its SES client (a costly build)
         deliveries = DynamoDeliveryRepository()
+        tallies = DynamoPledgeTallies(settings)
         yield Store(
             name="dynamodb",
             challenges=DynamoChallengeRepository(settings),
@@ -218,7 +246,7 @@ def _dynamo_store(settings: Settings) -> Iterator[Store]:
             counters=DynamoCounterRepository(),
             deliveries=deliveries,
             delivery_tally=deliveries.tally,
-            tallies=DynamoPledgeTallies(settings),
+            tallies=tallies,
             organizations=DynamoOrganizationRepository(settings),
             campaigns=DynamoCampaignRepository(),
             audit=DynamoAuditRepository(),
@@ -232,6 +260,7 @@ def _dynamo_store(settings: Settings) -> Iterator[Store]:
                 proposal_event_from_key(item.event)
                 for item in ChallengeEventItem.query(pid, consistent_read=True)
             ],
+            count_pledges=_dynamo_pledge_counter(settings, tallies),
         )
 
 
@@ -461,8 +490,8 @@ def test_pledges_are_counted_in_their_shard_with_the_insert(store: Store) -> Non
     assert not store.pledges.add(replace(pledge, display_name="Other"), 0)
     assert store.pledges.get(challenge.id, "lea") == pledge
     assert store.totals(challenge.id) == Totals(1, 0, 1)
-    assert store.pledges.remove(challenge.id, "lea", 0)
-    assert not store.pledges.remove(challenge.id, "lea", 0)
+    assert store.pledges.remove(challenge.id, "lea")
+    assert not store.pledges.remove(challenge.id, "lea")
     assert store.pledges.get(challenge.id, "lea") is None
     assert store.totals(challenge.id) == Totals(0, 0, 2)
 
@@ -493,9 +522,9 @@ def test_a_request_token_whose_write_failed_applies_it_when_retried(store: Store
     challenge = store.live_challenge()
     pledge = Pledge(challenge.id, "lea", store.now())
 
-    assert not store.pledges.remove(challenge.id, "lea", 1, request_token="t-1")  # nothing yet
+    assert not store.pledges.remove(challenge.id, "lea", request_token="t-1")  # nothing yet
     assert store.pledges.add(pledge, 1)
-    assert store.pledges.remove(challenge.id, "lea", 1, request_token="t-1")
+    assert store.pledges.remove(challenge.id, "lea", request_token="t-1")
 
     assert store.totals(challenge.id).participants == 0
 
@@ -532,21 +561,22 @@ def test_hiding_a_name_marks_the_pledge_and_records_the_action_once(store: Store
     assert store.moderation.actions(challenge.id, "lea") == [hide]
     assert store.moderation.actions(challenge.id, "lea2") == []
     assert store.moderation.pledge(challenge.id, "nobody") is None
-    assert store.totals(challenge.id) == Totals(2, 0, 2)
+    assert store.totals(challenge.id) == Totals(2, 0, 1)  # both counted in one batch
 
 
 def test_a_removal_deletes_counts_off_and_records_together_once(store: Store) -> None:
     challenge = store.live_challenge()
     pledge = Pledge(challenge.id, "lea", store.now(), display_name="Léa", area="u09tv")
     assert store.pledges.add(pledge, 2)
+    assert store.totals(challenge.id) == Totals(1, 0, 1)
     first = moderation(pledge, ModerationKind.REMOVE, store.now(), "spam")
     second = replace(first, at=store.now() + LEASE, reason="again")
 
-    assert store.moderation.remove(pledge, 2, first, count_vote_out=False)
-    assert not store.moderation.remove(pledge, 2, second, count_vote_out=False)
+    assert store.moderation.remove(pledge, first, count_vote_out=False)
+    assert not store.moderation.remove(pledge, second, count_vote_out=False)
 
     assert store.pledges.get(challenge.id, "lea") is None
-    assert store.counters.totals(challenge.id, SHARDS) == Totals(0, 0, 2)
+    assert store.totals(challenge.id) == Totals(0, 0, 2)
     assert store.moderation.actions(challenge.id, "lea") == [first]
 
 
@@ -560,12 +590,10 @@ def test_moderation_refuses_a_pledge_other_than_the_one_read_or_being_erased(
     hide = moderation(earlier, ModerationKind.HIDE_NAME, store.now(), "rude")
     remove = moderation(earlier, ModerationKind.REMOVE, store.now() + LEASE, "spam")
     assert not store.moderation.hide_name(earlier, hide)
-    assert not store.moderation.remove(earlier, 0, remove, count_vote_out=False)
+    assert not store.moderation.remove(earlier, remove, count_vote_out=False)
     store.mark_erasing(challenge.id, "lea")
     assert not store.moderation.hide_name(pledge, replace(hide, pledge=pledge))
-    assert not store.moderation.remove(
-        pledge, 0, replace(remove, pledge=pledge), count_vote_out=False
-    )
+    assert not store.moderation.remove(pledge, replace(remove, pledge=pledge), count_vote_out=False)
 
     assert store.moderation.actions(challenge.id, "lea") == []
     assert store.totals(challenge.id) == Totals(1, 0, 1)
@@ -582,9 +610,7 @@ def test_a_participants_actions_are_listed_oldest_first(store: Store) -> None:
     assert store.moderation.hide_name(pledge, hide)
     hidden = replace(pledge, name_hidden=True)
     remove = moderation(hidden, ModerationKind.REMOVE, store.now() + LEASE, "spam")
-    assert store.moderation.remove(
-        hidden, 0, replace(remove, after_freeze=True), count_vote_out=False
-    )
+    assert store.moderation.remove(hidden, replace(remove, after_freeze=True), count_vote_out=False)
 
     assert store.moderation.actions(challenge.id, "lea") == [
         hide,
@@ -655,7 +681,7 @@ def test_a_report_is_stored_and_counted_once_and_only_with_a_pledge(store: Store
     assert store.totals(challenge.id) == Totals(1, 0.3, 3)
 
     # A report already stored wins over the pledge now missing: its answer is replayed.
-    assert store.pledges.remove(challenge.id, "lea", 2)
+    assert store.pledges.remove(challenge.id, "lea")
     assert store.reports.add(first, 2) is ReportWrite.EXISTS
     assert store.reports.add(report(challenge.id, 3, 1, store.now()), 2) is (
         ReportWrite.NOT_PLEDGED
@@ -762,7 +788,7 @@ def test_a_participant_email_is_claimed_only_while_the_pledge_is_held(store: Sto
     assert isinstance(claimed, Delivery)
     assert (claimed.attempts, claimed.to, claimed.lease_until) == (1, "p1@example.org", now + LEASE)
     assert store.deliveries.claim(mail, now=now, lease=LEASE, pledged=True) is ClaimRefused.HELD
-    assert store.pledges.remove(challenge.id, "p1", 0)
+    assert store.pledges.remove(challenge.id, "p1")
     later = now + 2 * LEASE
     assert store.deliveries.claim(mail, now=later, lease=LEASE, pledged=True) is (
         ClaimRefused.SETTLED
@@ -1289,15 +1315,15 @@ def test_withdrawing_counts_the_vote_out_unless_its_shard_is_closed(store: Store
             CastOutcome.CAST
         )
     stale = HeldVote(None, None)  # read before the vote
-    assert not store.pledges.remove(challenge.id, "a", 0, vote=stale)
-    assert store.pledges.remove(challenge.id, "a", 0, vote=HeldVote("emmaus", 2))
+    assert not store.pledges.remove(challenge.id, "a", vote=stale)
+    assert store.pledges.remove(challenge.id, "a", vote=HeldVote("emmaus", 2))
     assert store.votes.tallies(challenge.id, IDS, SHARDS, consistent=True)["emmaus"] == 1
     store.votes.freeze(challenge.id, IDS, SHARDS)
-    assert not store.pledges.remove(challenge.id, "b", 0, vote=HeldVote("emmaus", 2))
+    assert not store.pledges.remove(challenge.id, "b", vote=HeldVote("emmaus", 2))
     assert store.votes.cast(voted(store, challenge.id, "b"), "solicycle", 2, store.now()) is (
         CastOutcome.CLOSED
     )
-    assert store.pledges.remove(challenge.id, "b", 0, vote=HeldVote("emmaus", 2, count_out=False))
+    assert store.pledges.remove(challenge.id, "b", vote=HeldVote("emmaus", 2, count_out=False))
     assert store.votes.tallies(challenge.id, IDS, SHARDS, consistent=True) == {
         "solicycle": 0,
         "emmaus": 1,
@@ -1314,9 +1340,9 @@ def test_a_moderators_removal_counts_the_vote_out(store: Store) -> None:
     pledge = voted(store, challenge.id, "lea")
     action = moderation(pledge, ModerationKind.REMOVE, store.now(), "spam")
     assert not store.moderation.remove(
-        replace(pledge, candidate_id="emmaus"), 0, action, count_vote_out=True
+        replace(pledge, candidate_id="emmaus"), action, count_vote_out=True
     )
-    assert store.moderation.remove(pledge, 0, action, count_vote_out=True)
+    assert store.moderation.remove(pledge, action, count_vote_out=True)
     assert store.votes.tallies(challenge.id, IDS, SHARDS, consistent=True)["solicycle"] == 0
 
 

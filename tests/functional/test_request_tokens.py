@@ -1,7 +1,9 @@
-"""Pledge transactions carry one ClientRequestToken per request, on the embedded (moto) DynamoDB.
+"""Pledge writes carry one request token per request, on the embedded (moto) DynamoDB: on
+the item of a plain put (`write_token`), as the ClientRequestToken of a keyed pledge's
+transaction.
 
-moto accepts the token and ignores it, so these tests check what is sent and what our retries
-do with it; DynamoDB's own replay of a token is the fakes' business (tests/unit).
+moto accepts a ClientRequestToken and ignores it, so these tests check what is sent and what
+our retries do with it; DynamoDB's own replay of a token is the fakes' business (tests/unit).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from chalicelib.domain.idempotency import keyed_answer
 from chalicelib.domain.model import Metric, Party, Pledge, Principal, Target
 from chalicelib.local.embedded_aws import EmbeddedAws
+from chalicelib.local.pledge_count import count_pledges_now
 from chalicelib.services.challenges import ChallengeDraft
 from chalicelib.services.pledges import PledgeRequest, request_token
 from chalicelib.storage.pledges import DynamoPledgeRepository
@@ -22,12 +26,14 @@ from chalicelib.wiring import Container
 from tests.functional.conftest import served_container
 
 TRANSACT = "before-call.dynamodb.TransactWriteItems"
+PUT = "before-call.dynamodb.PutItem"
 LEA = Principal(sub="lea")
 
 
 class TransactionTap:
-    """Sees every TransactWriteItems request of the clients built while it is registered, and
-    can answer the next ones with an error instead of sending them."""
+    """Sees every TransactWriteItems request (or PutItem of a pledge) of the clients built
+    while it is registered, and can answer the next ones with an error instead of sending
+    them. `tokens`: each one's ClientRequestToken (or the pledge item's `write_token`)."""
 
     def __init__(self) -> None:
         self.tokens: list[str | None] = []
@@ -35,7 +41,12 @@ class TransactionTap:
 
     def __call__(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, Any] | None:
         body = json.loads(params["body"])
-        self.tokens.append(body.get("ClientRequestToken"))
+        if "Item" in body:  # a PutItem: only the pledges' carry a token
+            if "write_token" not in body["Item"]:
+                return None
+            self.tokens.append(body["Item"]["write_token"]["S"])
+        else:
+            self.tokens.append(body.get("ClientRequestToken"))
         if not self.answers:
             return None
         return AWSResponse(params["url"], 400, {}, None), self.answers.pop(0)
@@ -56,7 +67,7 @@ def tap() -> TransactionTap:
 def container(
     aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch, tap: TransactionTap
 ) -> Iterator[Container]:
-    yield from served_container(aws, monkeypatch, taps={TRANSACT: tap})
+    yield from served_container(aws, monkeypatch, taps={TRANSACT: tap, PUT: tap})
 
 
 def _challenge(container: Container) -> str:
@@ -70,12 +81,13 @@ def _challenge(container: Container) -> str:
 
 
 def _counted(container: Container, challenge_id: str) -> int:
+    count_pledges_now(container)
     refreshed = container.progress.refresh(challenge_id)
     assert refreshed is not None
     return refreshed.totals.participants
 
 
-def test_a_pledge_with_an_idempotency_key_sends_its_derived_token(
+def test_a_pledge_with_an_idempotency_key_writes_its_derived_token(
     container: Container, tap: TransactionTap
 ) -> None:
     challenge_id = _challenge(container)
@@ -88,18 +100,18 @@ def test_a_pledge_with_an_idempotency_key_sends_its_derived_token(
     assert again.created
     derived = request_token(LEA.sub, challenge_id, "pledge", "k-1")
     assert tap.tokens[0] == derived
-    assert len(tap.tokens) == 3
+    assert len(tap.tokens) == 2
     assert all(token is not None and 1 <= len(token) <= 36 for token in tap.tokens)
-    assert len(set(tap.tokens)) == 3
+    assert len(set(tap.tokens)) == 2
     assert _counted(container, challenge_id) == 1
 
 
-def test_a_conflicting_transaction_is_retried_under_the_same_token(
+def test_a_put_refused_by_a_transaction_on_its_item_is_retried_with_the_same_token(
     container: Container, tap: TransactionTap
 ) -> None:
     challenge_id = _challenge(container)
-    tap.fail_next_with("TransactionCanceledException", "None", "TransactionConflict")
-    tap.fail_next_with("TransactionCanceledException", "TransactionConflict", "None")
+    tap.fail_next_with("TransactionConflictException")
+    tap.fail_next_with("TransactionConflictException")
 
     assert container.pledges.pledge(LEA, challenge_id, PledgeRequest()).created
 
@@ -108,26 +120,29 @@ def test_a_conflicting_transaction_is_retried_under_the_same_token(
     assert _counted(container, challenge_id) == 1
 
 
-def test_a_token_spent_on_other_parameters_is_replaced_and_the_pledge_goes_through(
+def test_a_keyed_transaction_whose_token_was_spent_on_other_parameters_goes_through(
     container: Container, tap: TransactionTap
 ) -> None:
     challenge_id = _challenge(container)
+    token = request_token(LEA.sub, challenge_id, "pledge", "k-1")
+    written = int(container.challenges.get_for_admin(challenge_id).created_at.timestamp())
+    answer = keyed_answer("pledge#lea#k-1", "k-1", b"{}", 201, "{}", written)
     tap.fail_next_with("IdempotentParameterMismatchException")
 
-    outcome = container.pledges.pledge(LEA, challenge_id, PledgeRequest(idempotency_key="k-1"))
+    request = PledgeRequest(idempotency_key="k-1", answer=lambda outcome: answer)
+    assert container.pledges.pledge(LEA, challenge_id, request).created
 
-    assert outcome.created
-    assert tap.tokens[0] == request_token(LEA.sub, challenge_id, "pledge", "k-1")
+    assert tap.tokens[0] == token
     assert len(tap.tokens) == 2
     assert tap.tokens[1] != tap.tokens[0]
     assert _counted(container, challenge_id) == 1
 
 
-def test_moto_ignores_the_token_where_dynamodb_would_replay_success(
-    container: Container, aws: EmbeddedAws
+def test_a_put_retried_after_its_answer_was_lost_finds_its_token_and_is_done(
+    container: Container,
 ) -> None:
-    # Pins moto's behaviour this suite relies on knowing: the second, identical transaction
-    # fails its condition on moto; DynamoDB would answer success without applying it.
+    # What a botocore retry of a put that went through meets: its condition fails on the
+    # item it wrote. The token on the item tells it apart from anyone else's pledge.
     challenge_id = _challenge(container)
     repository = DynamoPledgeRepository(container.settings)
     pledge = Pledge(
@@ -135,5 +150,7 @@ def test_moto_ignores_the_token_where_dynamodb_would_replay_success(
     )
 
     assert repository.add(pledge, 0, request_token="same-token")
-    assert not repository.add(pledge, 0, request_token="same-token")
+    assert repository.add(pledge, 0, request_token="same-token")
+    assert not repository.add(pledge, 0, request_token="another-token")
+    assert not repository.add(pledge, 0)
     assert _counted(container, challenge_id) == 1

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import app as app_module
+from chalicelib.local.pledge_count import count_pledges_now
 from chalicelib.local.stream_poller import LocalLambdaContext
 from chalicelib.notify.email import LazySesClient, SesMailer
 from chalicelib.services.ports import EmailMessage, MailerError
@@ -184,6 +185,7 @@ def test_counter_records_redelivered_keep_totals_exact_and_reach_once(api: Api) 
     challenge = api.create(target={"metric": "participants", "value": 2})
     for sub in ("a", "b", "c"):
         api.pledge(challenge["id"], sub)
+    count_pledges_now(api.container)  # the pledges stream's count, on the counter shards
     events = [
         load_event("counter_shard_modified", challenge_id=challenge["id"], shard=str(shard),
                    sequence_number=str(500 + shard))

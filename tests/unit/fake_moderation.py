@@ -56,9 +56,7 @@ class FakeModeration:
             self._db.pledges[key] = replace(self._db.pledges[key], name_hidden=True)
             return True
 
-    def remove(
-        self, pledge: Pledge, shard: int, action: ModerationAction, *, count_vote_out: bool
-    ) -> bool:
+    def remove(self, pledge: Pledge, action: ModerationAction, *, count_vote_out: bool) -> bool:
         vote = HeldVote(pledge.candidate_id, pledge.vote_shard, count_out=count_vote_out)
         counted = count_vote_out and pledge.candidate_id is not None
         with self._db.lock:
@@ -69,7 +67,8 @@ class FakeModeration:
             if not self._record(action):
                 return False
             del self._db.pledges[(pledge.participant_id, pledge.challenge_id)]
-            self._db.count(pledge.challenge_id, shard, participants=-1, promised=-pledge.offered)
+            shard = pledge.counter_shard if pledge.counter_shard is not None else 0
+            self._db.stream_pledge(pledge.challenge_id, shard, -1, pledge.offered)
             if counted and pledge.candidate_id is not None:
                 key = vote_shard_key(pledge.challenge_id, pledge.candidate_id, vote.shard or 0)
                 self._db.vote_shards[key] = self._db.vote_shards.get(key, 0) - 1

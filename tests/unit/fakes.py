@@ -117,6 +117,10 @@ class FakeDatabase:
     proposal_outbox: list[tuple[str, ProposalEvent]] = field(default_factory=list)
     # Answers stored with keyed pledges, by record id (the idempotency table).
     answers: dict[str, KeyedAnswer] = field(default_factory=dict)
+    # Pledges made (+1) and withdrawn (-1) not counted yet, (challenge, shard, delta,
+    # offered): the pledges stream, which `count_areas` counts onto the counter shards.
+    # `deliver_pledges` is that trigger; FakeCounterRepository runs it before every sum.
+    pledge_stream: list[tuple[str, int, int, float]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     # With stale_reads, a non-consistent read of a challenge returns its previous version,
     # as an eventually consistent DynamoDB read may.
@@ -143,6 +147,25 @@ class FakeDatabase:
             current = self.counters.get((challenge_id, shard), Totals())
             change = Totals(participants, quantity, 1, promised)
             self.counters[(challenge_id, shard)] = current + change
+
+    def stream_pledge(self, challenge_id: str, shard: int, delta: int, offered: float) -> None:
+        """A pledge appeared (+1) or disappeared (-1): its record on the pledges stream."""
+        with self.lock:
+            self.pledge_stream.append((challenge_id, shard, delta, offered))
+
+    def deliver_pledges(self) -> None:
+        """Count the pledges stream's records onto the counter shards as `count_areas` does
+        with one batch: per challenge, one change (a version) on its first record's shard."""
+        with self.lock:
+            groups: dict[str, list[tuple[str, int, int, float]]] = {}
+            for record in self.pledge_stream:
+                groups.setdefault(record[0], []).append(record)
+            self.pledge_stream.clear()
+            for challenge_id, records in groups.items():
+                participants = sum(delta for _, _, delta, _ in records)
+                promised = tidy_quantity(sum(delta * offered for _, _, delta, offered in records))
+                if participants or promised:
+                    self.count(challenge_id, records[0][1], participants, promised=promised)
 
     def vote_shard_closed(self, challenge_id: str, vote: HeldVote) -> bool:
         if vote.candidate_id is None:
@@ -347,6 +370,7 @@ class FakePledgeRepository:
         self._db = db
         self._applied: dict[str, tuple[object, ...]] = {}
         self.request_tokens: list[str] = []
+        self._shards: dict[tuple[str, str], int] = {}  # the pledge item's counter_shard
 
     def _replayed(self, token: str | None, write: tuple[object, ...]) -> bool:
         """Under the lock: True when `token` already applied this very write."""
@@ -379,7 +403,8 @@ class FakePledgeRepository:
             if key in self._db.pledges:
                 return False
             self._db.pledges[key] = pledge
-            self._db.count(pledge.challenge_id, shard, participants=+1, promised=pledge.offered)
+            self._shards[key] = shard
+            self._db.stream_pledge(pledge.challenge_id, shard, +1, pledge.offered)
             if answer is not None:
                 self._db.answers[answer.record_id] = answer
             self._applied_as(request_token, write)
@@ -393,13 +418,12 @@ class FakePledgeRepository:
         self,
         challenge_id: str,
         participant_id: str,
-        shard: int,
         *,
         request_token: str | None = None,
         vote: HeldVote | None = None,
         offered: int | float | None = None,
     ) -> bool:
-        write = ("remove", challenge_id, participant_id, shard, vote, offered)
+        write = ("remove", challenge_id, participant_id, vote, offered)
         key = (participant_id, challenge_id)
         with self._db.lock:
             if self._replayed(request_token, write):
@@ -418,7 +442,7 @@ class FakePledgeRepository:
                 if count_out and self._db.vote_shard_closed(challenge_id, vote):
                     return False
             del self._db.pledges[key]
-            self._db.count(challenge_id, shard, participants=-1, promised=-(offered or 0))
+            self._db.stream_pledge(challenge_id, self._shards.pop(key, 0), -1, pledge.offered)
             if count_out and vote is not None and vote.candidate_id is not None:
                 shard_key = vote_shard_key(challenge_id, vote.candidate_id, vote.shard or 0)
                 self._db.vote_shards[shard_key] = self._db.vote_shards.get(shard_key, 0) - 1
@@ -505,7 +529,9 @@ class FakeCounterRepository:
         self._db = db
 
     def totals(self, challenge_id: str, shards: int) -> Totals:
+        """The shards' sum, once the pledges stream is counted: the fakes have no lag."""
         with self._db.lock:
+            self._db.deliver_pledges()
             total = Totals()
             for shard in range(shards):
                 total += self._db.counters.get((challenge_id, shard), Totals())

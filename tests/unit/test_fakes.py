@@ -76,8 +76,8 @@ def test_pledges_are_counted_in_their_shard_with_the_insert(backend: Backend) ->
     assert not pledge_repository.add(outcome.pledge, 0)
     assert len(backend.db.pledges) == 1
     assert backend.counted(challenge.id) == 1
-    assert pledge_repository.remove(challenge.id, lea.sub, 0)
-    assert not pledge_repository.remove(challenge.id, lea.sub, 0)
+    assert pledge_repository.remove(challenge.id, lea.sub)
+    assert not pledge_repository.remove(challenge.id, lea.sub)
     assert backend.counter_repository.totals(challenge.id, 4).version == 2
 
 
@@ -93,9 +93,9 @@ def test_a_request_token_applies_its_write_once_like_dynamodb(backend: Backend) 
     # The same token with other parameters is not a replay: applied (here: refused, since
     # the pledge exists), as the DynamoDB repository does after IdempotentParameterMismatch.
     assert not repository.add(replace(pledge, area="u09tv"), 1, request_token="t-add")
-    assert repository.remove(challenge.id, "lea", 1, request_token="t-remove")
-    assert repository.remove(challenge.id, "lea", 1, request_token="t-remove")
-    assert not repository.remove(challenge.id, "lea", 1, request_token="t-other")
+    assert repository.remove(challenge.id, "lea", request_token="t-remove")
+    assert repository.remove(challenge.id, "lea", request_token="t-remove")
+    assert not repository.remove(challenge.id, "lea", request_token="t-other")
     assert backend.counted(challenge.id) == 0
     tokens = ["t-add", "t-add", "t-add", "t-remove", "t-remove", "t-other"]
     assert repository.request_tokens == tokens
@@ -106,9 +106,9 @@ def test_a_request_token_whose_write_failed_applies_it_when_retried(backend: Bac
     repository = backend.pledge_repository
     pledge = Pledge(challenge.id, "lea", backend.clock.now())
 
-    assert not repository.remove(challenge.id, "lea", 1, request_token="t-1")  # nothing yet
+    assert not repository.remove(challenge.id, "lea", request_token="t-1")  # nothing yet
     assert repository.add(pledge, 1)
-    assert repository.remove(challenge.id, "lea", 1, request_token="t-1")
+    assert repository.remove(challenge.id, "lea", request_token="t-1")
 
     assert backend.counted(challenge.id) == 0
 

@@ -177,8 +177,7 @@ def test_a_pledge_being_erased_cannot_be_withdrawn() -> None:
     challenge = w.backend.live_challenge()
     w.backend.pledges.pledge(LEA, challenge.id, PledgeRequest())
     w.backend.db.erasing[(LEA.sub, challenge.id)] = "erased_x"
-    shard = counter_shard_for(LEA.sub, 4)
-    assert w.backend.pledge_repository.remove(challenge.id, LEA.sub, shard) is False
+    assert w.backend.pledge_repository.remove(challenge.id, LEA.sub) is False
     assert w.backend.counted(challenge.id) == 1
 
 
