@@ -1,6 +1,6 @@
-"""The pledge tallies' infrastructure (area counts and hourly counts): their trigger on the
-pledges stream (every pledge made or withdrawn), its least-privilege role, and the receipts'
-expiry."""
+"""The pledge tallies' infrastructure (the challenge's count, area counts and hourly
+counts): their trigger on the pledges stream (every pledge made or withdrawn), its
+least-privilege role, and the receipts' expiry."""
 
 from __future__ import annotations
 
@@ -31,15 +31,17 @@ def test_count_areas_sees_every_pledge_made_or_withdrawn(
     patterns = [json.loads(f["Pattern"]) for f in event["FilterCriteria"]["Filters"]]
     # Every pledge made or withdrawn, with an area or not: each is counted in its hour.
     assert patterns == [{"eventName": ["INSERT", "REMOVE"]}]
-    # Big batches are what keep it to one write per area and batch.
+    # Big batches are what keep it to one write per counter shard, area and batch; no
+    # window, so that a pledge is counted (then published) within the contract's 2 s.
     assert event["BatchSize"] == 1000
-    assert event["MaximumBatchingWindowInSeconds"] == 1
+    assert event.get("MaximumBatchingWindowInSeconds", 0) == 0
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_count_areas_may_write_only_its_counts_and_receipts() -> None:
     access = FUNCTION_ACCESS["count_areas"]
     assert access.tables == {
+        "counters": TableAccess.READ_WRITE,  # the challenge's count (issue 16)
         "area_counts": TableAccess.READ_WRITE,
         "pledge_hours": TableAccess.READ_WRITE,
         "stream_receipts": TableAccess.READ_WRITE,
@@ -51,10 +53,10 @@ def test_its_role_names_exactly_those_tables(stage: Synthesized) -> None:
     role = stage.logical_id(stage.stack.roles["count_areas"])
     policies = stage.properties(role)["Policies"]
     text = json.dumps(policies)
-    for table in ("area_counts", "stream_receipts"):
+    for table in ("counters", "area_counts", "stream_receipts"):
         table_id = stage.logical_id(stage.stack.tables[table])
         assert table_id in text
-    for other in ("challenges", "counters", "campaign_members", "deliveries"):
+    for other in ("challenges", "campaign_members", "deliveries"):
         assert stage.logical_id(stage.stack.tables[other]) not in text
     assert "ses:" not in text
 
